@@ -1,0 +1,218 @@
+#!/usr/bin/env pwsh
+<#
+.SYNOPSIS
+    Builds, tests and demonstrates the OverlayTools module.
+
+.DESCRIPTION
+    Run it through the pinned PowerShell tool from the repository root:
+
+        dotnet tool restore
+        dotnet pwsh ./build.ps1                 # build out/OverlayTools/OverlayTools.psd1
+        dotnet pwsh ./build.ps1 -Task Test      # build, then xunit and Pester; last line "N passed, N failed[, N skipped]"
+        dotnet pwsh ./build.ps1 -Task Demo      # build, then a real mount walkthrough in a temp dir
+        dotnet pwsh ./build.ps1 -Task Bench     # build, then the benchmarks in bench/
+        dotnet pwsh ./build.ps1 -Task Clean     # remove out/ and the build output
+
+    Test needs root (mounts are real) and, for the engine suites, docker.io, podman and
+    busybox-static from Debian (.ci/run installs them). With CI=true a suite that would be
+    skipped for a missing prerequisite fails instead.
+
+.PARAMETER Task
+    Build (default), Test, Demo, Bench or Clean.
+
+.PARAMETER TestPath
+    With -Task Test: run only these Pester files (the xunit suite still runs unless -SkipXunit).
+
+.PARAMETER SkipXunit
+    With -Task Test: skip the xunit suite.
+
+.PARAMETER SkipPester
+    With -Task Test: skip the Pester suites.
+#>
+[CmdletBinding()]
+param(
+    [ValidateSet('Build', 'Test', 'Demo', 'Bench', 'Clean')]
+    [string] $Task = 'Build',
+
+    [ValidateSet('Release', 'Debug')]
+    [string] $Configuration = 'Release',
+
+    [string[]] $TestPath,
+
+    [switch] $SkipXunit,
+
+    [switch] $SkipPester
+)
+
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version 3.0
+
+$Root = $PSScriptRoot
+$OutDir = Join-Path $Root 'out'
+$ModuleOut = Join-Path $OutDir 'OverlayTools'
+$ResultsDir = Join-Path $OutDir 'test-results'
+
+function Invoke-Dotnet {
+    & dotnet @args
+    if ($LASTEXITCODE -ne 0) {
+        throw "dotnet $($args -join ' ') failed with exit code $LASTEXITCODE."
+    }
+}
+
+function Get-PwshCommand {
+    # The pinned tool runs as "dotnet pwsh"; its apphost sits in $PSHOME.
+    $apphost = Join-Path $PSHOME 'pwsh'
+    if (Test-Path -LiteralPath $apphost) { return , @($apphost) }
+    return , @('dotnet', (Join-Path $PSHOME 'pwsh.dll'))
+}
+
+function Invoke-ChildPwsh {
+    param([string[]] $Arguments)
+    $cmd = Get-PwshCommand
+    $exe = $cmd[0]
+    $rest = @($cmd | Select-Object -Skip 1) + @('-NoProfile', '-NonInteractive') + $Arguments
+    & $exe @rest
+    return $LASTEXITCODE
+}
+
+function Get-DownloadVersion([string] $Name) {
+    [xml] $proj = Get-Content -LiteralPath (Join-Path $Root 'tools/restore/Restore.csproj') -Raw
+    $node = $proj.Project.ItemGroup.ChildNodes | Where-Object { $_.LocalName -eq 'PackageDownload' -and $_.Include -eq $Name } | Select-Object -First 1
+    if (-not $node) { throw "tools/restore/Restore.csproj downloads no $Name." }
+    return $node.Version.Trim('[', ']')
+}
+
+function Get-NuGetPackagesFolder {
+    if ($env:NUGET_PACKAGES) { return $env:NUGET_PACKAGES }
+    $line = & dotnet nuget locals global-packages --list
+    if ($LASTEXITCODE -ne 0) { throw 'dotnet nuget locals failed.' }
+    return ($line -replace '^global-packages:\s*', '').Trim()
+}
+
+function Invoke-Build {
+    $moduleVersion = ([xml] (Get-Content -LiteralPath (Join-Path $Root 'Directory.Build.props') -Raw)).Project.PropertyGroup.ModuleVersion | Where-Object { $_ } | Select-Object -First 1
+    $manifest = Import-PowerShellDataFile -LiteralPath (Join-Path $Root 'OverlayTools.psd1')
+    if ($manifest.ModuleVersion -ne $moduleVersion) {
+        throw "OverlayTools.psd1 says ModuleVersion $($manifest.ModuleVersion) but Directory.Build.props says $moduleVersion; make them agree."
+    }
+
+    $publish = Join-Path $OutDir "publish/$Configuration"
+    Write-Host "Building OverlayTools $moduleVersion ($Configuration)..."
+    Invoke-Dotnet publish (Join-Path $Root 'src/OverlayTools/OverlayTools.csproj') -c $Configuration -r linux-x64 --self-contained false -o $publish -nologo --verbosity quiet
+
+    # Stage the importable module: manifest, our assemblies, the real (not reference) Tmds.LibC, formats and types.
+    if (Test-Path -LiteralPath $ModuleOut) { Remove-Item -LiteralPath $ModuleOut -Recurse -Force }
+    $null = New-Item -ItemType Directory -Path $ModuleOut
+    Copy-Item -LiteralPath (Join-Path $Root 'OverlayTools.psd1') -Destination $ModuleOut
+    foreach ($f in 'OverlayTools.dll', 'OverlayTools.pdb', 'OverlayTools.Core.dll', 'OverlayTools.Core.pdb', 'Tmds.LibC.dll',
+        'OverlayTools.deps.json', 'OverlayTools.Format.ps1xml', 'OverlayTools.Types.ps1xml') {
+        $src = Join-Path $publish $f
+        if (-not (Test-Path -LiteralPath $src)) { throw "The publish output lacks $f." }
+        Copy-Item -LiteralPath $src -Destination $ModuleOut
+    }
+    $libc = [Reflection.AssemblyName]::GetAssemblyName((Join-Path $ModuleOut 'Tmds.LibC.dll'))
+    if (-not $libc) { throw 'Tmds.LibC.dll is unreadable.' }
+    Write-Host "Module built: $(Join-Path $ModuleOut 'OverlayTools.psd1')"
+}
+
+function Restore-Pester {
+    $version = Get-DownloadVersion 'Pester'
+    Invoke-Dotnet restore (Join-Path $Root 'tools/restore/Restore.csproj') -nologo --verbosity quiet
+    $psd1 = Join-Path (Get-NuGetPackagesFolder) "pester/$version/tools/Pester.psd1"
+    if (-not (Test-Path -LiteralPath $psd1)) { throw "Pester $version was restored but $psd1 is missing." }
+    return $psd1
+}
+
+function Invoke-XunitTests {
+    $trxName = 'xunit.trx'
+    $trx = Join-Path $ResultsDir $trxName
+    if (Test-Path -LiteralPath $trx) { Remove-Item -LiteralPath $trx }
+    Write-Host 'Running xunit (tests/OverlayTools.Core.Tests)...'
+    & dotnet test (Join-Path $Root 'tests/OverlayTools.Core.Tests/OverlayTools.Core.Tests.csproj') -c $Configuration -nologo `
+        --logger "trx;LogFileName=$trxName" --logger 'console;verbosity=minimal' --results-directory $ResultsDir
+    $exit = $LASTEXITCODE
+    if (-not (Test-Path -LiteralPath $trx)) {
+        Write-Warning "xunit produced no results (exit code $exit)."
+        return [pscustomobject]@{ Passed = 0; Failed = 1; Skipped = 0 }
+    }
+    [xml] $doc = Get-Content -LiteralPath $trx -Raw
+    $c = $doc.TestRun.ResultSummary.Counters
+    return [pscustomobject]@{ Passed = [int] $c.passed; Failed = [int] $c.failed + [int] $c.error + [int] $c.timeout + [int] $c.aborted; Skipped = [int] $c.notExecuted }
+}
+
+function Invoke-PesterTests([string] $PesterPsd1) {
+    $summary = Join-Path $ResultsDir 'pester-summary.json'
+    if (Test-Path -LiteralPath $summary) { Remove-Item -LiteralPath $summary }
+    $paths = if ($TestPath) { $TestPath | ForEach-Object { (Resolve-Path -LiteralPath $_).ProviderPath } } else { @(Join-Path $Root 'tests') }
+    Write-Host 'Running Pester (tests/*.Tests.ps1) in a child pwsh...'
+    $exit = Invoke-ChildPwsh -Arguments @('-File', (Join-Path $Root 'tools/Invoke-PesterSuite.ps1'),
+        '-PesterPath', $PesterPsd1, '-ModulePath', (Join-Path $ModuleOut 'OverlayTools.psd1'),
+        '-ResultsDir', $ResultsDir, '-SummaryPath', $summary, '-TestPath', ($paths -join [IO.Path]::PathSeparator))
+    if (-not (Test-Path -LiteralPath $summary)) {
+        Write-Warning "Pester produced no summary (exit code $exit)."
+        return [pscustomobject]@{ Passed = 0; Failed = 1; Skipped = 0 }
+    }
+    return Get-Content -LiteralPath $summary -Raw | ConvertFrom-Json
+}
+
+function Test-NoLeftoverMounts {
+    # After the suites nothing of ours may stay mounted: no overlay under a temp dir.
+    $left = Get-Content -LiteralPath /proc/self/mountinfo | Where-Object { $_ -match ' - overlay ' } |
+        ForEach-Object { ($_ -split ' ')[4] } | Where-Object { $_ -like '/tmp/*' -or $_ -like '/var/tmp/*' }
+    if ($left) {
+        Write-Warning "Overlay mounts left behind by the tests: $($left -join ', ')"
+        return $false
+    }
+    return $true
+}
+
+function Invoke-Test {
+    Invoke-Build
+    $null = New-Item -ItemType Directory -Force -Path $ResultsDir
+    $results = @()
+    if (-not $SkipXunit) { $results += Invoke-XunitTests }
+    if (-not $SkipPester) { $results += Invoke-PesterTests (Restore-Pester) }
+    $passed = ($results | Measure-Object -Property Passed -Sum).Sum
+    $failed = ($results | Measure-Object -Property Failed -Sum).Sum
+    $skipped = ($results | Measure-Object -Property Skipped -Sum).Sum
+    if (-not (Test-NoLeftoverMounts)) { $failed++ }
+    $line = "$passed passed, $failed failed"
+    if ($skipped -gt 0) { $line += ", $skipped skipped" }
+    Write-Host $line
+    if ($failed -gt 0) { exit 1 }
+}
+
+function Invoke-Demo {
+    Invoke-Build
+    $exit = Invoke-ChildPwsh -Arguments @('-File', (Join-Path $Root 'tools/Demo.ps1'), '-ModulePath', (Join-Path $ModuleOut 'OverlayTools.psd1'))
+    if ($exit -ne 0) { exit $exit }
+}
+
+function Invoke-Bench {
+    Invoke-Build
+    foreach ($script in Get-ChildItem -LiteralPath (Join-Path $Root 'bench') -Filter '*.Bench.ps1' | Sort-Object Name) {
+        Write-Host "== $($script.Name)"
+        $exit = Invoke-ChildPwsh -Arguments @('-File', $script.FullName, '-ModulePath', (Join-Path $ModuleOut 'OverlayTools.psd1'))
+        if ($exit -ne 0) { exit $exit }
+    }
+}
+
+function Invoke-Clean {
+    foreach ($d in $OutDir, (Get-ChildItem -LiteralPath (Join-Path $Root 'src'), (Join-Path $Root 'tests'), (Join-Path $Root 'tools') -Recurse -Directory -Include bin, obj).FullName) {
+        if ($d -and (Test-Path -LiteralPath $d)) { Remove-Item -LiteralPath $d -Recurse -Force }
+    }
+}
+
+Push-Location -LiteralPath $Root
+try {
+    switch ($Task) {
+        'Build' { Invoke-Build }
+        'Test' { Invoke-Test }
+        'Demo' { Invoke-Demo }
+        'Bench' { Invoke-Bench }
+        'Clean' { Invoke-Clean }
+    }
+}
+finally {
+    Pop-Location
+}

@@ -1,0 +1,174 @@
+using System;
+using System.Buffers;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace OverlayTools.Interop;
+
+/// <summary>What statx says about one file, as much as the module needs.</summary>
+internal readonly record struct FileStatus(uint Mode, uint Uid, ulong Inode, uint DevMajor, uint DevMinor, ulong MountId, bool IsMountRoot)
+{
+    internal const uint S_IFMT = 0xF000;
+    internal const uint S_IFDIR = 0x4000;
+    internal const uint S_IFLNK = 0xA000;
+
+    internal bool IsDirectory => (Mode & S_IFMT) == S_IFDIR;
+    internal bool IsSymlink => (Mode & S_IFMT) == S_IFLNK;
+    internal bool SameFile(FileStatus other) => Inode == other.Inode && DevMajor == other.DevMajor && DevMinor == other.DevMinor;
+}
+
+/// <summary>Thin, checked wrappers over the calls the mount code uses. Every failure throws ErrnoException.</summary>
+internal static unsafe class FileSystem
+{
+    /// <summary>Opens a path with the given flags (O_CLOEXEC is always added).</summary>
+    internal static Fd Open(string path, int flags, string call = "open")
+    {
+        var fd = TryOpen(path, flags, out var errno);
+        return fd ?? throw new ErrnoException(call, errno, path);
+    }
+
+    /// <summary>Opens a path; null and errno on failure.</summary>
+    internal static Fd? TryOpen(string path, int flags, out int errno) => TryOpenAt(Native.AT_FDCWD, path, flags, out errno);
+
+    /// <summary>openat(2) relative to a directory descriptor; null and errno on failure.</summary>
+    internal static Fd? TryOpenAt(int dirFd, string path, int flags, out int errno)
+    {
+        CheckNoNul(path);
+        fixed (byte* p = Native.Utf8Z(path))
+        {
+            int fd = Native.OpenAt(dirFd, p, flags | Native.O_CLOEXEC, 0);
+            errno = fd < 0 ? Marshal.GetLastPInvokeError() : 0;
+            return fd < 0 ? null : new Fd(fd);
+        }
+    }
+
+    /// <summary>statx of an open descriptor (AT_EMPTY_PATH).</summary>
+    internal static FileStatus Stat(Fd fd, string? pathForErrors = null)
+        => StatAt(fd.Value, "", Native.AT_EMPTY_PATH, pathForErrors);
+
+    /// <summary>statx of a path without following its last symlink; null if it does not exist.</summary>
+    internal static FileStatus? TryLStat(string path, out int errno)
+    {
+        CheckNoNul(path);
+        byte* buf = stackalloc byte[256];
+        fixed (byte* p = Native.Utf8Z(path))
+        {
+            if (Native.Statx(Native.AT_FDCWD, p, Native.AT_SYMLINK_NOFOLLOW, Native.STATX_TYPE | Native.STATX_MODE | Native.STATX_INO | Native.STATX_UID | Native.STATX_MNT_ID, buf) != 0)
+            {
+                errno = Marshal.GetLastPInvokeError();
+                return null;
+            }
+        }
+        errno = 0;
+        return FromStatx(buf);
+    }
+
+    private static FileStatus StatAt(int dirFd, string path, int flags, string? pathForErrors)
+    {
+        byte* buf = stackalloc byte[256];
+        fixed (byte* p = Native.Utf8Z(path))
+        {
+            if (Native.Statx(dirFd, p, flags, Native.STATX_TYPE | Native.STATX_MODE | Native.STATX_INO | Native.STATX_UID | Native.STATX_MNT_ID, buf) != 0)
+            {
+                throw new ErrnoException("statx", Marshal.GetLastPInvokeError(), pathForErrors ?? path);
+            }
+        }
+        return FromStatx(buf);
+    }
+
+    private static FileStatus FromStatx(byte* buf)
+    {
+        // struct statx offsets (include/uapi/linux/stat.h).
+        ulong attributes = *(ulong*)(buf + 8);
+        uint uid = *(uint*)(buf + 20);
+        uint mode = *(ushort*)(buf + 28);
+        ulong ino = *(ulong*)(buf + 32);
+        ulong attributesMask = *(ulong*)(buf + 56);
+        uint devMajor = *(uint*)(buf + 136);
+        uint devMinor = *(uint*)(buf + 140);
+        uint mask = *(uint*)buf;
+        ulong mntId = (mask & Native.STATX_MNT_ID) != 0 ? *(ulong*)(buf + 144) : 0;
+        bool mountRoot = (attributesMask & Native.STATX_ATTR_MOUNT_ROOT) != 0 && (attributes & Native.STATX_ATTR_MOUNT_ROOT) != 0;
+        return new FileStatus(mode, uid, ino, devMajor, devMinor, mntId, mountRoot);
+    }
+
+    /// <summary>fstatfs: the file system magic and its ST_* mount flags.</summary>
+    internal static (long Type, long Flags) StatFs(Fd fd, string pathForErrors)
+    {
+        byte* buf = stackalloc byte[128];
+        if (Native.FStatFs(fd.Value, buf) != 0)
+        {
+            throw new ErrnoException("fstatfs", Marshal.GetLastPInvokeError(), pathForErrors);
+        }
+        // struct statfs on 64-bit Linux: f_type @0, f_flags @80.
+        return (*(long*)buf, *(long*)(buf + 80));
+    }
+
+    /// <summary>The path the kernel has for an open descriptor (readlink of /proc/self/fd/N).</summary>
+    internal static string RealPath(Fd fd) => ReadLink(fd.ProcPath);
+
+    /// <summary>readlink(2) as a string.</summary>
+    internal static string ReadLink(string path)
+    {
+        var s = TryReadLink(path, out int errno);
+        return s ?? throw new ErrnoException("readlink", errno, path);
+    }
+
+    /// <summary>readlink(2); null and errno on failure.</summary>
+    internal static string? TryReadLink(string path, out int errno)
+    {
+        CheckNoNul(path);
+        byte[] buf = ArrayPool<byte>.Shared.Rent(4096);
+        try
+        {
+            fixed (byte* p = Native.Utf8Z(path))
+            fixed (byte* b = buf)
+            {
+                nint n = Native.ReadLink(p, b, buf.Length);
+                if (n < 0)
+                {
+                    errno = Marshal.GetLastPInvokeError();
+                    return null;
+                }
+                errno = 0;
+                return Encoding.UTF8.GetString(buf, 0, (int)n);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buf);
+        }
+    }
+
+    /// <summary>mkdir(2); returns errno (0 on success).</summary>
+    internal static int MkdirAt(int dirFd, string path, uint mode)
+    {
+        CheckNoNul(path);
+        fixed (byte* p = Native.Utf8Z(path))
+        {
+            return Native.MkdirAt(dirFd, p, mode) == 0 ? 0 : Marshal.GetLastPInvokeError();
+        }
+    }
+
+    /// <summary>rmdir of an entry in a directory descriptor; returns errno (0 on success). Never recursive.</summary>
+    internal static int RmdirAt(int dirFd, string name)
+    {
+        CheckNoNul(name);
+        fixed (byte* p = Native.Utf8Z(name))
+        {
+            return Native.UnlinkAt(dirFd, p, Native.AT_REMOVEDIR) == 0 ? 0 : Marshal.GetLastPInvokeError();
+        }
+    }
+
+    /// <summary>Throws when a path holds NUL, which would silently cut it short in a syscall.</summary>
+    internal static void CheckNoNul(string path)
+    {
+        if (path.Contains('\0', StringComparison.Ordinal))
+        {
+            throw new ErrnoException("path check", Errno.EINVAL, path.Replace("\0", "\\0", StringComparison.Ordinal), "a path cannot hold a NUL character");
+        }
+    }
+
+    /// <summary>True when this process runs with root's effective uid.</summary>
+    internal static bool IsRoot => Native.GetEuid() == 0;
+}

@@ -1,0 +1,158 @@
+using System;
+using System.Runtime.InteropServices;
+
+namespace OverlayTools.Interop;
+
+/// <summary>
+/// Raw Linux calls that Tmds.LibC does not bind (the new mount API, fstatfs, statx with
+/// stx_mnt_id, flock, xattrs). New syscalls (424 and up) share one number on every
+/// architecture, so they go through syscall(2) and need no glibc wrapper.
+/// </summary>
+internal static unsafe partial class Native
+{
+    internal const string LibC = "libc.so.6";
+
+    // Unified syscall numbers (include/uapi/asm-generic/unistd.h, same on x86_64 and arm64).
+    internal const long SYS_open_tree = 428;
+    internal const long SYS_move_mount = 429;
+    internal const long SYS_fsopen = 430;
+    internal const long SYS_fsconfig = 431;
+    internal const long SYS_fsmount = 432;
+    internal const long SYS_mount_setattr = 442;
+
+    // fsopen / fsmount / move_mount flags (include/uapi/linux/mount.h).
+    internal const uint FSOPEN_CLOEXEC = 0x1;
+    internal const uint FSMOUNT_CLOEXEC = 0x1;
+    internal const uint MOVE_MOUNT_F_EMPTY_PATH = 0x4;
+    internal const uint MOVE_MOUNT_T_EMPTY_PATH = 0x40;
+
+    internal const uint FSCONFIG_SET_FLAG = 0;
+    internal const uint FSCONFIG_SET_STRING = 1;
+    internal const uint FSCONFIG_SET_FD = 5;
+    internal const uint FSCONFIG_CMD_CREATE = 6;
+
+    internal const uint MOUNT_ATTR_RDONLY = 0x1;
+    internal const uint MOUNT_ATTR_NOSUID = 0x2;
+    internal const uint MOUNT_ATTR_NODEV = 0x4;
+    internal const uint MOUNT_ATTR_NOEXEC = 0x8;
+    internal const uint MOUNT_ATTR_NOATIME = 0x10;
+    internal const uint MOUNT_ATTR_STRICTATIME = 0x20;
+    internal const uint MOUNT_ATTR_NODIRATIME = 0x80;
+
+    // mount(2) flags for the fallback path.
+    internal const ulong MS_RDONLY = 1;
+    internal const ulong MS_NOSUID = 2;
+    internal const ulong MS_NODEV = 4;
+    internal const ulong MS_NOEXEC = 8;
+    internal const ulong MS_NOATIME = 1024;
+    internal const ulong MS_NODIRATIME = 2048;
+    internal const ulong MS_STRICTATIME = 1 << 24;
+
+    internal const int MNT_DETACH = 2;
+    internal const int UMOUNT_NOFOLLOW = 8;
+
+    internal const int O_RDONLY = 0;
+    internal const int O_WRONLY = 1;
+    internal const int O_NONBLOCK = 0x800;
+    internal const int O_DIRECTORY = 0x10000;
+    internal const int O_NOFOLLOW = 0x20000;
+    internal const int O_CLOEXEC = 0x80000;
+    internal const int O_PATH = 0x200000;
+
+    internal const int AT_FDCWD = -100;
+    internal const int AT_SYMLINK_NOFOLLOW = 0x100;
+    internal const int AT_REMOVEDIR = 0x200;
+    internal const int AT_EMPTY_PATH = 0x1000;
+
+    internal const uint STATX_TYPE = 0x1;
+    internal const uint STATX_MODE = 0x2;
+    internal const uint STATX_UID = 0x8;
+    internal const uint STATX_INO = 0x100;
+    internal const uint STATX_MNT_ID = 0x1000;
+    internal const ulong STATX_ATTR_MOUNT_ROOT = 0x2000;
+
+    internal const int LOCK_EX = 2;
+    internal const int LOCK_NB = 4;
+    internal const int LOCK_UN = 8;
+
+    internal const int SEEK_END = 2;
+
+    internal const long OVERLAYFS_SUPER_MAGIC = 0x794c7630;
+    internal const long ST_RDONLY = 1;
+
+    [LibraryImport(LibC, EntryPoint = "syscall", SetLastError = true)]
+    internal static partial long Syscall(long number, nint a1, nint a2, nint a3, nint a4, nint a5);
+
+    internal static int FsOpen(string fsName, uint flags)
+    {
+        fixed (byte* name = Utf8Z(fsName))
+        {
+            return (int)Syscall(SYS_fsopen, (nint)name, (nint)flags, 0, 0, 0);
+        }
+    }
+
+    internal static int FsConfig(int fd, uint cmd, string? key, string? value, int aux)
+    {
+        fixed (byte* k = key is null ? null : Utf8Z(key))
+        fixed (byte* v = value is null ? null : Utf8Z(value))
+        {
+            return (int)Syscall(SYS_fsconfig, fd, (nint)cmd, (nint)k, (nint)v, aux);
+        }
+    }
+
+    internal static int FsMount(int fd, uint flags, uint attrFlags)
+        => (int)Syscall(SYS_fsmount, fd, (nint)flags, (nint)attrFlags, 0, 0);
+
+    internal static int MoveMount(int fromDirFd, int toDirFd, uint flags)
+    {
+        byte empty = 0;
+        return (int)Syscall(SYS_move_mount, fromDirFd, (nint)(&empty), toDirFd, (nint)(&empty), (nint)flags);
+    }
+
+    [LibraryImport(LibC, EntryPoint = "fstatfs", SetLastError = true)]
+    internal static partial int FStatFs(int fd, byte* buf);
+
+    [LibraryImport(LibC, EntryPoint = "statx", SetLastError = true)]
+    internal static partial int Statx(int dirfd, byte* path, int flags, uint mask, byte* buf);
+
+    [LibraryImport(LibC, EntryPoint = "flock", SetLastError = true)]
+    internal static partial int Flock(int fd, int operation);
+
+    [LibraryImport(LibC, EntryPoint = "mount", SetLastError = true)]
+    internal static partial int Mount(byte* source, byte* target, byte* fsType, ulong flags, byte* data);
+
+    [LibraryImport(LibC, EntryPoint = "umount2", SetLastError = true)]
+    internal static partial int Umount2(byte* target, int flags);
+
+    [LibraryImport(LibC, EntryPoint = "openat", SetLastError = true)]
+    internal static partial int OpenAt(int dirfd, byte* path, int flags, uint mode);
+
+    [LibraryImport(LibC, EntryPoint = "mkdirat", SetLastError = true)]
+    internal static partial int MkdirAt(int dirfd, byte* path, uint mode);
+
+    [LibraryImport(LibC, EntryPoint = "unlinkat", SetLastError = true)]
+    internal static partial int UnlinkAt(int dirfd, byte* path, int flags);
+
+    [LibraryImport(LibC, EntryPoint = "readlink", SetLastError = true)]
+    internal static partial nint ReadLink(byte* path, byte* buf, nint size);
+
+    [LibraryImport(LibC, EntryPoint = "read", SetLastError = true)]
+    internal static partial nint Read(int fd, byte* buf, nint count);
+
+    [LibraryImport(LibC, EntryPoint = "lseek", SetLastError = true)]
+    internal static partial long LSeek(int fd, long offset, int whence);
+
+    [LibraryImport(LibC, EntryPoint = "close", SetLastError = true)]
+    internal static partial int Close(int fd);
+
+    [LibraryImport(LibC, EntryPoint = "geteuid")]
+    internal static partial uint GetEuid();
+
+    /// <summary>UTF-8 bytes of <paramref name="s"/> with a terminating NUL.</summary>
+    internal static byte[] Utf8Z(string s)
+    {
+        var bytes = new byte[System.Text.Encoding.UTF8.GetByteCount(s) + 1];
+        System.Text.Encoding.UTF8.GetBytes(s, 0, s.Length, bytes, 0);
+        return bytes;
+    }
+}

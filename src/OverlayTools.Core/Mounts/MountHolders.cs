@@ -1,0 +1,101 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using OverlayTools.Interop;
+
+namespace OverlayTools.Mounts;
+
+/// <summary>A process (or a mount) that keeps a mount busy.</summary>
+public sealed record MountHolder(int ProcessId, string ProcessName, string How, string Path)
+{
+    /// <inheritdoc/>
+    public override string ToString() => ProcessId == 0 ? $"{How} {Path}" : $"pid {ProcessId} ({ProcessName}) {How} {Path}";
+}
+
+/// <summary>Finds what holds a mount: open files, cwd, root, exe and mapped files under /proc, and mounts below it.</summary>
+public static class MountHolders
+{
+    /// <summary>Everything found under <paramref name="target"/>, this process's own probes excluded.</summary>
+    public static List<MountHolder> Find(string target)
+    {
+        var result = new List<MountHolder>();
+        string prefix = target.TrimEnd('/') + "/";
+        bool Under(string? p) => p is not null && (p == target || p.StartsWith(prefix, StringComparison.Ordinal));
+
+        foreach (var m in MountInfo.Read())
+        {
+            if (m.MountPoint.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                result.Add(new MountHolder(0, "", "a mount below it at", m.MountPoint));
+            }
+        }
+
+        IEnumerable<string> procs;
+        try
+        {
+            procs = Directory.EnumerateDirectories("/proc");
+        }
+        catch (IOException)
+        {
+            return result;
+        }
+        foreach (var dir in procs)
+        {
+            if (!int.TryParse(System.IO.Path.GetFileName(dir), out int pid))
+            {
+                continue;
+            }
+            string name = ReadComm(dir);
+            foreach (var link in new[] { "cwd", "root", "exe" })
+            {
+                var p = FileSystem.TryReadLink(dir + "/" + link, out _);
+                if (Under(p))
+                {
+                    result.Add(new MountHolder(pid, name, "has its " + link + " in", p!));
+                }
+            }
+            try
+            {
+                foreach (var fd in Directory.EnumerateFileSystemEntries(dir + "/fd"))
+                {
+                    var p = FileSystem.TryReadLink(fd, out _);
+                    if (Under(p))
+                    {
+                        result.Add(new MountHolder(pid, name, "has open", p!));
+                    }
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+            }
+            try
+            {
+                foreach (var line in File.ReadLines(dir + "/maps"))
+                {
+                    int slash = line.IndexOf('/', StringComparison.Ordinal);
+                    if (slash > 0 && Under(line[slash..]))
+                    {
+                        result.Add(new MountHolder(pid, name, "has mapped", line[slash..]));
+                        break;
+                    }
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+            }
+        }
+        return result;
+    }
+
+    private static string ReadComm(string dir)
+    {
+        try
+        {
+            return File.ReadAllText(dir + "/comm").Trim();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return "?";
+        }
+    }
+}

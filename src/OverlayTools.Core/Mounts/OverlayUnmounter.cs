@@ -1,0 +1,136 @@
+using System;
+using System.Linq;
+using System.Runtime.InteropServices;
+using System.Threading;
+using OverlayTools.Interop;
+
+namespace OverlayTools.Mounts;
+
+/// <summary>How a dismount ended.</summary>
+public enum DismountOutcome
+{
+    /// <summary>Unmounted.</summary>
+    Unmounted,
+    /// <summary>Busy, so detached lazily (MNT_DETACH): gone from view, freed when the last user leaves.</summary>
+    Detached,
+}
+
+/// <summary>Unmounts overlays: only overlays, only mount roots, never through a symlink.</summary>
+public static class OverlayUnmounter
+{
+    /// <summary>How often a busy mount is retried before giving up or detaching.</summary>
+    public const int BusyRetries = 5;
+
+    /// <summary>The pause between retries.</summary>
+    public static readonly TimeSpan BusyRetryDelay = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Unmounts the overlay at <paramref name="target"/>; with force, a busy one is detached lazily.</summary>
+    public static DismountOutcome Dismount(string target, bool force, IOperationLog? log = null, CancellationToken cancel = default)
+    {
+        log ??= NullOperationLog.Instance;
+        CheckIsOverlayMount(target);
+        if (!FileSystem.IsRoot)
+        {
+            throw new OverlayException(ErrorIds.NotRoot, OverlayErrorCategory.PermissionDenied,
+                "Dismounting an overlay needs root (CAP_SYS_ADMIN); this PowerShell does not run as root.", target, "Run pwsh as root, for example with sudo.");
+        }
+        log.Verbose($"Dismounting overlay at '{target}'. Equivalent: umount {OverlayMounter.ShellQuote(target)}");
+        int errno = 0;
+        for (int attempt = 0; attempt <= BusyRetries; attempt++)
+        {
+            if (attempt > 0)
+            {
+                cancel.WaitHandle.WaitOne(BusyRetryDelay);
+                cancel.ThrowIfCancellationRequested();
+            }
+            errno = Umount(target, Native.UMOUNT_NOFOLLOW, log);
+            if (errno == 0)
+            {
+                return DismountOutcome.Unmounted;
+            }
+            if (errno != Errno.EBUSY)
+            {
+                break;
+            }
+        }
+        if (errno == Errno.EINVAL)
+        {
+            throw NotMounted(target, "it was dismounted meanwhile");
+        }
+        if (errno != Errno.EBUSY)
+        {
+            throw new OverlayException(ErrorIds.DismountFailed, OverlayException.CategoryFor(errno),
+                $"The kernel refused to dismount '{target}': {Errno.Describe(errno)} ({Errno.Name(errno)}).", target,
+                "Check the kernel log (dmesg).", new ErrnoException("umount2", errno, target));
+        }
+
+        var holders = MountHolders.Find(target);
+        string who = holders.Count > 0 ? string.Join("; ", holders.Take(10)) + (holders.Count > 10 ? $"; and {holders.Count - 10} more" : "") : "no process found in this PID namespace (perhaps a mount below it, or a process in another namespace)";
+        if (!force)
+        {
+            throw new OverlayException(ErrorIds.OverlayBusy, OverlayErrorCategory.ResourceBusy,
+                $"The overlay at '{target}' is busy: {who}.", target,
+                "Stop those processes or move them out of the directory and retry, or use -Force to detach it lazily.",
+                new ErrnoException("umount2", Errno.EBUSY, target));
+        }
+        errno = Umount(target, Native.UMOUNT_NOFOLLOW | Native.MNT_DETACH, log);
+        if (errno != 0)
+        {
+            throw new OverlayException(ErrorIds.DismountFailed, OverlayException.CategoryFor(errno),
+                $"The kernel refused to detach '{target}': {Errno.Describe(errno)} ({Errno.Name(errno)}).", target,
+                "Check the kernel log (dmesg).", new ErrnoException("umount2", errno, target));
+        }
+        log.Warning($"The overlay at '{target}' was busy and has been detached lazily; the kernel frees it when the last user leaves. Held by: {who}.");
+        return DismountOutcome.Detached;
+    }
+
+    /// <summary>Throws unless <paramref name="target"/> is the root of a mounted overlay.</summary>
+    public static void CheckIsOverlayMount(string target)
+    {
+        var st = FileSystem.TryLStat(target, out int errno);
+        if (st is null)
+        {
+            throw errno == Errno.ENOENT
+                ? NotMounted(target, "the path does not exist")
+                : new OverlayException(ErrorIds.OverlayNotMounted, OverlayException.CategoryFor(errno),
+                    $"'{target}' cannot be examined: {Errno.Describe(errno)} ({Errno.Name(errno)}).", target, "Check the path.");
+        }
+        if (st.Value.IsSymlink)
+        {
+            throw new OverlayException(ErrorIds.TargetIsSymlink, OverlayErrorCategory.SecurityError,
+                $"'{target}' is a symbolic link; the module dismounts only the directory it was given, never a link's destination.", target,
+                "Give the mount point itself.");
+        }
+        if (!st.Value.IsMountRoot)
+        {
+            throw NotMounted(target, "it is not a mount point");
+        }
+        using var fd = FileSystem.Open(target, Native.O_PATH | Native.O_NOFOLLOW);
+        var (type, _) = FileSystem.StatFs(fd, target);
+        if (type != Native.OVERLAYFS_SUPER_MAGIC)
+        {
+            var entry = MountInfo.Read().LastOrDefault(e => (ulong)e.MountId == st.Value.MountId);
+            throw new OverlayException(ErrorIds.NotAnOverlayMount, OverlayErrorCategory.InvalidArgument,
+                $"'{target}' is a {entry?.FsType ?? "non-overlay"} mount, not an overlay; Dismount-Overlay only dismounts overlays.", target,
+                "Use umount for other file systems.");
+        }
+    }
+
+    private static OverlayException NotMounted(string target, string why)
+        => new(ErrorIds.OverlayNotMounted, OverlayErrorCategory.ObjectNotFound,
+            $"No overlay is mounted at '{target}': {why}.", target, "Run Get-OverlayMount to see the mounted overlays.");
+
+    private static unsafe int Umount(string target, int flags, IOperationLog log)
+    {
+        fixed (byte* t = Native.Utf8Z(target))
+        {
+            int r = Native.Umount2(t, flags);
+            int errno = r == 0 ? 0 : Marshal.GetLastPInvokeError();
+            if (log.DebugEnabled)
+            {
+                log.Debug($"umount2(\"{target}\", 0x{flags:x}) = {(r == 0 ? "0" : "-1 " + Errno.Name(errno))}");
+            }
+            return errno;
+        }
+    }
+}

@@ -1,0 +1,76 @@
+using System;
+using System.Collections;
+using System.Collections.Generic;
+using System.Linq;
+using System.Management.Automation;
+using System.Management.Automation.Language;
+using OverlayTools.Mounts;
+
+namespace OverlayTools.Completers;
+
+/// <summary>Completes -Target with the mount points of mounted overlays. Silent on any error.</summary>
+public sealed class OverlayTargetCompleter : IArgumentCompleter
+{
+    /// <inheritdoc/>
+    public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete, CommandAst commandAst, IDictionary fakeBoundParameters)
+    {
+        List<OverlayMount> mounts;
+        try
+        {
+            mounts = OverlayMount.ReadAll().ToList();
+        }
+        catch (Exception)
+        {
+            return [];
+        }
+        var word = CompletionText.Unquote(wordToComplete);
+        return mounts
+            .Select(m => m.Target)
+            .Distinct(StringComparer.Ordinal)
+            .Where(t => t.StartsWith(word, StringComparison.Ordinal))
+            .Select(t => new CompletionResult(CompletionText.Quote(t), t, CompletionResultType.ParameterValue, t))
+            .ToList();
+    }
+}
+
+/// <summary>Completes -Option with the overlay options and mount flags the module knows.</summary>
+public sealed class OverlayOptionCompleter : IArgumentCompleter
+{
+    /// <inheritdoc/>
+    public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete, CommandAst commandAst, IDictionary fakeBoundParameters)
+    {
+        var word = CompletionText.Unquote(wordToComplete);
+        var results = new List<CompletionResult>();
+        foreach (var o in OverlayOptions.All)
+        {
+            if (o.Kind == OptionKind.Value)
+            {
+                foreach (var v in o.Values)
+                {
+                    var text = o.Name + "=" + v;
+                    if (text.StartsWith(word, StringComparison.OrdinalIgnoreCase))
+                    {
+                        results.Add(new CompletionResult(text, text, CompletionResultType.ParameterValue, o.Description));
+                    }
+                }
+            }
+            else if (o.Name.StartsWith(word, StringComparison.OrdinalIgnoreCase))
+            {
+                results.Add(new CompletionResult(o.Name, o.Name, CompletionResultType.ParameterValue, o.Description));
+            }
+        }
+        return results;
+    }
+}
+
+/// <summary>Quoting for completion results.</summary>
+internal static class CompletionText
+{
+    internal static string Unquote(string word)
+        => word.Length >= 1 && (word[0] == '\'' || word[0] == '"') ? word[1..].TrimEnd(word[0]) : word;
+
+    internal static string Quote(string text)
+        => text.Any(c => char.IsWhiteSpace(c) || "'\"`$&(){}[];,|<>@#".Contains(c, StringComparison.Ordinal))
+            ? "'" + text.Replace("'", "''", StringComparison.Ordinal) + "'"
+            : text;
+}

@@ -1,0 +1,154 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Management.Automation;
+using OverlayTools.Interop;
+using OverlayTools.Mounts;
+
+namespace OverlayTools;
+
+/// <summary>What every OverlayTools cmdlet shares: PowerShell path resolution, error records, the Core's log.</summary>
+public abstract class OverlayCmdlet : PSCmdlet, IOperationLog
+{
+    /// <summary>Where the markdown help lives; each cmdlet's HelpUri is this plus its name.</summary>
+    internal const string HelpBase = "https://github.com/OverlayTools/OverlayTools/blob/main/docs/en-US/";
+
+    /// <summary>
+    /// Resolves a path the PowerShell way (current location, ~, PSDrives) to an absolute file
+    /// system path, without wildcard expansion. An absolute path that exists exactly as written
+    /// is taken literally, so names holding '\' (which PowerShell on Linux otherwise reads as a
+    /// separator) still work when given absolutely.
+    /// </summary>
+    protected string ResolvePath(string raw, string parameterName)
+    {
+        if (raw.Contains('\0', StringComparison.Ordinal))
+        {
+            throw new OverlayException(ErrorIds.PathContainsNul, OverlayErrorCategory.InvalidArgument,
+                $"The -{parameterName} path holds a NUL character, which the kernel would read as the end of the path.",
+                raw.Replace("\0", "\\0", StringComparison.Ordinal), "Remove the NUL character.");
+        }
+        if (raw.StartsWith('/') && FileSystem.TryLStat(raw, out _) is not null)
+        {
+            return raw;
+        }
+        string resolved;
+        ProviderInfo provider;
+        try
+        {
+            resolved = SessionState.Path.GetUnresolvedProviderPathFromPSPath(raw, out provider, out _);
+        }
+        catch (Exception e) when (e is ItemNotFoundException or System.Management.Automation.DriveNotFoundException or ProviderNotFoundException or NotSupportedException or PSArgumentException)
+        {
+            throw new OverlayException(ErrorIds.NotAFileSystemPath, OverlayErrorCategory.InvalidArgument,
+                $"The -{parameterName} path '{raw}' cannot be resolved: {e.Message}", raw, "Give a file system path.", e);
+        }
+        if (!string.Equals(provider.Name, "FileSystem", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new OverlayException(ErrorIds.NotAFileSystemPath, OverlayErrorCategory.InvalidArgument,
+                $"The -{parameterName} path '{raw}' is on the {provider.Name} provider, not the file system.", raw, "Give a file system path.");
+        }
+        return resolved;
+    }
+
+    /// <summary>The ErrorRecord for an OverlayException: its id, category, target and recommended action.</summary>
+    protected static ErrorRecord ToErrorRecord(OverlayException e)
+    {
+        var category = Enum.TryParse<ErrorCategory>(e.Category.ToString(), out var c) ? c : ErrorCategory.NotSpecified;
+        return new ErrorRecord(e, e.ErrorId, category, e.Target)
+        {
+            ErrorDetails = new ErrorDetails(e.Message) { RecommendedAction = e.RecommendedAction ?? "" },
+        };
+    }
+
+    /// <summary>The ErrorRecord for an unexpected I/O failure.</summary>
+    protected static ErrorRecord ToErrorRecord(Exception e, string errorId, object? target)
+    {
+        if (e is OverlayException oe)
+        {
+            return ToErrorRecord(oe);
+        }
+        var category = e switch
+        {
+            ErrnoException ee => Enum.TryParse<ErrorCategory>(OverlayException.CategoryFor(ee.Errno).ToString(), out var c) ? c : ErrorCategory.NotSpecified,
+            UnauthorizedAccessException => ErrorCategory.PermissionDenied,
+            FileNotFoundException or DirectoryNotFoundException => ErrorCategory.ObjectNotFound,
+            _ => ErrorCategory.NotSpecified,
+        };
+        return new ErrorRecord(e, errorId, category, target);
+    }
+
+    /// <summary>Writes a non-terminating error for one item.</summary>
+    protected void WriteOverlayError(OverlayException e) => WriteError(ToErrorRecord(e));
+
+    /// <summary>True when the user asked for -Debug output.</summary>
+    public bool DebugEnabled
+    {
+        get
+        {
+            if (MyInvocation.BoundParameters.TryGetValue("Debug", out var d) && d is SwitchParameter s)
+            {
+                return s.IsPresent;
+            }
+            return SessionState.PSVariable.GetValue("DebugPreference") is ActionPreference p && p != ActionPreference.SilentlyContinue;
+        }
+    }
+
+    /// <summary>
+    /// Writes a verbose message. Under -Debug (without -Verbose) PowerShell turns every
+    /// WriteVerbose of a compiled cmdlet into a confirmation prompt, so the message goes to the
+    /// debug stream instead.
+    /// </summary>
+    protected void WriteVerboseOrDebug(string message)
+    {
+        var bound = MyInvocation.BoundParameters;
+        if (bound.TryGetValue("Debug", out var d) && d is SwitchParameter { IsPresent: true } && !bound.ContainsKey("Verbose"))
+        {
+            WriteDebug(message);
+        }
+        else
+        {
+            WriteVerbose(message);
+        }
+    }
+
+    void IOperationLog.Verbose(string message) => WriteVerboseOrDebug(message);
+
+    void IOperationLog.Debug(string message) => WriteDebug(message);
+
+    void IOperationLog.Warning(string message) => WriteWarning(message);
+
+    /// <summary>Reads the mount API override for tests and troubleshooting (OVERLAYTOOLS_MOUNT_API=legacy|newapi).</summary>
+    protected static MountApi MountApiFromEnvironment()
+    {
+        var v = Environment.GetEnvironmentVariable("OVERLAYTOOLS_MOUNT_API");
+        return v?.ToLowerInvariant() switch
+        {
+            "legacy" or "mount2" => MountApi.Legacy,
+            "newapi" or "new" => MountApi.NewApi,
+            _ => MountApi.Auto,
+        };
+    }
+
+    /// <summary>True when the string holds PowerShell wildcard characters.</summary>
+    protected static bool HasWildcards(string s) => WildcardPattern.ContainsWildcardCharacters(s);
+
+    /// <summary>A case-sensitive wildcard pattern (Linux paths are case-sensitive).</summary>
+    protected static WildcardPattern Pattern(string s) => new(s, WildcardOptions.None);
+
+    /// <summary>Reads mounted overlays, turning failures into an OverlayException.</summary>
+    protected static List<OverlayMount> ReadMounts(int? processId)
+    {
+        try
+        {
+            return new List<OverlayMount>(OverlayMount.ReadAll(processId));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            var path = MountInfo.PathFor(processId);
+            bool missing = e is FileNotFoundException or DirectoryNotFoundException || (e is IOException && !File.Exists(path));
+            throw new OverlayException(ErrorIds.MountInfoUnreadable, missing ? OverlayErrorCategory.ObjectNotFound : OverlayErrorCategory.PermissionDenied,
+                $"Cannot read '{path}': {e.Message}", processId is null ? path : processId,
+                processId is null ? "Check that /proc is mounted." : "Check that the process exists and that you may read its mount namespace (run as root).", e);
+        }
+    }
+}
