@@ -71,7 +71,7 @@ function Invoke-ChildPwsh {
     $cmd = Get-PwshCommand
     $exe = $cmd[0]
     $rest = @($cmd | Select-Object -Skip 1) + @('-NoProfile', '-NonInteractive') + $Arguments
-    & $exe @rest
+    & $exe @rest | Out-Host
     return $LASTEXITCODE
 }
 
@@ -143,7 +143,7 @@ function Invoke-XunitTests {
 function Invoke-PesterTests([string] $PesterPsd1) {
     $summary = Join-Path $ResultsDir 'pester-summary.json'
     if (Test-Path -LiteralPath $summary) { Remove-Item -LiteralPath $summary }
-    $paths = if ($TestPath) { $TestPath | ForEach-Object { (Resolve-Path -LiteralPath $_).ProviderPath } } else { @(Join-Path $Root 'tests') }
+    $paths = if ($TestPath) { $TestPath -split "," | ForEach-Object { (Resolve-Path -LiteralPath $_).ProviderPath } } else { @(Join-Path $Root 'tests') }
     Write-Host 'Running Pester (tests/*.Tests.ps1) in a child pwsh...'
     $exit = Invoke-ChildPwsh -Arguments @('-File', (Join-Path $Root 'tools/Invoke-PesterSuite.ps1'),
         '-PesterPath', $PesterPsd1, '-ModulePath', (Join-Path $ModuleOut 'OverlayTools.psd1'),

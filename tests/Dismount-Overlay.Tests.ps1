@@ -1,0 +1,132 @@
+#Requires -Version 7.4
+# Dismount-Overlay against real mounts.
+
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+    Import-OverlayToolsUnderTest
+    $script:Root = New-TestRoot 'dismount'
+}
+
+AfterAll {
+    Remove-TestRoot $script:Root
+}
+
+Describe 'Dismount-Overlay' -Tag 'RequiresRoot' {
+    BeforeEach {
+        $null = Assert-Prerequisite (Test-IsRoot) 'mounting needs root'
+        $script:Case = Join-Path $script:Root ([guid]::NewGuid().ToString('N').Substring(0, 8))
+        $script:L1 = New-Layer "$script:Case/lower" @{ 'a' = '1' }
+        $script:Up = New-Layer "$script:Case/upper"
+        $script:Merged = New-Layer "$script:Case/merged"
+    }
+
+    AfterEach {
+        Clear-TestMounts $script:Case
+    }
+
+    It 'dismounts a mount point and emits nothing by default' {
+        Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged
+        Dismount-Overlay -Target $Merged | Should -BeNullOrEmpty
+        Test-MountedAt $Merged | Should -BeFalse
+        Test-Path -LiteralPath "$Merged/a" | Should -BeFalse
+    }
+
+    It 'takes Get-OverlayMount output from the pipeline and emits it with -PassThru' {
+        Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged
+        $out = Get-OverlayMount -Target $Merged | Dismount-Overlay -PassThru
+        $out.Target | Should -Be $Merged
+        $out.Upper | Should -Be $Up
+        Test-MountedAt $Merged | Should -BeFalse
+    }
+
+    It 'takes deserialized mounts (Export-Clixml / Import-Clixml) from the pipeline' {
+        Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged
+        $xml = Join-Path $Case 'mounts.xml'
+        Get-OverlayMount -Target $Merged | Export-Clixml -LiteralPath $xml
+        $back = Import-Clixml -LiteralPath $xml
+        $back.PSObject.TypeNames[0] | Should -Be 'Deserialized.OverlayTools.OverlayMount'
+        $back | Dismount-Overlay
+        Test-MountedAt $Merged | Should -BeFalse
+    }
+
+    It 'dismounts every overlay a wildcard matches, and nothing for no match' {
+        $m2 = New-Layer "$Case/merged2"
+        $up2 = New-Layer "$Case/upper2"
+        Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged
+        Mount-Overlay -Lower $L1 -Upper $up2 -Target $m2
+        Dismount-Overlay -Target "$Case/merged*"
+        Test-MountedAt $Merged | Should -BeFalse
+        Test-MountedAt $m2 | Should -BeFalse
+        Dismount-Overlay -Target "$Case/nothing*" -ErrorVariable err
+        $err.Count | Should -Be 0
+    }
+
+    It 'resolves a relative -Target against the PowerShell location' {
+        Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged
+        Push-Location -LiteralPath $Case
+        try { Dismount-Overlay ./merged } finally { Pop-Location }
+        Test-MountedAt $Merged | Should -BeFalse
+    }
+
+    It 'leaves the mount alone with -WhatIf' {
+        Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged
+        Dismount-Overlay -Target $Merged -WhatIf
+        Test-MountedAt $Merged | Should -BeTrue
+    }
+
+    It 'reports <Label> as <ErrorId>' -ForEach @(
+        @{ Label = 'a directory that is not mounted'; ErrorId = 'OverlayNotMounted'; Category = 'ObjectNotFound'; Setup = { $Merged } }
+        @{ Label = 'a path that does not exist'; ErrorId = 'OverlayNotMounted'; Category = 'ObjectNotFound'; Setup = { "$Case/nope" } }
+        @{ Label = 'a mount that is not an overlay'; ErrorId = 'NotAnOverlayMount'; Category = 'InvalidArgument'; Setup = { & mount -t tmpfs tmpfs $Merged; $Merged } }
+        @{ Label = 'a symlink to an overlay'; ErrorId = 'TargetIsSymlink'; Category = 'SecurityError'; Setup = { Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged; $null = New-Item -ItemType SymbolicLink -Path "$Case/link" -Target $Merged; "$Case/link" } }
+    ) {
+        $target = & $Setup
+        Dismount-Overlay -Target $target -ErrorVariable err -ErrorAction SilentlyContinue
+        $err.Count | Should -Be 1
+        $err[0].FullyQualifiedErrorId | Should -Be "$ErrorId,OverlayTools.DismountOverlayCommand"
+        $err[0].CategoryInfo.Category | Should -Be $Category
+        $err[0].ErrorDetails.RecommendedAction | Should -Not -BeNullOrEmpty
+    }
+
+    It 'gives a clear error, not a crash, when dismounting twice' {
+        Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged
+        Dismount-Overlay -Target $Merged
+        Dismount-Overlay -Target $Merged -ErrorVariable err -ErrorAction SilentlyContinue
+        $err[0].FullyQualifiedErrorId | Should -Be 'OverlayNotMounted,OverlayTools.DismountOverlayCommand'
+    }
+
+    It 'keeps going after a per-item error (non-terminating)' {
+        Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged
+        Dismount-Overlay -Target "$Case/nope", $Merged -ErrorVariable err -ErrorAction SilentlyContinue
+        $err.Count | Should -Be 1
+        Test-MountedAt $Merged | Should -BeFalse
+    }
+
+    Context 'a busy mount' {
+        BeforeEach {
+            Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged
+            $script:Holder = Start-Process -FilePath sleep -ArgumentList 60 -WorkingDirectory $Merged -PassThru
+            Start-Sleep -Milliseconds 200
+        }
+        AfterEach {
+            Stop-Process -Id $script:Holder.Id -Force -ErrorAction SilentlyContinue
+            $script:Holder.WaitForExit()
+        }
+
+        It 'fails with OverlayBusy naming the process that holds it' {
+            Dismount-Overlay -Target $Merged -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -Be 'OverlayBusy,OverlayTools.DismountOverlayCommand'
+            $err[0].CategoryInfo.Category | Should -Be 'ResourceBusy'
+            $err[0].Exception.Message | Should -Match "pid $($Holder.Id) \(sleep\) has its cwd in"
+            $err[0].ErrorDetails.RecommendedAction | Should -Match '-Force'
+            Test-MountedAt $Merged | Should -BeTrue
+        }
+
+        It 'detaches lazily with -Force and warns, naming the holder' {
+            Dismount-Overlay -Target $Merged -Force -WarningVariable warn -WarningAction SilentlyContinue
+            Test-MountedAt $Merged | Should -BeFalse
+            "$warn" | Should -Match 'detached lazily'
+            "$warn" | Should -Match "pid $($Holder.Id) \(sleep\)"
+        }
+    }
+}

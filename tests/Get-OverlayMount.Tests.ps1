@@ -1,0 +1,147 @@
+#Requires -Version 7.4
+# Get-OverlayMount against real mounts, made by this module and by util-linux mount(8).
+
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+    Import-OverlayToolsUnderTest
+    $script:Root = New-TestRoot 'get'
+}
+
+AfterAll {
+    Remove-TestRoot $script:Root
+}
+
+Describe 'Get-OverlayMount' -Tag 'RequiresRoot' {
+    BeforeEach {
+        $null = Assert-Prerequisite (Test-IsRoot) 'mounting needs root'
+        $script:Case = Join-Path $script:Root ([guid]::NewGuid().ToString('N').Substring(0, 8))
+        $script:L1 = New-Layer "$script:Case/lower1" @{ 'a' = '1' }
+        $script:L2 = New-Layer "$script:Case/lower2" @{ 'b' = '2' }
+        $script:Up = New-Layer "$script:Case/upper"
+        $script:Merged = New-Layer "$script:Case/merged"
+    }
+
+    AfterEach {
+        Clear-TestMounts $script:Case
+    }
+
+    It 'lists an overlay mounted by Mount-Overlay with its layers decoded' {
+        Mount-Overlay -Lower $L1, $L2 -Upper $Up -Target $Merged
+        $m = Get-OverlayMount | Where-Object Target -EQ $Merged
+        $m | Should -HaveCount 1
+        $m.Lower | Should -Be @($L1, $L2)
+        $m.Upper | Should -Be $Up
+        $m.Work | Should -Be "$Up.work"
+        $m.MountId | Should -BeGreaterThan 0
+        $m.ParentId | Should -BeGreaterThan 0
+        $m.ReadOnly | Should -BeFalse
+    }
+
+    It 'decodes a mount(8) overlay whose paths hold <Label>' -ForEach @(
+        @{ Label = 'commas and colons'; Name = 'we,ird:dir' }
+        @{ Label = 'spaces and tabs'; Name = "sp ace`tt" }
+        @{ Label = 'a newline'; Name = "n`nl" }
+        @{ Label = 'backslashes'; Name = 'b\a\\ck' }
+        @{ Label = 'equals signs'; Name = 'k=v' }
+        @{ Label = 'unicode'; Name = 'ünï-层' }
+    ) {
+        $lower = New-Layer "$Case/L-$Name"
+        $upper = New-Layer "$Case/U-$Name"
+        $work = New-Layer "$Case/W-$Name"
+        $target = New-Layer "$Case/M-$Name"
+        # util-linux mount with the kernel's own escaping: '\' before '\', ',' and ':'.
+        function Esc([string] $p) { $p -replace '([\\,:])', '\$1' }
+        $data = "lowerdir=$(Esc $lower):$(Esc $L1),upperdir=$(Esc $upper),workdir=$(Esc $work)"
+        $env:LIBMOUNT_FORCE_MOUNT2 = 'always'
+        try { & mount -t overlay overlay -o $data $target } finally { $env:LIBMOUNT_FORCE_MOUNT2 = $null }
+        $LASTEXITCODE | Should -Be 0
+        $m = Get-OverlayMount -Target $target
+        $m.Target | Should -Be $target
+        $m.Lower | Should -Be @($lower, $L1)
+        $m.Upper | Should -Be $upper
+        $m.Work | Should -Be $work
+    }
+
+    It 'decodes data-only layers of a mount(8) overlay ("::")' {
+        $data = New-Layer "$Case/data"
+        $env:LIBMOUNT_FORCE_MOUNT2 = 'always'
+        try { & mount -t overlay overlay -o "lowerdir=${L1}:${L2}::$data" $Merged } finally { $env:LIBMOUNT_FORCE_MOUNT2 = $null }
+        $LASTEXITCODE | Should -Be 0
+        $m = Get-OverlayMount -Target $Merged
+        $m.Lower | Should -Be @($L1, $L2)
+        $m.DataLower | Should -Be @($data)
+        $m.ReadOnly | Should -BeTrue
+    }
+
+    It 'matches -Target wildcards and returns nothing for a pattern that matches nothing' {
+        Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged
+        (Get-OverlayMount -Target "$Case/mer*").Target | Should -Be $Merged
+        Get-OverlayMount -Target "$Case/nothing*" -ErrorVariable err | Should -BeNullOrEmpty
+        $err.Count | Should -Be 0
+    }
+
+    It 'resolves a relative -Target against the PowerShell location' {
+        Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged
+        Push-Location -LiteralPath $Case
+        try { (Get-OverlayMount -Target ./merged).Target | Should -Be $Merged } finally { Pop-Location }
+    }
+
+    It 'reports a literal -Target that is not an overlay mount as MountNotFound' {
+        Get-OverlayMount -Target $Merged -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        $err[0].FullyQualifiedErrorId | Should -Be 'MountNotFound,OverlayTools.GetOverlayMountCommand'
+        $err[0].CategoryInfo.Category | Should -Be 'ObjectNotFound'
+        $err[0].TargetObject | Should -Be $Merged
+    }
+
+    It 'filters by -Lower and -Upper' {
+        $other = New-Layer "$Case/merged2"
+        $up2 = New-Layer "$Case/upper2"
+        Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged
+        Mount-Overlay -Lower $L2 -Upper $up2 -Target $other
+        (Get-OverlayMount -Lower $L1).Target | Should -Be $Merged
+        (Get-OverlayMount -Lower "$L1/").Target | Should -Be $Merged
+        (Get-OverlayMount -Upper $up2).Target | Should -Be $other
+        (Get-OverlayMount -Lower "$Case/lower*" | Where-Object Target -Like "$Case/*").Count | Should -Be 2
+        Get-OverlayMount -Upper $L1 | Should -BeNullOrEmpty
+    }
+
+    It 'reads another process''s mount namespace with -ProcessId' {
+        $psi = [Diagnostics.ProcessStartInfo]::new('unshare')
+        foreach ($a in '--mount', '--propagation', 'private', '--', 'sh', '-c', "mount -t overlay overlay -o 'lowerdir=${L1}:${L2}' '$Merged' && exec sleep 60") { $psi.ArgumentList.Add($a) }
+        $ns = [Diagnostics.Process]::Start($psi)
+        try {
+            $m = $null
+            for ($i = 0; $i -lt 50 -and -not $m; $i++) {
+                Start-Sleep -Milliseconds 100
+                $m = Get-OverlayMount -ProcessId $ns.Id -ErrorAction SilentlyContinue | Where-Object Target -EQ $Merged
+            }
+            $m | Should -Not -BeNullOrEmpty
+            $m.ProcessId | Should -Be $ns.Id
+            $m.Lower | Should -Be @($L1, $L2)
+            Get-OverlayMount | Where-Object Target -EQ $Merged | Should -BeNullOrEmpty
+        }
+        finally {
+            $ns.Kill(); $ns.WaitForExit()
+        }
+    }
+
+    It 'reports an unreadable process as MountInfoUnreadable' {
+        Get-OverlayMount -ProcessId 999999999 -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        $err[0].FullyQualifiedErrorId | Should -Be 'MountInfoUnreadable,OverlayTools.GetOverlayMountCommand'
+        $err[0].CategoryInfo.Category | Should -Be 'ObjectNotFound'
+    }
+
+    It 'shows a default table with target, mode, lower and upper' {
+        Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged
+        $text = Get-OverlayMount -Target $Merged | Out-String -Width 400
+        $text | Should -Match 'Target\s+Mode\s+Lower\s+Upper'
+        $text | Should -Match ([regex]::Escape($Merged) + '\s+rw\s+' + [regex]::Escape($L1))
+    }
+
+    It 'completes -Target with mounted overlays' {
+        Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged
+        $line = "Get-OverlayMount -Target $Case/me"
+        $r = TabExpansion2 -inputScript $line -cursorColumn $line.Length
+        $r.CompletionMatches.CompletionText | Should -Contain $Merged
+    }
+}

@@ -1,0 +1,408 @@
+#Requires -Version 7.4
+# Mount-Overlay against the real kernel. Every test that mounts cleans up in AfterEach/AfterAll.
+
+BeforeDiscovery {
+    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+    $script:IsRoot = Test-IsRoot
+}
+
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+    Import-OverlayToolsUnderTest
+    $script:Root = New-TestRoot 'mount'
+}
+
+AfterAll {
+    Remove-TestRoot $script:Root
+}
+
+Describe 'Mount-Overlay' -Tag 'RequiresRoot' {
+    BeforeEach {
+        $null = Assert-Prerequisite (Test-IsRoot) 'mounting needs root'
+        $script:Case = Join-Path $script:Root ([guid]::NewGuid().ToString('N').Substring(0, 8))
+        $null = New-Item -ItemType Directory -Path $script:Case
+        $script:L1 = New-Layer "$script:Case/lower" @{ 'code.py' = 'lower code'; 'config.yaml' = 'lower config'; 'dir/deep.txt' = 'deep' }
+        $script:L2 = New-Layer "$script:Case/lower2" @{ 'code.py' = 'lower2 code'; 'only2.txt' = 'two' }
+        $script:Up = New-Layer "$script:Case/upper" @{ 'code.py' = 'upper code'; 'script.py' = 'upper script' }
+        $script:Merged = New-Layer "$script:Case/merged"
+    }
+
+    AfterEach {
+        Clear-TestMounts $script:Case
+    }
+
+    Context 'a read-write overlay' {
+        It 'shows the union of the layers, the upper winning, and writes into the upper' {
+            Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged
+            (Get-ChildItem -LiteralPath $Merged).Name | Sort-Object | Should -Be @('code.py', 'config.yaml', 'dir', 'script.py')
+            Get-Content -LiteralPath "$Merged/code.py" | Should -Be 'upper code'
+            Set-Content -LiteralPath "$Merged/config.yaml" -Value 'changed'
+            Get-Content -LiteralPath "$Up/config.yaml" | Should -Be 'changed'
+            Get-Content -LiteralPath "$L1/config.yaml" | Should -Be 'lower config'
+        }
+
+        It 'creates the documented work dir beside the upper and reports it' {
+            $m = Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged -PassThru
+            $m.Work | Should -Be "$Up.work"
+            Test-Path -LiteralPath "$Up.work/work" | Should -BeTrue
+            (Get-MountInfoLine $Merged) | Should -Match ([regex]::Escape("workdir=$Up.work"))
+        }
+
+        It 'uses a given -Work dir' {
+            $work = New-Layer "$Case/mywork"
+            $m = Mount-Overlay -Lower $L1 -Upper $Up -Work $work -Target $Merged -PassThru
+            $m.Work | Should -Be $work
+            Test-Path -LiteralPath "$Up.work" | Should -BeFalse
+        }
+
+        It 'emits nothing without -PassThru and an OverlayMount with it' {
+            Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged | Should -BeNullOrEmpty
+            Dismount-Overlay $Merged
+            $m = Mount-Overlay -Lower $L2, $L1 -Upper $Up -Target $Merged -PassThru
+            $m | Should -BeOfType ([OverlayTools.OverlayMount])
+            $m.Target | Should -Be $Merged
+            $m.Lower | Should -Be @($L2, $L1)
+            $m.Upper | Should -Be $Up
+            $m.ReadOnly | Should -BeFalse
+            $m.Source | Should -Be 'overlay'
+        }
+
+        It 'stacks lowers highest priority first' {
+            Mount-Overlay -Lower $L2, $L1 -Target $Merged
+            Get-Content -LiteralPath "$Merged/code.py" | Should -Be 'lower2 code'
+            Get-Content -LiteralPath "$Merged/only2.txt" | Should -Be 'two'
+            Get-Content -LiteralPath "$Merged/dir/deep.txt" | Should -Be 'deep'
+        }
+
+        It 'writes the equivalent mount command with -Verbose' {
+            $verbose = Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged -Verbose 4>&1 | ForEach-Object { "$_" }
+            $verbose -join "`n" | Should -Match ([regex]::Escape("mount -t overlay overlay -o lowerdir=$L1,upperdir=$Up,workdir=$Up.work $Merged"))
+        }
+
+        It 'mounts nothing and creates nothing with -WhatIf' {
+            $target = "$Case/not-yet"
+            Mount-Overlay -Lower $L1 -Upper $Up -Target $target -Force -WhatIf
+            Test-Path -LiteralPath $target | Should -BeFalse
+            Test-Path -LiteralPath "$Up.work" | Should -BeFalse
+        }
+    }
+
+    Context 'read-only overlays' {
+        It 'mounts a single lower read-only, hiding the module''s empty layer' {
+            $m = Mount-Overlay -Lower $L1 -Target $Merged -PassThru
+            $m.ReadOnly | Should -BeTrue
+            $m.Lower | Should -Be @($L1)
+            $m.HasModuleEmptyLower | Should -BeTrue
+            $m.Upper | Should -BeNullOrEmpty
+            { Set-Content -LiteralPath "$Merged/new.txt" -Value x -ErrorAction Stop } | Should -Throw
+            Get-Content -LiteralPath "$Merged/code.py" | Should -Be 'lower code'
+        }
+
+        It 'mounts with an upper read-only under -ReadOnly' {
+            $m = Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged -ReadOnly -PassThru
+            $m.ReadOnly | Should -BeTrue
+            { Set-Content -LiteralPath "$Merged/new.txt" -Value x -ErrorAction Stop } | Should -Throw
+            Test-Path -LiteralPath "$Up/new.txt" | Should -BeFalse
+        }
+
+        It 'mounts data-only layers and reports them apart' {
+            $data = New-Layer "$Case/data" @{ 'blob' = 'x' }
+            $m = Mount-Overlay -Lower $L1 -DataLower $data -Target $Merged -PassThru
+            $m.Lower | Should -Be @($L1)
+            $m.DataLower | Should -Be @($data)
+            Test-Path -LiteralPath "$Merged/blob" | Should -BeFalse
+        }
+    }
+
+    Context 'paths' {
+        It 'resolves relative paths and ~ against the PowerShell location, not the process directory' {
+            Push-Location -LiteralPath $Case
+            try {
+                [Environment]::CurrentDirectory = '/'
+                $m = Mount-Overlay -Lower ./lower -Upper upper -Target ./merged -PassThru
+                $m.Lower | Should -Be @($L1)
+                $m.Upper | Should -Be $Up
+                $m.Target | Should -Be $Merged
+            }
+            finally { Pop-Location }
+        }
+
+        It 'resolves ~ to the home directory' {
+            $homeLayer = Join-Path $HOME ('.ot-test-' + [guid]::NewGuid().ToString('N').Substring(0, 8))
+            $null = [IO.Directory]::CreateDirectory($homeLayer)
+            try {
+                $m = Mount-Overlay -Lower ('~/' + (Split-Path -Leaf $homeLayer)) -Target $Merged -PassThru
+                $m.Lower | Should -Be @($homeLayer)
+            }
+            finally {
+                Clear-TestMounts $Case
+                Remove-Item -LiteralPath $homeLayer -Force
+            }
+        }
+
+        It 'splits a colon-joined -Lower as docker inspect prints it' {
+            $m = Mount-Overlay -Lower "${L2}:${L1}" -Target $Merged -PassThru
+            $m.Lower | Should -Be @($L2, $L1)
+        }
+
+        It 'takes "\:" in a colon-joined -Lower as a literal colon' {
+            $colon = New-Layer "$Case/with:colon" @{ 'c' = 'c' }
+            $escaped = $colon -replace ':', '\:'
+            $m = Mount-Overlay -Lower "${escaped}:${L1}" -Target $Merged -PassThru
+            $m.Lower | Should -Be @($colon, $L1)
+        }
+
+        It 'takes an existing directory whose name holds a colon literally' {
+            $colon = New-Layer "$Case/a:b" @{ 'c' = 'c' }
+            $m = Mount-Overlay -Lower $colon -Target $Merged -PassThru
+            $m.Lower | Should -Be @($colon)
+        }
+
+        It 'binds LowerDir/UpperDir/WorkDir/MergedDir from the pipeline (docker inspect GraphDriver.Data)' {
+            $work = New-Layer "$Case/work"
+            $data = [pscustomobject]@{ LowerDir = "${L2}:${L1}"; UpperDir = $Up; WorkDir = $work; MergedDir = $Merged }
+            $m = $data | Mount-Overlay -PassThru
+            $m.Lower | Should -Be @($L2, $L1)
+            $m.Upper | Should -Be $Up
+            $m.Work | Should -Be $work
+            $m.Target | Should -Be $Merged
+        }
+
+        It 'mounts directories whose names hold <Label> literally, through <Api>' -ForEach @(
+            foreach ($api in 'auto', 'legacy') {
+                @{ Label = 'commas, colons and equals'; Name = 'we,ird:na=me'; Api = $api }
+                @{ Label = 'spaces and tabs'; Name = "sp ace`ttab"; Api = $api }
+                @{ Label = 'a newline'; Name = "new`nline"; Api = $api }
+                @{ Label = 'backslashes'; Name = 'back\slash\'; Api = $api }
+                @{ Label = 'unicode'; Name = 'üñï©ødé-层'; Api = $api }
+                @{ Label = 'option syntax'; Name = 'x,upperdir=evil,workdir=evil2'; Api = $api }
+            }
+        ) {
+            $env:OVERLAYTOOLS_MOUNT_API = $Api
+            try {
+                $lower = New-Layer "$Case/L-$Name" @{ 'in-lower' = 'l' }
+                $upper = New-Layer "$Case/U-$Name"
+                $work = New-Layer "$Case/W-$Name"
+                $target = New-Layer "$Case/M-$Name"
+                $m = Mount-Overlay -Lower $lower, $L1 -Upper $upper -Work $work -Target $target -PassThru
+                $m.Lower | Should -Be @($lower, $L1)
+                $m.Upper | Should -Be $upper
+                $m.Work | Should -Be $work
+                $m.Target | Should -Be $target
+                Test-Path -LiteralPath "$Case/evil" | Should -BeFalse
+                # .NET calls: PowerShell's provider would read a backslash as a separator.
+                [IO.File]::WriteAllText("$target/written", 'w')
+                [IO.File]::Exists("$upper/written") | Should -BeTrue
+                [IO.File]::Exists("$target/in-lower") | Should -BeTrue
+            }
+            finally { $env:OVERLAYTOOLS_MOUNT_API = $null }
+        }
+
+        It 'refuses a NUL character in a path' {
+            Mount-Overlay -Lower "$L1`0x" -Target $Merged -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -Be 'PathContainsNul,OverlayTools.MountOverlayCommand'
+            Test-MountedAt $Merged | Should -BeFalse
+        }
+
+        It 'treats wildcard characters in layer names literally' {
+            $odd = New-Layer "$Case/[ab]*?" @{ 'x' = 'x' }
+            $m = Mount-Overlay -Lower $odd -Target $Merged -PassThru
+            $m.Lower | Should -Be @($odd)
+        }
+    }
+
+    Context 'limits' {
+        It 'mounts 500 lower layers with long paths, where util-linux mount fails' {
+            $deep = Join-Path $Case ('d' * 60)
+            $lowers = foreach ($i in 1..500) { New-Layer (Join-Path $deep ('layer-{0:D4}-{1}' -f $i, ('x' * 50))) }
+            $null = New-Item -ItemType File -Path (Join-Path $lowers[499] 'bottom.txt')
+            $m = Mount-Overlay -Lower $lowers -Target $Merged -PassThru
+            $m.Lower.Count | Should -Be 500
+            $m.Lower[0] | Should -Be $lowers[0]
+            $m.Lower[499] | Should -Be $lowers[499]
+            Test-Path -LiteralPath "$Merged/bottom.txt" | Should -BeTrue
+        }
+
+        It 'refuses 501 lower layers with TooManyLayers' {
+            $lowers = foreach ($i in 1..501) { New-Layer "$Case/many/$i" }
+            Mount-Overlay -Lower $lowers -Target $Merged -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -Be 'TooManyLayers,OverlayTools.MountOverlayCommand'
+            $err[0].CategoryInfo.Category | Should -Be 'LimitsExceeded'
+        }
+
+        It 'mounts a layer whose path is longer than fsconfig''s 255-byte limit' {
+            $long = New-Layer (Join-Path $Case (('p' * 100) + '/' + ('q' * 100) + '/' + ('r' * 100))) @{ 'long.txt' = 'l' }
+            [Text.Encoding]::UTF8.GetByteCount($long) | Should -BeGreaterThan 255
+            $m = Mount-Overlay -Lower $long, $L1 -Upper $Up -Target $Merged -PassThru
+            $m.Lower[0] | Should -Be $long
+            Test-Path -LiteralPath "$Merged/long.txt" | Should -BeTrue
+        }
+
+        It 'refuses on the mount(2) path what would not fit one page, instead of letting the kernel cut it' {
+            $env:OVERLAYTOOLS_MOUNT_API = 'legacy'
+            try {
+                $lowers = foreach ($i in 1..300) { New-Layer "$Case/legacy/$i" }
+                Mount-Overlay -Lower $lowers -Upper $Up -Target $Merged -ErrorVariable err -ErrorAction SilentlyContinue
+                $err[0].FullyQualifiedErrorId | Should -Be 'MountOptionsTooLong,OverlayTools.MountOverlayCommand'
+                Test-MountedAt $Merged | Should -BeFalse
+                Test-Path -LiteralPath "$Up.work" | Should -BeFalse
+            }
+            finally { $env:OVERLAYTOOLS_MOUNT_API = $null }
+        }
+
+        It 'mounts through mount(2) with long paths by passing descriptors' {
+            $env:OVERLAYTOOLS_MOUNT_API = 'legacy'
+            try {
+                $lowers = foreach ($i in 1..40) { New-Layer (Join-Path $Case ("legacy-long/{0}-{1}" -f $i, ('z' * 120))) }
+                $m = Mount-Overlay -Lower $lowers -Upper $Up -Target $Merged -PassThru
+                $m.Lower.Count | Should -Be 40
+            }
+            finally { $env:OVERLAYTOOLS_MOUNT_API = $null }
+        }
+    }
+
+    Context 'options' {
+        It 'passes overlay options and mount flags' {
+            $m = Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged -Option 'redirect_dir=on', 'index=on', 'metacopy=on', 'nosuid', 'nodev', 'noexec', 'noatime' -PassThru
+            $m.Options | Should -Contain 'redirect_dir=on'
+            $m.Options | Should -Contain 'index=on'
+            $m.Options | Should -Contain 'metacopy=on'
+            foreach ($f in 'nosuid', 'nodev', 'noexec', 'noatime') { $m.MountOptions | Should -Contain $f }
+        }
+
+        It 'accepts comma-joined options and read-only as an option' {
+            $m = Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged -Option 'redirect_dir=on,read-only' -PassThru
+            $m.ReadOnly | Should -BeTrue
+            $m.Options | Should -Contain 'redirect_dir=on'
+        }
+
+        It 'refuses <Label> with InvalidOption' -ForEach @(
+            @{ Label = 'an unknown option'; Option = 'frobnicate=on' }
+            @{ Label = 'a bad value'; Option = 'redirect_dir=maybe' }
+            @{ Label = 'a layer given as an option'; Option = 'upperdir=/etc' }
+            @{ Label = 'lowerdir as an option'; Option = 'lowerdir=/x' }
+            @{ Label = 'a value on a flag'; Option = 'volatile=3' }
+        ) {
+            Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged -Option $Option -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -Be 'InvalidOption,OverlayTools.MountOverlayCommand'
+            $err[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
+            $err[0].ErrorDetails.RecommendedAction | Should -Not -BeNullOrEmpty
+            Test-MountedAt $Merged | Should -BeFalse
+        }
+
+        It 'refuses contradicting options before the kernel sees them' {
+            Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged -Option 'metacopy=on', 'redirect_dir=off' -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -Be 'ConflictingOptions,OverlayTools.MountOverlayCommand'
+        }
+
+        It 'puts the kernel''s own message into the error and leaves nothing behind' {
+            $target = "$Case/created-by-force/sub"
+            Mount-Overlay -Lower $L1 -Upper $Up -Target $target -Force -Option 'nfs_export=on', 'index=off' -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -Be 'MountFailed,OverlayTools.MountOverlayCommand'
+            $err[0].Exception.Message | Should -Match 'conflicting options'
+            $err[0].Exception.Message | Should -Match 'EINVAL'
+            Test-Path -LiteralPath "$Case/created-by-force" | Should -BeFalse
+            Test-Path -LiteralPath "$Up.work" | Should -BeFalse
+        }
+    }
+
+    Context 'bad input' {
+        It 'reports <Label> as <ErrorId> (<Category>) and leaves nothing behind' -ForEach @(
+            @{ Label = 'a missing lower'; ErrorId = 'LayerNotFound'; Category = 'ObjectNotFound'; Setup = { @{ Lower = "$Case/nope"; Upper = $Up; Target = $Merged } } }
+            @{ Label = 'a lower that is a file'; ErrorId = 'LayerNotDirectory'; Category = 'InvalidArgument'; Setup = { @{ Lower = "$L1/code.py"; Upper = $Up; Target = $Merged } } }
+            @{ Label = 'a repeated lower'; ErrorId = 'LayerRepeated'; Category = 'InvalidArgument'; Setup = { @{ Lower = $L1, $L1; Target = $Merged } } }
+            @{ Label = 'a missing upper'; ErrorId = 'UpperNotFound'; Category = 'ObjectNotFound'; Setup = { @{ Lower = $L1; Upper = "$Case/nope"; Target = $Merged } } }
+            @{ Label = 'an upper that is also a lower'; ErrorId = 'UpperIsLower'; Category = 'InvalidArgument'; Setup = { @{ Lower = $L1; Upper = $L1; Target = $Merged } } }
+            @{ Label = 'a work dir inside the upper'; ErrorId = 'WorkInsideUpper'; Category = 'InvalidArgument'; Setup = { @{ Lower = $L1; Upper = $Up; Work = "$Up/work"; Target = $Merged } } }
+            @{ Label = 'an upper inside the work dir'; ErrorId = 'UpperInsideWork'; Category = 'InvalidArgument'; Setup = { $null = New-Item -ItemType Directory "$Case/w2/up"; @{ Lower = $L1; Upper = "$Case/w2/up"; Work = "$Case/w2"; Target = $Merged } } }
+            @{ Label = '-Work without -Upper'; ErrorId = 'WorkWithoutUpper'; Category = 'InvalidArgument'; Setup = { @{ Lower = $L1; Work = "$Case/w"; Target = $Merged } } }
+            @{ Label = 'a missing target'; ErrorId = 'TargetNotFound'; Category = 'ObjectNotFound'; Setup = { @{ Lower = $L1; Upper = $Up; Target = "$Case/nope" } } }
+            @{ Label = 'a target that is a file'; ErrorId = 'TargetNotDirectory'; Category = 'InvalidArgument'; Setup = { @{ Lower = $L1; Target = "$L1/code.py" } } }
+            @{ Label = 'a target that is a symlink'; ErrorId = 'TargetIsSymlink'; Category = 'SecurityError'; Setup = { $null = New-Item -ItemType SymbolicLink -Path "$Case/link" -Target $Merged; @{ Lower = $L1; Upper = $Up; Target = "$Case/link" } } }
+            @{ Label = 'a work dir holding files'; ErrorId = 'WorkNotEmpty'; Category = 'InvalidOperation'; Setup = { $w = New-Layer "$Case/dirty" @{ 'precious.txt' = 'p' }; @{ Lower = $L1; Upper = $Up; Work = $w; Target = $Merged } } }
+            @{ Label = 'a work dir that is a file'; ErrorId = 'WorkNotDirectory'; Category = 'InvalidArgument'; Setup = { @{ Lower = $L1; Upper = $Up; Work = "$L1/code.py"; Target = $Merged } } }
+            @{ Label = 'a work dir whose parent is missing'; ErrorId = 'WorkNotFound'; Category = 'ObjectNotFound'; Setup = { @{ Lower = $L1; Upper = $Up; Work = "$Case/no/such/work"; Target = $Merged } } }
+        ) {
+            $params = & $Setup
+            $before = @(Get-ChildItem -LiteralPath $Case -Force -Recurse).FullName
+            Mount-Overlay @params -ErrorVariable err -ErrorAction SilentlyContinue
+            $err.Count | Should -Be 1
+            $err[0].FullyQualifiedErrorId | Should -Be "$ErrorId,OverlayTools.MountOverlayCommand"
+            $err[0].CategoryInfo.Category | Should -Be $Category
+            $err[0].TargetObject | Should -Not -BeNullOrEmpty
+            $err[0].ErrorDetails.RecommendedAction | Should -Not -BeNullOrEmpty
+            @(Get-MountsUnder $Case).Count | Should -Be 0
+            @(Get-ChildItem -LiteralPath $Case -Force -Recurse).FullName | Should -Be $before
+            if ($ErrorId -eq 'WorkNotEmpty') { Test-Path -LiteralPath "$Case/dirty/precious.txt" | Should -BeTrue }
+        }
+
+        It 'refuses an upper and work dir on different mounts' {
+            $other = New-Layer "$Case/tmpfs"
+            & mount -t tmpfs tmpfs $other
+            Mount-Overlay -Lower $L1 -Upper $Up -Work $other -Target $Merged -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -Be 'UpperWorkDifferentMount,OverlayTools.MountOverlayCommand'
+            Test-MountedAt $Merged | Should -BeFalse
+        }
+
+        It 'refuses an upper that is itself a mount point when the default work dir would be on another mount' {
+            $upMount = New-Layer "$Case/upmount"
+            & mount -t tmpfs tmpfs $upMount
+            Mount-Overlay -Lower $L1 -Upper $upMount -Target $Merged -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -Be 'UpperWorkDifferentMount,OverlayTools.MountOverlayCommand'
+            $err[0].ErrorDetails.RecommendedAction | Should -Match '-Work'
+            Test-Path -LiteralPath "$upMount.work" | Should -BeFalse
+        }
+
+        It 'refuses an upper on a read-only file system' {
+            $ro = New-Layer "$Case/ro"
+            & mount -t tmpfs -o ro tmpfs $ro
+            Mount-Overlay -Lower $L1 -Upper $ro -Work "$Case/unused" -Target $Merged -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -BeIn @('UpperReadOnly,OverlayTools.MountOverlayCommand', 'UpperWorkDifferentMount,OverlayTools.MountOverlayCommand')
+            Test-Path -LiteralPath "$Case/unused" | Should -BeFalse
+        }
+
+        It 'refuses an upper that lives on an overlay' {
+            Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged
+            $inner = New-Layer "$Merged/inner-upper"
+            $target2 = New-Layer "$Case/merged2"
+            Mount-Overlay -Lower $L2 -Upper $inner -Work "$Merged/inner-work" -Target $target2 -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -Be 'UpperOnOverlay,OverlayTools.MountOverlayCommand'
+            Test-MountedAt $target2 | Should -BeFalse
+        }
+
+        It 'refuses an upper that a mounted overlay already uses, naming that mount' {
+            Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged
+            $target2 = New-Layer "$Case/merged2"
+            Mount-Overlay -Lower $L2 -Upper $Up -Work "$Case/otherwork" -Target $target2 -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -Be 'UpperInUse,OverlayTools.MountOverlayCommand'
+            $err[0].CategoryInfo.Category | Should -Be 'ResourceBusy'
+            $err[0].Exception.Message | Should -Match ([regex]::Escape($Merged))
+            Test-Path -LiteralPath "$Case/otherwork" | Should -BeFalse
+        }
+
+        It 'refuses a work dir that a mounted overlay already uses' {
+            $work = New-Layer "$Case/sharedwork"
+            Mount-Overlay -Lower $L1 -Upper $Up -Work $work -Target $Merged
+            $up2 = New-Layer "$Case/upper2"
+            $target2 = New-Layer "$Case/merged2"
+            Mount-Overlay -Lower $L2 -Upper $up2 -Work $work -Target $target2 -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -Be 'WorkInUse,OverlayTools.MountOverlayCommand'
+        }
+
+        It 'creates a missing target with -Force and keeps it while mounted' {
+            $target = "$Case/made/by/force"
+            Mount-Overlay -Lower $L1 -Upper $Up -Target $target -Force
+            Test-MountedAt $target | Should -BeTrue
+        }
+
+        It 'reports missing CAP_SYS_ADMIN as NotRoot' {
+            $pwsh = Get-PwshExe
+            $module = if ($env:OVERLAYTOOLS_MODULE) { $env:OVERLAYTOOLS_MODULE } else { Join-Path $PSScriptRoot '../out/OverlayTools/OverlayTools.psd1' }
+            $script = "Import-Module '$module'; Mount-Overlay -Lower '$L1' -Upper '$Up' -Target '$Merged' -ErrorAction SilentlyContinue -ErrorVariable e; `$e[0].FullyQualifiedErrorId"
+            $out = & setpriv --bounding-set=-sys_admin --inh-caps=-sys_admin -- @pwsh -NoProfile -NonInteractive -Command $script
+            $out | Select-Object -Last 1 | Should -Be 'NotRoot,OverlayTools.MountOverlayCommand'
+            Test-MountedAt $Merged | Should -BeFalse
+            Test-Path -LiteralPath "$Up.work" | Should -BeFalse
+        }
+    }
+}
