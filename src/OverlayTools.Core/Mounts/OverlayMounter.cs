@@ -92,27 +92,37 @@ public static class OverlayMounter
         }
     }
 
-    private sealed record Layer(string Path, string RealPath, Fd Fd, FileStatus Status);
+    /// <summary>An opened layer. Its real path (readlink of the descriptor) is only read when needed.</summary>
+    private sealed class Layer(string path, Fd fd, FileStatus status, string? realPath = null)
+    {
+        private string? _realPath = realPath;
+
+        public string Path { get; } = path;
+        public Fd Fd { get; } = fd;
+        public FileStatus Status { get; } = status;
+        public string RealPath => _realPath ??= FileSystem.RealPath(Fd);
+    }
 
     private static MountResult MountCore(OverlaySpec spec, MountScope scope, IOperationLog log)
     {
         // 1. Open and check every layer once.
+        var seen = new Dictionary<(ulong, uint, uint), string>();
         var lowers = new List<Layer>();
         foreach (var p in spec.Lower)
         {
-            lowers.Add(OpenLayer(p, "lower", scope, lowers));
+            lowers.Add(OpenLayer(p, "lower", scope, seen));
         }
         var datas = new List<Layer>();
         foreach (var p in spec.DataLower)
         {
-            datas.Add(OpenLayer(p, "data", scope, lowers.Concat(datas).ToList()));
+            datas.Add(OpenLayer(p, "data", scope, seen));
         }
 
         Layer? upper = null, work = null;
         bool readOnly = spec.ReadOnly || spec.Upper is null || spec.Options.Any(o => o.Name == "ro");
         if (spec.Upper is not null)
         {
-            upper = OpenUpper(spec.Upper, spec.ReadOnly, scope, lowers.Concat(datas));
+            upper = OpenUpper(spec.Upper, spec.ReadOnly, scope, seen);
             work = OpenOrCreateWork(spec.Work ?? OverlaySpec.DefaultWorkFor(spec.Upper), spec.Work is null, upper, scope);
             scope.LockUpper(upper.RealPath);
             CheckNotInUse(upper, work);
@@ -126,7 +136,7 @@ public static class OverlayMounter
         if (upper is null && lowers.Count == 1)
         {
             var fd = scope.Own(ModuleEmptyDir.Open());
-            empty = new Layer(ModuleEmptyDir.DirPath, ModuleEmptyDir.DirPath, fd, FileSystem.Stat(fd, ModuleEmptyDir.DirPath));
+            empty = new Layer(ModuleEmptyDir.DirPath, fd, FileSystem.Stat(fd, ModuleEmptyDir.DirPath), ModuleEmptyDir.DirPath);
             log.Verbose($"A read-only overlay needs two lower layers; stacking the module's empty layer '{ModuleEmptyDir.DirPath}' beneath '{lowers[0].Path}'.");
         }
         var allLowers = empty is null ? lowers : lowers.Append(empty).ToList();
@@ -156,7 +166,7 @@ public static class OverlayMounter
         return new MountResult { MountId = mountId, Api = api, EquivalentCommand = equivalent, CreatedDirectories = scope.CreatedPaths };
     }
 
-    private static Layer OpenLayer(string path, string role, MountScope scope, IReadOnlyList<Layer> earlier)
+    private static Layer OpenLayer(string path, string role, MountScope scope, Dictionary<(ulong, uint, uint), string> seen)
     {
         var fd = FileSystem.TryOpen(path, Native.O_PATH | Native.O_DIRECTORY, out int errno);
         if (fd is null)
@@ -174,19 +184,16 @@ public static class OverlayMounter
         }
         scope.Own(fd);
         var st = FileSystem.Stat(fd, path);
-        foreach (var other in earlier)
+        if (!seen.TryAdd((st.Inode, st.DevMajor, st.DevMinor), path))
         {
-            if (other.Status.SameFile(st))
-            {
-                throw new OverlayException(ErrorIds.LayerRepeated, OverlayErrorCategory.InvalidArgument,
-                    $"The directory '{path}' is given twice as a layer (also as '{other.Path}'); the kernel refuses that (ELOOP).", path,
-                    "Give each layer once.");
-            }
+            throw new OverlayException(ErrorIds.LayerRepeated, OverlayErrorCategory.InvalidArgument,
+                $"The directory '{path}' is given twice as a layer (also as '{seen[(st.Inode, st.DevMajor, st.DevMinor)]}'); the kernel refuses that (ELOOP).", path,
+                "Give each layer once.");
         }
-        return new Layer(path, FileSystem.RealPath(fd), fd, st);
+        return new Layer(path, fd, st);
     }
 
-    private static Layer OpenUpper(string path, bool readOnly, MountScope scope, IEnumerable<Layer> lowers)
+    private static Layer OpenUpper(string path, bool readOnly, MountScope scope, Dictionary<(ulong, uint, uint), string> lowers)
     {
         var fd = FileSystem.TryOpen(path, Native.O_PATH | Native.O_DIRECTORY, out int errno);
         if (fd is null)
@@ -217,15 +224,12 @@ public static class OverlayMounter
                 $"The upper layer '{path}' is on a read-only file system.", path,
                 "Put the upper on a writable file system, or add -ReadOnly.");
         }
-        foreach (var l in lowers)
+        if (lowers.ContainsKey((st.Inode, st.DevMajor, st.DevMinor)))
         {
-            if (l.Status.SameFile(st))
-            {
-                throw new OverlayException(ErrorIds.UpperIsLower, OverlayErrorCategory.InvalidArgument,
-                    $"The upper layer '{path}' is also a lower layer.", path, "Use a separate, empty directory as the upper.");
-            }
+            throw new OverlayException(ErrorIds.UpperIsLower, OverlayErrorCategory.InvalidArgument,
+                $"The upper layer '{path}' is also a lower layer.", path, "Use a separate, empty directory as the upper.");
         }
-        return new Layer(path, FileSystem.RealPath(fd), fd, st);
+        return new Layer(path, fd, st);
     }
 
     private static Layer OpenOrCreateWork(string path, bool isDefault, Layer upper, MountScope scope)
@@ -263,7 +267,7 @@ public static class OverlayMounter
         }
         scope.Own(fd);
         var st = FileSystem.Stat(fd, path);
-        var work = new Layer(path, FileSystem.RealPath(fd), fd, st);
+        var work = new Layer(path, fd, st);
         if (created)
         {
             scope.SetCreatedWorkFd(fd);
@@ -450,22 +454,22 @@ public static class OverlayMounter
         config.SetString("source", "overlay");
         foreach (var l in lowers)
         {
-            if (!config.SetLayer("lowerdir+", l.Fd, l.RealPath, escape: false))
+            if (!config.SetLayer("lowerdir+", l, escape: false))
             {
                 return false; // kernel before 6.8: no lowerdir+; mount(2) can still do it.
             }
         }
         foreach (var d in datas)
         {
-            if (!config.SetLayer("datadir+", d.Fd, d.RealPath, escape: false))
+            if (!config.SetLayer("datadir+", d, escape: false))
             {
                 return false;
             }
         }
         if (upper is not null && work is not null)
         {
-            config.SetLayer("upperdir", upper.Fd, upper.RealPath, escape: true);
-            config.SetLayer("workdir", work.Fd, work.RealPath, escape: true);
+            config.SetLayer("upperdir", upper, escape: true);
+            config.SetLayer("workdir", work, escape: true);
         }
         uint attrs = 0;
         foreach (var o in spec.Options)
@@ -581,13 +585,17 @@ public static class OverlayMounter
         }
 
         /// <summary>Passes one layer; false when the kernel does not know the key (before 6.8).</summary>
-        internal bool SetLayer(string key, Fd layer, string realPath, bool escape)
+        internal bool SetLayer(string key, Layer l, bool escape)
         {
+            var layer = l.Fd;
             if (_setFdWorks)
             {
                 if (Native.FsConfig(fs.Value, Native.FSCONFIG_SET_FD, key, null, layer.Value) == 0)
                 {
-                    Debug(log, $"fsconfig({fs.Value}, FSCONFIG_SET_FD, \"{key}\", fd {layer.Value} '{realPath}') = 0");
+                    if (log.DebugEnabled)
+                    {
+                        log.Debug($"fsconfig({fs.Value}, FSCONFIG_SET_FD, \"{key}\", fd {layer.Value} '{l.RealPath}') = 0");
+                    }
                     return true;
                 }
                 int errno = Marshal.GetLastPInvokeError();
@@ -595,11 +603,12 @@ public static class OverlayMounter
                 Debug(log, $"fsconfig({fs.Value}, FSCONFIG_SET_FD, \"{key}\", fd {layer.Value}) = -1 {Errno.Name(errno)}; passing paths as strings");
                 if (errno != Errno.EINVAL)
                 {
-                    FailLayer(key, realPath, errno);
+                    FailLayer(key, l.Path, errno);
                 }
                 _setFdWorks = false; // kernel before 6.13
             }
             // A string value: the path itself if it fits fsconfig's 255 bytes, else the descriptor's magic link.
+            string realPath = l.RealPath;
             string value = escape ? realPath.Replace("\\", "\\\\", StringComparison.Ordinal) : realPath;
             if (Encoding.UTF8.GetByteCount(value) > MaxFsconfigString)
             {
@@ -810,7 +819,7 @@ public static class OverlayMounter
     /// <summary>The util-linux command line that would make the same mount, quoted for a POSIX shell.</summary>
     private static string EquivalentCommand(IReadOnlyList<Layer> lowers, IReadOnlyList<Layer> datas, Layer? upper, Layer? work, OverlaySpec spec, bool readOnly, string target)
     {
-        var names = lowers.Concat(datas).Concat(new[] { upper, work }.OfType<Layer>()).ToDictionary(l => l, l => l.RealPath);
+        var names = lowers.Concat(datas).Concat(new[] { upper, work }.OfType<Layer>()).ToDictionary(l => l, l => l.Path);
         var data = LegacyData(spec, lowers, datas, upper, work, names);
         var flags = spec.Options.Where(o => OverlayOptions.All.First(i => i.Name == o.Name).Kind == OptionKind.MountFlag).Select(o => o.Name).ToList();
         if (readOnly && !flags.Contains("ro"))

@@ -145,7 +145,7 @@ public sealed class MountOverlayCommand : OverlayCmdlet
             return;
         }
         string literal = ResolvePath(raw, nameof(Lower));
-        if (Directory.Exists(literal) || !OverlayOptionCodec.HasUnescapedColon(raw))
+        if (!OverlayOptionCodec.HasUnescapedColon(raw) || Directory.Exists(literal))
         {
             lower.Add(literal);
             return;

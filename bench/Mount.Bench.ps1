@@ -1,0 +1,97 @@
+<#
+.SYNOPSIS
+    Mount-Overlay + Dismount-Overlay against the raw syscalls and util-linux, in one run.
+
+.DESCRIPTION
+    Prints milliseconds and ratios (ours / baseline), medians over several rounds:
+      - a mount+dismount pair: Mount-Overlay/Dismount-Overlay in one session, a C loop of
+        mount(2)/umount2 (bench/raw-mount.c, built here with cc), util-linux mount/umount;
+      - a 500-layer mount (the kernel's maximum) with 120-character paths: ours against a C loop
+        of fsopen + 500 lowerdir+ + move_mount; util-linux cannot mount it at all;
+      - the start-up cost: pwsh -c exit against pwsh importing the module and running a first
+        Get-OverlayMount.
+    Needs root and a C compiler. Run it with: dotnet pwsh ./build.ps1 -Task Bench
+#>
+param(
+    [string] $ModulePath = (Join-Path $PSScriptRoot '../out/OverlayTools/OverlayTools.psd1'),
+    [int] $Pairs = 1000,
+    [int] $Rounds = 5
+)
+$ErrorActionPreference = 'Stop'
+Import-Module $ModulePath -Force
+
+if ((& id -u) -ne '0') { throw 'The mount benchmark needs root.' }
+$cc = Get-Command cc, gcc -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1
+if (-not $cc) { throw 'The mount benchmark needs a C compiler (cc) for its raw-syscall baseline.' }
+
+$work = Join-Path ([IO.Path]::GetTempPath()) ('overlaytools-bench-' + [guid]::NewGuid().ToString('N').Substring(0, 8))
+$null = New-Item -ItemType Directory -Path $work
+$raw = Join-Path $work 'raw-mount'
+& $cc.Source -O2 -o $raw (Join-Path $PSScriptRoot 'raw-mount.c')
+if ($LASTEXITCODE -ne 0) { throw 'Compiling bench/raw-mount.c failed.' }
+
+function Median([double[]] $xs) { $s = $xs | Sort-Object; return $s[[int][math]::Floor($s.Count / 2)] }
+function Row([string] $what, [double] $ours, [string] $baseline, [double] $base) {
+    '{0,-46} {1,10:N3} ms   {2,-26} {3,10:N3} ms   ratio {4,6:N2}x' -f $what, $ours, $baseline, $base, ($ours / $base)
+}
+
+try {
+    foreach ($d in 'lower', 'upper', 'work', 'merged', 'cwork') { $null = New-Item -ItemType Directory -Path "$work/$d" }
+    Set-Content "$work/lower/file" 'x'
+    $l = "$work/lower"; $u = "$work/upper"; $w = "$work/work"; $m = "$work/merged"
+
+    # Warm up (JIT, caches) before any timing.
+    foreach ($i in 1..200) { Mount-Overlay -Lower $l -Upper $u -Work $w -Target $m; Dismount-Overlay -Target $m }
+
+    $ours = @(); $rawMs = @(); $util = @()
+    foreach ($r in 1..$Rounds) {
+        $rawMs += [double] (& $raw pairs $Pairs $l $u "$work/cwork" $m)
+        $sw = [Diagnostics.Stopwatch]::StartNew()
+        foreach ($i in 1..$Pairs) { Mount-Overlay -Lower $l -Upper $u -Work $w -Target $m; Dismount-Overlay -Target $m }
+        $ours += $sw.Elapsed.TotalMilliseconds / $Pairs
+        $n = [math]::Max(20, [int]($Pairs / 10))
+        $sw.Restart()
+        & bash -c "for i in `$(seq $n); do mount -t overlay overlay -o lowerdir=$l,upperdir=$u,workdir=$w $m && umount $m || exit 1; done"
+        if ($LASTEXITCODE -ne 0) { throw 'util-linux mount failed.' }
+        $util += $sw.Elapsed.TotalMilliseconds / $n
+    }
+    $o = Median $ours
+    "Mount + dismount pair (median of $Rounds rounds of $Pairs pairs)"
+    Row 'Mount-Overlay + Dismount-Overlay' $o 'C mount(2) + umount2' (Median $rawMs)
+    Row 'Mount-Overlay + Dismount-Overlay' $o 'util-linux mount + umount' (Median $util)
+
+    # 500 layers of 120-character paths.
+    $lowers = foreach ($i in 1..500) {
+        $p = Join-Path $work ('many/{0:D3}-{1}' -f $i, ('x' * (119 - $work.Length - 10)))
+        $null = New-Item -ItemType Directory -Force -Path $p
+        $p
+    }
+    foreach ($i in 1..40) { Mount-Overlay -Lower $lowers -Target $m; Dismount-Overlay -Target $m }
+    $ours500 = @(); $raw500 = @()
+    foreach ($r in 1..$Rounds) {
+        $raw500 += [double] (& $raw many 20 $m @lowers)
+        $sw = [Diagnostics.Stopwatch]::StartNew()
+        foreach ($i in 1..20) { Mount-Overlay -Lower $lowers -Target $m; Dismount-Overlay -Target $m }
+        $ours500 += $sw.Elapsed.TotalMilliseconds / 20
+    }
+    ''
+    "500 lower layers of 120-character paths (median of $Rounds rounds of 20 mounts)"
+    Row 'Mount-Overlay + Dismount-Overlay' (Median $ours500) 'C fsopen + 500 lowerdir+' (Median $raw500)
+    $out = & mount -t overlay overlay -o "lowerdir=$($lowers -join ':')" $m 2>&1
+    if ($LASTEXITCODE -eq 0) { & umount $m; 'util-linux mount: mounted' } else { "util-linux mount: fails ($out)" }
+
+    # Start-up: import plus a first Get-OverlayMount, against a bare pwsh start.
+    $pwsh = Join-Path $PSHOME 'pwsh'
+    $bare = @(); $withModule = @()
+    foreach ($r in 1..$Rounds) {
+        $sw = [Diagnostics.Stopwatch]::StartNew(); & $pwsh -NoProfile -NonInteractive -Command 'exit' ; $bare += $sw.Elapsed.TotalMilliseconds
+        $sw.Restart(); & $pwsh -NoProfile -NonInteractive -Command "Import-Module '$ModulePath'; `$null = Get-OverlayMount; exit"; $withModule += $sw.Elapsed.TotalMilliseconds
+    }
+    ''
+    "Start-up (median of $Rounds)"
+    '{0,-46} {1,10:N0} ms   {2,-26} {3,10:N0} ms   added {4,6:N0} ms' -f 'pwsh + Import-Module + Get-OverlayMount', (Median $withModule), 'pwsh -c exit', (Median $bare), ((Median $withModule) - (Median $bare))
+}
+finally {
+    Get-OverlayMount -Target "$work/*" -ErrorAction SilentlyContinue | Dismount-Overlay -Force -ErrorAction SilentlyContinue
+    if (-not (Get-OverlayMount -Target "$work/*")) { Remove-Item -LiteralPath $work -Recurse -Force }
+}

@@ -1,0 +1,63 @@
+/* Baseline for bench/Mount.Bench.ps1: the raw syscalls, no checks, no escaping.
+ *   raw-mount pairs N lower upper work target   mount(2)+umount2 N times, prints ms per pair
+ *   raw-mount many N target lower...            fsopen + one lowerdir+ per layer + move_mount, then umount; prints ms per mount
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef FSCONFIG_SET_STRING
+#define FSCONFIG_SET_STRING 1
+#define FSCONFIG_CMD_CREATE 6
+#endif
+#define MOVE_F_EMPTY 0x4
+#define MOVE_T_EMPTY 0x40
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+int main(int argc, char **argv) {
+    if (argc >= 7 && strcmp(argv[1], "pairs") == 0) {
+        int n = atoi(argv[2]);
+        char data[8192];
+        snprintf(data, sizeof data, "lowerdir=%s,upperdir=%s,workdir=%s", argv[3], argv[4], argv[5]);
+        double t0 = now_ms();
+        for (int i = 0; i < n; i++) {
+            if (mount("overlay", argv[6], "overlay", 0, data) != 0) { perror("mount"); return 1; }
+            if (umount2(argv[6], 0) != 0) { perror("umount2"); return 1; }
+        }
+        printf("%.4f\n", (now_ms() - t0) / n);
+        return 0;
+    }
+    if (argc >= 5 && strcmp(argv[1], "many") == 0) {
+        int n = atoi(argv[2]);
+        const char *target = argv[3];
+        double t0 = now_ms();
+        for (int i = 0; i < n; i++) {
+            int fs = syscall(SYS_fsopen, "overlay", 1);
+            if (fs < 0) { perror("fsopen"); return 1; }
+            for (int k = 4; k < argc; k++)
+                if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "lowerdir+", argv[k], 0) < 0) { perror("fsconfig"); return 1; }
+            if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) { perror("create"); return 1; }
+            int mnt = syscall(SYS_fsmount, fs, 1, 1);
+            if (mnt < 0) { perror("fsmount"); return 1; }
+            int t = open(target, O_PATH | O_DIRECTORY | O_CLOEXEC);
+            if (syscall(SYS_move_mount, mnt, "", t, "", MOVE_F_EMPTY | MOVE_T_EMPTY) < 0) { perror("move_mount"); return 1; }
+            close(t); close(mnt); close(fs);
+            if (umount2(target, 0) != 0) { perror("umount2"); return 1; }
+        }
+        printf("%.4f\n", (now_ms() - t0) / n);
+        return 0;
+    }
+    fprintf(stderr, "usage: raw-mount pairs N lower upper work target | raw-mount many N target lower...\n");
+    return 2;
+}
