@@ -155,10 +155,10 @@ function Invoke-PesterTests([string] $PesterPsd1) {
     return Get-Content -LiteralPath $summary -Raw | ConvertFrom-Json
 }
 
-function Test-NoLeftoverMounts {
-    # After the suites nothing of ours may stay mounted: no overlay under a temp dir.
-    $left = Get-Content -LiteralPath /proc/self/mountinfo | Where-Object { $_ -match ' - overlay ' } |
-        ForEach-Object { ($_ -split ' ')[4] } | Where-Object { $_ -like '/tmp/*' -or $_ -like '/var/tmp/*' }
+function Test-NoLeftoverMounts([string] $TestRoot) {
+    # After the suites nothing of this run may stay mounted under its test root.
+    $left = Get-Content -LiteralPath /proc/self/mountinfo | ForEach-Object { ($_ -split ' ')[4] -replace '\\040', ' ' } |
+        Where-Object { $_ -eq $TestRoot -or $_.StartsWith("$TestRoot/") }
     if ($left) {
         Write-Warning "Overlay mounts left behind by the tests: $($left -join ', ')"
         return $false
@@ -169,13 +169,16 @@ function Test-NoLeftoverMounts {
 function Invoke-Test {
     Invoke-Build
     $null = New-Item -ItemType Directory -Force -Path $ResultsDir
+    # One temp root per run (tests make their dirs below it), so parallel runs do not see each other.
+    $env:OVERLAYTOOLS_TEST_ROOT = Join-Path ([IO.Path]::GetTempPath()) ('overlaytools-tests/run-' + [guid]::NewGuid().ToString('N').Substring(0, 12))
     $results = @()
     if (-not $SkipXunit) { $results += Invoke-XunitTests }
     if (-not $SkipPester) { $results += Invoke-PesterTests (Restore-Pester) }
     $passed = ($results | Measure-Object -Property Passed -Sum).Sum
     $failed = ($results | Measure-Object -Property Failed -Sum).Sum
     $skipped = ($results | Measure-Object -Property Skipped -Sum).Sum
-    if (-not (Test-NoLeftoverMounts)) { $failed++ }
+    if (-not (Test-NoLeftoverMounts $env:OVERLAYTOOLS_TEST_ROOT)) { $failed++ }
+    elseif (Test-Path -LiteralPath $env:OVERLAYTOOLS_TEST_ROOT) { Remove-Item -LiteralPath $env:OVERLAYTOOLS_TEST_ROOT -Recurse -Force }
     $line = "$passed passed, $failed failed"
     if ($skipped -gt 0) { $line += ", $skipped skipped" }
     Write-Host $line

@@ -3,7 +3,8 @@
 
 Set-StrictMode -Version 3.0
 
-$script:TestRootBase = '/tmp/overlaytools-tests'
+# build.ps1 gives each run its own base; a bare Invoke-Pester uses a shared one.
+$script:TestRootBase = if ($env:OVERLAYTOOLS_TEST_ROOT) { $env:OVERLAYTOOLS_TEST_ROOT } else { '/tmp/overlaytools-tests/manual' }
 
 function Import-OverlayToolsUnderTest {
     # build.ps1 passes the built module's manifest; fall back to the repo's out/ folder.
