@@ -14,10 +14,13 @@
         'Mount-Overlay'
         'Dismount-Overlay'
         'Get-OverlayMount'
+        'Invoke-OverlayCopyUp'
+        'Get-OverlayChange'
+        'Resolve-OverlayPath'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()
-    AliasesToExport      = @()
+    AliasesToExport      = @('Invoke-CopyUp')
     PrivateData          = @{
         PSData = @{
             Tags         = @('Linux', 'overlayfs', 'OverlayFS', 'Docker', 'Podman', 'containers', 'mount', 'PSEdition_Core')

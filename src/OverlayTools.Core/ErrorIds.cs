@@ -88,4 +88,26 @@ public static class ErrorIds
     public const string EmptyLowerUnusable = "EmptyLowerUnusable";
     /// <summary>Not Linux.</summary>
     public const string LinuxOnly = "LinuxOnly";
+
+    // Copy-on-write tools (Invoke-OverlayCopyUp, Get-OverlayChange, Resolve-OverlayPath).
+    /// <summary>The path is not on an overlay file system.</summary>
+    public const string PathNotOnOverlay = "PathNotOnOverlay";
+    /// <summary>The path does not exist (in the merged view).</summary>
+    public const string OverlayPathNotFound = "OverlayPathNotFound";
+    /// <summary>The overlay has no upper layer (a read-only overlay), so nothing can be copied up.</summary>
+    public const string OverlayHasNoUpper = "OverlayHasNoUpper";
+    /// <summary>The overlay (or its upper file system) is mounted read-only.</summary>
+    public const string OverlayMountedReadOnly = "OverlayMountedReadOnly";
+    /// <summary>The layer directories of a mounted overlay cannot be found from this process (relative or vanished paths).</summary>
+    public const string OverlayLayersUnreachable = "OverlayLayersUnreachable";
+    /// <summary>-MetadataOnly on an overlay mounted without metacopy=on.</summary>
+    public const string MetacopyNotEnabled = "MetacopyNotEnabled";
+    /// <summary>The upper file system has not enough free space for the copy.</summary>
+    public const string CopyUpNoSpace = "CopyUpNoSpace";
+    /// <summary>The kernel refused or failed the copy-up.</summary>
+    public const string CopyUpFailed = "CopyUpFailed";
+    /// <summary>After the copy-up the item differs from what it was (mode, owner, size, times or xattrs).</summary>
+    public const string CopyUpChangedItem = "CopyUpChangedItem";
+    /// <summary>Reading the layers for a change list failed.</summary>
+    public const string ChangeWalkFailed = "ChangeWalkFailed";
 }
