@@ -79,6 +79,33 @@ internal static class ChangeRules
     internal static IReadOnlyCollection<string> DefaultHiddenPaths(ChangeStyle style)
         => style == ChangeStyle.Podman ? ChangeWalker.PodmanManagedPaths : Array.Empty<string>();
 
+    /// <summary>
+    /// Orders paths the way the walk emits them: component by component, names in ordinal
+    /// order, so a directory comes right before everything inside it ("/a", "/a/b", "/a-b").
+    /// </summary>
+    internal static int ComparePaths(string a, string b)
+    {
+        int n = Math.Min(a.Length, b.Length);
+        for (int i = 0; i < n; i++)
+        {
+            char x = a[i], y = b[i];
+            if (x == y)
+            {
+                continue;
+            }
+            if (x == '/')
+            {
+                return -1;
+            }
+            if (y == '/')
+            {
+                return 1;
+            }
+            return x < y ? -1 : 1;
+        }
+        return a.Length.CompareTo(b.Length);
+    }
+
     /// <summary>A path inside a directory path, rooted at "/" ("" is the root).</summary>
     internal static string ChildPath(string dir, string name) => dir + "/" + name;
 

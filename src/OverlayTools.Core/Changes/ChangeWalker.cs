@@ -86,7 +86,16 @@ public static class ChangeWalker
         {
             log.Warning("Reading trusted.overlay.* attributes needs root: without it opaque directories, renamed directories and metadata-only copies are not recognised.");
         }
-        foreach (var change in new Walker(layers, request, log, progress, cancel).Run())
+        var changes = new Walker(layers, request, log, progress, cancel).Run();
+        if (request.Style == ChangeStyle.Podman)
+        {
+            // A directory podman lists only because of an addition or deletion below it is found
+            // after its subdirectories were listed: sort, so parents still come first.
+            var all = changes.ToList();
+            all.Sort(static (a, b) => ChangeRules.ComparePaths(a.Path, b.Path));
+            changes = all;
+        }
+        foreach (var change in changes)
         {
             yield return change;
         }

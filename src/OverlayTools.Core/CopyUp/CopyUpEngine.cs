@@ -43,6 +43,8 @@ internal sealed class CopyUpEngine : IDisposable
     private readonly bool _metadataOnly;
     private readonly bool _metacopyOn;
     private readonly IOperationLog _log;
+    // OVERLAYTOOLS_COPYUP_SPACE_CHECK=off leaves the free-space check to the kernel (tests use it to see the kernel's ENOSPC handling).
+    private readonly bool _spaceCheck = !string.Equals(Environment.GetEnvironmentVariable("OVERLAYTOOLS_COPYUP_SPACE_CHECK"), "off", StringComparison.OrdinalIgnoreCase);
     private readonly byte[] _buffer = new byte[64 * 1024];
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private TimeSpan _lastProgress;
@@ -274,7 +276,7 @@ internal sealed class CopyUpEngine : IDisposable
 
         // Room for the data? (The kernel would fail with ENOSPC part-way; it cleans up, but why start.)
         long need = wantData ? Math.Max(st.Blocks * 512, 0) : 0;
-        if (need > 0 && Posix.FreeBytes(_layers.Upper.Root) is long free && need > free)
+        if (need > 0 && _spaceCheck && Posix.FreeBytes(_layers.Upper.Root) is long free && need > free)
         {
             return With(new CopyUpOutcome
             {
@@ -325,6 +327,17 @@ internal sealed class CopyUpEngine : IDisposable
 
         // What is in the upper layer now, and did anything change?
         var after = Posix.StatFd(item, merged);
+        if (inUpper && found.Metacopy && wantData && (after.MtimeSec != st.MtimeSec || after.MtimeNsec != st.MtimeNsec))
+        {
+            // Completing a metadata-only copy writes the data into the upper file, and the kernel
+            // leaves that write's time on it: put the file's own times back.
+            int e = Posix.SetTimes(item, st);
+            if (_log.DebugEnabled)
+            {
+                _log.Debug($"utimensat('{merged}', the times it had) = {(e == 0 ? "0" : "-1 " + Errno.Name(e))}");
+            }
+            after = Posix.StatFd(item, merged);
+        }
         var upperStat = PathResolver.StatBeneath(_layers.Upper, relative.TrimStart('/'));
         bool upperMeta = upperStat is { IsRegular: true } && HasMetacopy(relative);
         string status = upperStat is null ? "" : st.IsRegular && upperMeta ? CopyUpResult.MetadataOnly : CopyUpResult.CopiedUp;

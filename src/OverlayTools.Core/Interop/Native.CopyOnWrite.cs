@@ -53,6 +53,9 @@ internal static unsafe partial class Native
     [LibraryImport(LibC, EntryPoint = "chmod", SetLastError = true)]
     internal static partial int Chmod(byte* path, uint mode);
 
+    [LibraryImport(LibC, EntryPoint = "utimensat", SetLastError = true)]
+    internal static partial int UtimensAt(int dirfd, byte* path, long* times, int flags);
+
     [LibraryImport(LibC, EntryPoint = "readlinkat", SetLastError = true)]
     internal static partial nint ReadLinkAt(int dirfd, byte* path, byte* buf, nint size);
 

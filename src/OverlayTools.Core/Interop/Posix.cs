@@ -454,6 +454,20 @@ internal static unsafe class Posix
         }
     }
 
+    /// <summary>Sets the access and modification times of the entry an O_PATH descriptor names (through its magic link). Returns errno.</summary>
+    internal static int SetTimes(Fd fd, in EntryStat times)
+    {
+        long* ts = stackalloc long[4];
+        ts[0] = times.AtimeSec;
+        ts[1] = times.AtimeNsec;
+        ts[2] = times.MtimeSec;
+        ts[3] = times.MtimeNsec;
+        fixed (byte* p = Native.Utf8Z(fd.ProcPath))
+        {
+            return Native.UtimensAt(Native.AT_FDCWD, p, ts, 0) == 0 ? 0 : Marshal.GetLastPInvokeError();
+        }
+    }
+
     /// <summary>Bytes available on the file system holding <paramref name="fd"/> (f_bavail * f_bsize); null when fstatfs fails.</summary>
     internal static long? FreeBytes(Fd fd)
     {

@@ -66,7 +66,8 @@ internal static class PathResolver
                 if (r.Exists)
                 {
                     var top = r.Frame?.Dirs.FirstOrDefault();
-                    string? redirect = top?.Redirect ?? r.MetacopyRedirect;
+                    string parentPath = "/" + string.Join('/', parts.Take(k));
+                    string? redirect = Changes.ChangeRules.RenamedFrom(parentPath.TrimEnd('/'), top?.Redirect ?? r.MetacopyRedirect);
                     result.Add(Info(layers, r.Layer!, r.PathInLayer, r.Stat, OverlayPathInfo.Supplies, mergedPath, relative, target, null,
                         opaque: top?.Opaque ?? false, metacopy: r.Metacopy, redirect: redirect));
                     if (all && r.Frame is not null)
@@ -74,7 +75,7 @@ internal static class PathResolver
                         foreach (var d in r.Frame.Dirs.Skip(1))
                         {
                             result.Add(Info(layers, d.Layer, d.PathInLayer, Posix.StatFd(d.Fd, d.Layer.Join(d.PathInLayer)), OverlayPathInfo.Merged, mergedPath, relative, target, null,
-                                opaque: d.Opaque, metacopy: false, redirect: d.Redirect));
+                                opaque: d.Opaque, metacopy: false, redirect: Changes.ChangeRules.RenamedFrom(parentPath.TrimEnd('/'), d.Redirect)));
                         }
                     }
                     if (all && r.Metacopy && layers.FindMetacopyData(r, parts[k]) is { } data)
