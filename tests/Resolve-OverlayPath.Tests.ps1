@@ -126,6 +126,13 @@ Describe 'Resolve-OverlayPath' -Tag 'RequiresRoot' {
         (Resolve-OverlayPath "$Merged/app/lib/*.so").LayerPath | Should -Be @("$Base/app/lib/a.so", "$Base/app/lib/b.so", "$Patch/app/lib/c.so")
     }
 
+    It 'pipes to and from Invoke-OverlayCopyUp by path' {
+        Mount-Overlay -Lower $Patch, $Base -Upper $Upper -Target $Merged
+        $copied = Get-ChildItem -LiteralPath "$Merged/app/lib" | Resolve-OverlayPath | Where-Object Layer -EQ $Base | Invoke-OverlayCopyUp -PassThru
+        $copied.Path | Should -Be @("$Merged/app/lib/a.so", "$Merged/app/lib/b.so")
+        ($copied | Resolve-OverlayPath).Role | Should -Be @('Upper', 'Upper')
+    }
+
     It 'refuses a path that is not on an overlay' {
         Resolve-OverlayPath "$Base/etc/hosts" -ErrorVariable err -ErrorAction SilentlyContinue
         $err[0].FullyQualifiedErrorId | Should -Be 'PathNotOnOverlay,OverlayTools.ResolveOverlayPathCommand'
