@@ -157,7 +157,9 @@ Describe 'Get-OverlayChange' -Tag 'RequiresRoot' {
             & ln "$Merged/etc/passwd" "$Merged/etc/passwd-link"
             $null = New-Item -ItemType HardLink -Path "$Merged/hl-new" -Target "$Merged/etc/passwd-link"
             $c = Get-OverlayChange $Merged
-            ConvertTo-DiffLines $c | Should -Be @('C /etc', 'C /etc/passwd', 'A /etc/passwd-link', 'A /hl-new')
+            # /etc/passwd was copied up to be linked, but looks as it did: docker diff does not list it.
+            ConvertTo-DiffLines $c | Should -Be @('C /etc', 'A /etc/passwd-link', 'A /hl-new')
+            ConvertTo-DiffLines (Get-OverlayChange $Merged -Style Podman) | Should -Be @('C /etc', 'C /etc/passwd', 'A /etc/passwd-link', 'A /hl-new')
             Assert-MatchesKernel $Merged @($Lower) $c
         }
 
@@ -266,8 +268,27 @@ Describe 'Get-OverlayChange' -Tag 'RequiresRoot' {
             $docker | Should -Be @('C /data', 'C /data/moved', 'C /data/moved/file', 'C /etc', 'A /etc/mtab', 'A /run', 'A /run/.containerenv', 'C /var', 'C /var/cache', 'D /var/cache/a')
             $podman = ConvertTo-DiffLines (Get-OverlayChange $Merged -Style Podman)
             # /data and /data/moved were only copied up: not listed. /var was only copied up, but an
-            # entry below it was deleted, so (as in containers/storage) it is listed.
-            $podman | Should -Be @('C /data/moved/file', 'C /etc', 'A /run', 'C /var', 'C /var/cache', 'D /var/cache/a')
+            # entry below it was deleted, so (as in containers/storage) it is listed. /etc/mtab and
+            # /run are podman's own.
+            $podman | Should -Be @('C /data/moved/file', 'C /etc', 'C /var', 'C /var/cache', 'D /var/cache/a')
+        }
+
+        It 'lists a re-created directory as podman does: Deleted, then what is in it' {
+            Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged
+            Remove-Item -LiteralPath "$Merged/var/cache" -Recurse -Force
+            $null = New-Item -ItemType Directory -Path "$Merged/var/cache"
+            Set-Content -LiteralPath "$Merged/var/cache/a" -Value 'again'
+            Set-Content -LiteralPath "$Merged/var/cache/new" -Value 'n'
+            ConvertTo-DiffLines (Get-OverlayChange $Merged -Style Podman) | Should -Be @('C /var', 'D /var/cache', 'C /var/cache/a', 'A /var/cache/new')
+            ConvertTo-DiffLines (Get-OverlayChange $Merged) | Should -Be @('C /var', 'C /var/cache', 'C /var/cache/a', 'A /var/cache/new', 'D /var/cache/sub')
+        }
+
+        It 'lists an item that was only copied up under Podman, but not under Docker' {
+            Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged
+            Invoke-OverlayCopyUp "$Merged/etc/passwd", "$Merged/var/cache" -Recurse
+            Test-Path -LiteralPath "$Upper/etc/passwd" | Should -BeTrue
+            Get-OverlayChange $Merged | Should -BeNullOrEmpty -Because 'docker diff compares what the container sees, which did not change'
+            ConvertTo-DiffLines (Get-OverlayChange $Merged -Style Podman) | Should -Be @('C /etc/passwd', 'C /var/cache/a', 'C /var/cache/sub/b')
         }
     }
 }

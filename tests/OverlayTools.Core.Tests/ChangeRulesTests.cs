@@ -26,45 +26,82 @@ public class ChangeRulesTests
         Assert.Equal(expected, ChangeRules.Classify(new NameFacts(inUpper, whiteout, inMerged, inImage, same)));
     }
 
+    private static EntryStat Stat(uint mode, long size = 4096, long sec = 100, uint nsec = 5, uint uid = 0, uint gid = 0, uint rdevMajor = 0, uint rdevMinor = 0)
+        => new() { Mode = mode, Size = size, MtimeSec = sec, MtimeNsec = nsec, Uid = uid, Gid = gid, RdevMajor = rdevMajor, RdevMinor = rdevMinor, AtimeSec = 1 };
+
     [Fact]
-    public void Docker_lists_every_directory_of_the_upper()
+    public void Docker_sees_no_change_in_an_item_that_was_only_copied_up()
     {
-        Assert.True(ChangeRules.ListsDirectory(ChangeStyle.Docker, OverlayChange.Changed, false, false, 0x41ED, 4096, 100, 5, 0x41ED, 4096, 100, 5));
+        var lower = Stat(0x81A4, 10);
+        var copied = lower with { AtimeSec = 999, Nlink = 2, Ino = 42 };   // ctime, atime, links, inode differ after copy-up
+        Assert.False(ChangeRules.DockerStatDifferent(lower, copied));
+        Assert.False(ChangeRules.ListsChangedEntry(ChangeStyle.Docker, lower, copied, capabilityDiffers: false));
+        Assert.True(ChangeRules.ListsChangedEntry(ChangeStyle.Docker, lower, copied, capabilityDiffers: true));
+        Assert.True(ChangeRules.ListsChangedEntry(ChangeStyle.Podman, lower, copied, capabilityDiffers: false));
+    }
+
+    [Theory]
+    [InlineData(0x8180u, 10L, 100L, 5u, 0u, true)]    // chmod
+    [InlineData(0x81A4u, 11L, 100L, 5u, 0u, true)]    // appended
+    [InlineData(0x81A4u, 10L, 101L, 5u, 0u, true)]    // touched
+    [InlineData(0x81A4u, 10L, 100L, 0u, 0u, false)]   // a whole-second time matches a precise one (tar round trips)
+    [InlineData(0x81A4u, 10L, 100L, 5u, 1000u, true)] // chown
+    [InlineData(0x41EDu, 10L, 100L, 5u, 0u, true)]    // a file became a directory
+    public void Docker_compares_type_mode_owner_size_and_time(uint mode, long size, long sec, uint nsec, uint uid, bool differs)
+    {
+        Assert.Equal(differs, ChangeRules.DockerStatDifferent(Stat(0x81A4, 10), Stat(mode, size, sec, nsec, uid)));
+    }
+
+    [Fact]
+    public void Docker_ignores_size_and_time_of_directories()
+    {
+        Assert.False(ChangeRules.DockerStatDifferent(Stat(0x41ED, 4096, 100), Stat(0x41ED, 8192, 200)));
+        Assert.True(ChangeRules.DockerStatDifferent(Stat(0x41ED), Stat(0x41C0)));
+        Assert.False(ChangeRules.ListsDirectoryNow(ChangeStyle.Docker, OverlayChange.Changed, opaque: true, renamed: false, Stat(0x41ED, 4096, 200), Stat(0x41ED)));
+        Assert.True(ChangeRules.ListsDirectoryNow(ChangeStyle.Docker, OverlayChange.Added, false, false, Stat(0x41ED), Stat(0x41ED)));
     }
 
     [Theory]
     [InlineData(0x41ED, 4096L, 100L, 5u, false)]   // only copied up: same mode, size and time
-    [InlineData(0x41ED, 4096L, 100L, 0u, false)]   // a whole-second time matches a precise one (tar round trips)
+    [InlineData(0x41ED, 4096L, 100L, 0u, false)]
     [InlineData(0x41C0, 4096L, 100L, 5u, true)]    // chmod
     [InlineData(0x41ED, 8192L, 100L, 5u, true)]    // grew
     [InlineData(0x41ED, 4096L, 101L, 5u, true)]    // an entry was added or removed
     [InlineData(0x41ED, 4096L, 100L, 7u, true)]
     public void Podman_lists_a_changed_directory_only_when_its_own_metadata_differs(uint mode, long size, long sec, uint nsec, bool listed)
     {
-        Assert.Equal(listed, ChangeRules.PodmanListsDirectory(OverlayChange.Changed, false, false, mode, size, sec, nsec, 0x41ED, 4096, 100, 5));
+        Assert.Equal(listed, ChangeRules.ListsDirectoryNow(ChangeStyle.Podman, OverlayChange.Changed, false, false, Stat(mode, size, sec, nsec), Stat(0x41ED)));
     }
 
     [Fact]
-    public void Podman_always_lists_added_opaque_and_renamed_directories()
+    public void Podman_always_lists_added_opaque_and_renamed_directories_and_reports_opaque_ones_deleted()
     {
-        Assert.True(ChangeRules.PodmanListsDirectory(OverlayChange.Added, false, false, 0x41ED, 4096, 100, 5, 0x41ED, 4096, 100, 5));
-        Assert.True(ChangeRules.PodmanListsDirectory(OverlayChange.Changed, true, false, 0x41ED, 4096, 100, 5, 0x41ED, 4096, 100, 5));
-        Assert.True(ChangeRules.PodmanListsDirectory(OverlayChange.Changed, false, true, 0x41ED, 4096, 100, 5, 0x41ED, 4096, 100, 5));
+        Assert.True(ChangeRules.ListsDirectoryNow(ChangeStyle.Podman, OverlayChange.Added, false, false, Stat(0x41ED), Stat(0x41ED)));
+        Assert.True(ChangeRules.ListsDirectoryNow(ChangeStyle.Podman, OverlayChange.Changed, true, false, Stat(0x41ED), Stat(0x41ED)));
+        Assert.True(ChangeRules.ListsDirectoryNow(ChangeStyle.Podman, OverlayChange.Changed, false, true, Stat(0x41ED), Stat(0x41ED)));
+        Assert.True(ChangeRules.ListsOpaqueDirectoryAsDeleted(ChangeStyle.Podman, opaque: true, existsBelow: true));
+        Assert.False(ChangeRules.ListsOpaqueDirectoryAsDeleted(ChangeStyle.Podman, opaque: true, existsBelow: false));
+        Assert.False(ChangeRules.ListsOpaqueDirectoryAsDeleted(ChangeStyle.Docker, opaque: true, existsBelow: true));
     }
 
     [Fact]
-    public void Podman_lists_parents_of_additions_and_deletions_only()
+    public void Parents_are_listed_for_every_change_under_Docker_for_additions_and_deletions_under_Podman()
     {
+        Assert.True(ChangeRules.ListsParentsOf(ChangeStyle.Docker, OverlayChange.Changed));
+        Assert.True(ChangeRules.ListsParentsOf(ChangeStyle.Docker, OverlayChange.Added));
         Assert.True(ChangeRules.ListsParentsOf(ChangeStyle.Podman, OverlayChange.Added));
         Assert.True(ChangeRules.ListsParentsOf(ChangeStyle.Podman, OverlayChange.Deleted));
         Assert.False(ChangeRules.ListsParentsOf(ChangeStyle.Podman, OverlayChange.Changed));
-        Assert.False(ChangeRules.ListsParentsOf(ChangeStyle.Docker, OverlayChange.Added));
     }
 
     [Fact]
-    public void Podman_hides_the_files_it_writes_itself()
+    public void Podman_hides_the_paths_it_manages_itself()
     {
-        Assert.Equal(new[] { "/etc/mtab", "/run/.containerenv" }, ChangeRules.DefaultHiddenPaths(ChangeStyle.Podman).OrderBy(p => p, StringComparer.Ordinal));
+        var hidden = ChangeRules.DefaultHiddenPaths(ChangeStyle.Podman);
+        foreach (var p in new[] { "/etc/mtab", "/run/.containerenv", "/run", "/etc/hosts", "/etc/resolv.conf", "/etc/hostname", "/dev", "/proc", "/sys", "/run/secrets" })
+        {
+            Assert.Contains(p, hidden);
+        }
         Assert.Empty(ChangeRules.DefaultHiddenPaths(ChangeStyle.Docker));
     }
 

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using OverlayTools.Interop;
 
 namespace OverlayTools.Changes;
 
@@ -47,33 +48,76 @@ internal static class ChangeRules
     }
 
     /// <summary>
-    /// Podman lists a changed directory only when its own mode, size or modification time
-    /// differ from the layer below (a whole-second time equal to either side's truncated time
-    /// also counts as equal, as tar round-trips drop nanoseconds). Opaque and renamed
-    /// directories are always listed.
+    /// Docker's test for a changed entry (its naive diff compares the merged view with the
+    /// image by lstat): type and permission bits, owner, group and device number differ, or,
+    /// for anything but a directory, size or modification time differ (a whole-second time
+    /// equal to either side's truncated time counts as equal, as tar round-trips drop
+    /// nanoseconds). Access and change times, link counts and xattrs other than
+    /// security.capability are not compared, so an item that was only copied up is no change.
     /// </summary>
-    internal static bool PodmanListsDirectory(string kind, bool opaque, bool renamed,
-        uint mode, long size, long mtimeSec, uint mtimeNsec,
-        uint belowMode, long belowSize, long belowMtimeSec, uint belowMtimeNsec)
+    internal static bool DockerStatDifferent(in EntryStat below, in EntryStat now)
+    {
+        if (below.Mode != now.Mode || below.Uid != now.Uid || below.Gid != now.Gid
+            || below.RdevMajor != now.RdevMajor || below.RdevMinor != now.RdevMinor)
+        {
+            return true;
+        }
+        if (now.IsDirectory)
+        {
+            return false;
+        }
+        return below.Size != now.Size || !SameTime(below.MtimeSec, below.MtimeNsec, now.MtimeSec, now.MtimeNsec);
+    }
+
+    /// <summary>Equal times, or equal seconds where either side has no nanoseconds.</summary>
+    internal static bool SameTime(long secA, uint nsecA, long secB, uint nsecB)
+        => secA == secB && (nsecA == nsecB || nsecA == 0 || nsecB == 0);
+
+    /// <summary>
+    /// Whether a non-directory of the upper layer over an entry of the lowers is listed:
+    /// Podman lists every such entry (even one only copied up); Docker only one that differs.
+    /// </summary>
+    internal static bool ListsChangedEntry(ChangeStyle style, in EntryStat below, in EntryStat now, bool capabilityDiffers)
+        => style == ChangeStyle.Podman || DockerStatDifferent(below, now) || capabilityDiffers;
+
+    /// <summary>
+    /// Podman lists a changed directory only when its own mode, size or modification time
+    /// differ from the layer below. Opaque and renamed directories are always listed.
+    /// </summary>
+    internal static bool PodmanListsDirectory(string kind, bool opaque, bool renamed, in EntryStat now, in EntryStat below)
     {
         if (kind != OverlayChange.Changed || opaque || renamed)
         {
             return true;
         }
-        bool sameTime = mtimeSec == belowMtimeSec && (mtimeNsec == belowMtimeNsec || mtimeNsec == 0 || belowMtimeNsec == 0);
-        return !(mode == belowMode && size == belowSize && sameTime);
+        return !(now.Mode == below.Mode && now.Size == below.Size && SameTime(now.MtimeSec, now.MtimeNsec, below.MtimeSec, below.MtimeNsec));
     }
 
-    /// <summary>True when a style lists the directory change (Docker: always).</summary>
-    internal static bool ListsDirectory(ChangeStyle style, string kind, bool opaque, bool renamed,
-        uint mode, long size, long mtimeSec, uint mtimeNsec,
-        uint belowMode, long belowSize, long belowMtimeSec, uint belowMtimeNsec)
-        => style == ChangeStyle.Docker
-            || PodmanListsDirectory(kind, opaque, renamed, mode, size, mtimeSec, mtimeNsec, belowMode, belowSize, belowMtimeSec, belowMtimeNsec);
+    /// <summary>
+    /// Whether a directory change is listed as soon as it is found. Otherwise it is listed only
+    /// when a change below it is (see <see cref="ListsParentsOf"/>). Docker lists a directory
+    /// whose own type, mode, owner or device differ; Podman one whose mode, size or time differ,
+    /// or that is opaque or renamed. New directories are always listed.
+    /// </summary>
+    internal static bool ListsDirectoryNow(ChangeStyle style, string kind, bool opaque, bool renamed, in EntryStat now, in EntryStat below)
+        => kind != OverlayChange.Changed
+            || (style == ChangeStyle.Docker ? DockerStatDifferent(below, now) : PodmanListsDirectory(kind, opaque, renamed, now, below));
 
-    /// <summary>Under Podman semantics an addition or deletion also lists its unlisted parent directories.</summary>
+    /// <summary>
+    /// Which changes make their unlisted parent directories listed: under Docker every change
+    /// (a directory with a change inside is itself a change), under Podman additions and
+    /// deletions only (as containers/storage does).
+    /// </summary>
     internal static bool ListsParentsOf(ChangeStyle style, string kind)
-        => style == ChangeStyle.Podman && kind is OverlayChange.Added or OverlayChange.Deleted;
+        => style == ChangeStyle.Docker || kind is OverlayChange.Added or OverlayChange.Deleted;
+
+    /// <summary>
+    /// containers/storage reports a directory that was deleted and created again (an opaque
+    /// directory over one the lowers have) as Deleted, then what is in it as Added or Changed,
+    /// without listing what it hides; Docker lists it as Changed and each hidden entry as Deleted.
+    /// </summary>
+    internal static bool ListsOpaqueDirectoryAsDeleted(ChangeStyle style, bool opaque, bool existsBelow)
+        => style == ChangeStyle.Podman && opaque && existsBelow;
 
     /// <summary>The paths a style leaves out (podman hides the files it writes into every container).</summary>
     internal static IReadOnlyCollection<string> DefaultHiddenPaths(ChangeStyle style)

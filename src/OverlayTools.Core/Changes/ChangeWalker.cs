@@ -13,17 +13,23 @@ namespace OverlayTools.Changes;
 public enum ChangeStyle
 {
     /// <summary>
-    /// Docker's overlay2 `docker diff`: every entry of the upper layer is Added, or Changed when
-    /// the layers below have it; deletions (whiteouts, and what an opaque directory hides) are
-    /// Deleted; a renamed directory is Deleted at its old path and Added, with everything in it,
-    /// at the new one.
+    /// `docker diff` (Docker 20.10's overlay2 compares the container's view with the image's):
+    /// an entry the lowers do not have is Added; one they have is Changed when its type, mode,
+    /// owner, device, file capabilities or (not for directories) size or modification time
+    /// differ, so an item only copied up is no change; a directory with a change below it is
+    /// Changed; a whiteout, and every entry an opaque directory hides, is Deleted (a deleted
+    /// directory once); a renamed directory is Deleted at its old path and Added, with what it
+    /// shows, at the new one.
     /// </summary>
     Docker,
 
     /// <summary>
-    /// `podman diff`: like Docker, but a directory is listed only when its own mode, size or
-    /// modification time differ from the layer below, or when an entry below it was added or
-    /// deleted; /etc/mtab and /run/.containerenv, which podman writes itself, are left out.
+    /// `podman diff` (containers/storage reads the upper layer only): every entry of the upper
+    /// is Added or Changed, even one only copied up, except a directory whose own mode, size and
+    /// modification time equal the lower one's, which is listed only when an entry below it was
+    /// added or deleted; a re-created (opaque) directory is Deleted, then its entries Added or
+    /// Changed; whiteouts are Deleted; the paths podman manages itself (/etc/mtab, /etc/hosts,
+    /// /run, /run/.containerenv...) are left out. Sorted at the end.
     /// </summary>
     Podman,
 }
@@ -61,8 +67,15 @@ public readonly record struct ChangeWalkProgress(long Entries, long Changes, str
 /// </summary>
 public static class ChangeWalker
 {
-    /// <summary>Paths podman writes into every container and hides from `podman diff`.</summary>
-    public static readonly IReadOnlyCollection<string> PodmanManagedPaths = ["/etc/mtab", "/run/.containerenv"];
+    /// <summary>
+    /// Paths podman creates in every container (mount points and files it manages) and leaves
+    /// out of `podman diff` (libpod's initInodes, podman 3 to 5).
+    /// </summary>
+    public static readonly IReadOnlyCollection<string> PodmanManagedPaths =
+    [
+        "/dev", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/proc", "/run", "/run/notify",
+        "/run/.containerenv", "/run/secrets", "/run/podman-init", "/sys", "/etc/mtab",
+    ];
 
     private const int ListLowerThreshold = 32;
     private static readonly TimeSpan ProgressInterval = TimeSpan.FromMilliseconds(200);
@@ -303,6 +316,10 @@ public static class ChangeWalker
                     return;
                 }
                 using var below = LookupImage(node, item, openDirs: false);
+                if (below is not null && !ChangeRules.ListsChangedEntry(_request.Style, below.Stat, st, CapabilityDiffers(node.Upper, u, below, st)))
+                {
+                    return; // only copied up: the merged view shows what the lowers have
+                }
                 bool metacopy = _request.CheckMetacopy && st.IsRegular && st.Size > 0 && Posix.HasXattrAt(node.Upper.Value, u.NameZ, _layers.Xattrs.MetacopyZ);
                 Emit(new OverlayChange
                 {
@@ -314,6 +331,13 @@ public static class ChangeWalker
                     MetadataOnly = metacopy,
                     RenamedFrom = metacopy ? ChangeRules.RenamedFrom(node.Path, ReadRedirectAt(node.Upper, u)) : null,
                 });
+                return;
+            }
+
+            if (_request.Style == ChangeStyle.Podman)
+            {
+                // containers/storage walks the upper layer only: what a renamed or opaque
+                // directory shows or hides from the lowers is not listed.
                 return;
             }
 
@@ -334,8 +358,13 @@ public static class ChangeWalker
                     {
                         return;
                     }
-                    bool listed = !m.Stat.IsDirectory || i is null || !i.Stat.IsDirectory || ChangeRules.ListsDirectory(_request.Style, kind, opaque: false, renamed: false,
-                        m.Stat.Mode, m.Stat.Size, m.Stat.MtimeSec, m.Stat.MtimeNsec, i.Stat.Mode, i.Stat.Size, i.Stat.MtimeSec, i.Stat.MtimeNsec);
+                    bool listed = i is null || (m.Stat.IsDirectory
+                        ? ChangeRules.ListsDirectoryNow(_request.Style, kind, opaque: false, renamed: false, m.Stat, i.Stat)
+                        : ChangeRules.DockerStatDifferent(i.Stat, m.Stat));
+                    if (!listed && !m.Stat.IsDirectory)
+                    {
+                        return;
+                    }
                     var change = new OverlayChange
                     {
                         Kind = kind,
@@ -428,8 +457,11 @@ public static class ChangeWalker
                 }
 
                 string kind = ChangeRules.Classify(new NameFacts(InUpper: true, UpperIsWhiteout: false, item.InMerged, InImage: below is not null, SameEntryBelow: false))!;
-                bool listed = below is null || !below.Stat.IsDirectory || ChangeRules.ListsDirectory(_request.Style, kind, opaque, redirect is not null,
-                    st.Mode, st.Size, st.MtimeSec, st.MtimeNsec, below.Stat.Mode, below.Stat.Size, below.Stat.MtimeSec, below.Stat.MtimeNsec);
+                if (ChangeRules.ListsOpaqueDirectoryAsDeleted(_request.Style, opaque, below is not null))
+                {
+                    kind = OverlayChange.Deleted;
+                }
+                bool listed = below is null || ChangeRules.ListsDirectoryNow(_request.Style, kind, opaque, redirect is not null, st, below.Stat);
                 var change = new OverlayChange
                 {
                     Kind = kind,
@@ -476,6 +508,18 @@ public static class ChangeWalker
             var frame = s.Exists && s.Stat.IsDirectory ? s.Frame : null;
             s.Frame = null;
             return frame ?? DirFrame.Empty;
+        }
+
+        /// <summary>Docker also compares file capabilities; only worth reading when nothing else differs.</summary>
+        private bool CapabilityDiffers(Fd upperDir, DirEntry e, LookupResult below, in EntryStat st)
+        {
+            if (_request.Style != ChangeStyle.Docker || !st.IsRegular || ChangeRules.DockerStatDifferent(below.Stat, st) || below.Layer is null)
+            {
+                return false;
+            }
+            var now = Posix.GetXattrAt(upperDir.Value, e.NameZ, "security.capability");
+            var then = _layers.GetXattr(below.Layer, below.PathInLayer, "security.capability");
+            return now is null ? then is not null : then is null || !now.AsSpan().SequenceEqual(then);
         }
 
         private string? ReadRedirectAt(Fd dir, DirEntry e)

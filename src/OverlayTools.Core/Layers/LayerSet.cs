@@ -483,6 +483,18 @@ internal sealed class LayerSet : IDisposable
         return null;
     }
 
+    /// <summary>An xattr of an entry of a layer (not following the entry itself); null when not set.</summary>
+    internal byte[]? GetXattr(Layer layer, string pathInLayer, string name)
+    {
+        int slash = pathInLayer.LastIndexOf('/');
+        using var dir = slash < 0 ? null : Posix.TryOpenBeneath(layer.Root.Value, pathInLayer[..slash], Native.O_RDONLY | Native.O_DIRECTORY, out _);
+        if (slash >= 0 && dir is null)
+        {
+            return null;
+        }
+        return Posix.GetXattrAt(dir?.Value ?? layer.Root.Value, Native.Utf8Z(slash < 0 ? pathInLayer : pathInLayer[(slash + 1)..]), name);
+    }
+
     internal static string JoinPath(string dir, string name) => dir.Length == 0 ? name : dir + "/" + name;
 
     public void Dispose()
