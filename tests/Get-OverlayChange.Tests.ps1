@@ -235,6 +235,16 @@ Describe 'Get-OverlayChange' -Tag 'RequiresRoot' {
             Assert-MatchesKernel $Merged @($top, $Lower) $c
         }
 
+        It 'refuses a mount whose layers are named by relative paths, and reads them with -Upper and -Lower' {
+            $null = New-Item -ItemType Directory -Path "$Case/work"
+            & sh -c 'cd "$1" && mount -t overlay overlay -o lowerdir=lower,upperdir=upper,workdir=work merged' sh $Case
+            $LASTEXITCODE | Should -Be 0
+            Set-Content -LiteralPath "$Merged/new" -Value 'n'
+            Get-OverlayChange -Target $Merged -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -Be 'OverlayLayersUnreachable,OverlayTools.GetOverlayChangeCommand'
+            ConvertTo-DiffLines (Get-OverlayChange -Upper $Upper -Lower $Lower) | Should -Be @('A /new')
+        }
+
         It 'reports a missing upper and an unmounted target' {
             Get-OverlayChange -Upper "$Case/missing" -Lower $Lower -ErrorVariable err -ErrorAction SilentlyContinue
             $err[0].FullyQualifiedErrorId | Should -Be 'UpperNotFound,OverlayTools.GetOverlayChangeCommand'

@@ -182,6 +182,13 @@ internal static class OverlayLocator
                     $"The overlay at '{mount.Target}' names its layer '{layer}' by a relative path (the mounter changed directory first), so its layers cannot be found from here.", path,
                     "Use Get-OverlayChange -Upper/-Lower with the absolute layer paths.");
             }
+            if (layer.StartsWith("/proc/", StringComparison.Ordinal))
+            {
+                // A descriptor of the process that mounted it (mount(2) with /proc/self/fd/N layers), not one of ours.
+                throw new OverlayException(ErrorIds.OverlayLayersUnreachable, OverlayErrorCategory.InvalidOperation,
+                    $"The overlay at '{mount.Target}' names its layer '{layer}' by a descriptor of the process that mounted it, so its layers cannot be found from here.", path,
+                    "Use Get-OverlayChange -Upper/-Lower with the real layer paths.");
+            }
         }
     }
 

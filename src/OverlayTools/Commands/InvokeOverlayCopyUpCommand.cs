@@ -108,10 +108,13 @@ public sealed class InvokeOverlayCopyUpCommand : OverlayCmdlet
                 }
                 else
                 {
-                    expanded.AddRange(SessionState.Path.GetResolvedProviderPathFromPSPath(raw, out var provider) is var paths && provider.Name == "FileSystem"
-                        ? paths
-                        : throw new OverlayException(ErrorIds.NotAFileSystemPath, OverlayErrorCategory.InvalidArgument,
-                            $"The -Path '{raw}' is on the {provider.Name} provider, not the file system.", raw, "Give a file system path."));
+                    var paths = SessionState.Path.GetResolvedProviderPathFromPSPath(raw, out var provider);
+                    if (provider.Name != "FileSystem")
+                    {
+                        throw new OverlayException(ErrorIds.NotAFileSystemPath, OverlayErrorCategory.InvalidArgument,
+                            $"The -Path '{raw}' is on the {provider.Name} provider, not the file system.", raw, "Give a file system path.");
+                    }
+                    expanded.AddRange(paths);
                 }
             }
             catch (OverlayException e)

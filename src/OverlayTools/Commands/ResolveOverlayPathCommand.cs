@@ -115,6 +115,13 @@ public sealed class ResolveOverlayPathCommand : OverlayCmdlet
         using var layers = LayerSet.Open(mount.Upper, mount.Lower, mount.DataLower, OverlayLocator.UsesUserXattr(mount));
         bool exists = location.Stat is not null;
         var infos = PathResolver.Resolve(layers, location.MergedPath, location.RelativePath, mount.Target, All || !exists);
+        var supplier = infos.FirstOrDefault(i => i.State == OverlayPathInfo.Supplies);
+        if (exists && supplier is null)
+        {
+            throw new OverlayException(ErrorIds.OverlayPathNotFound, OverlayErrorCategory.InvalidResult,
+                $"The merged view of '{mount.Target}' shows '{location.MergedPath}', but no layer directory supplies it as the kernel would look it up.", path,
+                "The layers may have been changed while mounted; remount the overlay.");
+        }
         if (!exists || infos.Count == 0)
         {
             if (All && infos.Count > 0)
@@ -140,7 +147,7 @@ public sealed class ResolveOverlayPathCommand : OverlayCmdlet
         }
         else
         {
-            WriteObject(infos.First(i => i.State == OverlayPathInfo.Supplies));
+            WriteObject(supplier);
         }
     }
 }
