@@ -316,11 +316,13 @@ public static class StoreLookup
         return byId.FirstOrDefault();
     }
 
-    /// <summary>The images a wildcard matches (on names, aliases and ids); intermediate images only when matched by id.</summary>
+    /// <summary>
+    /// The images a wildcard matches (on names, aliases and ids), as docker images lists them:
+    /// intermediate images (untagged parents of other images) are left out; a literal id still finds them.
+    /// </summary>
     public static IEnumerable<StoreImageInfo> MatchImages(IReadOnlyList<StoreImageInfo> images, Func<string, bool> isMatch)
-        => images.Where(i => i.Names.Concat(i.Aliases).Any(isMatch)
-            || (!i.Intermediate && i.Names.Count == 0 && isMatch("<none>:<none>"))
-            || isMatch(i.Id) || isMatch("sha256:" + i.Id));
+        => images.Where(i => !i.Intermediate
+            && (i.Names.Concat(i.Aliases).Any(isMatch) || (i.Names.Count == 0 && isMatch("<none>:<none>")) || isMatch(i.Id) || isMatch("sha256:" + i.Id)));
 
     /// <summary>The containers a wildcard matches (on names and ids).</summary>
     public static IEnumerable<StoreContainerInfo> MatchContainers(IReadOnlyList<StoreContainerInfo> containers, Func<string, bool> isMatch)
