@@ -14,6 +14,7 @@ internal sealed class OverlayDriverDir : IDisposable
 {
     private readonly StoreDir _home;
     private readonly Dictionary<string, LayerDir> _checked = new(StringComparer.Ordinal);
+    private string? _realHome;
 
     internal OverlayDriverDir(StoreDir home)
     {
@@ -181,9 +182,15 @@ internal sealed class OverlayDriverDir : IDisposable
         string rel;
         string home = _home.Path;
         path = path.Length > 1 ? path.TrimEnd('/') : path;
+        _realHome ??= _home.RealPath();
         if (path.StartsWith(home + "/", StringComparison.Ordinal))
         {
             rel = path[(home.Length + 1)..];
+        }
+        else if (path.StartsWith(_realHome + "/", StringComparison.Ordinal))
+        {
+            // The driver dir is a symlink (moved to another disk): its real path names the same layers.
+            rel = path[(_realHome.Length + 1)..];
         }
         else if (!path.StartsWith('/'))
         {
