@@ -366,6 +366,14 @@ public class Overlay2StoreTests : IDisposable
     }
 
     [Fact]
+    public void Reports_a_driver_dir_renamed_for_removal()
+    {
+        string cache = _f.CacheIds[StoreFormat.ChainIds(_diffs)[2]];
+        Directory.Move(Path.Combine(_f.Home, cache), Path.Combine(_f.Home, cache + "-removing"));
+        Assert.Equal(ErrorIds.LayerBeingRemoved, ErrorFor("app:1").ErrorId);
+    }
+
+    [Fact]
     public void Reports_a_missing_diff_dir_link_file_or_short_link()
     {
         string cache = _f.CacheIds[StoreFormat.ChainIds(_diffs)[2]];

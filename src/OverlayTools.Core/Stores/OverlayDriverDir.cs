@@ -61,6 +61,12 @@ internal sealed class OverlayDriverDir : IDisposable
             var dir = _home.Stat(name);
             if (dir is null)
             {
+                if (_home.Stat(name + "-removing") is not null)
+                {
+                    throw new OverlayException(ErrorIds.LayerBeingRemoved, OverlayErrorCategory.ResourceUnavailable,
+                        $"The layer dir '{dirPath}' is being removed (it was renamed to '{dirPath}-removing').", dirPath + "-removing",
+                        "Wait for the removal to finish (or for the engine to clean it up at its next start), then list again.");
+                }
                 throw StoreFormat.ContentMissing(diffPath, $"the layer dir '{dirPath}' does not exist");
             }
             if (!dir.Value.IsDirectory)
