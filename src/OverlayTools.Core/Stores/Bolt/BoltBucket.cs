@@ -145,7 +145,7 @@ internal sealed class BoltBucket
 
     /// <summary>The value of a plain key; null when absent or when the key is a bucket.</summary>
     internal ReadOnlyMemory<byte>? Value(string key)
-        => TryGet(Encoding.UTF8.GetBytes(key), out var e) && !e.IsBucket ? e.Value : null;
+        => TryGet(Encoding.UTF8.GetBytes(key), out var e) && !e.IsBucket ? e.Value : (ReadOnlyMemory<byte>?)null;
 
     /// <summary>The value of a plain key as UTF-8 text; null when absent or a bucket.</summary>
     internal string? Text(string key) => Value(key) is { } v ? Encoding.UTF8.GetString(v.Span) : null;
@@ -170,6 +170,7 @@ internal sealed class BoltBucket
         ulong root = BinaryPrimitives.ReadUInt64LittleEndian(v.Span);
         if (root == 0)
         {
+            _db.InlineBucketsOpened++;
             return new BoltBucket(_db, 0, v[BoltDb.BucketHeaderSize..], name);
         }
         if (root < 2 || root >= _db.Meta.HighWater)

@@ -83,6 +83,15 @@ internal sealed class BoltDb : IDisposable
     /// <summary>Pages read so far (tests and -Debug).</summary>
     internal int PagesRead => _pages.Count;
 
+    /// <summary>Branch pages among them (tests: the fixtures exercise every page kind).</summary>
+    internal int BranchPagesRead { get; private set; }
+
+    /// <summary>Pages read that carry overflow pages.</summary>
+    internal int OverflowRunsRead { get; private set; }
+
+    /// <summary>Inline buckets opened.</summary>
+    internal int InlineBucketsOpened { get; set; }
+
     /// <summary>Opens a file read-only, without locking it, and reads its meta pages.</summary>
     internal static BoltDb Open(string path) => Open(BoltSource.OpenFile(path));
 
@@ -300,6 +309,8 @@ internal sealed class BoltDb : IDisposable
                 throw Corrupt(Path, $"page {id} changed while it was read");
             }
             _pages[id] = bytes;
+            BranchPagesRead += BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(8)) == BranchPageFlag ? 1 : 0;
+            OverflowRunsRead += overflow > 0 ? 1 : 0;
         }
         var page = BoltPage.Parse(this, bytes, id, inline: false);
         return page;

@@ -7,6 +7,24 @@ namespace OverlayTools.Stores.Bolt;
 /// <summary>Where a bbolt database's bytes come from: a file read with pread, or memory (tests).</summary>
 internal abstract class BoltSource : IDisposable
 {
+    /// <summary>O_NOATIME: reading leaves the access time alone (allowed to the owner and to root).</summary>
+    internal const int O_NOATIME = 0x40000;
+
+    /// <summary>
+    /// Opens a file inside a store for reading: no symlink followed, no blocking on a FIFO, no
+    /// access-time update when allowed. Null and errno on failure.
+    /// </summary>
+    internal static Fd? TryOpenReadOnly(string path, out int errno)
+    {
+        int flags = Native.O_RDONLY | Native.O_NOFOLLOW | Native.O_NONBLOCK;
+        var fd = FileSystem.TryOpen(path, flags | O_NOATIME, out errno);
+        if (fd is null && errno == Errno.EPERM)
+        {
+            fd = FileSystem.TryOpen(path, flags, out errno);
+        }
+        return fd;
+    }
+
     /// <summary>A name for messages: the file's path.</summary>
     internal abstract string Name { get; }
 
@@ -64,8 +82,8 @@ internal abstract class BoltSource : IDisposable
 
         internal static FileSource Open(string path)
         {
-            // O_NOFOLLOW: the databases are regular files inside the data root; a symlink there is refused.
-            var fd = FileSystem.TryOpen(path, Native.O_RDONLY | Native.O_NOFOLLOW | Native.O_NONBLOCK, out int errno);
+            // The databases are regular files inside the data root; a symlink there is refused.
+            var fd = TryOpenReadOnly(path, out int errno);
             if (fd is null)
             {
                 throw Unreadable(path, errno, "open");

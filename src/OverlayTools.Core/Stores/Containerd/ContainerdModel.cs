@@ -3,6 +3,61 @@ using System.Collections.Generic;
 
 namespace OverlayTools.Stores.Containerd;
 
+/// <summary>An image as a namespace lists it: its name and target, nothing read from the content store yet.</summary>
+public sealed class ContainerdImageEntry
+{
+    /// <summary>The containerd namespace.</summary>
+    public string Namespace { get; init; } = "";
+    /// <summary>The full reference containerd stores, such as docker.io/library/nginx:latest.</summary>
+    public string Name { get; init; } = "";
+    /// <summary>Digest of the image's target (an index or a manifest); empty when the record lacks one.</summary>
+    public string Digest { get; init; } = "";
+    /// <summary>Media type of the target.</summary>
+    public string MediaType { get; init; } = "";
+    /// <summary>When the image record was created in containerd.</summary>
+    public DateTime? Created { get; init; }
+}
+
+/// <summary>A container as a namespace lists it, without its snapshots.</summary>
+public sealed class ContainerdContainerEntry
+{
+    /// <summary>The containerd namespace.</summary>
+    public string Namespace { get; init; } = "";
+    /// <summary>Container id.</summary>
+    public string Id { get; init; } = "";
+    /// <summary>The image name recorded for the container, if any.</summary>
+    public string? Image { get; init; }
+    /// <summary>The snapshotter of its root file system.</summary>
+    public string Snapshotter { get; init; } = "";
+    /// <summary>The name of its snapshot in the namespace (snapshotKey).</summary>
+    public string SnapshotName { get; init; } = "";
+    /// <summary>When the container record was created.</summary>
+    public DateTime? Created { get; init; }
+}
+
+/// <summary>A snapshot directory found by its path, and what uses it.</summary>
+public sealed class ContainerdLayerMatch
+{
+    /// <summary>The namespace the snapshot belongs to.</summary>
+    public string Namespace { get; init; } = "";
+    /// <summary>The snapshot's name in the namespace (a chain id for image layers, the container's key otherwise).</summary>
+    public string SnapshotName { get; init; } = "";
+    /// <summary>The snapshotter's key (&lt;namespace&gt;/&lt;n&gt;/&lt;name&gt;).</summary>
+    public string SnapshotKey { get; init; } = "";
+    /// <summary>The snapshot's numeric id.</summary>
+    public string SnapshotId { get; init; } = "";
+    /// <summary>Active, View or Committed.</summary>
+    public string Kind { get; init; } = "";
+    /// <summary>The snapshot's content directory (…/snapshots/&lt;id&gt;/fs).</summary>
+    public string Path { get; init; } = "";
+    /// <summary>The snapshot's work directory (…/snapshots/&lt;id&gt;/work) for an active snapshot.</summary>
+    public string? Work { get; init; }
+    /// <summary>The chain id, for a committed (image layer) snapshot named by one.</summary>
+    public string? ChainId { get; init; }
+    /// <summary>The containers whose root file system this active snapshot is.</summary>
+    public IReadOnlyList<string> ContainerIds { get; init; } = [];
+}
+
 /// <summary>One layer of a containerd image, with the snapshot directory that holds its content.</summary>
 public sealed class ContainerdLayer
 {

@@ -1,8 +1,9 @@
 using System;
+using System.Collections.Generic;
+using System.Linq;
 using System.Threading;
 using OverlayTools.Interop;
 using OverlayTools.Mounts;
-using OverlayTools.Stores.Bolt;
 
 namespace OverlayTools.Stores.Containerd;
 
@@ -39,87 +40,155 @@ public static class ContainerdStore
     public static bool IsStore(string dataRoot)
         => FileSystem.TryLStat(MetadataDbPath(dataRoot), out _) is { } st && st.IsRegularFile;
 
+    /// <summary>Throws <see cref="OverlayException"/> unless <paramref name="dataRoot"/> is an absolute path holding meta.db.</summary>
+    internal static void CheckRoot(string dataRoot)
+    {
+        if (!dataRoot.StartsWith('/'))
+        {
+            throw new OverlayException(ErrorIds.ContainerdStoreNotFound, OverlayErrorCategory.InvalidArgument,
+                $"The containerd data root '{dataRoot}' is not an absolute path.", dataRoot, "Give the full path, such as /var/lib/containerd.");
+        }
+        if (!IsStore(dataRoot))
+        {
+            throw new OverlayException(ErrorIds.ContainerdStoreNotFound, OverlayErrorCategory.ObjectNotFound,
+                $"'{dataRoot}' holds no containerd store: {MetadataDbPath(dataRoot)} does not exist.", dataRoot,
+                $"Give the containerd root directory (the 'root' in /etc/containerd/config.toml; default {DefaultDataRoot}).");
+        }
+    }
+
     /// <summary>
-    /// Reads the store. Items that cannot be read become entries of
-    /// <see cref="ContainerdInventory.Errors"/>; a store that cannot be read at all (no meta.db, a
-    /// damaged meta.db root) throws <see cref="OverlayException"/>. When the daemon commits while
-    /// the read runs, the read is repeated so that both databases describe one moment.
+    /// Reads the whole store (or what <paramref name="options"/> selects) into one inventory. Items
+    /// that cannot be read become entries of <see cref="ContainerdInventory.Errors"/>; a store that
+    /// cannot be read at all (no meta.db, a damaged meta.db root) throws
+    /// <see cref="OverlayException"/>. When containerd commits while the read runs, the read is
+    /// repeated so that both databases and every item describe one moment.
     /// </summary>
     public static ContainerdInventory Read(string dataRoot, ContainerdReadOptions? options = null, IOperationLog? log = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(dataRoot);
         options ??= new ContainerdReadOptions();
         log ??= NullOperationLog.Instance;
-        string root = Trim(dataRoot);
-        if (!dataRoot.StartsWith('/'))
+        using var reader = ContainerdStoreReader.Open(dataRoot, log);
+        ContainerdInventory inventory = ReadAll(reader, options, cancellationToken);
+        for (int attempt = 1; reader.HasChanged(); attempt++)
         {
-            throw new OverlayException(ErrorIds.ContainerdStoreNotFound, OverlayErrorCategory.InvalidArgument,
-                $"The containerd data root '{dataRoot}' is not an absolute path.", dataRoot, "Give the full path, such as /var/lib/containerd.");
+            if (attempt >= MaxAttempts)
+            {
+                log.Warning($"containerd kept committing while its store at '{reader.DataRoot}' was read ({MaxAttempts} tries); some items may be out of date.");
+                return new ContainerdInventory
+                {
+                    DataRoot = inventory.DataRoot,
+                    Namespaces = inventory.Namespaces,
+                    Images = inventory.Images,
+                    Containers = inventory.Containers,
+                    Errors = inventory.Errors,
+                    MetadataTransaction = inventory.MetadataTransaction,
+                    SnapshotterTransaction = inventory.SnapshotterTransaction,
+                    Unsettled = true,
+                };
+            }
+            reader.Refresh();
+            inventory = ReadAll(reader, options, cancellationToken);
         }
-        if (!IsStore(root))
+        if (log.DebugEnabled)
         {
-            throw new OverlayException(ErrorIds.ContainerdStoreNotFound, OverlayErrorCategory.ObjectNotFound,
-                $"'{root}' holds no containerd store: {MetadataDbPath(root)} does not exist.", root,
-                $"Give the containerd root directory (the 'root' in /etc/containerd/config.toml; default {DefaultDataRoot}).");
+            log.Debug($"pread: {reader.PagesRead} pages of meta.db and metadata.db; no commit while reading");
+        }
+        return inventory;
+    }
+
+    private static ContainerdInventory ReadAll(ContainerdStoreReader reader, ContainerdReadOptions options, CancellationToken ct)
+    {
+        var errors = new List<OverlayException>();
+        var images = new List<ContainerdImage>();
+        var containers = new List<ContainerdContainer>();
+        var namespaces = new List<string>();
+        if (options.Namespaces is { Count: > 0 } wanted)
+        {
+            foreach (string ns in wanted.Distinct(StringComparer.Ordinal))
+            {
+                if (reader.Namespaces.Contains(ns, StringComparer.Ordinal))
+                {
+                    namespaces.Add(ns);
+                }
+                else
+                {
+                    errors.Add(reader.NamespaceNotFound(ns));
+                }
+            }
+            namespaces.Sort(StringComparer.Ordinal);
+        }
+        else
+        {
+            namespaces.AddRange(reader.Namespaces);
         }
 
-        ContainerdInventory? last = null;
-        for (int attempt = 1; attempt <= MaxAttempts; attempt++)
+        foreach (string ns in namespaces)
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            using var meta = BoltDb.Open(MetadataDbPath(root));
-            using var snap = FileSystem.TryLStat(SnapshotterDbPath(root), out _) is null ? null : BoltDb.Open(SnapshotterDbPath(root));
-            log.Verbose($"Reading the containerd store at '{root}': meta.db at transaction {meta.TxId}" +
-                (snap is null ? ", no overlayfs snapshotter database." : $", the overlayfs snapshotter's metadata.db at transaction {snap.TxId}."));
-            ContainerdInventory? result = null;
-            OverlayException? failure = null;
-            try
+            ct.ThrowIfCancellationRequested();
+            if (options.Images)
             {
-                result = new ContainerdReader(root, meta, snap, options, log, cancellationToken).Read();
-            }
-            catch (OverlayException e) when (attempt < MaxAttempts)
-            {
-                failure = e;
-            }
-            bool settled = meta.ReadCurrentTxId() == meta.TxId && (snap is null || snap.ReadCurrentTxId() == snap.TxId);
-            if (log.DebugEnabled)
-            {
-                log.Debug($"pread: {meta.PagesRead} pages of meta.db" + (snap is null ? "" : $", {snap.PagesRead} pages of metadata.db") + (settled ? "; no commit meanwhile" : "; the daemon committed meanwhile"));
-            }
-            if (settled)
-            {
-                if (failure is not null)
+                foreach (var entry in Listed(() => reader.ListImages(ns), errors, $"The images of namespace '{ns}'"))
                 {
-                    throw failure;
+                    ct.ThrowIfCancellationRequested();
+                    if (options.ImageFilter is null || options.ImageFilter(entry.Name))
+                    {
+                        Collect(() => reader.GetImage(ns, entry.Name), images, errors, $"Image '{entry.Name}' in namespace '{ns}'");
+                    }
                 }
-                return result!;
             }
-            if (result is not null)
+            if (options.Containers)
             {
-                last = result;
+                foreach (var entry in Listed(() => reader.ListContainers(ns), errors, $"The containers of namespace '{ns}'"))
+                {
+                    ct.ThrowIfCancellationRequested();
+                    if (options.ContainerFilter is null || options.ContainerFilter(entry.Id))
+                    {
+                        Collect(() => reader.GetContainer(ns, entry.Id), containers, errors, $"Container '{entry.Id}' in namespace '{ns}'");
+                    }
+                }
             }
-            log.Verbose("containerd committed while the store was read; reading it again.");
         }
-        if (last is null)
-        {
-            // Every attempt failed while the daemon kept writing: one more read reports the error.
-            using var meta = BoltDb.Open(MetadataDbPath(root));
-            using var snap = FileSystem.TryLStat(SnapshotterDbPath(root), out _) is null ? null : BoltDb.Open(SnapshotterDbPath(root));
-            last = new ContainerdReader(root, meta, snap, options, log, cancellationToken).Read();
-        }
-        log.Warning($"containerd kept committing while its store at '{root}' was read ({MaxAttempts} tries); some items may be out of date.");
         return new ContainerdInventory
         {
-            DataRoot = last.DataRoot,
-            Namespaces = last.Namespaces,
-            Images = last.Images,
-            Containers = last.Containers,
-            Errors = last.Errors,
-            MetadataTransaction = last.MetadataTransaction,
-            SnapshotterTransaction = last.SnapshotterTransaction,
-            Unsettled = true,
+            DataRoot = reader.DataRoot,
+            Namespaces = reader.Namespaces,
+            Images = images,
+            Containers = containers,
+            Errors = errors,
+            MetadataTransaction = reader.MetadataTransaction,
+            SnapshotterTransaction = reader.SnapshotterTransaction,
         };
     }
+
+    private static IReadOnlyList<T> Listed<T>(Func<IReadOnlyList<T>> list, List<OverlayException> errors, string what)
+    {
+        try
+        {
+            return list();
+        }
+        catch (OverlayException e)
+        {
+            errors.Add(ForItem(e, what));
+            return [];
+        }
+    }
+
+    private static void Collect<T>(Func<T> read, List<T> into, List<OverlayException> errors, string what)
+    {
+        try
+        {
+            into.Add(read());
+        }
+        catch (OverlayException e)
+        {
+            errors.Add(ForItem(e, what));
+        }
+    }
+
+    /// <summary>Prefixes an error with the item it stopped, keeping its id, category, target and advice.</summary>
+    internal static OverlayException ForItem(OverlayException e, string item)
+        => new(e.ErrorId, e.Category, $"{item}: {e.Message}", e.Target, e.RecommendedAction, e);
 
     /// <summary>The root without trailing slashes ("" for "/", so that joined paths stay single-slashed).</summary>
     private static string Trim(string dataRoot) => dataRoot.TrimEnd('/');

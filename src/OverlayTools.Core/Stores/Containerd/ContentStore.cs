@@ -116,7 +116,7 @@ internal sealed class ContentStore
     internal unsafe byte[] ReadBlob(string digest)
     {
         string path = PathOf(digest);
-        var fd = FileSystem.TryOpen(path, Native.O_RDONLY | Native.O_NOFOLLOW | Native.O_NONBLOCK, out int errno);
+        var fd = Bolt.BoltSource.TryOpenReadOnly(path, out int errno);
         if (fd is null)
         {
             if (errno == Errno.ENOENT)

@@ -72,6 +72,6 @@ internal static partial class GoEncoding
     /// <summary>sha256:&lt;64 lowercase hex&gt;, the only digest form used to build paths.</summary>
     internal static bool IsSha256Digest(string? s) => s is not null && Sha256Digest().IsMatch(s);
 
-    [GeneratedRegex("^sha256:[0-9a-f]{64}$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^sha256:[0-9a-f]{64}\z", RegexOptions.CultureInvariant)]
     private static partial Regex Sha256Digest();
 }

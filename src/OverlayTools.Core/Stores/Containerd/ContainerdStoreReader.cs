@@ -6,6 +6,7 @@ using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
 using System.Threading;
+using OverlayTools.Interop;
 using OverlayTools.Mounts;
 using OverlayTools.Stores.Bolt;
 
@@ -22,7 +23,7 @@ namespace OverlayTools.Stores.Containerd;
 /// </code>
 /// A snapshot's content is &lt;snapshotter root&gt;/snapshots/&lt;id&gt;/fs, its work dir .../work.
 /// </summary>
-internal sealed class ContainerdReader
+public sealed class ContainerdStoreReader : IDisposable
 {
     private const byte KindView = 1;
     private const byte KindActive = 2;
@@ -34,153 +35,312 @@ internal sealed class ContainerdReader
     internal const string SnapshotRefLabel = "containerd.io/snapshot.ref";
 
     private readonly string _root;
-    private readonly BoltDb _meta;
-    private readonly BoltDb? _snap;
-    private readonly ContainerdReadOptions _options;
     private readonly IOperationLog _log;
-    private readonly CancellationToken _ct;
     private readonly string _snapshotterRoot;
     private readonly ContentStore _content;
-    private readonly BoltBucket? _snapshots;
+    private BoltDb _meta;
+    private BoltDb? _snap;
+    private BoltBucket? _snapshots;
+    private List<string> _namespaces;
     private readonly Dictionary<string, SnapshotRecord> _records = new(StringComparer.Ordinal);
-    private readonly List<OverlayException> _errors = new();
+    private readonly Dictionary<string, NamespaceView> _views = new(StringComparer.Ordinal);
+    private Dictionary<ulong, string>? _keysById;
 
-    internal ContainerdReader(string root, BoltDb meta, BoltDb? snap, ContainerdReadOptions options, IOperationLog log, CancellationToken ct)
+    private ContainerdStoreReader(string root, IOperationLog log)
     {
         _root = root;
-        _meta = meta;
-        _snap = snap;
-        _options = options;
         _log = log;
-        _ct = ct;
         _snapshotterRoot = ContainerdStore.SnapshotterRoot(root);
         _content = new ContentStore(ContainerdStore.ContentRoot(root));
-        _snapshots = snap?.Root.Bucket("v1")?.Bucket("snapshots");
+        (_meta, _snap, _snapshots, _namespaces) = OpenDatabases(root);
+    }
+
+    /// <summary>
+    /// Opens a store: both databases read-only and unlocked, their meta pages and the namespace
+    /// list read. Throws <see cref="OverlayException"/> when there is no store or meta.db is
+    /// unreadable. The reader is a snapshot for one operation; dispose it.
+    /// </summary>
+    public static ContainerdStoreReader Open(string dataRoot, IOperationLog? log = null)
+    {
+        ArgumentNullException.ThrowIfNull(dataRoot);
+        ContainerdStore.CheckRoot(dataRoot);
+        var reader = new ContainerdStoreReader(dataRoot.TrimEnd('/'), log ?? NullOperationLog.Instance);
+        reader._log.Verbose($"Reading the containerd store at '{reader.DataRoot}': meta.db at transaction {reader.MetadataTransaction}" +
+            (reader._snap is null ? ", no overlayfs snapshotter database." : $", the overlayfs snapshotter's metadata.db at transaction {reader.SnapshotterTransaction}."));
+        return reader;
+    }
+
+    private static (BoltDb, BoltDb?, BoltBucket?, List<string>) OpenDatabases(string root)
+    {
+        var meta = BoltDb.Open(ContainerdStore.MetadataDbPath(root));
+        BoltDb? snap = null;
+        try
+        {
+            if (FileSystem.TryLStat(ContainerdStore.SnapshotterDbPath(root), out _) is not null)
+            {
+                snap = BoltDb.Open(ContainerdStore.SnapshotterDbPath(root));
+            }
+            var namespaces = meta.Root.Bucket("v1")?.Entries().Where(e => e.IsBucket).Select(e => e.Name).ToList() ?? [];
+            return (meta, snap, snap?.Root.Bucket("v1")?.Bucket("snapshots"), namespaces);
+        }
+        catch
+        {
+            meta.Dispose();
+            snap?.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The containerd root directory.</summary>
+    public string DataRoot => _root.Length == 0 ? "/" : _root;
+
+    /// <summary>The overlayfs snapshotter's directory.</summary>
+    public string SnapshotterRoot => _snapshotterRoot;
+
+    /// <summary>Every namespace of the store, in name order.</summary>
+    public IReadOnlyList<string> Namespaces => _namespaces;
+
+    /// <summary>Transaction id of the meta.db being read.</summary>
+    public ulong MetadataTransaction => _meta.TxId;
+
+    /// <summary>Transaction id of the snapshotter's metadata.db being read (0 when there is none).</summary>
+    public ulong SnapshotterTransaction => _snap?.TxId ?? 0;
+
+    /// <summary>Pages read so far from both databases (for -Debug).</summary>
+    internal int PagesRead => _meta.PagesRead + (_snap?.PagesRead ?? 0);
+
+    /// <summary>True when containerd committed to either database since this reader opened them.</summary>
+    public bool HasChanged()
+        => _meta.ReadCurrentTxId() != _meta.TxId || (_snap is not null && _snap.ReadCurrentTxId() != _snap.TxId)
+           || (_snap is null && FileSystem.TryLStat(ContainerdStore.SnapshotterDbPath(_root), out _) is not null);
+
+    /// <summary>Opens both databases again at their current transaction (after <see cref="HasChanged"/>).</summary>
+    public void Refresh()
+    {
+        var (meta, snap, snapshots, namespaces) = OpenDatabases(_root);
+        _meta.Dispose();
+        _snap?.Dispose();
+        (_meta, _snap, _snapshots, _namespaces) = (meta, snap, snapshots, namespaces);
+        _records.Clear();
+        _views.Clear();
+        _keysById = null;
+        _log.Verbose($"containerd committed meanwhile; reading its store again at meta.db transaction {_meta.TxId}.");
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        _meta.Dispose();
+        _snap?.Dispose();
     }
 
     /// <summary>A snapshot as the overlayfs snapshotter records it.</summary>
     private sealed record SnapshotRecord(string Key, ulong Id, byte Kind, string? Parent, long? Size, long? Inodes);
 
     /// <summary>What one namespace offers to image and container lookups.</summary>
-    private sealed class NamespaceView(string name, BoltBucket? overlay)
+    private sealed class NamespaceView(string name, BoltBucket bucket, BoltBucket? overlay)
     {
         internal string Name { get; } = name;
+        internal BoltBucket Bucket { get; } = bucket;
         internal BoltBucket? Overlay { get; } = overlay;
         internal Dictionary<string, string>? ByRefLabel { get; set; }
     }
 
-    internal ContainerdInventory Read()
+    private NamespaceView View(string ns)
     {
-        var images = new List<ContainerdImage>();
-        var containers = new List<ContainerdContainer>();
-        var namespaces = new List<string>();
-        var v1 = _meta.Root.Bucket("v1");
-        var nsEntries = v1?.Entries().Where(e => e.IsBucket).ToList() ?? [];
-        foreach (var e in nsEntries)
+        if (_views.TryGetValue(ns, out var v))
         {
-            namespaces.Add(e.Name);
+            return v;
         }
-
-        var wanted = _options.Namespaces is { Count: > 0 } list ? list : null;
-        if (wanted is not null)
-        {
-            foreach (string ns in wanted.Where(n => !namespaces.Contains(n, StringComparer.Ordinal)).Distinct(StringComparer.Ordinal))
-            {
-                _errors.Add(new OverlayException(ErrorIds.ContainerdNamespaceNotFound, OverlayErrorCategory.ObjectNotFound,
-                    $"The containerd store at '{_root}' has no namespace '{ns}'. It has: {(namespaces.Count == 0 ? "none" : string.Join(", ", namespaces))}.", ns,
-                    "Docker keeps its images in 'moby', Kubernetes in 'k8s.io'; list them with 'ctr namespaces ls'."));
-            }
-        }
-
-        foreach (var e in nsEntries)
-        {
-            _ct.ThrowIfCancellationRequested();
-            string ns = e.Name;
-            if (wanted is not null && !wanted.Contains(ns, StringComparer.Ordinal))
-            {
-                continue;
-            }
-            BoltBucket nsBucket;
-            NamespaceView view;
-            try
-            {
-                nsBucket = v1!.Open(e);
-                view = new NamespaceView(ns, nsBucket.Bucket("snapshots")?.Bucket(ContainerdStore.OverlaySnapshotter));
-            }
-            catch (OverlayException x)
-            {
-                _errors.Add(ForItem(x, $"Namespace '{ns}'"));
-                continue;
-            }
-            int imageCount = images.Count, containerCount = containers.Count;
-            if (_options.Images)
-            {
-                ReadEach(nsBucket, "images", _options.ImageFilter, (name, bucket) => images.Add(ReadImage(view, name, bucket)), n => $"Image '{n}' in namespace '{ns}'");
-            }
-            if (_options.Containers)
-            {
-                ReadEach(nsBucket, "containers", _options.ContainerFilter, (id, bucket) =>
-                {
-                    if (ReadContainer(view, id, bucket) is { } c)
-                    {
-                        containers.Add(c);
-                    }
-                }, n => $"Container '{n}' in namespace '{ns}'");
-            }
-            _log.Verbose($"Namespace '{ns}': {images.Count - imageCount} images, {containers.Count - containerCount} containers read.");
-        }
-
-        return new ContainerdInventory
-        {
-            DataRoot = _root.Length == 0 ? "/" : _root,
-            Namespaces = namespaces,
-            Images = images,
-            Containers = containers,
-            Errors = _errors,
-            MetadataTransaction = _meta.TxId,
-            SnapshotterTransaction = _snap?.TxId ?? 0,
-        };
+        var bucket = _meta.Root.Bucket("v1")?.Bucket(ns) ?? throw NamespaceNotFound(ns);
+        v = new NamespaceView(ns, bucket, bucket.Bucket("snapshots")?.Bucket(ContainerdStore.OverlaySnapshotter));
+        _views[ns] = v;
+        return v;
     }
 
-    /// <summary>Reads every item of a namespace's images or containers bucket, each on its own: one bad item is one error.</summary>
-    private void ReadEach(BoltBucket nsBucket, string what, Func<string, bool>? filter, Action<string, BoltBucket> read, Func<string, string> describe)
+    internal OverlayException NamespaceNotFound(string ns)
+        => new(ErrorIds.ContainerdNamespaceNotFound, OverlayErrorCategory.ObjectNotFound,
+            $"The containerd store at '{DataRoot}' has no namespace '{ns}'. It has: {(_namespaces.Count == 0 ? "none" : string.Join(", ", _namespaces))}.", ns,
+            "Docker keeps its images in 'moby', Kubernetes in 'k8s.io'; list them with 'ctr namespaces ls'.");
+
+    /// <summary>
+    /// Runs one read; when it fails on damage while containerd has committed meanwhile (pages reused
+    /// under the reader), opens the databases again and retries, up to a few times.
+    /// </summary>
+    private T Stable<T>(Func<T> read)
     {
-        List<BoltEntry> entries;
-        try
+        for (int attempt = 1; ; attempt++)
         {
-            var bucket = nsBucket.Bucket(what);
-            if (bucket is null)
+            try
             {
-                return;
+                return read();
             }
-            entries = bucket.Entries();
-            foreach (var e in entries)
+            catch (OverlayException e) when (attempt < ContainerdStore.MaxAttempts && e.ErrorId.StartsWith("Bolt", StringComparison.Ordinal) && HasChanged())
             {
-                _ct.ThrowIfCancellationRequested();
+                Refresh();
+            }
+        }
+    }
+
+    // ---- listing ----------------------------------------------------------------------------------
+
+    /// <summary>The images of one namespace (or all when null), names and targets only: no blob is read.</summary>
+    public IReadOnlyList<ContainerdImageEntry> ListImages(string? ns = null) => Stable(() =>
+    {
+        var result = new List<ContainerdImageEntry>();
+        foreach (string n in NamespacesFor(ns))
+        {
+            var images = View(n).Bucket.Bucket("images");
+            if (images is null)
+            {
+                continue;
+            }
+            foreach (var e in images.Entries())
+            {
                 if (!e.IsBucket)
                 {
                     continue;
                 }
-                string name = e.Name;
-                if (filter is not null && !filter(name))
+                var b = images.Open(e);
+                var target = b.Bucket("target");
+                result.Add(new ContainerdImageEntry
+                {
+                    Namespace = n,
+                    Name = e.Name,
+                    Digest = target?.Text("digest") ?? "",
+                    MediaType = target?.Text("mediatype") ?? "",
+                    Created = b.Value("createdat") is { } t ? GoEncoding.TryTime(t.Span) : null,
+                });
+            }
+        }
+        return (IReadOnlyList<ContainerdImageEntry>)result;
+    });
+
+    /// <summary>The containers of one namespace (or all when null), without their snapshots.</summary>
+    public IReadOnlyList<ContainerdContainerEntry> ListContainers(string? ns = null) => Stable(() =>
+    {
+        var result = new List<ContainerdContainerEntry>();
+        foreach (string n in NamespacesFor(ns))
+        {
+            var containers = View(n).Bucket.Bucket("containers");
+            if (containers is null)
+            {
+                continue;
+            }
+            foreach (var e in containers.Entries())
+            {
+                if (!e.IsBucket)
                 {
                     continue;
                 }
-                try
+                var b = containers.Open(e);
+                result.Add(new ContainerdContainerEntry
                 {
-                    read(name, bucket.Open(e));
-                }
-                catch (OverlayException x)
+                    Namespace = n,
+                    Id = e.Name,
+                    Image = b.Text("image") is { Length: > 0 } img ? img : null,
+                    Snapshotter = b.Text("snapshotter") ?? "",
+                    SnapshotName = b.Text("snapshotKey") ?? "",
+                    Created = b.Value("createdat") is { } t ? GoEncoding.TryTime(t.Span) : null,
+                });
+            }
+        }
+        return (IReadOnlyList<ContainerdContainerEntry>)result;
+    });
+
+    private IEnumerable<string> NamespacesFor(string? ns)
+    {
+        if (ns is null)
+        {
+            return _namespaces;
+        }
+        return _namespaces.Contains(ns, StringComparer.Ordinal) ? [ns] : throw NamespaceNotFound(ns);
+    }
+
+    /// <summary>One image with its layers, top first. Throws <see cref="OverlayException"/> for this image.</summary>
+    public ContainerdImage GetImage(string ns, string name) => Stable(() =>
+    {
+        var images = View(ns).Bucket.Bucket("images");
+        var bucket = images?.Bucket(name) ?? throw new OverlayException(ErrorIds.ContainerdMetadataInvalid, OverlayErrorCategory.ObjectNotFound,
+            $"Namespace '{ns}' of the containerd store at '{DataRoot}' has no image '{name}'.", name, "List the images with 'ctr -n " + ns + " images ls'.");
+        return ReadImage(View(ns), name, bucket);
+    });
+
+    /// <summary>One container with its upper, work and lowers. Throws <see cref="OverlayException"/> for this container.</summary>
+    public ContainerdContainer GetContainer(string ns, string id) => Stable(() =>
+    {
+        var containers = View(ns).Bucket.Bucket("containers");
+        var bucket = containers?.Bucket(id) ?? throw new OverlayException(ErrorIds.ContainerdMetadataInvalid, OverlayErrorCategory.ObjectNotFound,
+            $"Namespace '{ns}' of the containerd store at '{DataRoot}' has no container '{id}'.", id, "List the containers with 'ctr -n " + ns + " containers ls'.");
+        return ReadContainer(View(ns), id, bucket);
+    });
+
+    /// <summary>
+    /// The snapshot whose directory <paramref name="path"/> is (…/snapshots/&lt;id&gt;, …/fs or
+    /// …/work below this store's snapshotter root), with its namespace, name and the containers
+    /// using it; null when the path is not a snapshot of this store.
+    /// </summary>
+    public ContainerdLayerMatch? FindLayer(string path) => Stable(() =>
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        string prefix = _snapshotterRoot + "/snapshots/";
+        path = path.TrimEnd('/');
+        if (!path.StartsWith(prefix, StringComparison.Ordinal) || _snapshots is null)
+        {
+            return null;
+        }
+        string[] parts = path[prefix.Length..].Split('/');
+        if (parts.Length > 2 || (parts.Length == 2 && parts[1] is not ("fs" or "work"))
+            || parts[0].Length is 0 or > 20 || parts[0][0] == '0' || !parts[0].All(char.IsAsciiDigit)
+            || !ulong.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out ulong id))
+        {
+            return null;
+        }
+        if (_keysById is null)
+        {
+            // One pass over the snapshotter's records; a damaged record is simply not found.
+            _keysById = new Dictionary<ulong, string>();
+            foreach (var e in _snapshots.Entries())
+            {
+                if (e.IsBucket && _snapshots.Open(e).Value("id") is { } v && GoEncoding.TryUvarint(v.Span, out ulong sid))
                 {
-                    _errors.Add(ForItem(x, describe(name)));
+                    _keysById.TryAdd(sid, e.Name);
                 }
             }
         }
-        catch (OverlayException x)
+        if (!_keysById.TryGetValue(id, out var key))
         {
-            _errors.Add(ForItem(x, $"The {what} of namespace '{nsBucket.Name["v1/".Length..]}'"));
+            return null;
         }
-    }
+        var rec = Snapshot(key);
+        int a = key.IndexOf('/', StringComparison.Ordinal);
+        int b = a < 0 ? -1 : key.IndexOf('/', a + 1);
+        string ns = a < 0 ? "" : key[..a];
+        string name = b < 0 ? key : key[(b + 1)..];
+        var users = new List<string>();
+        if (rec.Kind != KindCommitted && _namespaces.Contains(ns, StringComparer.Ordinal))
+        {
+            foreach (var c in ListContainers(ns))
+            {
+                if (c.Snapshotter == ContainerdStore.OverlaySnapshotter && c.SnapshotName == name)
+                {
+                    users.Add(c.Id);
+                }
+            }
+        }
+        return new ContainerdLayerMatch
+        {
+            Namespace = ns,
+            SnapshotName = name,
+            SnapshotKey = key,
+            SnapshotId = IdText(rec.Id),
+            Kind = KindName(rec.Kind),
+            Path = SnapshotPath(rec.Id, "fs"),
+            Work = rec.Kind == KindActive ? SnapshotPath(rec.Id, "work") : null,
+            ChainId = rec.Kind == KindCommitted && GoEncoding.IsSha256Digest(name) ? name : null,
+            ContainerIds = users,
+        };
+    });
 
     // ---- images -----------------------------------------------------------------------------------
 
@@ -212,13 +372,13 @@ internal sealed class ContainerdReader
         {
             throw new OverlayException(ErrorIds.ContainerdImageNotUnpacked, OverlayErrorCategory.ObjectNotFound,
                 $"Image '{name}' in namespace '{ns.Name}' is not unpacked in the overlayfs snapshotter (no snapshot {chain[n - 1]}).", name,
-                $"Unpack it: ctr -n {ns.Name} images unpack --snapshotter overlayfs {name}");
+                $"Unpack it into the overlayfs snapshotter: pull or import it again in namespace '{ns.Name}' (ctr unpacks into overlayfs by default; Docker and the CRI do too).");
         }
         if (missing.Count > 0)
         {
             throw new OverlayException(ErrorIds.ContainerdSnapshotMissing, OverlayErrorCategory.ObjectNotFound,
                 $"Image '{name}' in namespace '{ns.Name}' lacks the snapshots of {missing.Count} of its {n} layers ({string.Join(", ", missing)}).", name,
-                $"Unpack it again: ctr -n {ns.Name} images unpack --snapshotter overlayfs {name}");
+                $"Unpack it again: remove the image and pull or import it again in namespace '{ns.Name}'.");
         }
 
         // History entries that made a layer, in order; used only when they line up with the layers.
@@ -369,7 +529,7 @@ internal sealed class ContainerdReader
 
     // ---- containers -------------------------------------------------------------------------------
 
-    private ContainerdContainer? ReadContainer(NamespaceView ns, string id, BoltBucket bucket)
+    private ContainerdContainer ReadContainer(NamespaceView ns, string id, BoltBucket bucket)
     {
         string snapshotter = bucket.Text("snapshotter") ?? "";
         string snapshotKey = bucket.Text("snapshotKey") ?? "";
@@ -529,8 +689,4 @@ internal sealed class ContainerdReader
     private OverlayException Invalid(string why, object target)
         => new(ErrorIds.ContainerdMetadataInvalid, OverlayErrorCategory.InvalidData,
             $"The containerd store at '{_root}' holds a record that cannot be used: {why}.", target, ContentStore.StoreAdvice);
-
-    /// <summary>Prefixes an error with the item it stopped, keeping its id, category, target and advice.</summary>
-    private static OverlayException ForItem(OverlayException e, string item)
-        => new(e.ErrorId, e.Category, $"{item}: {e.Message}", e.Target, e.RecommendedAction, e);
 }
