@@ -196,7 +196,8 @@ internal sealed class BoltDb : IDisposable
         }
 
         // The high-water mark says how many pages the file holds; a shorter file lost its tail.
-        if (chosen.HighWater > (ulong)(length / pageSize))
+        // (The length is taken again first: a running daemon may have grown the file since it was opened.)
+        if (chosen.HighWater > (ulong)(length / pageSize) && chosen.HighWater > (ulong)((length = source.CurrentLength()) / pageSize))
         {
             throw new OverlayException(ErrorIds.BoltDatabaseTruncated, OverlayErrorCategory.InvalidData,
                 $"'{name}' is truncated: its meta page (transaction {chosen.TxId}) counts {chosen.HighWater} pages of {pageSize} bytes, but the file holds only {length} bytes.",

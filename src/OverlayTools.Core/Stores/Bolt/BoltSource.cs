@@ -31,6 +31,9 @@ internal abstract class BoltSource : IDisposable
     /// <summary>The size in bytes, taken once when the source is opened.</summary>
     internal abstract long Length { get; }
 
+    /// <summary>The size now: a live daemon grows its file before it commits a meta page that needs the room.</summary>
+    internal virtual long CurrentLength() => Length;
+
     /// <summary>Fills <paramref name="buffer"/> from <paramref name="offset"/>; returns the bytes read (short at the end).</summary>
     internal abstract int ReadAt(long offset, Span<byte> buffer);
 
@@ -79,6 +82,12 @@ internal abstract class BoltSource : IDisposable
 
         internal override string Name => _path;
         internal override long Length => _length;
+
+        internal override long CurrentLength()
+        {
+            long now = Native.LSeek(_fd.Value, 0, Native.SEEK_END);
+            return now < 0 ? _length : now;
+        }
 
         internal static FileSource Open(string path)
         {
