@@ -22,7 +22,7 @@ public static class ContainerdStore
     public const string OverlaySnapshotter = "overlayfs";
 
     /// <summary>How often a read is repeated when the daemon commits while it runs.</summary>
-    internal const int MaxAttempts = 4;
+    internal const int MaxAttempts = 8;
 
     /// <summary>meta.db below a data root.</summary>
     public static string MetadataDbPath(string dataRoot) => Trim(dataRoot) + "/io.containerd.metadata.v1.bolt/meta.db";

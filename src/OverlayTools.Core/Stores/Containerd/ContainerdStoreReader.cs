@@ -72,24 +72,47 @@ public sealed class ContainerdStoreReader : IDisposable
 
     private static (BoltDb, BoltDb?, BoltBucket?, List<string>) OpenDatabases(string root)
     {
-        var meta = BoltDb.Open(ContainerdStore.MetadataDbPath(root));
-        BoltDb? snap = null;
-        try
+        // The namespace list is the first thing read: like every read, it counts only when
+        // containerd did not commit meanwhile (see Stable).
+        for (int attempt = 1; ; attempt++)
         {
-            if (FileSystem.TryLStat(ContainerdStore.SnapshotterDbPath(root), out _) is not null)
+            var meta = BoltDb.Open(ContainerdStore.MetadataDbPath(root));
+            BoltDb? snap = null;
+            try
             {
-                snap = BoltDb.Open(ContainerdStore.SnapshotterDbPath(root));
+                if (FileSystem.TryLStat(ContainerdStore.SnapshotterDbPath(root), out _) is not null)
+                {
+                    snap = BoltDb.Open(ContainerdStore.SnapshotterDbPath(root));
+                }
+                List<string>? namespaces = null;
+                BoltBucket? snapshots = null;
+                try
+                {
+                    namespaces = meta.Root.Bucket("v1")?.Entries().Where(e => e.IsBucket).Select(e => e.Name).ToList() ?? [];
+                    snapshots = snap?.Root.Bucket("v1")?.Bucket("snapshots");
+                }
+                catch (OverlayException) when (attempt < ContainerdStore.MaxAttempts && Moved(meta, snap))
+                {
+                    namespaces = null;
+                }
+                if (namespaces is not null && (attempt >= ContainerdStore.MaxAttempts || !Moved(meta, snap)))
+                {
+                    return (meta, snap, snapshots, namespaces);
+                }
             }
-            var namespaces = meta.Root.Bucket("v1")?.Entries().Where(e => e.IsBucket).Select(e => e.Name).ToList() ?? [];
-            return (meta, snap, snap?.Root.Bucket("v1")?.Bucket("snapshots"), namespaces);
-        }
-        catch
-        {
+            catch
+            {
+                meta.Dispose();
+                snap?.Dispose();
+                throw;
+            }
             meta.Dispose();
             snap?.Dispose();
-            throw;
         }
     }
+
+    private static bool Moved(BoltDb meta, BoltDb? snap)
+        => meta.ReadCurrentTxId() != meta.TxId || (snap is not null && snap.ReadCurrentTxId() != snap.TxId);
 
     /// <summary>The containerd root directory.</summary>
     public string DataRoot => _root.Length == 0 ? "/" : _root;
@@ -111,8 +134,7 @@ public sealed class ContainerdStoreReader : IDisposable
 
     /// <summary>True when containerd committed to either database since this reader opened them.</summary>
     public bool HasChanged()
-        => _meta.ReadCurrentTxId() != _meta.TxId || (_snap is not null && _snap.ReadCurrentTxId() != _snap.TxId)
-           || (_snap is null && FileSystem.TryLStat(ContainerdStore.SnapshotterDbPath(_root), out _) is not null);
+        => Moved(_meta, _snap) || (_snap is null && FileSystem.TryLStat(ContainerdStore.SnapshotterDbPath(_root), out _) is not null);
 
     /// <summary>Opens both databases again at their current transaction (after <see cref="HasChanged"/>).</summary>
     public void Refresh()
@@ -164,21 +186,33 @@ public sealed class ContainerdStoreReader : IDisposable
             "Docker keeps its images in 'moby', Kubernetes in 'k8s.io'; list them with 'ctr namespaces ls'.");
 
     /// <summary>
-    /// Runs one read; when it fails on damage while containerd has committed meanwhile (pages reused
-    /// under the reader), opens the databases again and retries, up to a few times.
+    /// Runs one read so that it describes one transaction of each file. containerd may commit while
+    /// the read runs, and without a reader lock the pages a commit frees can be reused by the next
+    /// one: a read may then fail on what looks like damage, or succeed on a page that now holds
+    /// something else (a missing record, a broken chain). So a read is repeated, on fresh meta
+    /// pages, when it failed while containerd committed, and when containerd committed by the time
+    /// it finished; the last try's result (or error) stands.
     /// </summary>
     private T Stable<T>(Func<T> read)
     {
         for (int attempt = 1; ; attempt++)
         {
+            T result;
             try
             {
-                return read();
+                result = read();
             }
-            catch (OverlayException e) when (attempt < ContainerdStore.MaxAttempts && e.ErrorId.StartsWith("Bolt", StringComparison.Ordinal) && HasChanged())
+            catch (OverlayException) when (attempt < ContainerdStore.MaxAttempts && HasChanged())
             {
                 Refresh();
+                continue;
             }
+            if (attempt < ContainerdStore.MaxAttempts && HasChanged())
+            {
+                Refresh();
+                continue;
+            }
+            return result;
         }
     }
 
@@ -217,7 +251,9 @@ public sealed class ContainerdStoreReader : IDisposable
     });
 
     /// <summary>The containers of one namespace (or all when null), without their snapshots.</summary>
-    public IReadOnlyList<ContainerdContainerEntry> ListContainers(string? ns = null) => Stable(() =>
+    public IReadOnlyList<ContainerdContainerEntry> ListContainers(string? ns = null) => Stable(() => ListContainersOnce(ns));
+
+    private IReadOnlyList<ContainerdContainerEntry> ListContainersOnce(string? ns)
     {
         var result = new List<ContainerdContainerEntry>();
         foreach (string n in NamespacesFor(ns))
@@ -245,8 +281,8 @@ public sealed class ContainerdStoreReader : IDisposable
                 });
             }
         }
-        return (IReadOnlyList<ContainerdContainerEntry>)result;
-    });
+        return result;
+    }
 
     private IEnumerable<string> NamespacesFor(string? ns)
     {
@@ -320,7 +356,7 @@ public sealed class ContainerdStoreReader : IDisposable
         var users = new List<string>();
         if (rec.Kind != KindCommitted && _namespaces.Contains(ns, StringComparer.Ordinal))
         {
-            foreach (var c in ListContainers(ns))
+            foreach (var c in ListContainersOnce(ns)) // not ListContainers: no retry inside a retry
             {
                 if (c.Snapshotter == ContainerdStore.OverlaySnapshotter && c.SnapshotName == name)
                 {
