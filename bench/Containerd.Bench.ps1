@@ -8,8 +8,9 @@
     private containerd (namespace k8s.io) and creates 10 containers. Then prints milliseconds and
     ratios (ours / baseline), medians over several rounds:
       - the whole store read in this session (every image with its layers, diff ids, chain ids,
-        snapshot dirs, sizes and history; every container with upper, work and lowers) against
-        `ctr images ls` plus `ctr snapshots ls`, which list names only;
+        snapshot dirs, sizes and history; every container with upper, work and lowers), by
+        Get-OverlayLayer -Image * plus -Container * and by the Core's ContainerdStore.Read,
+        against `ctr images ls` plus `ctr snapshots ls`, which list names only;
       - the same read with the daemon stopped (ctr cannot answer then);
       - a fresh pwsh that imports the module and reads the store, against a bare pwsh start.
     Needs root, docker.io and busybox-static. Run it with: dotnet pwsh ./build.ps1 -Task Bench
@@ -56,27 +57,32 @@ try {
     $ctrArgs = @('--address', $ctd.Socket, '-n', 'k8s.io')
 
     function Read-Ours { [OverlayTools.Stores.Containerd.ContainerdStore]::Read($root) }
+    function Read-Cmdlet { $null = Get-OverlayLayer -DataRoot $root -Image *; $null = Get-OverlayLayer -DataRoot $root -Container * }
 
     # Warm up (JIT, page cache), then check that both sides see the same store.
-    foreach ($i in 1..5) { $inv = Read-Ours; $null = & ctr @ctrArgs images ls; $null = & ctr @ctrArgs snapshots ls }
+    foreach ($i in 1..5) { $inv = Read-Ours; Read-Cmdlet; $null = & ctr @ctrArgs images ls; $null = & ctr @ctrArgs snapshots ls }
     $ctrImages = @(& ctr @ctrArgs images ls -q)
     if ($inv.Errors.Count -gt 0) { throw "The reader reported errors: $($inv.Errors[0].Message)" }
     if ($inv.Images.Count -ne $ctrImages.Count) { throw "We read $($inv.Images.Count) images, ctr lists $($ctrImages.Count)." }
     $layers = ($inv.Images | ForEach-Object { $_.Layers.Count } | Measure-Object -Sum).Sum
     "Store: $($inv.Images.Count) images (names and ids), $layers image layers, $($inv.Containers.Count) containers; ctr lists $(@(& ctr @ctrArgs snapshots ls).Count - 1) snapshots"
 
-    $ours = @(); $base = @()
+    $ours = @(); $cmdlet = @(); $base = @()
     foreach ($r in 1..$Rounds) {
         $sw = [Diagnostics.Stopwatch]::StartNew()
         $null = & ctr @ctrArgs images ls
         $null = & ctr @ctrArgs snapshots ls
         $base += $sw.Elapsed.TotalMilliseconds
         $sw.Restart()
+        Read-Cmdlet
+        $cmdlet += $sw.Elapsed.TotalMilliseconds
+        $sw.Restart()
         $null = Read-Ours
         $ours += $sw.Elapsed.TotalMilliseconds
     }
     ''
     "Daemon running (median of $Rounds)"
+    Row 'Get-OverlayLayer -Image * ; -Container *' (Median $cmdlet) 'ctr images ls + ctr snapshots ls' (Median $base)
     Row 'ContainerdStore.Read (whole store)' (Median $ours) 'ctr images ls + ctr snapshots ls' (Median $base)
 
     # Fresh process: pwsh start, module import and one read, against a bare pwsh start.
@@ -91,11 +97,11 @@ try {
 
     # Daemon stopped: only the disk is left.
     Stop-TestContainerd $ctd -KeepData
-    $stopped = foreach ($r in 1..$Rounds) { $sw = [Diagnostics.Stopwatch]::StartNew(); $null = Read-Ours; $sw.Elapsed.TotalMilliseconds }
+    $stopped = foreach ($r in 1..$Rounds) { $sw = [Diagnostics.Stopwatch]::StartNew(); Read-Cmdlet; $sw.Elapsed.TotalMilliseconds }
     $null = & ctr @ctrArgs images ls 2>&1
     ''
     "Daemon stopped (median of $Rounds)"
-    '{0,-44} {1,10:N2} ms   {2,-36} {3}' -f 'ContainerdStore.Read (whole store)', (Median $stopped), 'ctr images ls', "fails (exit code $LASTEXITCODE)"
+    '{0,-44} {1,10:N2} ms   {2,-36} {3}' -f 'Get-OverlayLayer -Image * ; -Container *', (Median $stopped), 'ctr images ls', "fails (exit code $LASTEXITCODE)"
 }
 finally {
     if ($docker) { Stop-TestDocker $docker }

@@ -88,6 +88,19 @@ Describe 'Get-OverlayLayer without an engine' {
         (Get-Command Mount-Overlay).Parameters.LayerPath.Aliases | Should -Contain 'Path'
     }
 
+    It 'documents every parameter, set and section in docs/en-US (<_>)' -ForEach 'Get-OverlayLayer', 'Mount-Overlay' {
+        $name = $_
+        $md = Get-Content -LiteralPath (Join-Path $PSScriptRoot "../docs/en-US/$name.md") -Raw
+        $common = [System.Management.Automation.PSCmdlet]::CommonParameters + [System.Management.Automation.PSCmdlet]::OptionalCommonParameters | Where-Object { $_ -notin 'WhatIf', 'Confirm' }
+        $expected = (Get-Command $name).Parameters.Keys | Where-Object { $_ -notin $common } | Sort-Object
+        $documented = [regex]::Matches($md, '(?m)^### -(\w+)$') | ForEach-Object { $_.Groups[1].Value } | Sort-Object
+        $documented | Should -Be $expected
+        foreach ($set in (Get-Command $name).ParameterSets.Name) { $md | Should -Match "(?m)^### $set( \(Default\))?$" }
+        $sections = [regex]::Matches($md, '(?m)^## ([A-Z ]+)$') | ForEach-Object { $_.Groups[1].Value }
+        $sections | Should -Be @('SYNOPSIS', 'SYNTAX', 'ALIASES', 'DESCRIPTION', 'EXAMPLES', 'PARAMETERS', 'INPUTS', 'OUTPUTS', 'NOTES', 'RELATED LINKS')
+        ([regex]::Matches($md, '(?m)^### Example \d+:')).Count | Should -BeGreaterOrEqual 2
+    }
+
     It 'formats sizes the way docker does' {
         [OverlayTools.OverlayLayer]::FormatSize(3) | Should -Be '3B'
         [OverlayTools.OverlayLayer]::FormatSize(3216) | Should -Be '3.22kB'

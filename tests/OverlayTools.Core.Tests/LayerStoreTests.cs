@@ -273,6 +273,27 @@ public class Overlay2StoreTests : IDisposable
     }
 
     [Fact]
+    public void Reads_a_store_whose_driver_dir_an_admin_moved_behind_a_symlink()
+    {
+        string moved = _f.Root + "-overlay2";
+        Directory.Move(_f.Home, moved);
+        Directory.CreateSymbolicLink(_f.Home, moved);
+        try
+        {
+            using var s = Open();
+            var image = s.GetImage(Info(s, "app:1"));
+            Assert.StartsWith(s.Root + "/overlay2/", image.Layers[0].Path);
+            string cache = _f.CacheIds[StoreFormat.ChainIds(_diffs)[^1]];
+            Assert.Equal(image.Layers[0].ChainId, s.FindLayer($"{moved}/{cache}/diff")!.Layer.ChainId);
+        }
+        finally
+        {
+            Directory.Delete(_f.Home);
+            Directory.Move(moved, _f.Home);
+        }
+    }
+
+    [Fact]
     public void Marks_untagged_parents_as_intermediate()
     {
         string child = _f.AddImage("child:1", [.. _diffs, StoreFixture.Digest("child")]);
@@ -342,6 +363,14 @@ public class Overlay2StoreTests : IDisposable
         Assert.Equal(ErrorIds.LayerBeingRemoved, ErrorFor("app:1").ErrorId);
         Directory.Delete(db + "-12345-removing", true);
         Assert.Equal(ErrorIds.LayerMissing, ErrorFor("app:1").ErrorId);
+    }
+
+    [Fact]
+    public void Reports_a_driver_dir_renamed_for_removal()
+    {
+        string cache = _f.CacheIds[StoreFormat.ChainIds(_diffs)[2]];
+        Directory.Move(Path.Combine(_f.Home, cache), Path.Combine(_f.Home, cache + "-removing"));
+        Assert.Equal(ErrorIds.LayerBeingRemoved, ErrorFor("app:1").ErrorId);
     }
 
     [Fact]

@@ -21,7 +21,7 @@ public static class LayerOutput
     /// <summary>The layers of a container, top first: upper, init, then the image layers.</summary>
     public static List<OverlayLayer> FromContainer(StoreContainer container)
     {
-        string? imageName = container.Image?.DisplayName ?? container.Info.ImageName;
+        string? imageName = ContainerImageName(container);
         string? imageId = container.Image?.DisplayId;
         var list = new List<OverlayLayer>(container.Layers.Count);
         for (int i = 0; i < container.Layers.Count; i++)
@@ -29,6 +29,27 @@ public static class LayerOutput
             list.Add(Build(container.Layers[i], i, container.Layers[i].Role, container.Backend, container.Root, imageName, imageId, container.Info.DisplayName, container.Info.Id, container.Info.Namespace));
         }
         return list;
+    }
+
+    /// <summary>The name the container was created from when it still names its image (app:latest rather than app:1), else the image's display name.</summary>
+    private static string? ContainerImageName(StoreContainer c)
+    {
+        string? asked = c.Info.ImageName;
+        if (c.Image is null)
+        {
+            return asked;
+        }
+        if (asked is not null)
+        {
+            foreach (var candidate in new[] { asked, asked + ":latest" })
+            {
+                if (c.Image.Names.Contains(candidate, StringComparer.Ordinal))
+                {
+                    return candidate;
+                }
+            }
+        }
+        return c.Image.DisplayName;
     }
 
     private static OverlayLayer Build(StoreLayer l, int position, LayerRole role, string? backend, string? root, string? image, string? imageId, string? container, string? containerId, string? ns) => new()
@@ -159,8 +180,8 @@ public static class LayerOutput
             string? imageName = null, imageId = null;
             if (inContainer is not null)
             {
-                imageName = container!.Image?.DisplayName ?? container.Info.ImageName;
-                imageId = container.Image?.DisplayId;
+                imageName = ContainerImageName(container!);
+                imageId = container!.Image?.DisplayId;
             }
             else if (inImage is not null)
             {

@@ -386,7 +386,7 @@ internal sealed class Overlay2Backend : ILayerStoreBackend
             var other = OtherDrivers.FirstOrDefault(d => IsDir(root + "/image/" + d));
             problem = other is not null
                 ? $"The Docker data root '{root}' uses the '{other}' storage driver; only overlay2 can be read."
-                : $"The Docker data root '{root}' has no overlay2 image store.";
+                : $"The Docker data root '{root}' has no overlay2 image store; Docker may use the containerd image store, whose layers are in containerd's root (namespace moby): give -DataRoot {ContainerdStore.DefaultDataRoot}.";
             return true;
         }
         if (IsDir(root + "/containers") && IsDir(root + "/volumes"))

@@ -14,6 +14,7 @@ internal sealed class OverlayDriverDir : IDisposable
 {
     private readonly StoreDir _home;
     private readonly Dictionary<string, LayerDir> _checked = new(StringComparer.Ordinal);
+    private string? _realHome;
 
     internal OverlayDriverDir(StoreDir home)
     {
@@ -60,6 +61,12 @@ internal sealed class OverlayDriverDir : IDisposable
             var dir = _home.Stat(name);
             if (dir is null)
             {
+                if (_home.Stat(name + "-removing") is not null)
+                {
+                    throw new OverlayException(ErrorIds.LayerBeingRemoved, OverlayErrorCategory.ResourceUnavailable,
+                        $"The layer dir '{dirPath}' is being removed (it was renamed to '{dirPath}-removing').", dirPath + "-removing",
+                        "Wait for the removal to finish (or for the engine to clean it up at its next start), then list again.");
+                }
                 throw StoreFormat.ContentMissing(diffPath, $"the layer dir '{dirPath}' does not exist");
             }
             if (!dir.Value.IsDirectory)
@@ -181,9 +188,15 @@ internal sealed class OverlayDriverDir : IDisposable
         string rel;
         string home = _home.Path;
         path = path.Length > 1 ? path.TrimEnd('/') : path;
+        _realHome ??= _home.RealPath();
         if (path.StartsWith(home + "/", StringComparison.Ordinal))
         {
             rel = path[(home.Length + 1)..];
+        }
+        else if (path.StartsWith(_realHome + "/", StringComparison.Ordinal))
+        {
+            // The driver dir is a symlink (moved to another disk): its real path names the same layers.
+            rel = path[(_realHome.Length + 1)..];
         }
         else if (!path.StartsWith('/'))
         {

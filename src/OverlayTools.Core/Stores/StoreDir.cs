@@ -60,6 +60,9 @@ internal sealed unsafe class StoreDir : IDisposable
         return new StoreDir(fd, Join(name));
     }
 
+    /// <summary>The directory's real path (symlinks resolved), as the kernel names the open descriptor.</summary>
+    internal string RealPath() => FileSystem.RealPath(_fd);
+
     /// <summary>The full path of an entry below this directory.</summary>
     internal string Join(string rel) => Path == "/" ? "/" + rel : Path + "/" + rel;
 

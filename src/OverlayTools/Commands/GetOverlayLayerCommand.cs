@@ -178,7 +178,11 @@ public sealed class GetOverlayLayerCommand : OverlayCmdlet, IDisposable
         return store;
     }
 
-    /// <summary>Stores for one layer path: the one the path itself names, then -DataRoot's or the default ones.</summary>
+    /// <summary>
+    /// Stores for one layer path: the one the path itself names, then -DataRoot's. The default
+    /// stores only for a relative path (a mount made with paths relative to a driver dir): an
+    /// absolute path outside a store's driver dir is in none of them.
+    /// </summary>
     private IEnumerable<ILayerStore> StoresFor(string path)
     {
         var seen = new HashSet<ILayerStore>();
@@ -206,11 +210,14 @@ public sealed class GetOverlayLayerCommand : OverlayCmdlet, IDisposable
                 yield return s;
             }
         }
-        foreach (var s in Stores())
+        if (DataRoot is { Length: > 0 } || !path.StartsWith('/'))
         {
-            if (seen.Add(s))
+            foreach (var s in Stores())
             {
-                yield return s;
+                if (seen.Add(s))
+                {
+                    yield return s;
+                }
             }
         }
     }
