@@ -238,6 +238,10 @@ Describe 'Get-OverlayLayer on a containerd store' -Tag 'RequiresRoot', 'Engines'
                 $l[0].ContainerId | Should -Be 'r1'
                 $l[0].Work | Should -Not -BeNullOrEmpty
                 $l[1..2].DiffId | Should -Be (Get-Layers -Image busybox -Namespace k8s.io).DiffId
+                # Get-OverlayMount names the task's container too.
+                $m = Get-OverlayMount -Target $rootfs
+                $m.Backend | Should -Be 'containerd'
+                $m.ContainerId | Should -Be 'r1'
             }
             finally { Stop-RunningTask }
 
