@@ -12,13 +12,18 @@
         dotnet pwsh ./build.ps1 -Task Demo      # build, then a real mount walkthrough in a temp dir
         dotnet pwsh ./build.ps1 -Task Bench     # build, then the benchmarks in bench/
         dotnet pwsh ./build.ps1 -Task Clean     # remove out/ and the build output
+        dotnet pwsh ./build.ps1 -Task UpdateDocs  # rewrite the parameter blocks and SYNTAX of docs/en-US/*.md from the code
+
+    The build turns docs/en-US/*.md into MAML help (out/OverlayTools/en-US/OverlayTools.dll-Help.xml)
+    and about_*.help.txt, taking parameter facts from the built cmdlets; it fails when a cmdlet or
+    parameter has no docs, or the docs describe one that does not exist.
 
     Test needs root (mounts are real) and, for the engine suites, docker.io, podman and
     busybox-static from Debian (.ci/run installs them). With CI=true a suite that would be
     skipped for a missing prerequisite fails instead.
 
 .PARAMETER Task
-    Build (default), Test, Demo, Bench or Clean.
+    Build (default), Test, Demo, Bench, Clean or UpdateDocs.
 
 .PARAMETER TestPath
     With -Task Test: run only these Pester files (the xunit suite still runs unless -SkipXunit).
@@ -31,7 +36,7 @@
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Build', 'Test', 'Demo', 'Bench', 'Clean')]
+    [ValidateSet('Build', 'Test', 'Demo', 'Bench', 'Clean', 'UpdateDocs')]
     [string] $Task = 'Build',
 
     [ValidateSet('Release', 'Debug')]
@@ -112,7 +117,22 @@ function Invoke-Build {
     }
     $libc = [Reflection.AssemblyName]::GetAssemblyName((Join-Path $ModuleOut 'Tmds.LibC.dll'))
     if (-not $libc) { throw 'Tmds.LibC.dll is unreadable.' }
+    Invoke-HelpBuilder 'build'
     Write-Host "Module built: $(Join-Path $ModuleOut 'OverlayTools.psd1')"
+}
+
+function Invoke-HelpBuilder([ValidateSet('build', 'update')] [string] $Verb) {
+    # Help: structure from the built cmdlets (Get-Command in a child pwsh), prose from docs/en-US/*.md.
+    $tool = Join-Path $OutDir 'helpbuilder'
+    $log = & dotnet build (Join-Path $Root 'tools/HelpBuilder/HelpBuilder.csproj') -c Release -o $tool -nologo --verbosity quiet 2>&1
+    if ($LASTEXITCODE -ne 0) { $log | Out-Host; throw 'Building tools/HelpBuilder failed.' }
+    $facts = Join-Path $OutDir 'command-facts.json'
+    $exit = Invoke-ChildPwsh -Arguments @('-File', (Join-Path $Root 'tools/Export-CommandFacts.ps1'), '-ModulePath', (Join-Path $ModuleOut 'OverlayTools.psd1'), '-OutFile', $facts)
+    if ($exit -ne 0) { throw 'Reading the cmdlets for the help failed.' }
+    $helpArgs = @((Join-Path $tool 'HelpBuilder.dll'), $Verb, '--docs', (Join-Path $Root 'docs/en-US'), '--facts', $facts)
+    if ($Verb -eq 'build') { $helpArgs += @('--out', (Join-Path $ModuleOut 'en-US')) }
+    & dotnet @helpArgs
+    if ($LASTEXITCODE -ne 0) { throw "The help does not match the cmdlets (see above); the build stops here." }
 }
 
 function Restore-Pester {
@@ -214,6 +234,7 @@ try {
         'Demo' { Invoke-Demo }
         'Bench' { Invoke-Bench }
         'Clean' { Invoke-Clean }
+        'UpdateDocs' { Invoke-Build; Invoke-HelpBuilder 'update' }
     }
 }
 finally {

@@ -89,6 +89,76 @@ public static class ErrorIds
     /// <summary>Not Linux.</summary>
     public const string LinuxOnly = "LinuxOnly";
 
+    // ---- layer stores (issue 3): Docker overlay2 and Podman stores read from disk; Mount-Overlay layer streams ----
+
+    /// <summary>No layer store at -DataRoot, or none at the engines' default roots.</summary>
+    public const string LayerStoreNotFound = "LayerStoreNotFound";
+    /// <summary>A store of a kind or storage driver the module cannot read (vfs, btrfs, the containerd image store...).</summary>
+    public const string LayerStoreUnsupported = "LayerStoreUnsupported";
+    /// <summary>A store file cannot be read (permissions, I/O errors).</summary>
+    public const string LayerStoreUnreadable = "LayerStoreUnreadable";
+    /// <summary>A store file holds what the engine would not write (bad JSON, an id that is no id, a bad number).</summary>
+    public const string LayerStoreMetadataInvalid = "LayerStoreMetadataInvalid";
+    /// <summary>A literal -Image names no image.</summary>
+    public const string ImageNotFound = "ImageNotFound";
+    /// <summary>An id prefix given to -Image matches several images.</summary>
+    public const string ImageAmbiguous = "ImageAmbiguous";
+    /// <summary>A literal -Container names no container.</summary>
+    public const string ContainerNotFound = "ContainerNotFound";
+    /// <summary>An id prefix given to -Container matches several containers.</summary>
+    public const string ContainerAmbiguous = "ContainerAmbiguous";
+    /// <summary>An image config does not match its id (digest) or lacks its layers.</summary>
+    public const string ImageConfigInvalid = "ImageConfigInvalid";
+    /// <summary>A layer an image or container needs is not in the store.</summary>
+    public const string LayerMissing = "LayerMissing";
+    /// <summary>Docker is removing the layer (a -removing dir in the layer database).</summary>
+    public const string LayerBeingRemoved = "LayerBeingRemoved";
+    /// <summary>Podman marked the layer incomplete (an interrupted pull, build or removal).</summary>
+    public const string LayerIncomplete = "LayerIncomplete";
+    /// <summary>The layer's content dir (diff) is missing.</summary>
+    public const string LayerContentMissing = "LayerContentMissing";
+    /// <summary>A cache-id, link file, lower file or l/ symlink leads outside the store, or a symlink replaces a store entry.</summary>
+    public const string LayerPathOutsideStore = "LayerPathOutsideStore";
+    /// <summary>The store's records of a stack disagree (parent, diff id, chain id, lower file).</summary>
+    public const string LayerChainMismatch = "LayerChainMismatch";
+    /// <summary>A -Path is no layer of a known store.</summary>
+    public const string LayerNotInStore = "LayerNotInStore";
+    /// <summary>Mount-Overlay: a container's layers were piped in without -ReadOnly and without a fresh -Upper.</summary>
+    public const string LayerStreamNeedsUpper = "LayerStreamNeedsUpper";
+    /// <summary>Mount-Overlay: the -Upper or -Work given for piped layers belongs to the piped container.</summary>
+    public const string LayerStreamUpperNotFresh = "LayerStreamUpperNotFresh";
+
+    // ---- containerd store reader (issue 5): bbolt files, metadata, content blobs ----
+
+    /// <summary>The data root holds no containerd store (no io.containerd.metadata.v1.bolt/meta.db).</summary>
+    public const string ContainerdStoreNotFound = "ContainerdStoreNotFound";
+    /// <summary>A bbolt database file cannot be opened or read (permissions, I/O error, not a regular file).</summary>
+    public const string BoltDatabaseUnreadable = "BoltDatabaseUnreadable";
+    /// <summary>A file is not a bbolt database (wrong magic, too short, empty).</summary>
+    public const string BoltNotADatabase = "BoltNotADatabase";
+    /// <summary>A bbolt database has a format version this reader does not know.</summary>
+    public const string BoltVersionUnsupported = "BoltVersionUnsupported";
+    /// <summary>A bbolt database is damaged: bad meta checksums, pages out of range, page cycles, bad elements.</summary>
+    public const string BoltDatabaseCorrupt = "BoltDatabaseCorrupt";
+    /// <summary>A bbolt database is shorter than its meta page says (truncated copy or disk full).</summary>
+    public const string BoltDatabaseTruncated = "BoltDatabaseTruncated";
+    /// <summary>A containerd record holds a value that cannot be used (bad digest, id, kind or name).</summary>
+    public const string ContainerdMetadataInvalid = "ContainerdMetadataInvalid";
+    /// <summary>A manifest, index or config blob is missing from the content store.</summary>
+    public const string ContainerdBlobMissing = "ContainerdBlobMissing";
+    /// <summary>A content blob is unreadable, too large, not JSON of the expected shape, or does not match its digest.</summary>
+    public const string ContainerdBlobInvalid = "ContainerdBlobInvalid";
+    /// <summary>A snapshot an image or container needs is not in the overlayfs snapshotter.</summary>
+    public const string ContainerdSnapshotMissing = "ContainerdSnapshotMissing";
+    /// <summary>An image has no manifest for this platform that is unpacked in the overlayfs snapshotter.</summary>
+    public const string ContainerdImageNotUnpacked = "ContainerdImageNotUnpacked";
+    /// <summary>A container uses a snapshotter other than overlayfs.</summary>
+    public const string ContainerdUnsupportedSnapshotter = "ContainerdUnsupportedSnapshotter";
+    /// <summary>A path built from the store's records would leave the data root.</summary>
+    public const string ContainerdPathOutsideRoot = "ContainerdPathOutsideRoot";
+    /// <summary>A -Namespace names no containerd namespace in the store.</summary>
+    public const string ContainerdNamespaceNotFound = "ContainerdNamespaceNotFound";
+
     // Copy-on-write tools (Invoke-OverlayCopyUp, Get-OverlayChange, Resolve-OverlayPath).
     /// <summary>The path is not on an overlay file system.</summary>
     public const string PathNotOnOverlay = "PathNotOnOverlay";

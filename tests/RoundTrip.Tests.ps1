@@ -1,0 +1,113 @@
+#Requires -Version 7.4
+# Objects survive serialization (Export-Clixml, jobs: the same PSRP serializer remoting uses) and
+# the cmdlets are safe in parallel runspaces.
+
+BeforeDiscovery {
+    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+    $script:IsRoot = Test-IsRoot
+}
+
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+    Import-OverlayToolsUnderTest
+    $script:ModulePath = (Get-Module OverlayTools).Path -replace '\.dll$', '.psd1'
+    $script:Root = New-TestRoot 'roundtrip'
+}
+
+AfterAll {
+    Remove-TestRoot $script:Root
+}
+
+Describe 'Round trips and parallel use' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
+    BeforeEach {
+        $script:Case = Join-Path $script:Root ([guid]::NewGuid().ToString('N').Substring(0, 8))
+        $script:L1 = New-Layer "$script:Case/lower" @{ 'a' = '1' }
+        $script:L2 = New-Layer "$script:Case/lower2" @{ 'b' = '2' }
+        $script:Up = New-Layer "$script:Case/upper"
+        $script:Merged = New-Layer "$script:Case/merged"
+    }
+
+    AfterEach {
+        Get-Job | Remove-Job -Force
+        Clear-TestMounts $script:Case
+    }
+
+    It 'keeps every OverlayMount property through Export-Clixml and Import-Clixml' {
+        $m = Mount-Overlay -Lower $L1, $L2 -Upper $Up -Target $Merged -Option nosuid -PassThru
+        $xml = Join-Path $Case 'm.xml'
+        $m | Export-Clixml -LiteralPath $xml
+        $back = Import-Clixml -LiteralPath $xml
+        $back.PSObject.TypeNames | Should -Contain 'Deserialized.OverlayTools.OverlayMount'
+        foreach ($p in 'Target', 'Upper', 'Work', 'ReadOnly', 'MountId', 'ParentId', 'Source', 'HasModuleEmptyLower') {
+            $back.$p | Should -Be $m.$p -Because $p
+        }
+        @($back.Lower) | Should -Be @($m.Lower)
+        @($back.MountOptions) | Should -Be @($m.MountOptions)
+    }
+
+    It 'shows deserialized mounts with the same default table' {
+        $m = Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged -PassThru
+        $live = $m | Out-String -Width 300
+        $back = [System.Management.Automation.PSSerializer]::Deserialize([System.Management.Automation.PSSerializer]::Serialize($m))
+        $back | Out-String -Width 300 | Should -Be $live
+    }
+
+    It 'pipes mounts returned by a background job (out of process) into Dismount-Overlay' {
+        Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged
+        $remote = Start-Job -ScriptBlock {
+            param($module, $target)
+            Import-Module $module
+            Get-OverlayMount -Target $target
+        } -ArgumentList $ModulePath, $Merged | Wait-Job -Timeout 60 | Receive-Job
+        $remote.PSObject.TypeNames[0] | Should -Be 'Deserialized.OverlayTools.OverlayMount'
+        $remote | Dismount-Overlay
+        Test-MountedAt $Merged | Should -BeFalse
+    }
+
+    It 'mounts again from a deserialized mount by property name' {
+        $m = Mount-Overlay -Lower $L1, $L2 -Upper $Up -Target $Merged -PassThru
+        $back = [System.Management.Automation.PSSerializer]::Deserialize([System.Management.Automation.PSSerializer]::Serialize($m))
+        Dismount-Overlay -Target $Merged
+        $again = $back | Mount-Overlay -PassThru
+        $again.Lower | Should -Be @($L1, $L2)
+        $again.Upper | Should -Be $Up
+        $again.Target | Should -Be $Merged
+    }
+
+    It 'mounts, lists and dismounts from many runspaces at once without interference' {
+        $dirs = 1..16 | ForEach-Object {
+            $d = Join-Path $Case "p$_"
+            [pscustomobject]@{ Lower = (New-Layer "$d/lower" @{ "f$_" = "$_" }); Upper = (New-Layer "$d/upper"); Target = (New-Layer "$d/merged"); N = $_ }
+        }
+        $results = $dirs | ForEach-Object -ThrottleLimit 8 -Parallel {
+            Import-Module $using:ModulePath
+            $d = $_
+            $out = foreach ($i in 1..5) {
+                Mount-Overlay -Lower $d.Lower -Upper $d.Upper -Target $d.Target
+                $seen = Test-Path -LiteralPath (Join-Path $d.Target "f$($d.N)")
+                $listed = @(Get-OverlayMount -Target $d.Target).Count
+                Dismount-Overlay -Target $d.Target
+                "$seen/$listed"
+            }
+            $out -join ','
+        }
+        $results | Should -HaveCount 16
+        $results | ForEach-Object { $_ | Should -Be 'True/1,True/1,True/1,True/1,True/1' }
+        @(Get-MountsUnder $Case).Count | Should -Be 0
+    }
+
+    It 'resolves relative paths per runspace, not through the process directory' {
+        $a = New-Layer "$Case/ra"; $null = New-Layer "$Case/ra/lower" @{ 'from-a' = 'a' }; $null = New-Layer "$Case/ra/upper"; $null = New-Layer "$Case/ra/merged"
+        $b = New-Layer "$Case/rb"; $null = New-Layer "$Case/rb/lower" @{ 'from-b' = 'b' }; $null = New-Layer "$Case/rb/upper"; $null = New-Layer "$Case/rb/merged"
+        $results = $a, $b | ForEach-Object -ThrottleLimit 2 -Parallel {
+            Import-Module $using:ModulePath
+            Set-Location -LiteralPath $_
+            $m = Mount-Overlay -Lower lower -Upper upper -Target merged -PassThru
+            $names = (Get-ChildItem -LiteralPath $m.Target).Name -join ','
+            Dismount-Overlay -Target merged
+            "$($m.Target)=$names"
+        }
+        $results | Should -Contain "$a/merged=from-a"
+        $results | Should -Contain "$b/merged=from-b"
+    }
+}
