@@ -299,6 +299,28 @@ Describe 'Get-OverlayChange' -Tag 'RequiresRoot' {
             Test-Path -LiteralPath "$Upper/etc/passwd" | Should -BeTrue
             Get-OverlayChange $Merged | Should -BeNullOrEmpty -Because 'docker diff compares what the container sees, which did not change'
             ConvertTo-DiffLines (Get-OverlayChange $Merged -Style Podman) | Should -Be @('C /etc/passwd', 'C /var/cache/a', 'C /var/cache/sub/b')
+            # Upper: everything the upper layer holds, the parents the kernel copied up included.
+            ConvertTo-DiffLines (Get-OverlayChange $Merged -Style Upper) |
+                Should -Be @('C /etc', 'C /etc/passwd', 'C /var', 'C /var/cache', 'C /var/cache/a', 'C /var/cache/sub', 'C /var/cache/sub/b')
+        }
+
+        It 'decides Added or Changed as containers/storage does: following the lowers'' links, ignoring their opaque directories' {
+            & ln -s "/nonexistent-$([guid]::NewGuid().ToString('N'))" "$Lower/gone-link"
+            & ln -s data/keep "$Lower/rel-link"
+            $top = New-Layer "$Case/top" @{ 'var/cache/only-top' = 't' }
+            Set-TestXattr "$top/var/cache" 'trusted.overlay.opaque' 'y'
+            Mount-Overlay -Lower $top, $Lower -Upper $Upper -Target $Merged
+            Test-Path -LiteralPath "$Merged/var/cache/a" | Should -BeFalse -Because 'the top layer''s opaque directory hides it'
+            & rm "$Merged/gone-link" "$Merged/rel-link"
+            & ln -s elsewhere "$Merged/gone-link"
+            & ln -s elsewhere "$Merged/rel-link"
+            Set-Content -LiteralPath "$Merged/var/cache/a" -Value 'again'
+            # podman stats the old links (following them): the dangling one counts as absent; the
+            # opaque directory of the top layer does not hide the bottom layer's /var/cache/a.
+            ConvertTo-DiffLines (Get-OverlayChange $Merged -Style Podman) | Should -Be @('A /gone-link', 'C /rel-link', 'C /var/cache', 'C /var/cache/a')
+            $c = Get-OverlayChange $Merged
+            ConvertTo-DiffLines $c | Should -Be @('C /gone-link', 'C /rel-link', 'C /var', 'C /var/cache', 'A /var/cache/a')
+            Assert-MatchesKernel $Merged @($top, $Lower) $c
         }
     }
 }

@@ -39,6 +39,9 @@ public sealed class OverlayChange
     /// <summary>For a renamed directory (redirect_dir) or a metadata-only copy stored under another name: the path below it comes from.</summary>
     public string? RenamedFrom { get; init; }
 
+    /// <summary>The container whose upper layer this is (its name as the engine shows it), for Get-OverlayChange -Container; null for other overlays.</summary>
+    public string? Container { get; init; }
+
     /// <summary>The `docker diff` letter: A, C or D.</summary>
     public string Letter => Kind.Length > 0 ? Kind[..1] : "?";
 

@@ -95,6 +95,19 @@ public class ChangeRulesTests
     }
 
     [Fact]
+    public void Upper_lists_every_entry_of_the_upper_and_deletes_as_Docker_does()
+    {
+        var lower = Stat(0x81A4, 10);
+        var copied = lower with { AtimeSec = 999, Nlink = 2 };
+        Assert.True(ChangeRules.ListsChangedEntry(ChangeStyle.Upper, lower, copied, capabilityDiffers: false));
+        // A directory only copied up (as the parent of a change, say) is listed at once.
+        Assert.True(ChangeRules.ListsDirectoryNow(ChangeStyle.Upper, OverlayChange.Changed, false, false, Stat(0x41ED), Stat(0x41ED)));
+        Assert.True(ChangeRules.ListsParentsOf(ChangeStyle.Upper, OverlayChange.Changed));
+        Assert.False(ChangeRules.ListsOpaqueDirectoryAsDeleted(ChangeStyle.Upper, opaque: true, existsBelow: true));
+        Assert.Empty(ChangeRules.DefaultHiddenPaths(ChangeStyle.Upper));
+    }
+
+    [Fact]
     public void Podman_hides_the_paths_it_manages_itself()
     {
         var hidden = ChangeRules.DefaultHiddenPaths(ChangeStyle.Podman);

@@ -75,10 +75,10 @@ internal static class ChangeRules
 
     /// <summary>
     /// Whether a non-directory of the upper layer over an entry of the lowers is listed:
-    /// Podman lists every such entry (even one only copied up); Docker only one that differs.
+    /// Podman and Upper list every such entry (even one only copied up); Docker only one that differs.
     /// </summary>
     internal static bool ListsChangedEntry(ChangeStyle style, in EntryStat below, in EntryStat now, bool capabilityDiffers)
-        => style == ChangeStyle.Podman || DockerStatDifferent(below, now) || capabilityDiffers;
+        => style != ChangeStyle.Docker || DockerStatDifferent(below, now) || capabilityDiffers;
 
     /// <summary>
     /// Podman lists a changed directory only when its own mode, size or modification time
@@ -97,19 +97,25 @@ internal static class ChangeRules
     /// Whether a directory change is listed as soon as it is found. Otherwise it is listed only
     /// when a change below it is (see <see cref="ListsParentsOf"/>). Docker lists a directory
     /// whose own type, mode, owner or device differ; Podman one whose mode, size or time differ,
-    /// or that is opaque or renamed. New directories are always listed.
+    /// or that is opaque or renamed; Upper every directory of the upper. New directories are
+    /// always listed.
     /// </summary>
     internal static bool ListsDirectoryNow(ChangeStyle style, string kind, bool opaque, bool renamed, in EntryStat now, in EntryStat below)
         => kind != OverlayChange.Changed
-            || (style == ChangeStyle.Docker ? DockerStatDifferent(below, now) : PodmanListsDirectory(kind, opaque, renamed, now, below));
+            || style switch
+            {
+                ChangeStyle.Docker => DockerStatDifferent(below, now),
+                ChangeStyle.Podman => PodmanListsDirectory(kind, opaque, renamed, now, below),
+                _ => true,
+            };
 
     /// <summary>
-    /// Which changes make their unlisted parent directories listed: under Docker every change
-    /// (a directory with a change inside is itself a change), under Podman additions and
-    /// deletions only (as containers/storage does).
+    /// Which changes make their unlisted parent directories listed: under Docker (and Upper)
+    /// every change (a directory with a change inside is itself a change), under Podman
+    /// additions and deletions only (as containers/storage does).
     /// </summary>
     internal static bool ListsParentsOf(ChangeStyle style, string kind)
-        => style == ChangeStyle.Docker || kind is OverlayChange.Added or OverlayChange.Deleted;
+        => style != ChangeStyle.Podman || kind is OverlayChange.Added or OverlayChange.Deleted;
 
     /// <summary>
     /// containers/storage reports a directory that was deleted and created again (an opaque

@@ -29,9 +29,20 @@ public enum ChangeStyle
     /// modification time equal the lower one's, which is listed only when an entry below it was
     /// added or deleted; a re-created (opaque) directory is Deleted, then its entries Added or
     /// Changed; whiteouts are Deleted; the paths podman manages itself (/etc/mtab, /etc/hosts,
-    /// /run, /run/.containerenv...) are left out. Sorted at the end.
+    /// /run, /run/.containerenv...) are left out. Whether the lowers had an entry is decided as
+    /// containers/storage does: each lower layer in turn, following symbolic links (so a link
+    /// whose target is missing counts as absent), ignoring opaque directories of the lowers,
+    /// stopping at a layer that whites out the entry or a parent. Sorted at the end.
     /// </summary>
     Podman,
+
+    /// <summary>
+    /// Everything the upper layer holds: like Docker (whiteouts and what opaque or renamed
+    /// directories hide are Deleted, directories with a change inside are Changed), but every
+    /// entry of the upper is listed, Added or Changed, also one that was only copied up and
+    /// still looks as it does in the lowers.
+    /// </summary>
+    Upper,
 }
 
 /// <summary>What to compare: an upper layer against the lower layers it was stacked on.</summary>
@@ -43,8 +54,11 @@ public sealed class ChangeWalkRequest
     /// <summary>The lower layer directories, highest priority first (absolute).</summary>
     public IReadOnlyList<string> Lower { get; init; } = [];
 
-    /// <summary>Docker (default) or Podman semantics.</summary>
+    /// <summary>Docker (default), Podman or Upper semantics.</summary>
     public ChangeStyle Style { get; init; } = ChangeStyle.Docker;
+
+    /// <summary>The container the upper belongs to, copied to each change's Container; null for other overlays.</summary>
+    public string? Container { get; init; }
 
     /// <summary>True when the overlay uses user.overlay.* xattrs (the userxattr option, rootless engines).</summary>
     public bool UserXattr { get; init; }
@@ -150,7 +164,11 @@ public static class ChangeWalker
                 var upperRoot = _layers.Upper!.Root;
                 var rootX = LayerSet.IsX(Posix.GetXattr(upperRoot, _layers.Xattrs.Opaque));
                 _log.Verbose($"Comparing upper layer '{UpperPath}' with {_layers.Lowers.Count} lower layer(s) ({_request.Style} semantics).");
-                Push(new Node("", upperRoot, ownsUpper: false, rootX, image, image, emitted: true, pending: null));
+                Push(new Node("", upperRoot, ownsUpper: false, rootX, image, image, emitted: true, pending: null)
+                {
+                    // containers/storage looks at each lower layer's root.
+                    PodmanBelow = _request.Style == ChangeStyle.Podman ? Enumerable.Repeat(BelowState.Directory, _layers.Lowers.Count).ToArray() : null,
+                });
                 while (_stack.Count > 0)
                 {
                     var node = _stack[^1];
@@ -303,10 +321,12 @@ public static class ChangeWalker
                 if (_layers.IsWhiteout(node.Upper.Value, u.NameZ, st, node.UpperXWhiteouts))
                 {
                     using var gone = LookupImage(node, item, openDirs: false);
-                    var kind = ChangeRules.Classify(new NameFacts(InUpper: true, UpperIsWhiteout: true, item.InMerged, InImage: gone is not null, SameEntryBelow: false));
+                    var kind = _request.Style == ChangeStyle.Podman
+                        ? OverlayChange.Deleted // containers/storage lists every whiteout of the upper
+                        : ChangeRules.Classify(new NameFacts(InUpper: true, UpperIsWhiteout: true, item.InMerged, InImage: gone is not null, SameEntryBelow: false));
                     if (kind is not null)
                     {
-                        Emit(new OverlayChange { Kind = kind, Path = path, ItemType = gone!.Stat.ItemType, Layer = UpperPath });
+                        Emit(new OverlayChange { Kind = kind, Path = path, ItemType = gone?.Stat.ItemType ?? "Unknown", Layer = UpperPath, Container = _request.Container });
                     }
                     return;
                 }
@@ -320,16 +340,18 @@ public static class ChangeWalker
                 {
                     return; // only copied up: the merged view shows what the lowers have
                 }
+                bool inImage = _request.Style == ChangeStyle.Podman ? PodmanFind(node, path, out _, null) : below is not null;
                 bool metacopy = _request.CheckMetacopy && st.IsRegular && st.Size > 0 && Posix.HasXattrAt(node.Upper.Value, u.NameZ, _layers.Xattrs.MetacopyZ);
                 Emit(new OverlayChange
                 {
-                    Kind = ChangeRules.Classify(new NameFacts(InUpper: true, UpperIsWhiteout: false, item.InMerged, InImage: below is not null, SameEntryBelow: false))!,
+                    Kind = ChangeRules.Classify(new NameFacts(InUpper: true, UpperIsWhiteout: false, item.InMerged, InImage: inImage, SameEntryBelow: false))!,
                     Path = path,
                     ItemType = st.ItemType,
                     Size = st.Size,
                     Layer = UpperPath,
                     MetadataOnly = metacopy,
                     RenamedFrom = metacopy ? ChangeRules.RenamedFrom(node.Path, ReadRedirectAt(node.Upper, u)) : null,
+                    Container = _request.Container,
                 });
                 return;
             }
@@ -373,6 +395,7 @@ public static class ChangeWalker
                         Size = m.Stat.IsDirectory ? 0 : m.Stat.Size,
                         Layer = UpperPath,
                         MetadataOnly = m.Metacopy,
+                        Container = _request.Container,
                     };
                     if (listed)
                     {
@@ -406,7 +429,7 @@ public static class ChangeWalker
                 var kind = ChangeRules.Classify(new NameFacts(InUpper: false, UpperIsWhiteout: false, InMerged: false, InImage: gone is not null, SameEntryBelow: false));
                 if (kind is not null)
                 {
-                    Emit(new OverlayChange { Kind = kind, Path = path, ItemType = gone!.Stat.ItemType, Layer = UpperPath });
+                    Emit(new OverlayChange { Kind = kind, Path = path, ItemType = gone!.Stat.ItemType, Layer = UpperPath, Container = _request.Container });
                 }
             }
         }
@@ -456,12 +479,20 @@ public static class ChangeWalker
                     m.Frame = null;
                 }
 
-                string kind = ChangeRules.Classify(new NameFacts(InUpper: true, UpperIsWhiteout: false, item.InMerged, InImage: below is not null, SameEntryBelow: false))!;
-                if (ChangeRules.ListsOpaqueDirectoryAsDeleted(_request.Style, opaque, below is not null))
+                bool existsBelow = below is not null;
+                var belowStat = below?.Stat ?? default;
+                BelowState[]? podmanBelow = null;
+                if (_request.Style == ChangeStyle.Podman)
+                {
+                    podmanBelow = new BelowState[_layers.Lowers.Count];
+                    existsBelow = PodmanFind(node, path, out belowStat, podmanBelow);
+                }
+                string kind = ChangeRules.Classify(new NameFacts(InUpper: true, UpperIsWhiteout: false, item.InMerged, InImage: existsBelow, SameEntryBelow: false))!;
+                if (ChangeRules.ListsOpaqueDirectoryAsDeleted(_request.Style, opaque, existsBelow))
                 {
                     kind = OverlayChange.Deleted;
                 }
-                bool listed = below is null || ChangeRules.ListsDirectoryNow(_request.Style, kind, opaque, redirect is not null, st, below.Stat);
+                bool listed = !existsBelow || ChangeRules.ListsDirectoryNow(_request.Style, kind, opaque, redirect is not null, st, belowStat);
                 var change = new OverlayChange
                 {
                     Kind = kind,
@@ -470,13 +501,14 @@ public static class ChangeWalker
                     Layer = UpperPath,
                     Opaque = opaque,
                     RenamedFrom = ChangeRules.RenamedFrom(node.Path, redirect),
+                    Container = _request.Container,
                 };
                 if (listed)
                 {
                     Emit(change);
                 }
                 var xw = LayerSet.IsX(opaqueValue);
-                var child = new Node(path, dir, ownsUpper: true, xw, ml, il, emitted: listed, pending: listed ? null : change);
+                var child = new Node(path, dir, ownsUpper: true, xw, ml, il, emitted: listed, pending: listed ? null : change) { PodmanBelow = podmanBelow };
                 dir = null;
                 ml = null;
                 il = null;
@@ -508,6 +540,60 @@ public static class ChangeWalker
             var frame = s.Exists && s.Stat.IsDirectory ? s.Frame : null;
             s.Frame = null;
             return frame ?? DirFrame.Empty;
+        }
+
+        /// <summary>
+        /// Whether the lowers had <paramref name="path"/>, decided as containers/storage does for
+        /// `podman diff`: each lower layer in turn, top first, is asked with stat(2), which follows
+        /// symbolic links (a link whose target is missing counts as absent, and the next layer is
+        /// asked); a layer whose entry there, or at a parent, is a whiteout ends the search;
+        /// opaque directories of the lowers are not honoured. <paramref name="below"/> is what the
+        /// layer that has it shows. With <paramref name="childStates"/> (for a directory that
+        /// will be walked), every layer is asked and its state at this path recorded.
+        /// </summary>
+        private bool PodmanFind(Node node, string path, out EntryStat below, BelowState[]? childStates)
+        {
+            var states = node.PodmanBelow!;
+            byte[] relZ = Native.Utf8Z(path[1..]);
+            below = default;
+            bool found = false;
+            bool stopped = false;
+            for (int i = 0; i < states.Length; i++)
+            {
+                bool deciding = !found && !stopped;
+                if (!deciding && childStates is null)
+                {
+                    break;
+                }
+                if (states[i] != BelowState.Directory)
+                {
+                    // The parent is missing here (the entry cannot be), or whited out (the search ends).
+                    stopped |= deciding && states[i] == BelowState.WhitedOut;
+                    if (childStates is not null)
+                    {
+                        childStates[i] = states[i];
+                    }
+                    continue;
+                }
+                bool ok = Posix.TryStatFollowAt(_layers.Lowers[i].Root.Value, relZ, out var st, out _);
+                if (childStates is not null)
+                {
+                    childStates[i] = !ok ? BelowState.Absent : st.IsWhiteoutDevice ? BelowState.WhitedOut : st.IsDirectory ? BelowState.Directory : BelowState.Absent;
+                }
+                if (deciding && ok)
+                {
+                    if (st.IsWhiteoutDevice)
+                    {
+                        stopped = true;
+                    }
+                    else
+                    {
+                        found = true;
+                        below = st;
+                    }
+                }
+            }
+            return found;
         }
 
         /// <summary>Docker also compares file capabilities; only worth reading when nothing else differs.</summary>
@@ -547,6 +633,19 @@ public static class ChangeWalker
                 _out.Add(change);
             }
         }
+    }
+
+    /// <summary>What a lower layer has at a directory's path, for the Podman style's search.</summary>
+    private enum BelowState : byte
+    {
+        /// <summary>Nothing, or not a directory: nothing below it exists in this layer.</summary>
+        Absent,
+
+        /// <summary>A directory (stat follows links): entries below it are looked up.</summary>
+        Directory,
+
+        /// <summary>A whiteout here or at a parent: the search ends at this layer.</summary>
+        WhitedOut,
     }
 
     private readonly struct Item
@@ -595,6 +694,8 @@ public static class ChangeWalker
         internal bool ListImage { get; set; }
         internal bool Emitted { get; set; }
         internal OverlayChange? Pending { get; }
+        /// <summary>Podman style: what each lower layer has at this directory's path, as containers/storage sees it.</summary>
+        internal BelowState[]? PodmanBelow { get; init; }
 
         public void Dispose()
         {

@@ -21,6 +21,7 @@ internal static unsafe partial class Native
     internal const uint STATX_BASIC_STATS = 0x7ff;
 
     internal const int AT_STATX_DONT_SYNC = 0x4000;
+    internal const int AT_NO_AUTOMOUNT = 0x800;
 
     /// <summary>The descriptor of a directory entry from getdents64 (linux/dirent.h).</summary>
     internal const byte DT_UNKNOWN = 0;

@@ -144,6 +144,29 @@ internal static unsafe class Posix
         return true;
     }
 
+    /// <summary>
+    /// stat of a relative path below a directory, following symbolic links (an absolute link
+    /// target from the root of the host, as os.Stat in containers/storage does), without
+    /// triggering automounts; false and errno when it does not resolve. Only for matching
+    /// podman's diff: nothing is opened.
+    /// </summary>
+    internal static bool TryStatFollowAt(int dirFd, byte[] pathZ, out EntryStat st, out int errno)
+    {
+        byte* buf = stackalloc byte[256];
+        fixed (byte* p = pathZ)
+        {
+            if (Native.Statx(dirFd, p, Native.AT_NO_AUTOMOUNT | Native.AT_STATX_DONT_SYNC, StatMask, buf) != 0)
+            {
+                errno = Marshal.GetLastPInvokeError();
+                st = default;
+                return false;
+            }
+        }
+        errno = 0;
+        st = EntryStat.FromStatx(buf);
+        return true;
+    }
+
     /// <summary>statx of an open descriptor (AT_EMPTY_PATH).</summary>
     internal static EntryStat StatFd(Fd fd, string pathForErrors)
     {
@@ -172,9 +195,17 @@ internal static unsafe class Posix
         return true;
     }
 
-    /// <summary>Opens a directory entry as a directory (never a FIFO or device: O_DIRECTORY fails on those), without following a link.</summary>
+    /// <summary>
+    /// Opens a directory entry as a directory (never a FIFO or device: O_DIRECTORY fails on
+    /// those), without following a link. Reading it leaves its access time alone where
+    /// O_NOATIME is allowed (owner or CAP_FOWNER), so walking a layer store changes nothing.
+    /// </summary>
     internal static Fd? TryOpenDirAt(int dirFd, byte[] nameZ, out int errno)
-        => TryOpenAt(dirFd, nameZ, Native.O_RDONLY | Native.O_DIRECTORY | Native.O_NOFOLLOW | Native.O_NONBLOCK, out errno);
+    {
+        const int flags = Native.O_RDONLY | Native.O_DIRECTORY | Native.O_NOFOLLOW | Native.O_NONBLOCK;
+        var fd = TryOpenAt(dirFd, nameZ, flags | StoreNative.O_NOATIME, out errno);
+        return fd is null && errno == Errno.EPERM ? TryOpenAt(dirFd, nameZ, flags, out errno) : fd;
+    }
 
     /// <summary>openat(2) with O_CLOEXEC added; null and errno on failure.</summary>
     internal static Fd? TryOpenAt(int dirFd, byte[] nameZ, int flags, out int errno)

@@ -6,21 +6,26 @@ using System.Management.Automation;
 using System.Threading;
 using OverlayTools.Changes;
 using OverlayTools.Mounts;
+using OverlayTools.Stores;
 
 namespace OverlayTools;
 
 /// <summary>
-/// <para type="synopsis">Lists what an overlay's upper layer changes (docker diff for any overlay), read from the layer directories.</para>
+/// <para type="synopsis">Lists what an overlay's upper layer changes (docker diff for any overlay, and for Docker, Podman and containerd containers), read from the layer directories.</para>
 /// </summary>
 [Cmdlet(VerbsCommon.Get, "OverlayChange", DefaultParameterSetName = TargetSet, HelpUri = HelpBase + "Get-OverlayChange.md")]
 [OutputType(typeof(OverlayChange))]
-public sealed class GetOverlayChangeCommand : OverlayCmdlet
+public sealed class GetOverlayChangeCommand : OverlayCmdlet, IDisposable
 {
     private const string TargetSet = "Target";
     private const string LayersSet = "Layers";
+    private const string ContainerSet = "Container";
 
     private readonly CancellationTokenSource _cancel = new();
     private List<OverlayMount>? _mounts;
+    private List<ILayerStore>? _stores;
+    private readonly HashSet<string> _walkedContainers = new(StringComparer.Ordinal);
+    private bool _namespacesChecked;
     private int _activity;
 
     /// <summary>Mount points of mounted overlays (wildcards match mounted overlays).</summary>
@@ -47,13 +52,43 @@ public sealed class GetOverlayChangeCommand : OverlayCmdlet
     [Parameter(ParameterSetName = LayersSet)]
     public SwitchParameter UserXattr { get; set; }
 
-    /// <summary>Docker (default) or Podman semantics.</summary>
+    /// <summary>Containers by name, full or short id (wildcards), read from their engine's store on disk: Docker overlay2, Podman, containerd.</summary>
+    [Parameter(ParameterSetName = ContainerSet, Mandatory = true)]
+    [SupportsWildcards]
+    [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(OverlayTools.Completers.ContainerNameCompleter))]
+    public string[] Container { get; set; } = [];
+
+    /// <summary>The store(s) -Container reads: a Docker data root, a Podman graph root or a containerd root. Default: the engines' default roots.</summary>
+    [Parameter(ParameterSetName = ContainerSet)]
+    [ValidateNotNullOrEmpty]
+    public string[]? DataRoot { get; set; }
+
+    /// <summary>containerd namespaces to look for -Container in (wildcards). Default: all.</summary>
+    [Parameter(ParameterSetName = ContainerSet)]
+    [SupportsWildcards]
+    [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(OverlayTools.Completers.NamespaceCompleter))]
+    public string[]? Namespace { get; set; }
+
+    /// <summary>
+    /// Docker (default: what docker diff lists), Podman (what podman diff lists; the default for
+    /// Podman containers) or Upper (every entry the upper layer holds, copied-up ones included).
+    /// </summary>
     [Parameter]
     public ChangeStyle Style { get; set; } = ChangeStyle.Docker;
 
     /// <inheritdoc/>
     protected override void ProcessRecord()
     {
+        if (ParameterSetName == ContainerSet)
+        {
+            foreach (var query in Container)
+            {
+                WalkContainers(query);
+            }
+            return;
+        }
         if (ParameterSetName == LayersSet)
         {
             ChangeWalkRequest request;
@@ -195,9 +230,116 @@ public sealed class GetOverlayChangeCommand : OverlayCmdlet
         return result;
     }
 
+    // ---- containers ------------------------------------------------------------------------------
+
+    private void WalkContainers(string query)
+    {
+        var stores = Stores();
+        if (stores.Count == 0)
+        {
+            return;
+        }
+        if (!_namespacesChecked && Namespace is { Length: > 0 })
+        {
+            _namespacesChecked = true;
+            foreach (var e in StoreSelection.UnknownNamespaces(stores, Namespace.Where(n => !HasWildcards(n))))
+            {
+                WriteOverlayError(e);
+            }
+        }
+        var namespaces = Namespace is { Length: > 0 } ? Namespace.Select(Pattern).ToList() : null;
+        var selected = StoreSelection.Containers(stores, query, HasWildcards(query) ? Pattern(query).IsMatch : null,
+            namespaces is null ? null : ns => ns is not null && namespaces.Any(p => p.IsMatch(ns)), WriteOverlayError);
+        bool styleGiven = MyInvocation.BoundParameters.ContainsKey(nameof(Style));
+        foreach (var (store, info) in selected)
+        {
+            if (_cancel.IsCancellationRequested)
+            {
+                return;
+            }
+            if (!_walkedContainers.Add(store.Backend + "\0" + store.Root + "\0" + info.Namespace + "\0" + info.Id))
+            {
+                continue;
+            }
+            StoreContainer container;
+            try
+            {
+                container = store.GetContainer(info);
+            }
+            catch (OverlayException e)
+            {
+                WriteOverlayError(e);
+                continue;
+            }
+            var style = styleGiven ? Style : DefaultStyle(container.Backend);
+            string name = info.DisplayName;
+            WriteVerboseOrDebug($"Container {name} ({container.Backend}{(info.Namespace is null ? "" : " namespace " + info.Namespace)}, {container.Root}): comparing its upper layer '{container.UpperDir}' with its {container.LowerDirs.Count} lower layer(s), as {style} lists changes.");
+            Walk(new ChangeWalkRequest
+            {
+                Upper = container.UpperDir,
+                Lower = container.LowerDirs,
+                Style = style,
+                Container = name,
+            }, name);
+        }
+    }
+
+    /// <summary>The style of the engine's own diff: podman diff for Podman containers, docker diff for Docker and containerd ones.</summary>
+    internal static ChangeStyle DefaultStyle(string backend) => backend == "podman" ? ChangeStyle.Podman : ChangeStyle.Docker;
+
+    /// <summary>The stores named by -DataRoot (each failing one reported), or those at the default roots; opened once per command.</summary>
+    private List<ILayerStore> Stores()
+    {
+        if (_stores is not null)
+        {
+            return _stores;
+        }
+        _stores = [];
+        if (DataRoot is { Length: > 0 })
+        {
+            foreach (var raw in DataRoot)
+            {
+                try
+                {
+                    var store = LayerStores.Open(ResolvePath(raw, nameof(DataRoot)));
+                    if (_stores.Any(s => s.Root == store.Root && s.Backend == store.Backend))
+                    {
+                        store.Dispose();
+                        continue;
+                    }
+                    WriteVerboseOrDebug($"Reading the {store.Backend} store at {store.Root} (read-only, without the engine).");
+                    _stores.Add(store);
+                }
+                catch (OverlayException e)
+                {
+                    WriteOverlayError(e);
+                }
+            }
+            return _stores;
+        }
+        foreach (var store in LayerStores.OpenDefault((root, e) => WriteVerboseOrDebug($"Skipping {root}: {e.Message}")))
+        {
+            WriteVerboseOrDebug($"Reading the {store.Backend} store at {store.Root} (read-only, without the engine).");
+            _stores.Add(store);
+        }
+        if (_stores.Count == 0)
+        {
+            WriteOverlayError(LayerStores.NoDefaultStore());
+        }
+        return _stores;
+    }
+
     /// <inheritdoc/>
     protected override void StopProcessing() => _cancel.Cancel();
 
     /// <inheritdoc/>
-    protected override void EndProcessing() => _cancel.Dispose();
+    public void Dispose()
+    {
+        foreach (var s in _stores ?? [])
+        {
+            s.Dispose();
+        }
+        _stores = null;
+        _cancel.Dispose();
+    }
 }

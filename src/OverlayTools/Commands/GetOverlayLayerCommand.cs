@@ -4,7 +4,6 @@ using System.Diagnostics;
 using System.Linq;
 using System.Management.Automation;
 using OverlayTools.Stores;
-using OverlayTools.Stores.Containerd;
 
 namespace OverlayTools;
 
@@ -298,33 +297,9 @@ public sealed class GetOverlayLayerCommand : OverlayCmdlet, IDisposable
             return;
         }
         CheckNamespaces(stores);
-        var work = new List<(ILayerStore Store, StoreContainerInfo Info)>();
-        if (HasWildcards(query))
-        {
-            var pattern = Pattern(query);
-            foreach (var s in stores)
-            {
-                if (TryList(() => InNamespaces(s.ListContainers(), c => c.Namespace)) is { } containers)
-                {
-                    work.AddRange(StoreLookup.MatchContainers(containers, pattern.IsMatch).Select(c => (s, c)));
-                }
-            }
-        }
-        else
-        {
-            foreach (var s in stores)
-            {
-                if (TryList(() => InNamespaces(s.ListContainers(), c => c.Namespace)) is { } containers && TryFind(() => StoreLookup.FindContainer(containers, query)) is { } found)
-                {
-                    work.Add((s, found));
-                }
-            }
-            if (work.Count == 0)
-            {
-                WriteOverlayError(StoreLookup.NotFound("container", query, stores));
-                return;
-            }
-        }
+        var patterns = Namespace is { Length: > 0 } ? Namespace.Select(Pattern).ToList() : null;
+        var work = StoreSelection.Containers(stores, query, HasWildcards(query) ? Pattern(query).IsMatch : null,
+            patterns is null ? null : ns => ns is not null && patterns.Any(p => p.IsMatch(ns)), WriteOverlayError);
         for (int n = 0; n < work.Count && !_stopping; n++)
         {
             var (store, info) = work[n];
@@ -359,15 +334,9 @@ public sealed class GetOverlayLayerCommand : OverlayCmdlet, IDisposable
             return;
         }
         _namespacesChecked = true;
-        var containerd = stores.OfType<ContainerdLayerStore>().ToList();
-        var known = containerd.SelectMany(s => s.Namespaces).ToHashSet(StringComparer.Ordinal);
-        foreach (string ns in Namespace.Where(n => !HasWildcards(n) && !known.Contains(n)))
+        foreach (var e in StoreSelection.UnknownNamespaces(stores, Namespace.Where(n => !HasWildcards(n))))
         {
-            WriteOverlayError(new OverlayException(ErrorIds.ContainerdNamespaceNotFound, OverlayErrorCategory.ObjectNotFound,
-                containerd.Count == 0
-                    ? $"-Namespace '{ns}' applies to containerd stores, and none is read here."
-                    : $"No containerd store read here has the namespace '{ns}'. It has: {(known.Count == 0 ? "none" : string.Join(", ", known.Order(StringComparer.Ordinal)))}.",
-                ns, "Docker keeps its images in 'moby', Kubernetes in 'k8s.io'; give -DataRoot for the containerd root (default /var/lib/containerd)."));
+            WriteOverlayError(e);
         }
     }
 
