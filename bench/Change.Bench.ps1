@@ -8,6 +8,10 @@
         directories of 1,000), by mount point and from the bare layer directories, against
         `du -sb` of the upper (the lstat floor: it stats every entry, as a change list must) and
         `find` of it (readdir only). Goal: within 3x of du.
+      - Get-OverlayChange -Container of a stopped Docker container whose upper layer holds
+        100,000 new files, on a private dockerd started here (tests/TestEngines.psm1), against
+        `docker diff` of the same container and `du -sb` of its upper. Goal: at least 5x faster
+        than docker diff, within 3x of du.
       - Invoke-OverlayCopyUp of a 1 GiB file against the kernel's own copy-up triggered from
         the shell (`: 1<> file`, an open for writing without truncation), each on a fresh upper.
     Needs root. Run it with: dotnet pwsh ./build.ps1 -Task Bench
@@ -17,10 +21,12 @@ param(
     [int] $Files = 100000,
     [int] $Rounds = 5,
     [int] $CopyRounds = 5,
-    [int] $CopyMiB = 1024
+    [int] $CopyMiB = 1024,
+    [int] $DockerRounds = 5
 )
 $ErrorActionPreference = 'Stop'
 Import-Module $ModulePath -Force
+Import-Module (Join-Path $PSScriptRoot '../tests/TestEngines.psm1') -Force
 
 if ((& id -u) -ne '0') { throw 'The change benchmark needs root.' }
 
@@ -36,7 +42,22 @@ function Time([scriptblock] $action) {
     & $action
     return $sw.Elapsed.TotalMilliseconds
 }
+function Add-Files([string] $root, [int] $count) {
+    # $count one-byte files in 100 directories below $root/data; returns how many were made.
+    $perDir = [math]::Ceiling($count / 100)
+    $made = 0
+    for ($i = 0; $i -lt 100 -and $made -lt $count; $i++) {
+        $dir = "$root/data/d{0:D3}" -f $i
+        $null = [IO.Directory]::CreateDirectory($dir)
+        for ($j = 0; $j -lt $perDir -and $made -lt $count; $j++) {
+            [IO.File]::WriteAllText("$dir/f$j", 'x')
+            $made++
+        }
+    }
+    return $made
+}
 
+$docker = $null
 try {
     # A base image and a container upper that added $Files files.
     $lower = "$work/lower"; $upper = "$work/upper"; $merged = "$work/merged"
@@ -45,16 +66,7 @@ try {
         $null = [IO.Directory]::CreateDirectory("$lower/usr/lib/pkg$i")
         foreach ($j in 0..19) { [IO.File]::WriteAllText("$lower/usr/lib/pkg$i/f$j", 'base') }
     }
-    $perDir = [math]::Ceiling($Files / 100)
-    $made = 0
-    for ($i = 0; $i -lt 100 -and $made -lt $Files; $i++) {
-        $dir = "$upper/data/d{0:D3}" -f $i
-        $null = [IO.Directory]::CreateDirectory($dir)
-        for ($j = 0; $j -lt $perDir -and $made -lt $Files; $j++) {
-            [IO.File]::WriteAllText("$dir/f$j", 'x')
-            $made++
-        }
-    }
+    $made = Add-Files $upper $Files
     Mount-Overlay -Lower $lower -Upper $upper -Target $merged
 
     # Warm up (JIT, dentry and inode caches) before any timing.
@@ -75,6 +87,39 @@ try {
     Row 'Get-OverlayChange -Upper -Lower' (Median $byLayers) 'du -sb <upper>' (Median $du)
     Row 'Get-OverlayChange -Target' (Median $byTarget) 'find <upper>' (Median $find)
     Dismount-Overlay -Target $merged
+
+    # A Docker container whose upper holds $Files new files: ours against docker diff.
+    ''
+    if (-not (Test-EngineAvailable Docker)) {
+        'Get-OverlayChange -Container against docker diff: skipped (needs dockerd, the docker CLI and busybox-static)'
+    }
+    else {
+        $docker = Start-TestDocker -Root "$work/d"
+        $ctx = New-BusyboxContext -Path "$work/ctx" -Steps @('RUN mkdir -p /data /usr/lib/pkg && echo base > /usr/lib/pkg/f')
+        $null = Invoke-TestDocker $docker build -q -t bench:1 $ctx
+        $null = Invoke-TestDocker $docker create --name many bench:1 true
+        $gd = ((Invoke-TestDocker $docker inspect many) -join "`n" | ConvertFrom-Json).GraphDriver.Data
+        # The container is not running: its upper is written directly, as a process in it would.
+        $dmade = Add-Files $gd.UpperDir $Files
+        $dataRoot = $docker.DataRoot
+        $cli = if (Test-Path -LiteralPath /usr/bin/docker) { '/usr/bin/docker' } else { (Get-Command docker -CommandType Application).Source }
+        $dn = @(Get-OverlayChange -Container many -DataRoot $dataRoot).Count
+        $theirs = @(Invoke-TestDocker $docker diff many).Count
+        if ($theirs -ne $dn) { throw "docker diff lists $theirs changes, Get-OverlayChange $dn." }
+        $null = & du -sb $gd.UpperDir
+        $byContainer = @(); $dockerDiff = @(); $duUpper = @()
+        foreach ($r in 1..$DockerRounds) {
+            $byContainer += Time { $null = Get-OverlayChange -Container many -DataRoot $dataRoot }
+            # The CLI writes to /dev/null itself, so pwsh's reading of 100,000 lines is not counted against docker.
+            $dockerDiff += Time { & sh -c '"$0" -H "$1" diff many >/dev/null' $cli $docker.Host; if ($LASTEXITCODE -ne 0) { throw 'docker diff failed.' } }
+            $duUpper += Time { $null = & du -sb $gd.UpperDir }
+        }
+        "Get-OverlayChange -Container of a Docker container whose upper holds $dmade new files ($dn changes, as docker diff lists them; median of $DockerRounds)"
+        Row 'Get-OverlayChange -Container' (Median $byContainer) 'docker diff' (Median $dockerDiff)
+        Row 'Get-OverlayChange -Container' (Median $byContainer) 'du -sb <upper>' (Median $duUpper)
+        Stop-TestDocker $docker
+        $docker = $null
+    }
 
     # Copy-up of one large file: ours against the kernel's copy-up triggered by the shell.
     $big = "$work/biglower"
@@ -110,6 +155,7 @@ try {
     Row 'Invoke-OverlayCopyUp' (Median $ours) 'sh: : 1<> file' (Median $shell)
 }
 finally {
+    if ($docker) { Stop-TestDocker $docker }
     Get-OverlayMount -Target "$work/*" -ErrorAction SilentlyContinue | Dismount-Overlay -Force -ErrorAction SilentlyContinue
     if (-not (Get-OverlayMount -Target "$work/*")) { Remove-Item -LiteralPath $work -Recurse -Force }
 }

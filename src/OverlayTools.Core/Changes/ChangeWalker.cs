@@ -6,6 +6,7 @@ using System.Threading;
 using OverlayTools.Interop;
 using OverlayTools.Layers;
 using OverlayTools.Mounts;
+using OverlayTools.Stores;
 
 namespace OverlayTools.Changes;
 
@@ -68,6 +69,28 @@ public sealed class ChangeWalkRequest
 
     /// <summary>Paths left out of the result; null for the style's default (Podman hides the files it manages).</summary>
     public IReadOnlyCollection<string>? HiddenPaths { get; init; }
+
+    /// <summary>
+    /// The walk for a container found in a layer store: its upper against its lower layers.
+    /// When the container's overlay is mounted now (<paramref name="liveMount"/>), its options
+    /// say whether it uses user.* attributes and metadata-only copies. Otherwise metadata-only
+    /// copies are looked for unless the store is Docker's overlay2, which never asks for
+    /// metacopy, and the kernel's default leaves it off (it saves one xattr read per file).
+    /// </summary>
+    public static ChangeWalkRequest ForContainer(StoreContainer container, string name, ChangeStyle style, OverlayMount? liveMount)
+    {
+        ArgumentNullException.ThrowIfNull(container);
+        return new ChangeWalkRequest
+        {
+            Upper = container.UpperDir,
+            Lower = container.LowerDirs,
+            Style = style,
+            Container = name,
+            UserXattr = liveMount is not null && OverlayLocator.UsesUserXattr(liveMount),
+            CheckMetacopy = liveMount is not null ? OverlayLocator.MetacopyEnabled(liveMount)
+                : container.Backend != "overlay2" || OverlayLocator.ModuleDefault("metacopy"),
+        };
+    }
 }
 
 /// <summary>How far a walk has got, for progress reports.</summary>

@@ -209,7 +209,7 @@ internal static class OverlayLocator
     /// <summary>True when the overlay uses user.overlay.* xattrs.</summary>
     internal static bool UsesUserXattr(OverlayMount mount) => mount.Options.Contains("userxattr");
 
-    private static bool ModuleDefault(string parameter)
+    internal static bool ModuleDefault(string parameter)
     {
         try
         {

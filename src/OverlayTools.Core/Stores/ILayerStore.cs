@@ -36,6 +36,13 @@ public interface ILayerStore : IDisposable
     StoreContainer GetContainer(StoreContainerInfo container);
 
     /// <summary>
+    /// Like <see cref="GetContainer"/>, but the sizes of the container's own layers (upper,
+    /// init), which take a walk of each, may be left null: for callers that only need the
+    /// layers' paths (a diff, a mount). Throws OverlayException for this container only.
+    /// </summary>
+    StoreContainer GetContainerPaths(StoreContainerInfo container) => GetContainer(container);
+
+    /// <summary>
     /// The layer of this store whose content dir is <paramref name="path"/>: the form the engine
     /// shows (…/diff), the layer dir itself, or a short link (…/l/ID, or "l/ID" relative to the
     /// driver dir as it appears in a mount made with relative paths). Null when the path is not a

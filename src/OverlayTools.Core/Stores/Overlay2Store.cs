@@ -396,7 +396,12 @@ internal sealed class Overlay2Store : ILayerStore
     };
 
     /// <inheritdoc/>
-    public StoreContainer GetContainer(StoreContainerInfo container)
+    public StoreContainer GetContainer(StoreContainerInfo container) => GetContainer(container, measure: true);
+
+    /// <inheritdoc/>
+    public StoreContainer GetContainerPaths(StoreContainerInfo container) => GetContainer(container, measure: false);
+
+    private StoreContainer GetContainer(StoreContainerInfo container, bool measure)
     {
         ListContainers();
         if (_containerErrors.TryGetValue(container.Id, out var error))
@@ -468,13 +473,13 @@ internal sealed class Overlay2Store : ILayerStore
         {
             new()
             {
-                Role = LayerRole.Upper, Path = upperDir.DiffPath, CacheId = mountId, Size = _driver.DiffSize(mountId),
+                Role = LayerRole.Upper, Path = upperDir.DiffPath, CacheId = mountId, Size = measure ? _driver.DiffSize(mountId) : null,
                 Created = container.Created, Work = upperDir.WorkPath, Merged = upperDir.MergedPath,
             },
         };
         if (initDir is not null)
         {
-            layers.Add(new StoreLayer { Role = LayerRole.Init, Path = initDir.DiffPath, CacheId = initId, Size = _driver.DiffSize(initId!), Created = container.Created });
+            layers.Add(new StoreLayer { Role = LayerRole.Init, Path = initDir.DiffPath, CacheId = initId, Size = measure ? _driver.DiffSize(initId!) : null, Created = container.Created });
         }
         var stack = new List<Layer>();
         for (var l = top; l is not null; l = l.Parent is null ? null : LoadLayer(l.Parent))

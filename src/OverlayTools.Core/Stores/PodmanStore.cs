@@ -403,7 +403,12 @@ internal sealed class PodmanStore : ILayerStore
     }
 
     /// <inheritdoc/>
-    public StoreContainer GetContainer(StoreContainerInfo container)
+    public StoreContainer GetContainer(StoreContainerInfo container) => GetContainer(container, measure: true);
+
+    /// <inheritdoc/>
+    public StoreContainer GetContainerPaths(StoreContainerInfo container) => GetContainer(container, measure: false);
+
+    private StoreContainer GetContainer(StoreContainerInfo container, bool measure)
     {
         var entry = ContainerIndex().FirstOrDefault(c => c.Id == container.Id)
             ?? throw new OverlayException(ErrorIds.ContainerNotFound, OverlayErrorCategory.ObjectNotFound, $"The container {container.Id} is not in the store.", container.Id, "List the containers again.");
@@ -439,7 +444,7 @@ internal sealed class PodmanStore : ILayerStore
         {
             new()
             {
-                Role = LayerRole.Upper, Path = upper.Dir.DiffPath, CacheId = upper.Layer.Id, Size = _driver.DiffSize(upper.Layer.Id),
+                Role = LayerRole.Upper, Path = upper.Dir.DiffPath, CacheId = upper.Layer.Id, Size = measure ? _driver.DiffSize(upper.Layer.Id) : null,
                 Created = container.Created ?? upper.Layer.Created, Work = upper.Dir.WorkPath, Merged = upper.Dir.MergedPath,
             },
         };

@@ -264,7 +264,7 @@ public sealed class GetOverlayChangeCommand : OverlayCmdlet, IDisposable
             StoreContainer container;
             try
             {
-                container = store.GetContainer(info);
+                container = store.GetContainerPaths(info);
             }
             catch (OverlayException e)
             {
@@ -274,13 +274,9 @@ public sealed class GetOverlayChangeCommand : OverlayCmdlet, IDisposable
             var style = styleGiven ? Style : DefaultStyle(container.Backend);
             string name = info.DisplayName;
             WriteVerboseOrDebug($"Container {name} ({container.Backend}{(info.Namespace is null ? "" : " namespace " + info.Namespace)}, {container.Root}): comparing its upper layer '{container.UpperDir}' with its {container.LowerDirs.Count} lower layer(s), as {style} lists changes.");
-            Walk(new ChangeWalkRequest
-            {
-                Upper = container.UpperDir,
-                Lower = container.LowerDirs,
-                Style = style,
-                Container = name,
-            }, name);
+            _mounts ??= ReadMounts(null);
+            var live = _mounts.LastOrDefault(m => m.Upper == container.UpperDir);
+            Walk(ChangeWalkRequest.ForContainer(container, name, style, live), name);
         }
     }
 
