@@ -276,4 +276,68 @@ Describe 'Invoke-OverlayCopyUp' -Tag 'RequiresRoot' {
             (Invoke-OverlayCopyUp "$Merged/top.txt" -PassThru).Status | Should -Be 'CopiedUp' -Because 'small files still fit'
         }
     }
+
+    Context 'a file another process changes meanwhile' {
+        It 'reports CopyUpChangedItem when the file changed between its check and the copy' {
+            # A writer process moves the lower file's modification time on, again and again. A
+            # copy-up takes the times the file has when the kernel starts it; when they moved
+            # after the cmdlet looked at the file, the copy is not what the file was: reported.
+            # The writer runs while the cmdlet copies up the file over fresh uppers until one copy
+            # is caught (most are: the writer moves the time every few microseconds).
+            $hot = "$Lower/hot.txt"
+            [IO.File]::WriteAllText($hot, 'hot')
+            $script_ = "$Case/writer.ps1"
+            Set-Content -LiteralPath $script_ -Value @'
+$file = $args[0]; $stop = $args[1]; $ready = $args[2]
+$t = [DateTime]::new(2001, 1, 1, 0, 0, 0, [DateTimeKind]::Utc)
+$i = 0
+[IO.File]::WriteAllText($ready, 'running')
+while (-not [IO.File]::Exists($stop)) {
+    for ($k = 0; $k -lt 200; $k++) { $i++; [IO.File]::SetLastWriteTimeUtc($file, $t.AddTicks($i * 10)) }
+}
+'@
+            $exe = Get-PwshExe
+            $psi = [Diagnostics.ProcessStartInfo]::new($exe[0])
+            foreach ($a in @($exe | Select-Object -Skip 1) + '-NoProfile', '-NonInteractive', '-File', $script_, $hot, "$Case/stop", "$Case/ready") { $psi.ArgumentList.Add($a) }
+            $psi.UseShellExecute = $false
+            $writer = [Diagnostics.Process]::Start($psi)
+            $caught = $null
+            $clean = 0
+            try {
+                for ($w = 0; $w -lt 600 -and -not (Test-Path -LiteralPath "$Case/ready"); $w++) {
+                    if ($writer.HasExited) { throw "The writer process exited ($($writer.ExitCode))." }
+                    Start-Sleep -Milliseconds 100
+                }
+                for ($n = 0; $n -lt 200 -and -not $caught; $n++) {
+                    $u = New-Layer "$Case/u$n"
+                    $m = New-Layer "$Case/m$n"
+                    Mount-Overlay -Lower $Lower -Upper $u -Target $m
+                    try {
+                        $r = Invoke-OverlayCopyUp -LiteralPath "$m/hot.txt" -PassThru -ErrorVariable err -ErrorAction SilentlyContinue
+                        Test-Path -LiteralPath "$u/hot.txt" | Should -BeTrue -Because 'the copy-up itself happened'
+                        if ($err) {
+                            $caught = $err[0]
+                            $caught.TargetObject | Should -Be "$m/hot.txt"
+                        }
+                        else {
+                            $r.Status | Should -Be 'CopiedUp'
+                            $clean++
+                        }
+                    }
+                    finally {
+                        Dismount-Overlay -Target $m
+                    }
+                }
+            }
+            finally {
+                $null = New-Item -ItemType File -Path "$Case/stop"
+                if (-not $writer.WaitForExit(30000)) { Stop-Process -Id $writer.Id -Force -ErrorAction SilentlyContinue }
+            }
+            $caught | Should -Not -BeNullOrEmpty -Because "the writer changed the file during one of $($clean + 1) copy-ups"
+            $caught.FullyQualifiedErrorId | Should -Be 'CopyUpChangedItem,OverlayTools.InvokeOverlayCopyUpCommand'
+            $caught.CategoryInfo.Category | Should -Be 'InvalidResult'
+            $caught.Exception.Message | Should -Match 'modification time changed'
+            $caught.ErrorDetails.RecommendedAction | Should -Match 'another process'
+        }
+    }
 }
