@@ -318,6 +318,19 @@ Describe 'Get-OverlayChange -Container on a private podman store' -Tag 'Requires
 
 Describe 'Get-OverlayChange -Container on a private containerd' -Tag 'RequiresRoot', 'Engines' -Skip:$NoContainerd {
     BeforeAll {
+        $script:Docker = $null
+        $script:Ctd = $null
+        $script:LiveRunning = $false
+        function script:Stop-LiveTask {
+            # The running task's shim outlives containerd: kill and delete the task first.
+            if ($script:LiveRunning -and $script:Ctd -and -not $script:Ctd.Process.HasExited) {
+                & ctr --address $script:Ctd.Socket -n test tasks kill -s SIGKILL live *> $null
+                for ($i = 0; $i -lt 50 -and (& ctr --address $script:Ctd.Socket -n test tasks delete live *>&1) -match 'running'; $i++) { Start-Sleep -Milliseconds 100 }
+                & ctr --address $script:Ctd.Socket -n test tasks delete --force live *> $null
+                $script:LiveRunning = $false
+            }
+        }
+
         # The reference: docker diff of Docker containers that ran the same commands on the same
         # image. The image starts from an imported tar holding the directories runc mounts over
         # (/proc, /sys, /dev, /run) and /etc, so neither runtime has to create them.
@@ -349,20 +362,12 @@ Describe 'Get-OverlayChange -Container on a private containerd' -Tag 'RequiresRo
         }
         $null = Invoke-TestCtr $Ctd -n test containers create docker.io/library/app:1 app-1
         $CDiff['app-1'] = [string[]] @()
-        $null = Invoke-TestCtr $Ctd -n test run -d docker.io/library/app:1 live sh -c $LiveCommand
         $script:LiveRunning = $true
+        $null = Invoke-TestCtr $Ctd -n test run -d docker.io/library/app:1 live sh -c $LiveCommand
         $liveUpper = (Get-OverlayLayer -Container live -DataRoot $CtdRoot)[0].Path
         Wait-Until -What 'the live task to make its changes' -TimeoutSeconds 30 -Condition { Test-Path -LiteralPath "$liveUpper/ready" }
         $script:CNames = @($Commands.Keys) + 'app-1', 'live'
 
-        function script:Stop-LiveTask {
-            if ($script:LiveRunning -and $script:Ctd -and -not $script:Ctd.Process.HasExited) {
-                & ctr --address $script:Ctd.Socket -n test tasks kill -s SIGKILL live *> $null
-                for ($i = 0; $i -lt 50 -and (& ctr --address $script:Ctd.Socket -n test tasks delete live *>&1) -match 'running'; $i++) { Start-Sleep -Milliseconds 100 }
-                & ctr --address $script:Ctd.Socket -n test tasks delete --force live *> $null
-                $script:LiveRunning = $false
-            }
-        }
     }
 
     AfterAll {
