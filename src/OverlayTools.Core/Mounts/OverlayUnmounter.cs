@@ -28,7 +28,8 @@ public static class OverlayUnmounter
     public static DismountOutcome Dismount(string target, bool force, IOperationLog? log = null, CancellationToken cancel = default)
     {
         log ??= NullOperationLog.Instance;
-        CheckIsOverlayMount(target);
+        target = FileSystem.TrimTrailingSlashes(target); // "link/" would follow a final symlink
+        var root = CheckOverlayRoot(target);
         if (!FileSystem.IsRoot)
         {
             throw new OverlayException(ErrorIds.NotRoot, OverlayErrorCategory.PermissionDenied,
@@ -46,6 +47,7 @@ public static class OverlayUnmounter
             errno = Umount(target, Native.UMOUNT_NOFOLLOW, log);
             if (errno == 0)
             {
+                WarnIfStillMountedElsewhere(target, root, log);
                 return DismountOutcome.Unmounted;
             }
             if (errno != Errno.EBUSY)
@@ -81,39 +83,70 @@ public static class OverlayUnmounter
                 "Check the kernel log (dmesg).", new ErrnoException("umount2", errno, target));
         }
         log.Warning($"The overlay at '{target}' was busy and has been detached lazily; the kernel frees it when the last user leaves. Held by: {who}.");
+        WarnIfStillMountedElsewhere(target, root, log);
         return DismountOutcome.Detached;
     }
 
-    /// <summary>Throws unless <paramref name="target"/> is the root of a mounted overlay.</summary>
-    public static void CheckIsOverlayMount(string target)
+    /// <summary>
+    /// After a dismount: if the overlay's super block is still alive (one ustat call, so the
+    /// common case costs nothing more), looks for copies of it in other mount namespaces (made by
+    /// unshare -m, a container runtime, systemd's PrivateTmp...), which keep its upper and work
+    /// dir in use, and warns naming the process whose namespace holds each.
+    /// </summary>
+    private static void WarnIfStillMountedElsewhere(string target, FileStatus root, IOperationLog log)
     {
-        var st = FileSystem.TryLStat(target, out int errno);
-        if (st is null)
+        bool? alive = FileSystem.SuperBlockAlive(root.DevMajor, root.DevMinor);
+        if (log.DebugEnabled)
+        {
+            log.Debug($"ustat({root.DevMajor}:{root.DevMinor}) = {(alive switch { true => "0 (the super block lives on)", false => "-1 EINVAL (gone)", null => "not available" })}");
+        }
+        if (alive != true)
+        {
+            return;
+        }
+        var copies = MountNamespaces.FindSuperBlockInOtherNamespaces(root.DevMajor, root.DevMinor);
+        foreach (var c in copies.Take(10))
+        {
+            log.Warning($"The overlay at '{target}' was dismounted here, but the same overlay (super block {root.DevMajor}:{root.DevMinor}) is still mounted at '{c.MountPoint}' in the mount namespace of pid {c.ProcessId} ({c.ProcessName}); its upper and work dir stay in use until that copy is dismounted (nsenter -t {c.ProcessId} -m umount '{c.MountPoint}') or that namespace ends.");
+        }
+    }
+
+    /// <summary>Throws unless <paramref name="target"/> is the root of a mounted overlay.</summary>
+    public static void CheckIsOverlayMount(string target) => CheckOverlayRoot(FileSystem.TrimTrailingSlashes(target));
+
+    /// <summary>Throws unless <paramref name="target"/> is the root of a mounted overlay; returns what statx says about that root.</summary>
+    private static FileStatus CheckOverlayRoot(string target)
+    {
+        // One descriptor (O_PATH|O_NOFOLLOW: a final symlink is opened as the link itself) answers
+        // every question: link or not, mount root or not, which file system.
+        using var fd = FileSystem.TryOpen(target, Native.O_PATH | Native.O_NOFOLLOW, out int errno);
+        if (fd is null)
         {
             throw errno == Errno.ENOENT
                 ? NotMounted(target, "the path does not exist")
                 : new OverlayException(ErrorIds.OverlayNotMounted, OverlayException.CategoryFor(errno),
                     $"'{target}' cannot be examined: {Errno.Describe(errno)} ({Errno.Name(errno)}).", target, "Check the path.");
         }
-        if (st.Value.IsSymlink)
+        var st = FileSystem.Stat(fd, target);
+        if (st.IsSymlink)
         {
             throw new OverlayException(ErrorIds.TargetIsSymlink, OverlayErrorCategory.SecurityError,
                 $"'{target}' is a symbolic link; the module dismounts only the directory it was given, never a link's destination.", target,
                 "Give the mount point itself.");
         }
-        if (!st.Value.IsMountRoot)
+        if (!st.IsMountRoot)
         {
             throw NotMounted(target, "it is not a mount point");
         }
-        using var fd = FileSystem.Open(target, Native.O_PATH | Native.O_NOFOLLOW);
         var (type, _) = FileSystem.StatFs(fd, target);
         if (type != Native.OVERLAYFS_SUPER_MAGIC)
         {
-            var entry = MountInfo.Read().LastOrDefault(e => (ulong)e.MountId == st.Value.MountId);
+            var entry = MountInfo.Read().LastOrDefault(e => (ulong)e.MountId == st.MountId);
             throw new OverlayException(ErrorIds.NotAnOverlayMount, OverlayErrorCategory.InvalidArgument,
                 $"'{target}' is a {entry?.FsType ?? "non-overlay"} mount, not an overlay; Dismount-Overlay only dismounts overlays.", target,
                 "Use umount for other file systems.");
         }
+        return st;
     }
 
     private static OverlayException NotMounted(string target, string why)
