@@ -476,7 +476,7 @@ Describe 'Hardening of the mount lifecycle' -Tag 'RequiresRoot' {
         }
 
         It 'keeps every descriptor close-on-exec through many mounts on both paths, and children see none of them' {
-            $patterns = @($Case, '/dev/kmsg', 'anon_inode:[fscontext]', '/run/overlaytools')
+            $patterns = @($Case, '/dev/kmsg', 'anon_inode:[fscontext]', '/run/overlaytools', "/proc/$PID/mountinfo")
             $watcher = [OverlayToolsHardeningTests.FdWatcher]::new($patterns)
             $children = [Collections.Generic.List[string]]::new()
             try {
@@ -594,16 +594,28 @@ Describe 'Hardening of the mount lifecycle' -Tag 'RequiresRoot' {
             "$warn" | Should -BeLike '*nsenter*'
         }
 
+        It 'warns when the dismounted overlay is still bind-mounted elsewhere in this namespace' {
+            Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged
+            $bind = New-Layer "$Case/bind"
+            & mount --bind $Merged $bind
+            Dismount-Overlay -Target $Merged -WarningVariable warn -WarningAction SilentlyContinue
+            Test-MountedAt $Merged | Should -BeFalse
+            "$warn" | Should -BeLike "*still mounted at '$bind' (a bind mount of it)*"
+        }
+
         It 'warns about nothing when no other namespace holds a copy' {
             Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged
             Dismount-Overlay -Target $Merged -WarningVariable warn -WarningAction SilentlyContinue
             $warn | Should -BeNullOrEmpty
         }
 
-        It 'refuses an <What> still in use by an overlay in another mount namespace with <ErrorId>, naming it, and mounts nothing' -ForEach @(
-            @{ What = 'upper'; ErrorId = 'UpperInUse'; Second = { @{ Lower = $L2; Upper = $Up; Work = "$Case/work2"; Target = "$Case/merged2" } } }
-            @{ What = 'work dir'; ErrorId = 'WorkInUse'; Second = { @{ Lower = $L2; Upper = (New-Layer "$Case/upper2"); Work = "$Up.work"; Target = "$Case/merged2" } } }
+        It 'refuses an <What> still in use by an overlay in another mount namespace with <ErrorId>, naming it, and mounts nothing (<Api>)' -ForEach @(
+            foreach ($api in 'auto', 'legacy') {
+                @{ Api = $api; What = 'upper'; ErrorId = 'UpperInUse'; Second = { @{ Lower = $L2; Upper = $Up; Work = "$Case/work2"; Target = "$Case/merged2" } } }
+                @{ Api = $api; What = 'work dir'; ErrorId = 'WorkInUse'; Second = { @{ Lower = $L2; Upper = (New-Layer "$Case/upper2"); Work = "$Up.work"; Target = "$Case/merged2" } } }
+            }
         ) {
+            $env:OVERLAYTOOLS_MOUNT_API = $Api
             Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged
             $script:Holder = Start-Process -FilePath unshare -ArgumentList '--mount', '--propagation', 'private', 'sleep', '300' -PassThru
             Wait-Until { (Get-Content -LiteralPath "/proc/$($Holder.Id)/comm" -ErrorAction SilentlyContinue) -eq 'sleep' -and (Get-Content -LiteralPath "/proc/$($Holder.Id)/mountinfo" -Raw) -like "*$Merged*" }

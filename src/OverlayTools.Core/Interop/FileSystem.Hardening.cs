@@ -122,6 +122,20 @@ internal static unsafe partial class FileSystem
         return errno == Errno.EINVAL ? false : null;
     }
 
+    /// <summary>fstatfs f_fsid (64-bit struct statfs: offset 56). For an overlay with an upper it comes from the upper's persistent uuid; 0 without one.</summary>
+    internal static ulong StatFsId(Fd fd, string pathForErrors) => StatFsWithId(fd, pathForErrors).FsId;
+
+    /// <summary>fstatfs: the file system magic and its f_fsid in one call.</summary>
+    internal static (long Type, ulong FsId) StatFsWithId(Fd fd, string pathForErrors)
+    {
+        byte* buf = stackalloc byte[128];
+        if (Native.FStatFs(fd.Value, buf) != 0)
+        {
+            throw new ErrnoException("fstatfs", Marshal.GetLastPInvokeError(), pathForErrors);
+        }
+        return (*(long*)buf, *(ulong*)(buf + 56));
+    }
+
     /// <summary>Removes trailing slashes ("/a/b/" to "/a/b"; "/" stays), so a final symlink is never followed because of one.</summary>
     internal static string TrimTrailingSlashes(string path)
     {

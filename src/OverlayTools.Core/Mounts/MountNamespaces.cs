@@ -65,7 +65,7 @@ public static class MountNamespaces
     /// Overlays whose upper or work dir is <paramref name="upper"/> or <paramref name="work"/>:
     /// first in this namespace, then in every other one.
     /// </summary>
-    public static List<OverlayUser> FindUsers(string? upper, string? work)
+    public static List<OverlayUser> FindUsers(string? upper, string? work, int? excludeOwnMountId = null)
     {
         var result = new List<OverlayUser>();
         void Scan(int? pid, string comm)
@@ -81,6 +81,10 @@ public static class MountNamespaces
             }
             foreach (var m in mounts)
             {
+                if (pid is null && m.MountId == excludeOwnMountId)
+                {
+                    continue;
+                }
                 string? role = Same(m.Upper, upper) ? "upper"
                     : Same(m.Work, work) ? "work dir"
                     : Same(m.Upper, work) ? "upper"
@@ -100,11 +104,15 @@ public static class MountNamespaces
         return result;
     }
 
-    /// <summary>Mounts of the overlay super block with device <paramref name="major"/>:<paramref name="minor"/> in other mount namespaces.</summary>
-    public static List<OverlayUser> FindSuperBlockInOtherNamespaces(uint major, uint minor)
+    /// <summary>
+    /// Mounts of the overlay super block with device <paramref name="major"/>:<paramref name="minor"/>:
+    /// other mounts of it in this namespace (bind mounts; ProcessId null), then copies in other
+    /// mount namespaces.
+    /// </summary>
+    public static List<OverlayUser> FindSuperBlock(uint major, uint minor, Func<int?, MountInfoEntry, bool>? isSame = null)
     {
         var result = new List<OverlayUser>();
-        foreach (var (pid, comm) in OtherNamespaces())
+        void Scan(int? pid, string comm)
         {
             List<MountInfoEntry> entries;
             try
@@ -113,15 +121,20 @@ public static class MountNamespaces
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                continue;
+                return;
             }
             foreach (var e in entries)
             {
-                if (e.Major == major && e.Minor == minor)
+                if (e.Major == major && e.Minor == minor && (isSame is null || isSame(pid, e)))
                 {
                     result.Add(new OverlayUser(pid, comm, e.MountPoint, "mount"));
                 }
             }
+        }
+        Scan(null, "");
+        foreach (var (pid, comm) in OtherNamespaces())
+        {
+            Scan(pid, comm);
         }
         return result;
     }

@@ -225,7 +225,11 @@ public static class OverlayMounter
     }
 
     /// <summary>Everything one mount attempt has opened, handed to the kernel-facing half.</summary>
-    private sealed record MountLayers(IReadOnlyList<Layer> Lowers, IReadOnlyList<Layer> Datas, Layer? Upper, Layer? Work, Target Target, bool ReadOnly, KernelLogTail Kmsg);
+    private sealed record MountLayers(IReadOnlyList<Layer> Lowers, IReadOnlyList<Layer> Datas, Layer? Upper, Layer? Work, Target Target, bool ReadOnly, KernelLogTail Kmsg)
+    {
+        /// <summary>The mount this attempt already made (mount(2) path), never reported as another user.</summary>
+        public int? OwnMountId { get; init; }
+    }
 
     /// <summary>-Debug: which directory a path was opened as (device and inode), so a swap can be told apart.</summary>
     private static void DebugOpened(IOperationLog log, string path, string flags, Fd fd, FileStatus st)
@@ -864,7 +868,7 @@ public static class OverlayMounter
                 $"mount(2) returned success but no overlay is mounted at '{mountPoint}'.", spec.Target, "Check the kernel log (dmesg).");
         try
         {
-            CheckKernelWarnings(spec, ls, warnings, log);
+            CheckKernelWarnings(spec, ls with { OwnMountId = entry.MountId }, warnings, log);
             var layers = OverlayOptionCodec.DecodeSuperOptions(entry.RawSuperOptions);
             if (!ls.ReadOnly && layers.Options.Contains("ro"))
             {
@@ -973,7 +977,7 @@ public static class OverlayMounter
     {
         var layer = isUpper ? ls.Upper! : ls.Work!;
         string what = isUpper ? "upper" : "work dir";
-        var users = MountNamespaces.FindUsers(ls.Upper?.RealPath, ls.Work?.RealPath);
+        var users = MountNamespaces.FindUsers(ls.Upper?.RealPath, ls.Work?.RealPath, ls.OwnMountId);
         string who = users.Count > 0
             ? string.Join("; ", users.Take(5).Select(u => u.ToString()))
             : "an overlay that is not mounted in any mount namespace readable here (perhaps one detached lazily and still held open)";

@@ -29,7 +29,7 @@ public static class OverlayUnmounter
     {
         log ??= NullOperationLog.Instance;
         target = FileSystem.TrimTrailingSlashes(target); // "link/" would follow a final symlink
-        var root = CheckOverlayRoot(target);
+        var (root, rootFsId) = CheckOverlayRoot(target);
         if (!FileSystem.IsRoot)
         {
             throw new OverlayException(ErrorIds.NotRoot, OverlayErrorCategory.PermissionDenied,
@@ -47,7 +47,7 @@ public static class OverlayUnmounter
             errno = Umount(target, Native.UMOUNT_NOFOLLOW, log);
             if (errno == 0)
             {
-                WarnIfStillMountedElsewhere(target, root, log);
+                WarnIfStillMountedElsewhere(target, root, rootFsId, log);
                 return DismountOutcome.Unmounted;
             }
             if (errno != Errno.EBUSY)
@@ -83,7 +83,7 @@ public static class OverlayUnmounter
                 "Check the kernel log (dmesg).", new ErrnoException("umount2", errno, target));
         }
         log.Warning($"The overlay at '{target}' was busy and has been detached lazily; the kernel frees it when the last user leaves. Held by: {who}.");
-        WarnIfStillMountedElsewhere(target, root, log);
+        WarnIfStillMountedElsewhere(target, root, rootFsId, log);
         return DismountOutcome.Detached;
     }
 
@@ -93,29 +93,53 @@ public static class OverlayUnmounter
     /// unshare -m, a container runtime, systemd's PrivateTmp...), which keep its upper and work
     /// dir in use, and warns naming the process whose namespace holds each.
     /// </summary>
-    private static void WarnIfStillMountedElsewhere(string target, FileStatus root, IOperationLog log)
+    private static void WarnIfStillMountedElsewhere(string target, FileStatus root, ulong rootFsId, IOperationLog log)
     {
         bool? alive = FileSystem.SuperBlockAlive(root.DevMajor, root.DevMinor);
         if (log.DebugEnabled)
         {
             log.Debug($"ustat({root.DevMajor}:{root.DevMinor}) = {(alive switch { true => "0 (the super block lives on)", false => "-1 EINVAL (gone)", null => "not available" })}");
         }
-        if (alive != true)
+        if (alive != true || rootFsId == 0)
         {
+            // No fsid: an overlay without an upper (nothing to keep in use), which a reused device
+            // number could not be told apart from another read-only overlay of the same layers.
             return;
         }
-        var copies = MountNamespaces.FindSuperBlockInOtherNamespaces(root.DevMajor, root.DevMinor);
+        // A device number is reused as soon as it is free, so a candidate counts only if it is
+        // the same overlay: same device and same fsid (from the upper's persistent uuid).
+        var copies = MountNamespaces.FindSuperBlock(root.DevMajor, root.DevMinor, (pid, e) =>
+        {
+            string path = pid is null ? e.MountPoint : $"/proc/{pid}/root{(e.MountPoint == "/" ? "" : e.MountPoint)}";
+            using var fd = FileSystem.TryOpen(path, Native.O_PATH | Native.O_NOFOLLOW, out _);
+            if (fd is null)
+            {
+                return false;
+            }
+            try
+            {
+                var st = FileSystem.Stat(fd, path);
+                ulong fsid = FileSystem.StatFsId(fd, path);
+                return st.DevMajor == root.DevMajor && st.DevMinor == root.DevMinor && fsid == rootFsId;
+            }
+            catch (Interop.ErrnoException)
+            {
+                return false;
+            }
+        });
         foreach (var c in copies.Take(10))
         {
-            log.Warning($"The overlay at '{target}' was dismounted here, but the same overlay (super block {root.DevMajor}:{root.DevMinor}) is still mounted at '{c.MountPoint}' in the mount namespace of pid {c.ProcessId} ({c.ProcessName}); its upper and work dir stay in use until that copy is dismounted (nsenter -t {c.ProcessId} -m umount '{c.MountPoint}') or that namespace ends.");
+            log.Warning(c.OtherNamespace
+                ? $"The overlay at '{target}' was dismounted here, but the same overlay (super block {root.DevMajor}:{root.DevMinor}) is still mounted at '{c.MountPoint}' in the mount namespace of pid {c.ProcessId} ({c.ProcessName}); its upper and work dir stay in use until that copy is dismounted (nsenter -t {c.ProcessId} -m umount '{c.MountPoint}') or that namespace ends."
+                : $"The overlay at '{target}' was dismounted, but the same overlay (super block {root.DevMajor}:{root.DevMinor}) is still mounted at '{c.MountPoint}' (a bind mount of it); its upper and work dir stay in use until that is dismounted too.");
         }
     }
 
     /// <summary>Throws unless <paramref name="target"/> is the root of a mounted overlay.</summary>
-    public static void CheckIsOverlayMount(string target) => CheckOverlayRoot(FileSystem.TrimTrailingSlashes(target));
+    public static void CheckIsOverlayMount(string target) => _ = CheckOverlayRoot(FileSystem.TrimTrailingSlashes(target));
 
     /// <summary>Throws unless <paramref name="target"/> is the root of a mounted overlay; returns what statx says about that root.</summary>
-    private static FileStatus CheckOverlayRoot(string target)
+    private static (FileStatus Root, ulong FsId) CheckOverlayRoot(string target)
     {
         // One descriptor (O_PATH|O_NOFOLLOW: a final symlink is opened as the link itself) answers
         // every question: link or not, mount root or not, which file system.
@@ -138,7 +162,7 @@ public static class OverlayUnmounter
         {
             throw NotMounted(target, "it is not a mount point");
         }
-        var (type, _) = FileSystem.StatFs(fd, target);
+        var (type, fsid) = FileSystem.StatFsWithId(fd, target);
         if (type != Native.OVERLAYFS_SUPER_MAGIC)
         {
             var entry = MountInfo.Read().LastOrDefault(e => (ulong)e.MountId == st.MountId);
@@ -146,7 +170,7 @@ public static class OverlayUnmounter
                 $"'{target}' is a {entry?.FsType ?? "non-overlay"} mount, not an overlay; Dismount-Overlay only dismounts overlays.", target,
                 "Use umount for other file systems.");
         }
-        return st;
+        return (st, fsid);
     }
 
     private static OverlayException NotMounted(string target, string why)
