@@ -14,6 +14,7 @@
         'Mount-Overlay'
         'Dismount-Overlay'
         'Get-OverlayMount'
+        'Get-OverlayLayer'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -1,6 +1,11 @@
 #Requires -Version 7.4
 # Dismount-Overlay against real mounts.
 
+BeforeDiscovery {
+    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+    $script:IsRoot = Test-IsRoot
+}
+
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
     Import-OverlayToolsUnderTest
@@ -11,9 +16,8 @@ AfterAll {
     Remove-TestRoot $script:Root
 }
 
-Describe 'Dismount-Overlay' -Tag 'RequiresRoot' {
+Describe 'Dismount-Overlay' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
     BeforeEach {
-        $null = Assert-Prerequisite (Test-IsRoot) 'mounting needs root'
         $script:Case = Join-Path $script:Root ([guid]::NewGuid().ToString('N').Substring(0, 8))
         $script:L1 = New-Layer "$script:Case/lower" @{ 'a' = '1' }
         $script:Up = New-Layer "$script:Case/upper"

@@ -1,6 +1,11 @@
 #Requires -Version 7.4
 # Get-OverlayMount against real mounts, made by this module and by util-linux mount(8).
 
+BeforeDiscovery {
+    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+    $script:IsRoot = Test-IsRoot
+}
+
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
     Import-OverlayToolsUnderTest
@@ -11,9 +16,8 @@ AfterAll {
     Remove-TestRoot $script:Root
 }
 
-Describe 'Get-OverlayMount' -Tag 'RequiresRoot' {
+Describe 'Get-OverlayMount' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
     BeforeEach {
-        $null = Assert-Prerequisite (Test-IsRoot) 'mounting needs root'
         $script:Case = Join-Path $script:Root ([guid]::NewGuid().ToString('N').Substring(0, 8))
         $script:L1 = New-Layer "$script:Case/lower1" @{ 'a' = '1' }
         $script:L2 = New-Layer "$script:Case/lower2" @{ 'b' = '2' }

@@ -16,9 +16,8 @@ AfterAll {
     Remove-TestRoot $script:Root
 }
 
-Describe 'Mount-Overlay' -Tag 'RequiresRoot' {
+Describe 'Mount-Overlay' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
     BeforeEach {
-        $null = Assert-Prerequisite (Test-IsRoot) 'mounting needs root'
         $script:Case = Join-Path $script:Root ([guid]::NewGuid().ToString('N').Substring(0, 8))
         $null = New-Item -ItemType Directory -Path $script:Case
         $script:L1 = New-Layer "$script:Case/lower" @{ 'code.py' = 'lower code'; 'config.yaml' = 'lower config'; 'dir/deep.txt' = 'deep' }

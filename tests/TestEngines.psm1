@@ -134,8 +134,15 @@ function New-TestPodman {
     <# .SYNOPSIS A private podman store (--root/--runroot) under $Root; podman has no daemon. #>
     param([Parameter(Mandatory)] [string] $Root)
     $null = New-Item -ItemType Directory -Force -Path "$Root/tmp"
+    # podman refuses a runroot longer than 50 characters: deep test roots get a short one in /tmp.
+    $runRoot = "$Root/run"
+    $extraRoot = $null
+    if ($runRoot.Length -gt 50) {
+        $extraRoot = '/tmp/otpodman-' + [guid]::NewGuid().ToString('N').Substring(0, 10)
+        $runRoot = "$extraRoot/run"
+    }
     return [pscustomobject]@{
-        Kind = 'Podman'; Root = $Root; StorageRoot = "$Root/storage"; RunRoot = "$Root/run"; TmpDir = "$Root/tmp"
+        Kind = 'Podman'; Root = $Root; StorageRoot = "$Root/storage"; RunRoot = $runRoot; TmpDir = "$Root/tmp"; ExtraRoot = $extraRoot
     }
 }
 
@@ -159,6 +166,7 @@ function Remove-TestPodman {
     param([Parameter(Mandatory)] $Engine)
     try { Invoke-TestPodman $Engine rm -a -f *> $null } catch { }
     Remove-EngineRoot $Engine.Root
+    if ($Engine.PSObject.Properties['ExtraRoot'] -and $Engine.ExtraRoot) { Remove-EngineRoot $Engine.ExtraRoot }
 }
 
 # ---- containerd -------------------------------------------------------------------------------
@@ -226,15 +234,52 @@ function New-BusyboxContext {
         A build context with the static busybox and a Dockerfile FROM scratch. $Steps are
         Dockerfile lines after the busybox install (RUN lines use busybox's sh).
     #>
-    param([Parameter(Mandatory)] [string] $Path, [string[]] $Steps = @(), [hashtable] $Files = @{})
+    param([Parameter(Mandatory)] [string] $Path, [string[]] $Steps = @(), [hashtable] $Files = @{}, [string] $From)
+    # -From builds on an existing image instead (no busybox copied); -From scratch with -Files
+    # and COPY steps makes an image without busybox.
     $null = New-Item -ItemType Directory -Force -Path $Path
-    Copy-Item -LiteralPath /bin/busybox -Destination (Join-Path $Path 'busybox')
     foreach ($name in $Files.Keys) { [IO.File]::WriteAllText((Join-Path $Path $name), [string] $Files[$name]) }
-    $lines = @('FROM scratch', 'COPY busybox /bin/busybox', 'RUN ["/bin/busybox", "--install", "-s", "/bin"]') + $Steps
-    Set-Content -LiteralPath (Join-Path $Path 'Dockerfile') -Value $lines
+    if ($From) {
+        $lines = @("FROM $From") + $Steps
+    }
+    else {
+        Copy-Item -LiteralPath /bin/busybox -Destination (Join-Path $Path 'busybox')
+        $lines = @('FROM scratch', 'COPY busybox /bin/busybox', 'RUN ["/bin/busybox", "--install", "-s", "/bin"]') + $Steps
+    }
+    [IO.File]::WriteAllLines((Join-Path $Path 'Dockerfile'), [string[]] $lines)
     return $Path
+}
+
+# ---- comparing ------------------------------------------------------------------------------------
+
+function Get-TarEntryName {
+    <# .SYNOPSIS The entry names of a tar file (docker/podman export), exactly, without a leading ./ or trailing /. #>
+    param([Parameter(Mandatory)] [string] $Path)
+    $stream = [IO.File]::OpenRead($Path)
+    try {
+        $reader = [System.Formats.Tar.TarReader]::new($stream)
+        while ($null -ne ($entry = $reader.GetNextEntry())) {
+            $name = $entry.Name -replace '^\./', ''
+            if ($name.Length -gt 1) { $name = $name.TrimEnd('/') }
+            if ($name -and $name -ne '.') { $name }
+        }
+    }
+    finally { $stream.Dispose() }
+}
+
+function Get-TreeFingerprint {
+    <#
+    .SYNOPSIS
+        One line per entry below $Path: name, type, mode, size, mtime, ctime and link target (and
+        atime with -AccessTime), sorted; two fingerprints are equal when nothing in the tree changed.
+    #>
+    param([Parameter(Mandatory)] [string] $Path, [switch] $AccessTime)
+    $format = if ($AccessTime) { '%P\t%y\t%m\t%s\t%T@\t%C@\t%A@\t%l\0' } else { '%P\t%y\t%m\t%s\t%T@\t%C@\t%l\0' }
+    $out = & find $Path -xdev -printf $format
+    if ($LASTEXITCODE -ne 0) { throw "find $Path failed ($LASTEXITCODE)." }
+    return @(($out -join "`n") -split "\0" | Where-Object { $_ } | Sort-Object)
 }
 
 Export-ModuleMember -Function Test-EngineAvailable, Wait-Until, Start-TestDocker, Invoke-TestDocker, Stop-TestDocker,
     New-TestPodman, Invoke-TestPodman, Remove-TestPodman, Start-TestContainerd, Invoke-TestCtr, Stop-TestContainerd,
-    New-BusyboxContext, Remove-EngineRoot
+    New-BusyboxContext, Remove-EngineRoot, Get-TarEntryName, Get-TreeFingerprint

@@ -17,8 +17,11 @@ function Test-IsRoot { return (& id -u) -eq '0' }
 function Assert-Prerequisite {
     <#
     .SYNOPSIS
-        Skips the current test when a prerequisite is missing, or fails it under CI=true,
-        where every suite must really run.
+        Inside an It block: skips the test when a prerequisite found at run time is missing, or
+        fails it under CI=true, where every suite must really run. (Pester allows
+        Set-ItResult only inside It.) Prerequisites known before the run belong in
+        BeforeDiscovery and -Skip on Describe/Context/It; tools/Invoke-PesterSuite.ps1 counts
+        every skip as a failure under CI=true.
     #>
     param([Parameter(Mandatory)] [bool] $Condition, [Parameter(Mandatory)] [string] $Because)
     if ($Condition) { return $true }

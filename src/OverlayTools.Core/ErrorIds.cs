@@ -89,6 +89,45 @@ public static class ErrorIds
     /// <summary>Not Linux.</summary>
     public const string LinuxOnly = "LinuxOnly";
 
+    // ---- layer stores (issue 3): Docker overlay2 and Podman stores read from disk; Mount-Overlay layer streams ----
+
+    /// <summary>No layer store at -DataRoot, or none at the engines' default roots.</summary>
+    public const string LayerStoreNotFound = "LayerStoreNotFound";
+    /// <summary>A store of a kind or storage driver the module cannot read (vfs, btrfs, the containerd image store...).</summary>
+    public const string LayerStoreUnsupported = "LayerStoreUnsupported";
+    /// <summary>A store file cannot be read (permissions, I/O errors).</summary>
+    public const string LayerStoreUnreadable = "LayerStoreUnreadable";
+    /// <summary>A store file holds what the engine would not write (bad JSON, an id that is no id, a bad number).</summary>
+    public const string LayerStoreMetadataInvalid = "LayerStoreMetadataInvalid";
+    /// <summary>A literal -Image names no image.</summary>
+    public const string ImageNotFound = "ImageNotFound";
+    /// <summary>An id prefix given to -Image matches several images.</summary>
+    public const string ImageAmbiguous = "ImageAmbiguous";
+    /// <summary>A literal -Container names no container.</summary>
+    public const string ContainerNotFound = "ContainerNotFound";
+    /// <summary>An id prefix given to -Container matches several containers.</summary>
+    public const string ContainerAmbiguous = "ContainerAmbiguous";
+    /// <summary>An image config does not match its id (digest) or lacks its layers.</summary>
+    public const string ImageConfigInvalid = "ImageConfigInvalid";
+    /// <summary>A layer an image or container needs is not in the store.</summary>
+    public const string LayerMissing = "LayerMissing";
+    /// <summary>Docker is removing the layer (a -removing dir in the layer database).</summary>
+    public const string LayerBeingRemoved = "LayerBeingRemoved";
+    /// <summary>Podman marked the layer incomplete (an interrupted pull, build or removal).</summary>
+    public const string LayerIncomplete = "LayerIncomplete";
+    /// <summary>The layer's content dir (diff) is missing.</summary>
+    public const string LayerContentMissing = "LayerContentMissing";
+    /// <summary>A cache-id, link file, lower file or l/ symlink leads outside the store, or a symlink replaces a store entry.</summary>
+    public const string LayerPathOutsideStore = "LayerPathOutsideStore";
+    /// <summary>The store's records of a stack disagree (parent, diff id, chain id, lower file).</summary>
+    public const string LayerChainMismatch = "LayerChainMismatch";
+    /// <summary>A -Path is no layer of a known store.</summary>
+    public const string LayerNotInStore = "LayerNotInStore";
+    /// <summary>Mount-Overlay: a container's layers were piped in without -ReadOnly and without a fresh -Upper.</summary>
+    public const string LayerStreamNeedsUpper = "LayerStreamNeedsUpper";
+    /// <summary>Mount-Overlay: the -Upper or -Work given for piped layers belongs to the piped container.</summary>
+    public const string LayerStreamUpperNotFresh = "LayerStreamUpperNotFresh";
+
     // ---- mount lifecycle hardening (issue 7) ------------------------------------------------
     // Failures the hardening tests found a place for; the busy, in-use (UpperInUse/WorkInUse, now
     // also in other mount namespaces), read-only fallback and d_type cases reuse the ids above.

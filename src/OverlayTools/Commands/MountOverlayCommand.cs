@@ -10,34 +10,64 @@ namespace OverlayTools;
 /// <summary>
 /// <para type="synopsis">Mounts an overlay: lower layers, an optional upper and work dir, merged at a target.</para>
 /// </summary>
-[Cmdlet(VerbsData.Mount, "Overlay", SupportsShouldProcess = true, HelpUri = HelpBase + "Mount-Overlay.md")]
+[Cmdlet(VerbsData.Mount, "Overlay", SupportsShouldProcess = true, DefaultParameterSetName = LayerSet, HelpUri = HelpBase + "Mount-Overlay.md")]
 [OutputType(typeof(OverlayMount))]
 public sealed class MountOverlayCommand : OverlayCmdlet
 {
+    private const string LowerSet = "Lower";
+    private const string LayerSet = "Layer";
+
+    /// <summary>Layers collected from a stream of OverlayLayer objects (the Layer parameter set), in the order received.</summary>
+    private readonly List<(string Path, string? Role, int? Position)> _streamed = [];
+
     /// <summary>Lower layers, highest priority first. Also a colon-joined list as docker inspect prints it.</summary>
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true, ParameterSetName = LowerSet)]
     [Alias("LowerDir")]
     [ValidateNotNullOrEmpty]
     public string[] Lower { get; set; } = [];
 
+    /// <summary>One layer of a stream of layers (Get-OverlayLayer's Path), top first; all records together form the stack.</summary>
+    [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true, ParameterSetName = LayerSet)]
+    [Alias("Path")]
+    [ValidateNotNullOrEmpty]
+    public string LayerPath { get; set; } = "";
+
+    /// <summary>The role of that layer (Get-OverlayLayer's Role): a container's Upper is stacked as the top lower, never written.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true, ParameterSetName = LayerSet)]
+    [Alias("Role")]
+    public string? LayerRole { get; set; }
+
+    /// <summary>The layer's position in its stack (Get-OverlayLayer's Position, 0 = top), to notice layers missing from the stream.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true, ParameterSetName = LayerSet)]
+    [Alias("Position")]
+    public int? LayerPosition { get; set; }
+
     /// <summary>The upper (writable) layer. Without it the overlay is read-only.</summary>
-    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [Parameter(ValueFromPipelineByPropertyName = true, ParameterSetName = LowerSet)]
+    [Parameter(ParameterSetName = LayerSet)]
     [Alias("UpperDir")]
     public string? Upper { get; set; }
 
     /// <summary>The work dir: empty, on the same mount as the upper. Defaults to "&lt;Upper&gt;.work".</summary>
-    [Parameter(ValueFromPipelineByPropertyName = true)]
+    /// <remarks>
+    /// In the Layer set it does not bind from the pipeline: an OverlayLayer's Work is the
+    /// container's own work dir, which is never used. (The Layer set is the default set so that
+    /// PowerShell's default-set-first pipeline binding cannot take that Work into the Lower set.)
+    /// </remarks>
+    [Parameter(ValueFromPipelineByPropertyName = true, ParameterSetName = LowerSet)]
+    [Parameter(ParameterSetName = LayerSet)]
     [Alias("WorkDir")]
     public string? Work { get; set; }
 
     /// <summary>The directory to mount on (the merged view).</summary>
-    [Parameter(Mandatory = true, Position = 1, ValueFromPipelineByPropertyName = true)]
+    [Parameter(Mandatory = true, Position = 1, ValueFromPipelineByPropertyName = true, ParameterSetName = LowerSet)]
+    [Parameter(Mandatory = true, ParameterSetName = LayerSet)]
     [Alias("MergedDir", "MountPoint")]
     [ValidateNotNullOrEmpty]
     public string Target { get; set; } = "";
 
     /// <summary>Data-only lower layers (reachable only through metacopy redirects).</summary>
-    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [Parameter(ValueFromPipelineByPropertyName = true, ParameterSetName = LowerSet)]
     public string[]? DataLower { get; set; }
 
     /// <summary>Overlay options (redirect_dir=on, index=off, metacopy=on, xino=auto, volatile...) and mount flags (ro, nosuid, nodev, noexec, noatime).</summary>
@@ -60,6 +90,12 @@ public sealed class MountOverlayCommand : OverlayCmdlet
     /// <inheritdoc/>
     protected override void ProcessRecord()
     {
+        if (ParameterSetName == LayerSet)
+        {
+            // A stream of layers forms one stack: collect it, mount it at the end.
+            _streamed.Add((LayerPath, LayerRole, LayerPosition));
+            return;
+        }
         OverlaySpec spec;
         try
         {
@@ -70,7 +106,31 @@ public sealed class MountOverlayCommand : OverlayCmdlet
             WriteOverlayError(e);
             return;
         }
+        MountSpec(spec);
+    }
 
+    /// <inheritdoc/>
+    protected override void EndProcessing()
+    {
+        if (ParameterSetName != LayerSet || _streamed.Count == 0)
+        {
+            return;
+        }
+        OverlaySpec spec;
+        try
+        {
+            spec = BuildStreamSpec();
+        }
+        catch (OverlayException e)
+        {
+            WriteOverlayError(e);
+            return;
+        }
+        MountSpec(spec);
+    }
+
+    private void MountSpec(OverlaySpec spec)
+    {
         string action = spec.Upper is null
             ? $"Mount read-only overlay of {spec.Lower.Count} lower layer(s) ({string.Join(", ", spec.Lower)})"
             : $"Mount overlay of {spec.Lower.Count} lower layer(s) ({string.Join(", ", spec.Lower)}) with upper '{spec.Upper}'";
@@ -132,6 +192,84 @@ public sealed class MountOverlayCommand : OverlayCmdlet
             Api = MountApiFromEnvironment(),
         };
     }
+
+    /// <summary>
+    /// The stack of a layer stream: every layer a lower, top first; a container's own upper is
+    /// stacked as the top lower, so its upper and work dir are never written. Read-write needs a
+    /// fresh -Upper that is none of the stream's dirs.
+    /// </summary>
+    private OverlaySpec BuildStreamSpec()
+    {
+        var lower = _streamed.Select(l => ResolvePath(l.Path, nameof(LayerPath))).ToList();
+        var containerUppers = _streamed.Where(l => string.Equals(l.Role, "Upper", StringComparison.OrdinalIgnoreCase)).Select(l => ResolvePath(l.Path, nameof(LayerPath))).ToList();
+        string? upper = string.IsNullOrEmpty(Upper) ? null : ResolvePath(Upper, nameof(Upper));
+        string? work = string.IsNullOrEmpty(Work) ? null : ResolvePath(Work, nameof(Work));
+        string target = ResolvePath(Target, nameof(Target));
+        WarnAboutGaps();
+        if (upper is null && work is not null)
+        {
+            throw new OverlayException(ErrorIds.WorkWithoutUpper, OverlayErrorCategory.InvalidArgument,
+                "-Work needs -Upper.", work, "Give -Upper too, or leave out -Work.");
+        }
+        if (upper is null && !ReadOnly && containerUppers.Count > 0)
+        {
+            throw new OverlayException(ErrorIds.LayerStreamNeedsUpper, OverlayErrorCategory.InvalidOperation,
+                $"The piped layers include a container's upper layer ('{containerUppers[0]}'). Mount-Overlay never writes into a container's own upper or work dir: add -ReadOnly for a read-only view, or give a fresh -Upper (and -Work) to write into.",
+                target, "Add -ReadOnly, or -Upper <new empty dir>.");
+        }
+        if (upper is not null)
+        {
+            // The stream's own dirs (each layer, and beside a container's upper its work and merged dirs) are never the new upper or work dir.
+            var taken = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var l in lower)
+            {
+                taken.Add(TrimSlash(l));
+            }
+            foreach (var u in containerUppers.Where(u => u.EndsWith("/diff", StringComparison.Ordinal)))
+            {
+                taken.Add(u[..^5] + "/work");
+                taken.Add(u[..^5] + "/merged");
+            }
+            string effectiveWork = work ?? OverlaySpec.DefaultWorkFor(upper);
+            foreach (var (dir, name) in new[] { (upper, "-Upper"), (effectiveWork, "-Work") })
+            {
+                if (taken.Contains(TrimSlash(dir)))
+                {
+                    throw new OverlayException(ErrorIds.LayerStreamUpperNotFresh, OverlayErrorCategory.InvalidArgument,
+                        $"The {name} dir '{dir}' belongs to the piped layers; the new upper and work dir must be fresh directories of your own.", dir,
+                        "Give a new, empty directory (it is created if missing for -Work).");
+                }
+            }
+        }
+        return new OverlaySpec
+        {
+            Lower = lower,
+            Upper = upper,
+            Work = work,
+            Target = target,
+            Options = OverlayOptions.Parse(Option),
+            ReadOnly = ReadOnly,
+            CreateTarget = Force,
+            Api = MountApiFromEnvironment(),
+        };
+    }
+
+    /// <summary>Warns when the positions of the piped layers are not 0, 1, 2...: layers were filtered out, or failed to bind.</summary>
+    private void WarnAboutGaps()
+    {
+        var positions = _streamed.Select(l => l.Position).ToList();
+        if (positions.Any(p => p is null))
+        {
+            return;
+        }
+        var missing = Enumerable.Range(0, positions.Max(p => p!.Value) + 1).Except(positions.Select(p => p!.Value)).ToList();
+        if (missing.Count > 0)
+        {
+            WriteWarning($"The piped layers skip position(s) {string.Join(", ", missing)}; mounting the {_streamed.Count} layer(s) received. Layers were filtered out or could not be read.");
+        }
+    }
+
+    private static string TrimSlash(string p) => p.Length > 1 ? p.TrimEnd('/') : p;
 
     /// <summary>
     /// One -Lower value: a directory that exists under that exact name is taken literally (so

@@ -1,0 +1,565 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Text.Json;
+using OverlayTools.Interop;
+
+namespace OverlayTools.Stores;
+
+/// <summary>
+/// The entry point to layer stores: the known backends, detection of the store kind at a data
+/// root, the default roots, and resolving an image or container by name or id across stores.
+/// </summary>
+public static class LayerStores
+{
+    /// <summary>
+    /// The backends, in the order stores are searched. A new backend (containerd's overlayfs
+    /// snapshotter) is added here.
+    /// </summary>
+    public static IReadOnlyList<ILayerStoreBackend> Backends { get; } = [new Overlay2Backend(), new PodmanBackend()];
+
+    /// <summary>
+    /// The backend whose store is at <paramref name="root"/>, or null. <paramref name="problem"/>
+    /// says why a recognised store cannot be read (another storage driver...).
+    /// </summary>
+    public static ILayerStoreBackend? Detect(string root, out string? problem)
+    {
+        problem = null;
+        foreach (var b in Backends)
+        {
+            if (b.Probe(root, out problem))
+            {
+                return b;
+            }
+        }
+        problem = null;
+        return null;
+    }
+
+    /// <summary>
+    /// Opens the store at a data root (its kind detected from what is there). Throws
+    /// OverlayException LayerStoreNotFound or LayerStoreUnsupported.
+    /// </summary>
+    public static ILayerStore Open(string dataRoot)
+    {
+        var info = FileSystem.TryLStat(dataRoot, out int errno);
+        if (info is null && errno == Errno.ENOENT)
+        {
+            throw new OverlayException(ErrorIds.LayerStoreNotFound, OverlayErrorCategory.ObjectNotFound,
+                $"The data root '{dataRoot}' does not exist.", dataRoot, "Give the data root of a Docker daemon (docker info: Docker Root Dir) or of a Podman store (podman info: graphRoot).");
+        }
+        var backend = Detect(dataRoot, out string? problem);
+        if (backend is null)
+        {
+            throw new OverlayException(ErrorIds.LayerStoreNotFound, OverlayErrorCategory.ObjectNotFound,
+                $"'{dataRoot}' holds no Docker overlay2 store and no Podman overlay store.", dataRoot,
+                "Give the data root of a Docker daemon (docker info: Docker Root Dir) or of a Podman store (podman info: graphRoot).");
+        }
+        if (problem is not null)
+        {
+            throw new OverlayException(ErrorIds.LayerStoreUnsupported, OverlayErrorCategory.NotImplemented, problem, dataRoot,
+                "Only Docker's overlay2 driver and the overlay driver of containers/storage (Podman, Buildah, CRI-O) can be read.");
+        }
+        return backend.Open(dataRoot);
+    }
+
+    /// <summary>The default data roots of every backend, configured ones first, without duplicates; they need not exist.</summary>
+    public static IReadOnlyList<(ILayerStoreBackend Backend, string Root)> DefaultRoots()
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var list = new List<(ILayerStoreBackend, string)>();
+        foreach (var b in Backends)
+        {
+            foreach (var r in b.DefaultRoots())
+            {
+                if (seen.Add(r))
+                {
+                    list.Add((b, r));
+                }
+            }
+        }
+        return list;
+    }
+
+    /// <summary>
+    /// Opens the stores found at the default roots. Roots that do not exist are skipped silently;
+    /// a root that holds an unreadable store is reported through <paramref name="skipped"/>.
+    /// </summary>
+    public static List<ILayerStore> OpenDefault(Action<string, OverlayException>? skipped = null)
+    {
+        var stores = new List<ILayerStore>();
+        var realRoots = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (backend, root) in DefaultRoots())
+        {
+            if (FileSystem.TryLStat(root, out _) is null)
+            {
+                continue;
+            }
+            try
+            {
+                if (!backend.Probe(root, out string? problem))
+                {
+                    continue;
+                }
+                if (problem is not null)
+                {
+                    throw new OverlayException(ErrorIds.LayerStoreUnsupported, OverlayErrorCategory.NotImplemented, problem, root, "Give -DataRoot for a store that can be read.");
+                }
+                var store = backend.Open(root);
+                if (realRoots.Add(store.Backend + ":" + store.Root))
+                {
+                    stores.Add(store);
+                }
+                else
+                {
+                    store.Dispose();
+                }
+            }
+            catch (OverlayException e)
+            {
+                skipped?.Invoke(root, e);
+            }
+        }
+        return stores;
+    }
+
+    /// <summary>
+    /// The store a layer path belongs to, judged from the path itself (".../overlay2/&lt;id&gt;/diff"
+    /// is in the Docker store at "..."); null when no backend recognises the path.
+    /// </summary>
+    public static ILayerStore? OpenForLayerPath(string path)
+    {
+        foreach (var b in Backends)
+        {
+            string? root = b.RootFromLayerPath(path);
+            if (root is not null && b.Probe(root, out string? problem) && problem is null)
+            {
+                try
+                {
+                    return b.Open(root);
+                }
+                catch (OverlayException)
+                {
+                    return null;
+                }
+            }
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// The one container named <paramref name="nameOrId"/> (name, full id or unique id prefix) in
+    /// the stores at <paramref name="dataRoots"/> (default: the engines' default roots), with its
+    /// layers: UpperDir, WorkDir, MergedDir and LowerDirs are what a diff or a mount needs.
+    /// Throws OverlayException: LayerStoreNotFound, ContainerNotFound, ContainerAmbiguous, or the
+    /// container's own error (a damaged layer).
+    /// </summary>
+    public static StoreContainer ResolveContainer(string nameOrId, IEnumerable<string>? dataRoots = null)
+    {
+        var stores = OpenStores(dataRoots);
+        try
+        {
+            var found = new List<(ILayerStore Store, StoreContainerInfo Info)>();
+            foreach (var s in stores)
+            {
+                if (StoreLookup.FindContainer(s.ListContainers(), nameOrId) is { } c)
+                {
+                    found.Add((s, c));
+                }
+            }
+            if (found.Count == 0)
+            {
+                throw StoreLookup.NotFound("container", nameOrId, stores);
+            }
+            if (found.Count > 1)
+            {
+                throw new OverlayException(ErrorIds.ContainerAmbiguous, OverlayErrorCategory.InvalidArgument,
+                    $"'{nameOrId}' names a container in more than one store: {string.Join(", ", found.Select(f => f.Store.Root))}.", nameOrId, "Give -DataRoot to choose the store.");
+            }
+            return found[0].Store.GetContainer(found[0].Info);
+        }
+        finally
+        {
+            foreach (var s in stores)
+            {
+                s.Dispose();
+            }
+        }
+    }
+
+    /// <summary>Opens the stores at the given roots, or the default ones; throws LayerStoreNotFound when there is none.</summary>
+    public static List<ILayerStore> OpenStores(IEnumerable<string>? dataRoots)
+    {
+        var roots = dataRoots?.ToList();
+        if (roots is { Count: > 0 })
+        {
+            var list = new List<ILayerStore>();
+            try
+            {
+                foreach (var r in roots)
+                {
+                    list.Add(Open(r));
+                }
+            }
+            catch
+            {
+                foreach (var s in list)
+                {
+                    s.Dispose();
+                }
+                throw;
+            }
+            return list;
+        }
+        var stores = OpenDefault();
+        if (stores.Count == 0)
+        {
+            throw NoDefaultStore();
+        }
+        return stores;
+    }
+
+    /// <summary>The error for "no store at the default roots".</summary>
+    public static OverlayException NoDefaultStore()
+        => new(ErrorIds.LayerStoreNotFound, OverlayErrorCategory.ObjectNotFound,
+            $"No Docker overlay2 or Podman overlay store was found at the default roots ({string.Join(", ", DefaultRoots().Select(r => r.Root))}).",
+            null, "Give -DataRoot: the Docker Root Dir of docker info, or the graphRoot of podman info.");
+
+    /// <summary>The real path of a directory (symlinks resolved), as the engines record their roots.</summary>
+    internal static StoreDir OpenRoot(string root)
+    {
+        var dir = StoreDir.TryOpen(root, out int errno);
+        if (dir is null)
+        {
+            throw StoreFormat.FromIo(new ErrnoException("open", errno, root), root);
+        }
+        return dir;
+    }
+}
+
+/// <summary>Finding images and containers by the names and ids users type; engine-neutral.</summary>
+public static class StoreLookup
+{
+    /// <summary>True when a reference carries a tag or digest (a ':' after the last '/', or an '@').</summary>
+    public static bool HasTagOrDigest(string reference)
+    {
+        if (reference.Contains('@', StringComparison.Ordinal))
+        {
+            return true;
+        }
+        int slash = reference.LastIndexOf('/');
+        return reference.IndexOf(':', slash + 1) >= 0;
+    }
+
+    /// <summary>Every string an image answers to: names, aliases, the id with and without "sha256:".</summary>
+    public static IEnumerable<string> Keys(StoreImageInfo image)
+        => image.Names.Concat(image.Aliases).Append(image.Id).Append("sha256:" + image.Id);
+
+    /// <summary>Every string a container answers to: names and id.</summary>
+    public static IEnumerable<string> Keys(StoreContainerInfo container) => container.Names.Append(container.Id);
+
+    /// <summary>
+    /// The image a literal reference names: an exact name or alias (":latest" implied when no tag
+    /// is given), a full id ("sha256:" optional), or a unique id prefix. Null when none; throws
+    /// ImageAmbiguous when a prefix matches several.
+    /// </summary>
+    public static StoreImageInfo? FindImage(IReadOnlyList<StoreImageInfo> images, string reference)
+    {
+        var candidates = new List<string> { reference };
+        if (!HasTagOrDigest(reference))
+        {
+            candidates.Add(reference + ":latest");
+        }
+        foreach (var c in candidates)
+        {
+            var byName = images.FirstOrDefault(i => i.Names.Contains(c, StringComparer.Ordinal))
+                ?? images.FirstOrDefault(i => i.Aliases.Contains(c, StringComparer.Ordinal));
+            if (byName is not null)
+            {
+                return byName;
+            }
+        }
+        string hex = StoreFormat.StripAlgorithm(reference);
+        if (!StoreFormat.IsHexPrefix(hex))
+        {
+            return null;
+        }
+        var byId = images.Where(i => i.Id.StartsWith(hex, StringComparison.Ordinal)).ToList();
+        if (byId.Count > 1)
+        {
+            throw new OverlayException(ErrorIds.ImageAmbiguous, OverlayErrorCategory.InvalidArgument,
+                $"The id prefix '{reference}' matches {byId.Count} images: {string.Join(", ", byId.Take(5).Select(i => i.Id[..12]))}.", reference, "Give more digits of the id, or a name.");
+        }
+        return byId.FirstOrDefault();
+    }
+
+    /// <summary>The container a literal name, full id or unique id prefix names; null when none; throws ContainerAmbiguous.</summary>
+    public static StoreContainerInfo? FindContainer(IReadOnlyList<StoreContainerInfo> containers, string reference)
+    {
+        string name = reference.StartsWith('/') ? reference[1..] : reference;
+        var byName = containers.FirstOrDefault(c => c.Names.Contains(name, StringComparer.Ordinal));
+        if (byName is not null)
+        {
+            return byName;
+        }
+        if (!StoreFormat.IsHexPrefix(reference))
+        {
+            return null;
+        }
+        var byId = containers.Where(c => c.Id.StartsWith(reference, StringComparison.Ordinal)).ToList();
+        if (byId.Count > 1)
+        {
+            throw new OverlayException(ErrorIds.ContainerAmbiguous, OverlayErrorCategory.InvalidArgument,
+                $"The id prefix '{reference}' matches {byId.Count} containers: {string.Join(", ", byId.Take(5).Select(c => c.Id[..12]))}.", reference, "Give more digits of the id, or the name.");
+        }
+        return byId.FirstOrDefault();
+    }
+
+    /// <summary>
+    /// The images a wildcard matches (on names, aliases and ids), as docker images lists them:
+    /// intermediate images (untagged parents of other images) are left out; a literal id still finds them.
+    /// </summary>
+    public static IEnumerable<StoreImageInfo> MatchImages(IReadOnlyList<StoreImageInfo> images, Func<string, bool> isMatch)
+        => images.Where(i => !i.Intermediate
+            && (i.Names.Concat(i.Aliases).Any(isMatch) || (i.Names.Count == 0 && isMatch("<none>:<none>")) || isMatch(i.Id) || isMatch("sha256:" + i.Id)));
+
+    /// <summary>The containers a wildcard matches (on names and ids).</summary>
+    public static IEnumerable<StoreContainerInfo> MatchContainers(IReadOnlyList<StoreContainerInfo> containers, Func<string, bool> isMatch)
+        => containers.Where(c => Keys(c).Any(isMatch));
+
+    /// <summary>The error for a literal name that matched nothing.</summary>
+    public static OverlayException NotFound(string kind, string reference, IReadOnlyCollection<ILayerStore> stores)
+        => new(kind == "image" ? ErrorIds.ImageNotFound : ErrorIds.ContainerNotFound, OverlayErrorCategory.ObjectNotFound,
+            $"No {kind} '{reference}' in {(stores.Count == 1 ? "the store at" : "the stores at")} {string.Join(", ", stores.Select(s => $"{s.Root} ({s.Backend})"))}.", reference,
+            kind == "image"
+                ? "Run Get-OverlayLayer -Image * to see the images, or give -DataRoot for another store."
+                : "Run Get-OverlayLayer -Container * to see the containers, or give -DataRoot for another store.");
+}
+
+/// <summary>Docker's overlay2 store.</summary>
+internal sealed class Overlay2Backend : ILayerStoreBackend
+{
+    internal const string BackendName = "overlay2";
+
+    private static readonly string[] OtherDrivers = ["vfs", "btrfs", "zfs", "devicemapper", "aufs", "fuse-overlayfs", "windowsfilter", "overlay"];
+
+    public string Name => BackendName;
+
+    public IEnumerable<string> DefaultRoots() => DefaultRootsFrom("/etc/docker/daemon.json");
+
+    /// <summary>The data-root of a daemon.json (or its old name, graph), else /var/lib/docker.</summary>
+    internal static IEnumerable<string> DefaultRootsFrom(string daemonJson)
+    {
+        string? configured = null;
+        try
+        {
+            if (File.Exists(daemonJson) && new FileInfo(daemonJson).Length < 1024 * 1024)
+            {
+                using var doc = JsonDocument.Parse(File.ReadAllBytes(daemonJson), new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+                configured = StoreFormat.GetString(doc.RootElement, "data-root") ?? StoreFormat.GetString(doc.RootElement, "graph");
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
+        {
+            configured = null;
+        }
+        if (configured is { Length: > 1 } && configured.StartsWith('/'))
+        {
+            yield return configured.TrimEnd('/');
+        }
+        yield return "/var/lib/docker";
+    }
+
+    public bool Probe(string root, out string? problem)
+    {
+        problem = null;
+        bool hasImage = IsDir(root + "/image");
+        if (IsDir(root + "/image/overlay2/layerdb") && IsDir(root + "/overlay2"))
+        {
+            return true;
+        }
+        if (hasImage)
+        {
+            var other = OtherDrivers.FirstOrDefault(d => IsDir(root + "/image/" + d));
+            problem = other is not null
+                ? $"The Docker data root '{root}' uses the '{other}' storage driver; only overlay2 can be read."
+                : $"The Docker data root '{root}' has no overlay2 image store; Docker may use the containerd image store, which this module does not read yet.";
+            return true;
+        }
+        if (IsDir(root + "/containers") && IsDir(root + "/volumes"))
+        {
+            problem = $"The Docker data root '{root}' has no classic image store; Docker may use the containerd image store, which this module does not read yet.";
+            return true;
+        }
+        return false;
+    }
+
+    public ILayerStore Open(string root) => new Overlay2Store(LayerStores.OpenRoot(RealRoot(root)));
+
+    public string? RootFromLayerPath(string path) => DriverRoot(path, "/overlay2/");
+
+    internal static bool IsDir(string path) => FileSystem.TryLStat(path, out _) is { } st && (st.IsDirectory || (st.IsSymlink && Directory.Exists(path)));
+
+    /// <summary>The real path of a data root: Docker resolves symlinks in its root before using it.</summary>
+    internal static string RealRoot(string root)
+    {
+        using var fd = FileSystem.TryOpen(root, Native.O_PATH | Native.O_DIRECTORY, out int errno);
+        if (fd is null)
+        {
+            throw StoreFormat.FromIo(new ErrnoException("open", errno, root), root);
+        }
+        return FileSystem.RealPath(fd);
+    }
+
+    /// <summary>"&lt;root&gt;&lt;marker&gt;&lt;id&gt;[/diff]" or "&lt;root&gt;&lt;marker&gt;l/&lt;LINK&gt;" -> root; null otherwise.</summary>
+    internal static string? DriverRoot(string path, string marker)
+    {
+        if (!path.StartsWith('/'))
+        {
+            return null;
+        }
+        path = path.Length > 1 ? path.TrimEnd('/') : path;
+        int i = path.LastIndexOf(marker, StringComparison.Ordinal);
+        if (i <= 0)
+        {
+            return null;
+        }
+        string rest = path[(i + marker.Length)..];
+        if (rest.EndsWith("/diff", StringComparison.Ordinal))
+        {
+            rest = rest[..^5];
+        }
+        bool ok = rest.StartsWith("l/", StringComparison.Ordinal) ? StoreFormat.IsLinkId(rest[2..]) : OverlayDriverDir.IsDirName(rest);
+        return ok ? path[..i] : null;
+    }
+}
+
+/// <summary>Podman's store: containers/storage with the overlay driver.</summary>
+internal sealed class PodmanBackend : ILayerStoreBackend
+{
+    internal const string BackendName = "podman";
+
+    private static readonly string[] OtherDrivers = ["vfs", "btrfs", "zfs", "aufs", "devmapper"];
+
+    public string Name => BackendName;
+
+    public IEnumerable<string> DefaultRoots()
+    {
+        var configs = new List<string>();
+        if (Environment.GetEnvironmentVariable("CONTAINERS_STORAGE_CONF") is { Length: > 0 } env)
+        {
+            configs.Add(env);
+        }
+        bool root = FileSystem.IsRoot;
+        string home = Environment.GetEnvironmentVariable("HOME") ?? "";
+        if (!root && home.Length > 0)
+        {
+            configs.Add(home + "/.config/containers/storage.conf");
+        }
+        configs.Add("/etc/containers/storage.conf");
+        configs.Add("/usr/share/containers/storage.conf");
+        string? fallback = root ? "/var/lib/containers/storage"
+            : Environment.GetEnvironmentVariable("XDG_DATA_HOME") is { Length: > 0 } xdg ? xdg + "/containers/storage"
+            : home.Length > 0 ? home + "/.local/share/containers/storage" : null;
+        return DefaultRootsFrom(configs, root, fallback);
+    }
+
+    /// <summary>The graphroot (rootful) or rootless_storage_path of the first storage.conf that sets one, then the built-in default.</summary>
+    internal static IEnumerable<string> DefaultRootsFrom(IEnumerable<string> configFiles, bool isRoot, string? fallback)
+    {
+        foreach (var file in configFiles)
+        {
+            string? text = null;
+            try
+            {
+                if (File.Exists(file) && new FileInfo(file).Length < 1024 * 1024)
+                {
+                    text = File.ReadAllText(file);
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                text = null;
+            }
+            if (text is null)
+            {
+                continue;
+            }
+            string? value = TomlStorageValue(text, isRoot ? "graphroot" : "rootless_storage_path") ?? (isRoot ? null : null);
+            if (value is { Length: > 1 } && value.StartsWith('/'))
+            {
+                yield return value.TrimEnd('/');
+                break;
+            }
+        }
+        if (fallback is not null)
+        {
+            yield return fallback;
+        }
+    }
+
+    /// <summary>A basic-string value of a key in the [storage] table of a storage.conf; null when absent.</summary>
+    internal static string? TomlStorageValue(string toml, string key)
+    {
+        string table = "";
+        foreach (var raw in toml.Split('\n'))
+        {
+            string line = raw.Trim();
+            if (line.Length == 0 || line[0] == '#')
+            {
+                continue;
+            }
+            if (line[0] == '[')
+            {
+                table = line.Trim('[', ']', ' ');
+                continue;
+            }
+            if (table != "storage")
+            {
+                continue;
+            }
+            int eq = line.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0 || line[..eq].Trim() != key)
+            {
+                continue;
+            }
+            string v = line[(eq + 1)..].Trim();
+            if (v.Length >= 2 && (v[0] == '"' || v[0] == '\''))
+            {
+                int end = v.IndexOf(v[0], 1);
+                if (end > 0)
+                {
+                    string s = v[1..end];
+                    return v[0] == '"' && s.Contains('\\', StringComparison.Ordinal) ? null : s;
+                }
+            }
+            return null;
+        }
+        return null;
+    }
+
+    public bool Probe(string root, out string? problem)
+    {
+        problem = null;
+        if (Overlay2Backend.IsDir(root + "/overlay-layers") || Overlay2Backend.IsDir(root + "/overlay-images"))
+        {
+            if (!Overlay2Backend.IsDir(root + "/overlay"))
+            {
+                problem = $"The containers/storage root '{root}' has no overlay dir.";
+            }
+            return true;
+        }
+        var other = OtherDrivers.FirstOrDefault(d => Overlay2Backend.IsDir(root + "/" + d + "-layers"));
+        if (other is not null)
+        {
+            problem = $"The containers/storage root '{root}' uses the '{other}' driver; only overlay can be read.";
+            return true;
+        }
+        return false;
+    }
+
+    public ILayerStore Open(string root) => new PodmanStore(LayerStores.OpenRoot(Overlay2Backend.RealRoot(root)));
+
+    public string? RootFromLayerPath(string path) => Overlay2Backend.DriverRoot(path, "/overlay/");
+}

@@ -1,0 +1,454 @@
+using System;
+using System.Collections.Generic;
+using System.Runtime.InteropServices;
+using System.Text;
+using OverlayTools.Interop;
+
+namespace OverlayTools.Stores;
+
+/// <summary>What lstat says about one entry of a store.</summary>
+internal readonly record struct StoreEntry(uint Mode, long Size, ulong Inode, uint NLink)
+{
+    internal bool IsDirectory => (Mode & FileStatus.S_IFMT) == FileStatus.S_IFDIR;
+    internal bool IsSymlink => (Mode & FileStatus.S_IFMT) == FileStatus.S_IFLNK;
+    internal bool IsRegular => (Mode & FileStatus.S_IFMT) == 0x8000;
+}
+
+/// <summary>
+/// A directory of a layer store, opened once. Everything below it is reached from that descriptor
+/// one component at a time with O_NOFOLLOW, so a symbolic link planted anywhere below (in place of
+/// a layer dir, a metadata file, a diff dir) is refused instead of followed out of the store;
+/// files open with O_NOATIME (reading does not even change access times) and O_NONBLOCK (a FIFO
+/// planted as a metadata file cannot hang the reader). Nothing is ever written.
+/// </summary>
+internal sealed unsafe class StoreDir : IDisposable
+{
+    private readonly Fd _fd;
+
+    private StoreDir(Fd fd, string path)
+    {
+        _fd = fd;
+        Path = path;
+    }
+
+    /// <summary>The directory's path, for messages and for building the paths the engines show.</summary>
+    internal string Path { get; }
+
+    /// <summary>Opens a directory by path (following symlinks: a configured root may be a link). Null and errno on failure.</summary>
+    internal static StoreDir? TryOpen(string path, out int errno)
+    {
+        var fd = FileSystem.TryOpen(path, Native.O_PATH | Native.O_DIRECTORY, out errno);
+        return fd is null ? null : new StoreDir(fd, path.Length > 1 ? path.TrimEnd('/') : path);
+    }
+
+    /// <summary>Opens a subdirectory (no symlink allowed on the way); null when it does not exist.</summary>
+    internal StoreDir? OpenDir(string rel)
+    {
+        var fd = Walk(rel, lastIsDir: true, out _);
+        return fd is null ? null : new StoreDir(fd, Join(rel));
+    }
+
+    /// <summary>Opens a subdirectory that may itself be a symlink (a store's top-level dirs, moved to another disk by an admin).</summary>
+    internal StoreDir? OpenDirFollowing(string name)
+    {
+        CheckComponent(name, name);
+        var fd = FileSystem.TryOpenAt(_fd.Value, name, Native.O_PATH | Native.O_DIRECTORY, out int errno);
+        if (fd is null)
+        {
+            return errno == Errno.ENOENT ? null : throw new ErrnoException("openat", errno, Join(name));
+        }
+        return new StoreDir(fd, Join(name));
+    }
+
+    /// <summary>The directory's real path (symlinks resolved), as the kernel names the open descriptor.</summary>
+    internal string RealPath() => FileSystem.RealPath(_fd);
+
+    /// <summary>The full path of an entry below this directory.</summary>
+    internal string Join(string rel) => Path == "/" ? "/" + rel : Path + "/" + rel;
+
+    /// <summary>Reads a regular file below this directory; null when it does not exist.</summary>
+    internal byte[]? ReadFile(string rel, int maxBytes)
+    {
+        using var parent = Walk(rel, lastIsDir: false, out string name);
+        if (parent is null)
+        {
+            return null;
+        }
+        int flags = Native.O_RDONLY | Native.O_NOFOLLOW | Native.O_NONBLOCK | StoreNative.O_NOATIME;
+        var fd = FileSystem.TryOpenAt(parent.Value, name, flags, out int errno);
+        if (fd is null && errno == Errno.EPERM)
+        {
+            // O_NOATIME needs ownership or CAP_FOWNER; read without it.
+            fd = FileSystem.TryOpenAt(parent.Value, name, flags & ~StoreNative.O_NOATIME, out errno);
+        }
+        if (fd is null)
+        {
+            return errno switch
+            {
+                Errno.ENOENT => null,
+                Errno.ELOOP => throw new ErrnoException("open", Errno.ELOOP, Join(rel), "a symbolic link where the store keeps a file"),
+                _ => throw new ErrnoException("open", errno, Join(rel)),
+            };
+        }
+        using (fd)
+        {
+            var st = StatFd(fd, Join(rel));
+            if (!st.IsRegular)
+            {
+                throw new ErrnoException("open", Errno.EINVAL, Join(rel), "not a regular file");
+            }
+            if (st.Size > maxBytes)
+            {
+                throw new ErrnoException("read", Errno.EOVERFLOW, Join(rel), $"larger than the {maxBytes} bytes a store file may have");
+            }
+            var buffer = new byte[Math.Max(st.Size, 0) + 1];
+            int total = 0;
+            while (true)
+            {
+                if (total == buffer.Length)
+                {
+                    if (buffer.Length > maxBytes)
+                    {
+                        throw new ErrnoException("read", Errno.EOVERFLOW, Join(rel), $"larger than the {maxBytes} bytes a store file may have");
+                    }
+                    Array.Resize(ref buffer, Math.Min(buffer.Length * 2, maxBytes + 1));
+                }
+                nint n;
+                fixed (byte* b = &buffer[total])
+                {
+                    n = Native.Read(fd.Value, b, buffer.Length - total);
+                }
+                if (n < 0)
+                {
+                    int e = Marshal.GetLastPInvokeError();
+                    if (e == Errno.EINTR)
+                    {
+                        continue;
+                    }
+                    throw new ErrnoException("read", e, Join(rel));
+                }
+                if (n == 0)
+                {
+                    break;
+                }
+                total += (int)n;
+            }
+            return total == buffer.Length ? buffer : buffer.AsSpan(0, total).ToArray();
+        }
+    }
+
+    /// <summary>A small text file (an id, a link name, a number), without surrounding white space; null when missing.</summary>
+    internal string? ReadText(string rel, int maxBytes = 4096)
+    {
+        var bytes = ReadFile(rel, maxBytes);
+        return bytes is null ? null : Encoding.UTF8.GetString(bytes).Trim();
+    }
+
+    /// <summary>The target of a symbolic link below this directory; null when it does not exist.</summary>
+    internal string? ReadLink(string rel)
+    {
+        using var parent = Walk(rel, lastIsDir: false, out string name);
+        if (parent is null)
+        {
+            return null;
+        }
+        byte[] buf = new byte[4096];
+        nint n;
+        fixed (byte* p = Native.Utf8Z(name))
+        fixed (byte* b = buf)
+        {
+            n = StoreNative.ReadLinkAt(parent.Value, p, b, buf.Length);
+        }
+        if (n < 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            return errno == Errno.ENOENT ? null : throw new ErrnoException("readlink", errno, Join(rel), errno == Errno.EINVAL ? "not a symbolic link" : null);
+        }
+        return Encoding.UTF8.GetString(buf, 0, (int)n);
+    }
+
+    /// <summary>lstat of an entry below this directory; null when it does not exist.</summary>
+    internal StoreEntry? Stat(string rel)
+    {
+        using var parent = Walk(rel, lastIsDir: false, out string name);
+        if (parent is null)
+        {
+            return null;
+        }
+        return StatAt(parent.Value, name, Join(rel));
+    }
+
+    /// <summary>The names in a directory below this one (or this one for null), without . and ..; null when it does not exist.</summary>
+    internal List<string>? List(string? rel = null)
+    {
+        Fd? dir = OpenForListing(rel);
+        if (dir is null)
+        {
+            return null;
+        }
+        using (dir)
+        {
+            var names = new List<string>();
+            ReadEntries(dir, rel is null ? Path : Join(rel), (name, _) => names.Add(Encoding.UTF8.GetString(name)));
+            return names;
+        }
+    }
+
+    /// <summary>
+    /// Bytes a directory tree holds, counted as Docker and containers/storage count a layer's
+    /// size (directory.Size): the lstat size of every entry that is not a directory, each inode once.
+    /// Null when the directory does not exist.
+    /// </summary>
+    internal long? DiskUsage(string rel)
+    {
+        Fd? dir = OpenForListing(rel);
+        if (dir is null)
+        {
+            return null;
+        }
+        var seen = new HashSet<ulong>();
+        long total = 0;
+        using (dir)
+        {
+            SumTree(dir, Join(rel), seen, ref total, 0);
+        }
+        return total;
+    }
+
+    private void SumTree(Fd dir, string path, HashSet<ulong> seen, ref long total, int depth)
+    {
+        if (depth > 4096)
+        {
+            throw new ErrnoException("getdents64", Errno.ELOOP, path, "the tree is deeper than a file system allows");
+        }
+        var subdirs = new List<byte[]>();
+        var files = new List<byte[]>();
+        ReadEntries(dir, path, (name, type) =>
+        {
+            if (type == StoreNative.DT_DIR)
+            {
+                subdirs.Add(name);
+            }
+            else
+            {
+                files.Add(name);
+            }
+        });
+        foreach (var name in files)
+        {
+            var st = StatAt(dir.Value, name, path);
+            if (st is null)
+            {
+                continue; // removed while we walk
+            }
+            if (st.Value.IsDirectory)
+            {
+                subdirs.Add(name); // DT_UNKNOWN on this file system
+                continue;
+            }
+            if (st.Value.Size > 0 && seen.Add(st.Value.Inode))
+            {
+                total += st.Value.Size;
+            }
+        }
+        foreach (var name in subdirs)
+        {
+            var sub = OpenAtForListing(dir.Value, name, out int errno);
+            if (sub is null)
+            {
+                if (errno == Errno.ENOENT)
+                {
+                    continue;
+                }
+                throw new ErrnoException("open", errno, path + "/" + Encoding.UTF8.GetString(name));
+            }
+            using (sub)
+            {
+                SumTree(sub, path + "/" + Encoding.UTF8.GetString(name), seen, ref total, depth + 1);
+            }
+        }
+    }
+
+    private Fd? OpenForListing(string? rel)
+    {
+        if (rel is null)
+        {
+            var self = FileSystem.TryOpenAt(_fd.Value, ".", Native.O_RDONLY | Native.O_DIRECTORY | StoreNative.O_NOATIME, out int e0);
+            if (self is null && e0 == Errno.EPERM)
+            {
+                self = FileSystem.TryOpenAt(_fd.Value, ".", Native.O_RDONLY | Native.O_DIRECTORY, out e0);
+            }
+            return self ?? throw new ErrnoException("open", e0, Path);
+        }
+        using var parent = Walk(rel, lastIsDir: false, out string name);
+        if (parent is null)
+        {
+            return null;
+        }
+        var fd = OpenAtForListing(parent.Value, Native.Utf8Z(name)[..^1], out int errno);
+        if (fd is null)
+        {
+            return errno switch
+            {
+                Errno.ENOENT => null,
+                Errno.ENOTDIR or Errno.ELOOP => throw new ErrnoException("open", errno, Join(rel), "not a directory (a symbolic link or a file where the store keeps a directory)"),
+                _ => throw new ErrnoException("open", errno, Join(rel)),
+            };
+        }
+        return fd;
+    }
+
+    private static Fd? OpenAtForListing(int dirFd, byte[] name, out int errno)
+    {
+        int flags = Native.O_RDONLY | Native.O_DIRECTORY | Native.O_NOFOLLOW | StoreNative.O_NOATIME | Native.O_CLOEXEC;
+        var z = new byte[name.Length + 1];
+        name.CopyTo(z, 0);
+        fixed (byte* p = z)
+        {
+            int fd = Native.OpenAt(dirFd, p, flags, 0);
+            if (fd < 0 && Marshal.GetLastPInvokeError() == Errno.EPERM)
+            {
+                fd = Native.OpenAt(dirFd, p, flags & ~StoreNative.O_NOATIME, 0);
+            }
+            errno = fd < 0 ? Marshal.GetLastPInvokeError() : 0;
+            return fd < 0 ? null : new Fd(fd);
+        }
+    }
+
+    private static void ReadEntries(Fd dir, string path, Action<byte[], byte> onEntry)
+    {
+        const int BufferSize = 32 * 1024;
+        byte* buf = (byte*)NativeMemory.Alloc(BufferSize);
+        try
+        {
+            while (true)
+            {
+                nint n = StoreNative.GetDents64(dir.Value, buf, BufferSize);
+                if (n < 0)
+                {
+                    int e = Marshal.GetLastPInvokeError();
+                    if (e == Errno.EINTR)
+                    {
+                        continue;
+                    }
+                    throw new ErrnoException("getdents64", e, path);
+                }
+                if (n == 0)
+                {
+                    return;
+                }
+                for (nint off = 0; off < n;)
+                {
+                    byte* d = buf + off;
+                    ushort reclen = *(ushort*)(d + 16);
+                    byte type = *(d + 18);
+                    byte* namePtr = d + 19;
+                    int len = 0;
+                    while (19 + len < reclen && namePtr[len] != 0)
+                    {
+                        len++;
+                    }
+                    bool dot = (len == 1 && namePtr[0] == '.') || (len == 2 && namePtr[0] == '.' && namePtr[1] == '.');
+                    if (!dot)
+                    {
+                        onEntry(new ReadOnlySpan<byte>(namePtr, len).ToArray(), type);
+                    }
+                    off += reclen;
+                }
+            }
+        }
+        finally
+        {
+            NativeMemory.Free(buf);
+        }
+    }
+
+    /// <summary>
+    /// Opens the parent of the last component of <paramref name="rel"/> (or, with lastIsDir, the
+    /// last component itself), one O_NOFOLLOW step at a time. Null when a component is missing.
+    /// </summary>
+    private Fd? Walk(string rel, bool lastIsDir, out string last)
+    {
+        var parts = rel.Split('/');
+        foreach (var p in parts)
+        {
+            CheckComponent(p, rel);
+        }
+        last = parts[^1];
+        int steps = lastIsDir ? parts.Length : parts.Length - 1;
+        Fd? current = null;
+        try
+        {
+            // A descriptor of our own for the start, so the caller may always dispose the result.
+            current = FileSystem.TryOpenAt(_fd.Value, ".", Native.O_PATH | Native.O_DIRECTORY, out int e0) ?? throw new ErrnoException("open", e0, Path);
+            for (int i = 0; i < steps; i++)
+            {
+                var next = FileSystem.TryOpenAt(current.Value, parts[i], Native.O_PATH | Native.O_DIRECTORY | Native.O_NOFOLLOW, out int errno);
+                if (next is null)
+                {
+                    string at = Join(string.Join('/', parts, 0, i + 1));
+                    if (errno == Errno.ENOENT)
+                    {
+                        current.Dispose();
+                        return null;
+                    }
+                    var st = StatAt(current.Value, parts[i], at);
+                    string detail = st is { IsSymlink: true } ? "a symbolic link where the store keeps a directory" : "not a directory";
+                    throw new ErrnoException("open", errno == Errno.ENOTDIR && st is { IsSymlink: true } ? Errno.ELOOP : errno, at, detail);
+                }
+                current.Dispose();
+                current = next;
+            }
+            var result = current;
+            current = null;
+            return result;
+        }
+        finally
+        {
+            current?.Dispose();
+        }
+    }
+
+    private static void CheckComponent(string p, string rel)
+    {
+        if (p.Length == 0 || p == "." || p == ".." || p.Contains('\0', StringComparison.Ordinal))
+        {
+            throw new ErrnoException("path check", Errno.EINVAL, rel, "a store path component must be a plain name");
+        }
+    }
+
+    private static StoreEntry? StatAt(int dirFd, string name, string pathForErrors) => StatAt(dirFd, Native.Utf8Z(name)[..^1], pathForErrors);
+
+    private static StoreEntry? StatAt(int dirFd, byte[] name, string pathForErrors)
+    {
+        var z = new byte[name.Length + 1];
+        name.CopyTo(z, 0);
+        byte* buf = stackalloc byte[256];
+        fixed (byte* p = z)
+        {
+            if (Native.Statx(dirFd, p, Native.AT_SYMLINK_NOFOLLOW, Native.STATX_TYPE | Native.STATX_MODE | Native.STATX_INO | StoreNative.STATX_SIZE | StoreNative.STATX_NLINK, buf) != 0)
+            {
+                int errno = Marshal.GetLastPInvokeError();
+                return errno == Errno.ENOENT ? null : throw new ErrnoException("statx", errno, pathForErrors);
+            }
+        }
+        return FromStatx(buf);
+    }
+
+    private static StoreEntry StatFd(Fd fd, string pathForErrors)
+    {
+        byte* buf = stackalloc byte[256];
+        byte empty = 0;
+        if (Native.Statx(fd.Value, &empty, Native.AT_EMPTY_PATH, Native.STATX_TYPE | Native.STATX_MODE | Native.STATX_INO | StoreNative.STATX_SIZE | StoreNative.STATX_NLINK, buf) != 0)
+        {
+            throw new ErrnoException("statx", Marshal.GetLastPInvokeError(), pathForErrors);
+        }
+        return FromStatx(buf);
+    }
+
+    private static StoreEntry FromStatx(byte* buf)
+        => new(*(ushort*)(buf + 28), (long)*(ulong*)(buf + 40), *(ulong*)(buf + 32), *(uint*)(buf + 16));
+
+    /// <inheritdoc/>
+    public void Dispose() => _fd.Dispose();
+}

@@ -1,0 +1,474 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Linq;
+using System.Management.Automation;
+using OverlayTools.Stores;
+
+namespace OverlayTools;
+
+/// <summary>
+/// <para type="synopsis">Lists the layers of Docker and Podman images and containers, read from their stores on disk, top first.</para>
+/// </summary>
+[Cmdlet(VerbsCommon.Get, "OverlayLayer", DefaultParameterSetName = ImageSet, HelpUri = HelpBase + "Get-OverlayLayer.md")]
+[OutputType(typeof(OverlayLayer))]
+public sealed class GetOverlayLayerCommand : OverlayCmdlet, IDisposable
+{
+    private const string ImageSet = "Image";
+    private const string ContainerSet = "Container";
+    private const string PathSet = "Path";
+    private const string TargetSet = "Target";
+
+    private readonly Dictionary<string, ILayerStore?> _storesByRoot = new(StringComparer.Ordinal);
+    private List<ILayerStore>? _stores;
+    private bool _storeErrorWritten;
+    private volatile bool _stopping;
+    private readonly Stopwatch _progressClock = new();
+
+    /// <summary>Images by name (repo:tag, as the engine shows them), full or short id; wildcards. None: every image.</summary>
+    [Parameter(Position = 0, ParameterSetName = ImageSet, ValueFromPipeline = true)]
+    [SupportsWildcards]
+    [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(OverlayTools.Completers.ImageNameCompleter))]
+    public string[]? Image { get; set; }
+
+    /// <summary>Containers by name, full or short id; wildcards.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = ContainerSet)]
+    [SupportsWildcards]
+    [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(OverlayTools.Completers.ContainerNameCompleter))]
+    public string[] Container { get; set; } = [];
+
+    /// <summary>A layer dir (its diff dir, the layer dir, or a short l/ link) to describe.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = PathSet, ValueFromPipelineByPropertyName = true)]
+    [Alias("PSPath")]
+    [ValidateNotNullOrEmpty]
+    public string[] Path { get; set; } = [];
+
+    /// <summary>Mount points of live overlays (wildcards): their layers, matched back to images and containers.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = TargetSet, ValueFromPipelineByPropertyName = true)]
+    [Alias("MergedDir", "MountPoint")]
+    [SupportsWildcards]
+    [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(OverlayTools.Completers.OverlayTargetCompleter))]
+    public string[] Target { get; set; } = [];
+
+    /// <summary>The store(s) to read: a Docker data root or a Podman graph root. Default: the engines' default roots.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[]? DataRoot { get; set; }
+
+    /// <inheritdoc/>
+    protected override void ProcessRecord()
+    {
+        try
+        {
+            switch (ParameterSetName)
+            {
+                case ContainerSet:
+                    foreach (var c in Container)
+                    {
+                        WriteContainers(c);
+                    }
+                    break;
+                case PathSet:
+                    foreach (var p in Path)
+                    {
+                        WritePath(p);
+                    }
+                    break;
+                case TargetSet:
+                    WriteTargets();
+                    break;
+                default:
+                    foreach (var i in Image is { Length: > 0 } ? Image : ["*"])
+                    {
+                        WriteImages(i);
+                    }
+                    break;
+            }
+        }
+        catch (PipelineStoppedException)
+        {
+            throw;
+        }
+        catch (OverlayException e)
+        {
+            WriteOverlayError(e);
+        }
+    }
+
+    /// <inheritdoc/>
+    protected override void EndProcessing()
+    {
+        if (_progressClock.IsRunning)
+        {
+            WriteProgress(new ProgressRecord(1, "Reading layers", "Done") { RecordType = ProgressRecordType.Completed });
+        }
+    }
+
+    /// <inheritdoc/>
+    protected override void StopProcessing() => _stopping = true;
+
+    // ---- stores -----------------------------------------------------------------------------------
+
+    /// <summary>The stores named by -DataRoot, or those at the default roots; empty (after one error) when there is none.</summary>
+    private List<ILayerStore> Stores()
+    {
+        if (_stores is not null)
+        {
+            return _stores;
+        }
+        _stores = [];
+        if (DataRoot is { Length: > 0 })
+        {
+            foreach (var raw in DataRoot)
+            {
+                try
+                {
+                    string root = ResolvePath(raw, nameof(DataRoot));
+                    if (OpenStore(root) is { } s && !_stores.Contains(s))
+                    {
+                        _stores.Add(s);
+                    }
+                }
+                catch (OverlayException e)
+                {
+                    WriteOverlayError(e);
+                }
+            }
+            return _stores;
+        }
+        foreach (var s in LayerStores.OpenDefault((root, e) => WriteVerboseOrDebug($"Skipping {root}: {e.Message}")))
+        {
+            WriteVerboseOrDebug($"Reading the {s.Backend} store at {s.Root} (read-only, without the engine).");
+            _storesByRoot[s.Root] = s;
+            _stores.Add(s);
+        }
+        return _stores;
+    }
+
+    private ILayerStore? OpenStore(string root)
+    {
+        if (_storesByRoot.TryGetValue(root, out var known))
+        {
+            return known;
+        }
+        var store = LayerStores.Open(root);
+        WriteVerboseOrDebug($"Reading the {store.Backend} store at {store.Root} (read-only, without the engine).");
+        var same = _storesByRoot.Values.FirstOrDefault(s => s is not null && s.Root == store.Root && s.Backend == store.Backend);
+        if (same is not null)
+        {
+            store.Dispose();
+            _storesByRoot[root] = same;
+            return same;
+        }
+        _storesByRoot[root] = store;
+        _storesByRoot[store.Root] = store;
+        return store;
+    }
+
+    /// <summary>
+    /// Stores for one layer path: the one the path itself names, then -DataRoot's. The default
+    /// stores only for a relative path (a mount made with paths relative to a driver dir): an
+    /// absolute path outside a store's driver dir is in none of them.
+    /// </summary>
+    private IEnumerable<ILayerStore> StoresFor(string path)
+    {
+        var seen = new HashSet<ILayerStore>();
+        foreach (var backend in LayerStores.Backends)
+        {
+            if (backend.RootFromLayerPath(path) is not { } root)
+            {
+                continue;
+            }
+            ILayerStore? s = null;
+            if (!_storesByRoot.TryGetValue(root, out s))
+            {
+                try
+                {
+                    s = backend.Probe(root, out string? problem) && problem is null ? OpenStore(root) : null;
+                }
+                catch (OverlayException)
+                {
+                    s = null;
+                }
+                _storesByRoot[root] = s;
+            }
+            if (s is not null && seen.Add(s))
+            {
+                yield return s;
+            }
+        }
+        if (DataRoot is { Length: > 0 } || !path.StartsWith('/'))
+        {
+            foreach (var s in Stores())
+            {
+                if (seen.Add(s))
+                {
+                    yield return s;
+                }
+            }
+        }
+    }
+
+    private List<ILayerStore>? StoresOrError()
+    {
+        var stores = Stores();
+        if (stores.Count == 0)
+        {
+            // Each -DataRoot reported its own error; for the default roots say it once.
+            if (DataRoot is not { Length: > 0 } && !_storeErrorWritten)
+            {
+                _storeErrorWritten = true;
+                WriteOverlayError(LayerStores.NoDefaultStore());
+            }
+            return null;
+        }
+        return stores;
+    }
+
+    // ---- images and containers -------------------------------------------------------------------
+
+    private void WriteImages(string query)
+    {
+        if (StoresOrError() is not { } stores)
+        {
+            return;
+        }
+        var work = new List<(ILayerStore Store, StoreImageInfo Info, string? Shown)>();
+        if (HasWildcards(query))
+        {
+            var pattern = Pattern(query);
+            foreach (var s in stores)
+            {
+                if (TryList(() => s.ListImages()) is { } images)
+                {
+                    work.AddRange(StoreLookup.MatchImages(images, pattern.IsMatch).Select(i => (s, i, (string?)null)));
+                }
+            }
+        }
+        else
+        {
+            foreach (var s in stores)
+            {
+                if (TryList(() => s.ListImages()) is { } images && TryFind(() => StoreLookup.FindImage(images, query)) is { } found)
+                {
+                    string? shown = found.Names.Contains(query, StringComparer.Ordinal) ? query
+                        : !StoreLookup.HasTagOrDigest(query) && found.Names.Contains(query + ":latest", StringComparer.Ordinal) ? query + ":latest" : null;
+                    work.Add((s, found, shown));
+                }
+            }
+            if (work.Count == 0)
+            {
+                WriteOverlayError(StoreLookup.NotFound("image", query, stores));
+                return;
+            }
+        }
+        for (int n = 0; n < work.Count && !_stopping; n++)
+        {
+            var (store, info, shown) = work[n];
+            Progress($"Image {info.DisplayName}", n, work.Count);
+            try
+            {
+                WriteLayers(LayerOutput.FromImage(store.GetImage(info), shown));
+            }
+            catch (OverlayException e)
+            {
+                WriteOverlayError(e);
+            }
+        }
+    }
+
+    private void WriteContainers(string query)
+    {
+        if (StoresOrError() is not { } stores)
+        {
+            return;
+        }
+        var work = new List<(ILayerStore Store, StoreContainerInfo Info)>();
+        if (HasWildcards(query))
+        {
+            var pattern = Pattern(query);
+            foreach (var s in stores)
+            {
+                if (TryList(() => s.ListContainers()) is { } containers)
+                {
+                    work.AddRange(StoreLookup.MatchContainers(containers, pattern.IsMatch).Select(c => (s, c)));
+                }
+            }
+        }
+        else
+        {
+            foreach (var s in stores)
+            {
+                if (TryList(() => s.ListContainers()) is { } containers && TryFind(() => StoreLookup.FindContainer(containers, query)) is { } found)
+                {
+                    work.Add((s, found));
+                }
+            }
+            if (work.Count == 0)
+            {
+                WriteOverlayError(StoreLookup.NotFound("container", query, stores));
+                return;
+            }
+        }
+        for (int n = 0; n < work.Count && !_stopping; n++)
+        {
+            var (store, info) = work[n];
+            Progress($"Container {info.DisplayName}", n, work.Count);
+            try
+            {
+                WriteLayers(LayerOutput.FromContainer(store.GetContainer(info)));
+            }
+            catch (OverlayException e)
+            {
+                WriteOverlayError(e);
+            }
+        }
+    }
+
+    private IReadOnlyList<T>? TryList<T>(Func<IReadOnlyList<T>> list)
+    {
+        try
+        {
+            return list();
+        }
+        catch (OverlayException e)
+        {
+            WriteOverlayError(e);
+            return null;
+        }
+    }
+
+    private T? TryFind<T>(Func<T?> find) where T : class
+    {
+        try
+        {
+            return find();
+        }
+        catch (OverlayException e)
+        {
+            WriteOverlayError(e);
+            return null;
+        }
+    }
+
+    private void WriteLayers(List<OverlayLayer> layers)
+    {
+        foreach (var l in layers)
+        {
+            WriteObject(l);
+        }
+    }
+
+    private void Progress(string what, int done, int total)
+    {
+        if (total < 2)
+        {
+            return;
+        }
+        if (!_progressClock.IsRunning)
+        {
+            _progressClock.Start();
+            return;
+        }
+        if (_progressClock.ElapsedMilliseconds < 200)
+        {
+            return;
+        }
+        _progressClock.Restart();
+        WriteProgress(new ProgressRecord(1, "Reading layers", what) { PercentComplete = done * 100 / total });
+    }
+
+    // ---- paths and mounts ---------------------------------------------------------------------------
+
+    private void WritePath(string raw)
+    {
+        string path;
+        try
+        {
+            path = ResolvePath(raw, nameof(Path));
+        }
+        catch (OverlayException e)
+        {
+            WriteOverlayError(e);
+            return;
+        }
+        var layer = LayerOutput.FromPath(path, StoresFor, out var error);
+        if (error is not null)
+        {
+            WriteOverlayError(error);
+            return;
+        }
+        if (layer is null)
+        {
+            WriteOverlayError(new OverlayException(ErrorIds.LayerNotInStore, OverlayErrorCategory.ObjectNotFound,
+                $"'{path}' is not a layer of a Docker overlay2 or Podman overlay store.", path,
+                "Give a layer's diff dir (as docker inspect shows it in GraphDriver.Data), its layer dir or its l/ link; give -DataRoot when the store is elsewhere."));
+            return;
+        }
+        WriteObject(layer);
+    }
+
+    private void WriteTargets()
+    {
+        var mounts = ReadMounts(null);
+        var written = new HashSet<int>();
+        foreach (var raw in Target)
+        {
+            var selected = new List<OverlayMount>();
+            bool literal = !HasWildcards(raw) || mounts.Any(m => m.Target == raw);
+            try
+            {
+                string path = raw.StartsWith('/') ? raw : ResolvePath(raw, nameof(Target));
+                if (literal)
+                {
+                    string normalized = path.Length > 1 ? path.TrimEnd('/') : path;
+                    selected.AddRange(mounts.Where(m => m.Target == normalized));
+                    if (selected.Count == 0)
+                    {
+                        throw new OverlayException(ErrorIds.MountNotFound, OverlayErrorCategory.ObjectNotFound,
+                            $"No overlay is mounted at '{normalized}'.", normalized, "Run Get-OverlayMount to see the mounted overlays.");
+                    }
+                    // The mount on top is the one that is visible.
+                    selected = [selected[^1]];
+                }
+                else
+                {
+                    var pattern = Pattern(path);
+                    selected.AddRange(mounts.Where(m => pattern.IsMatch(m.Target)));
+                }
+            }
+            catch (OverlayException e)
+            {
+                WriteOverlayError(e);
+                continue;
+            }
+            foreach (var m in selected.Where(m => written.Add(m.MountId)))
+            {
+                if (_stopping)
+                {
+                    return;
+                }
+                var matched = LayerOutput.FromMount(m, StoresFor);
+                foreach (var e in matched.Errors)
+                {
+                    WriteOverlayError(e);
+                }
+                WriteLayers(matched.Layers);
+            }
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        foreach (var s in _storesByRoot.Values.Concat(_stores ?? []).Where(s => s is not null).Distinct())
+        {
+            s!.Dispose();
+        }
+        _storesByRoot.Clear();
+        _stores = null;
+    }
+}

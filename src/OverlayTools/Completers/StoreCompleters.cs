@@ -1,0 +1,133 @@
+using System;
+using System.Collections;
+using System.Collections.Generic;
+using System.Linq;
+using System.Management.Automation;
+using System.Management.Automation.Language;
+using System.Management.Automation.Runspaces;
+using OverlayTools.Stores;
+
+namespace OverlayTools.Completers;
+
+/// <summary>Completes -Image with the image names (and short ids) of the store named by -DataRoot, or of the default stores. Silent on any error.</summary>
+public sealed class ImageNameCompleter : IArgumentCompleter
+{
+    /// <inheritdoc/>
+    public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete, CommandAst commandAst, IDictionary fakeBoundParameters)
+        => StoreCompletion.Complete(fakeBoundParameters, wordToComplete, store => store.ListImages().Select(i =>
+            (Names: i.Names.Concat(i.Aliases.Where(a => !a.Contains('@', StringComparison.Ordinal))), Id: i.Id, Tip: $"image {i.Id[..12]} ({store.Backend}, {store.Root})")));
+}
+
+/// <summary>Completes -Container with the container names (and short ids) of the store named by -DataRoot, or of the default stores. Silent on any error.</summary>
+public sealed class ContainerNameCompleter : IArgumentCompleter
+{
+    /// <inheritdoc/>
+    public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete, CommandAst commandAst, IDictionary fakeBoundParameters)
+        => StoreCompletion.Complete(fakeBoundParameters, wordToComplete, store => store.ListContainers().Select(c =>
+            (Names: (IEnumerable<string>)c.Names, Id: c.Id, Tip: $"container {c.Id[..12]} of {c.ImageName ?? "?"} ({store.Backend}, {store.Root})")));
+}
+
+internal static class StoreCompletion
+{
+    internal static IEnumerable<CompletionResult> Complete(IDictionary fakeBoundParameters, string wordToComplete,
+        Func<ILayerStore, IEnumerable<(IEnumerable<string> Names, string Id, string Tip)>> items)
+    {
+        try
+        {
+            string word = CompletionText.Unquote(wordToComplete);
+            var byText = new SortedDictionary<string, string>(StringComparer.Ordinal);
+            var ids = new SortedDictionary<string, string>(StringComparer.Ordinal);
+            var stores = OpenStores(fakeBoundParameters);
+            try
+            {
+                foreach (var store in stores)
+                {
+                    IEnumerable<(IEnumerable<string> Names, string Id, string Tip)> list;
+                    try
+                    {
+                        list = items(store).ToList();
+                    }
+                    catch (OverlayException)
+                    {
+                        continue;
+                    }
+                    foreach (var (names, id, tip) in list)
+                    {
+                        foreach (var n in names.Where(n => n.StartsWith(word, StringComparison.OrdinalIgnoreCase)))
+                        {
+                            byText.TryAdd(n, tip);
+                        }
+                        if (word.Length > 0 && id.StartsWith(word, StringComparison.Ordinal))
+                        {
+                            ids.TryAdd(id[..Math.Max(12, word.Length)], tip);
+                        }
+                    }
+                }
+            }
+            finally
+            {
+                foreach (var s in stores)
+                {
+                    s.Dispose();
+                }
+            }
+            return byText.Concat(ids)
+                .Select(kv => new CompletionResult(CompletionText.Quote(kv.Key), kv.Key, CompletionResultType.ParameterValue, kv.Value))
+                .ToList();
+        }
+        catch (Exception)
+        {
+            return [];
+        }
+    }
+
+    /// <summary>The stores named by an already typed -DataRoot, else the default ones.</summary>
+    private static List<ILayerStore> OpenStores(IDictionary fakeBoundParameters)
+    {
+        var roots = new List<string>();
+        if (fakeBoundParameters.Contains("DataRoot"))
+        {
+            object? value = fakeBoundParameters["DataRoot"];
+            if (value is PSObject pso)
+            {
+                value = pso.BaseObject;
+            }
+            IEnumerable<object?> values = value is string s ? [s] : value is IEnumerable e ? e.Cast<object?>() : [value];
+            foreach (var v in values)
+            {
+                string? text = v is PSObject p ? p.BaseObject?.ToString() : v?.ToString();
+                if (string.IsNullOrEmpty(text))
+                {
+                    continue;
+                }
+                if (!text.StartsWith('/'))
+                {
+                    var location = Runspace.DefaultRunspace?.SessionStateProxy.Path.CurrentFileSystemLocation.ProviderPath;
+                    if (location is null)
+                    {
+                        continue;
+                    }
+                    text = location.TrimEnd('/') + "/" + text;
+                }
+                roots.Add(text);
+            }
+        }
+        if (roots.Count == 0)
+        {
+            return LayerStores.OpenDefault();
+        }
+        var stores = new List<ILayerStore>();
+        foreach (var r in roots)
+        {
+            try
+            {
+                stores.Add(LayerStores.Open(r));
+            }
+            catch (OverlayException)
+            {
+                // Silent: completion never reports errors.
+            }
+        }
+        return stores;
+    }
+}

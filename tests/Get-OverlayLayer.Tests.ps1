@@ -1,0 +1,639 @@
+#Requires -Version 7.4
+# Get-OverlayLayer against a private dockerd (overlay2) and a private podman store: every image and
+# container compared with the engine's own inspect, history, ps --size and export; again with the
+# daemon stopped; the store unchanged by reading it; tampered copies of the stores.
+
+BeforeDiscovery {
+    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+}
+
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot 'TestEngines.psm1') -Force
+    Import-OverlayToolsUnderTest
+    $script:Root = New-TestRoot 'layer'
+
+    # Dockerfile steps shared by both engines: several layers, an empty (ENV) layer, a deleted
+    # file, a replaced directory, odd file names, a symlink and a hard link.
+    $script:AppSteps = @(
+        'RUN mkdir -p /data/dir /data/keep && echo one > /data/a.txt && echo x > /data/dir/f && echo gone > /data/del.txt && echo k > /data/keep/old'
+        'ENV STAGE=two'
+        'RUN rm /data/del.txt && rm -rf /data/dir && mkdir /data/dir && echo new > /data/dir/g'
+        'RUN touch "/data/odd name:with,comma=eq" "/data/back\\slash" "/data/ünï" && ln -s /data/a.txt /data/link && ln /data/a.txt /data/hard'
+    )
+    $script:WebCommand = 'echo changed > /data/a.txt; rm /data/dir/g; rm -rf /data/keep; mkdir /data/keep; echo n > /data/keep/new; echo x > "/newfile odd:name"; rm /data/link'
+
+    function script:Get-ExpectedPaths($GraphDriverData) {
+        # Top first: UpperDir, then LowerDir's colon-joined list.
+        @($GraphDriverData.UpperDir) + @(if ($GraphDriverData.LowerDir) { $GraphDriverData.LowerDir -split ':' })
+    }
+
+    function script:Get-MountEntryName([string] $Target) {
+        # Every entry below a mount point, relative, as tar lists them.
+        $prefix = $Target.TrimEnd('/') + '/'
+        [IO.Directory]::EnumerateFileSystemEntries($Target, '*', [IO.SearchOption]::AllDirectories) | ForEach-Object { $_.Substring($prefix.Length) }
+    }
+
+    function script:Assert-ReadOnlyMountEqualsExport([string] $Container, [string] $DataRoot, [string] $ExportTar, [string] $Target) {
+        $null = New-Item -ItemType Directory -Force -Path $Target
+        try {
+            Get-OverlayLayer -Container $Container -DataRoot $DataRoot | Mount-Overlay -Target $Target -ReadOnly -ErrorAction Stop
+            $ours = @(Get-MountEntryName $Target | Sort-Object -CaseSensitive)
+            $theirs = @(Get-TarEntryName $ExportTar | Sort-Object -CaseSensitive -Unique)
+            $diff = Compare-Object $ours $theirs -CaseSensitive | ForEach-Object { "$($_.SideIndicator) $($_.InputObject)" }
+            $diff | Should -BeNullOrEmpty -Because "the read-only mount of $Container must list what its export lists"
+            $ours.Count | Should -BeGreaterThan 10
+        }
+        finally {
+            Clear-TestMounts $Target
+        }
+    }
+}
+
+AfterAll {
+    if ($script:Root) { Remove-TestRoot $script:Root }
+}
+
+Describe 'Get-OverlayLayer without an engine' {
+    It 'reports a -DataRoot that holds no store' {
+        $dir = Join-Path $Root 'not-a-store'
+        $null = New-Item -ItemType Directory -Force -Path $dir
+        $out = Get-OverlayLayer -DataRoot $dir -Image * -ErrorVariable err -ErrorAction SilentlyContinue
+        $out | Should -BeNullOrEmpty
+        $err[0].FullyQualifiedErrorId | Should -Be 'LayerStoreNotFound,OverlayTools.GetOverlayLayerCommand'
+        $err[0].CategoryInfo.Category | Should -Be 'ObjectNotFound'
+        $err[0].ErrorDetails.RecommendedAction | Should -Not -BeNullOrEmpty
+    }
+
+    It 'reports a -Path that is no layer of a store' {
+        $dir = Join-Path $Root 'plain-dir'
+        $null = New-Item -ItemType Directory -Force -Path $dir
+        Get-OverlayLayer -Path $dir -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        $err[0].FullyQualifiedErrorId | Should -Be 'LayerNotInStore,OverlayTools.GetOverlayLayerCommand'
+    }
+
+    It 'names a Docker data root that uses another storage driver' {
+        $dir = Join-Path $Root 'vfs-docker'
+        $null = New-Item -ItemType Directory -Force -Path "$dir/image/vfs/layerdb", "$dir/vfs"
+        Get-OverlayLayer -DataRoot $dir -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        $err[0].FullyQualifiedErrorId | Should -Be 'LayerStoreUnsupported,OverlayTools.GetOverlayLayerCommand'
+        $err[0].Exception.Message | Should -Match "'vfs'"
+    }
+
+    It 'declares its output type and the parameters of the issue' {
+        $cmd = Get-Command Get-OverlayLayer
+        $cmd.OutputType.Type | Should -Be ([OverlayTools.OverlayLayer])
+        foreach ($p in 'Image', 'Container', 'Path', 'Target', 'DataRoot') { $cmd.Parameters.Keys | Should -Contain $p }
+        $cmd.Parameters.Target.Aliases | Should -Contain 'MergedDir'
+        (Get-Command Mount-Overlay).Parameters.LayerPath.Aliases | Should -Contain 'Path'
+    }
+
+    It 'documents every parameter, set and section in docs/en-US (<_>)' -ForEach 'Get-OverlayLayer', 'Mount-Overlay' {
+        $name = $_
+        $md = Get-Content -LiteralPath (Join-Path $PSScriptRoot "../docs/en-US/$name.md") -Raw
+        $common = [System.Management.Automation.PSCmdlet]::CommonParameters + [System.Management.Automation.PSCmdlet]::OptionalCommonParameters | Where-Object { $_ -notin 'WhatIf', 'Confirm' }
+        $expected = (Get-Command $name).Parameters.Keys | Where-Object { $_ -notin $common } | Sort-Object
+        $documented = [regex]::Matches($md, '(?m)^### -(\w+)$') | ForEach-Object { $_.Groups[1].Value } | Sort-Object
+        $documented | Should -Be $expected
+        foreach ($set in (Get-Command $name).ParameterSets.Name) { $md | Should -Match "(?m)^### $set( \(Default\))?$" }
+        $sections = [regex]::Matches($md, '(?m)^## ([A-Z ]+)$') | ForEach-Object { $_.Groups[1].Value }
+        $sections | Should -Be @('SYNOPSIS', 'SYNTAX', 'ALIASES', 'DESCRIPTION', 'EXAMPLES', 'PARAMETERS', 'INPUTS', 'OUTPUTS', 'NOTES', 'RELATED LINKS')
+        ([regex]::Matches($md, '(?m)^### Example \d+:')).Count | Should -BeGreaterOrEqual 2
+    }
+
+    It 'formats sizes the way docker does' {
+        [OverlayTools.OverlayLayer]::FormatSize(3) | Should -Be '3B'
+        [OverlayTools.OverlayLayer]::FormatSize(3216) | Should -Be '3.22kB'
+        [OverlayTools.OverlayLayer]::FormatSize(1982256) | Should -Be '1.98MB'
+        [OverlayTools.OverlayLayer]::FormatSize(142848) | Should -Be '143kB'
+    }
+}
+
+Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot', 'RequiresDocker' {
+    BeforeAll {
+        $script:DockerReady = (Test-IsRoot) -and (Test-EngineAvailable Docker)
+        if (-not $script:DockerReady) { return }
+        $script:D = Start-TestDocker -Root (Join-Path $Root 'docker')
+        $script:DataRoot = $D.DataRoot
+        $ctx = New-BusyboxContext -Path (Join-Path $Root 'ctx-app') -Steps $AppSteps
+        Invoke-TestDocker $D build -q -t app:1 $ctx | Out-Null
+        Invoke-TestDocker $D tag app:1 app:latest | Out-Null
+        $ctx2 = New-BusyboxContext -Path (Join-Path $Root 'ctx-app2') -From 'app:1' -Steps @('RUN echo two > /data/two.txt')
+        Invoke-TestDocker $D build -q -t app:2 $ctx2 | Out-Null
+        $ctx3 = New-BusyboxContext -Path (Join-Path $Root 'ctx-other') -From 'scratch' -Files @{ 'hello.txt' = 'hello' } -Steps @('COPY hello.txt /hello.txt')
+        Invoke-TestDocker $D build -q -t other:1 $ctx3 | Out-Null
+        Invoke-TestDocker $D create --name web app:1 sh -c $WebCommand | Out-Null
+        Invoke-TestDocker $D start -a web | Out-Null
+        Invoke-TestDocker $D create --name app-1 app:2 true | Out-Null
+
+        # What the engine says, recorded while it runs.
+        $script:ImageIds = @(Invoke-TestDocker $D images -a -q --no-trunc | Sort-Object -Unique)
+        $script:ContainerIds = @(Invoke-TestDocker $D ps -a -q --no-trunc)
+        $script:ImageInspect = @{}
+        $script:History = @{}
+        foreach ($id in $ImageIds) {
+            $ImageInspect[$id] = (Invoke-TestDocker $D image inspect $id) -join "`n" | ConvertFrom-Json
+            $History[$id] = @(Invoke-TestDocker $D history --no-trunc --human=false --format '{{json .}}' $id | ConvertFrom-Json)
+        }
+        $script:ContainerInspect = @{}
+        $script:Exports = @{}
+        foreach ($id in $ContainerIds) {
+            $ContainerInspect[$id] = (Invoke-TestDocker $D inspect --size $id) -join "`n" | ConvertFrom-Json
+            $tar = Join-Path $Root "docker-export-$($id.Substring(0, 12)).tar"
+            Invoke-TestDocker $D export -o $tar $id | Out-Null
+            $Exports[$id] = $tar
+        }
+
+        function script:Assert-DockerStoreMatchesEngine {
+            foreach ($id in $ImageIds) {
+                $inspect = $ImageInspect[$id]
+                $layers = @(Get-OverlayLayer -DataRoot $DataRoot -Image $id -ErrorAction Stop)
+                $layers.Path | Should -Be (Get-ExpectedPaths $inspect.GraphDriver.Data) -Because "the paths of image $id"
+                $layers.DiffId | Should -Be @($inspect.RootFS.Layers[($inspect.RootFS.Layers.Count - 1)..0]) -Because "the diff ids of image $id"
+                ($layers.Size | Measure-Object -Sum).Sum | Should -Be $inspect.Size -Because "the size of image $id"
+                $layers.Position | Should -Be @(0..($layers.Count - 1))
+                $layers.Role | Sort-Object -Unique | Should -Be 'Lower'
+                $layers.ImageId | Sort-Object -Unique | Should -Be $inspect.Id
+                $layers.Backend | Sort-Object -Unique | Should -Be 'overlay2'
+                foreach ($l in $layers) {
+                    $h = @($History[$id] | Where-Object CreatedBy -EQ $l.CreatedBy)
+                    $h.Count | Should -BeGreaterThan 0 -Because "layer $($l.Position) of $id has a history entry ($($l.CreatedBy))"
+                    [long] $h[0].Size | Should -Be $l.Size -Because "the history size of layer $($l.Position) of $id"
+                }
+            }
+            foreach ($id in $ContainerIds) {
+                $inspect = $ContainerInspect[$id]
+                $layers = @(Get-OverlayLayer -DataRoot $DataRoot -Container $id -ErrorAction Stop)
+                $gd = $inspect.GraphDriver.Data
+                $layers.Path | Should -Be (Get-ExpectedPaths $gd) -Because "the paths of container $id"
+                $layers[0].Role | Should -Be 'Upper'
+                $layers[1].Role | Should -Be 'Init'
+                $layers[0].Work | Should -Be $gd.WorkDir
+                $layers[0].Merged | Should -Be $gd.MergedDir
+                $layers[0].Size | Should -Be ([long] $inspect.SizeRw) -Because "docker inspect --size reports the upper's size"
+                $layers[0].Container | Should -Be $inspect.Name.TrimStart('/')
+                $layers[0].ContainerId | Should -Be $id
+                $image = $ImageInspect[$inspect.Image]
+                $image | Should -Not -BeNullOrEmpty
+                @($layers | Where-Object Role -EQ 'Lower').DiffId | Should -Be @($image.RootFS.Layers[($image.RootFS.Layers.Count - 1)..0])
+            }
+        }
+    }
+
+    AfterAll {
+        if ($script:D) {
+            Clear-TestMounts $Root
+            Stop-TestDocker $script:D
+        }
+        # Store copies hold absolute symlinks (etc/mtab, a planted l/ link to /etc): rm never follows them.
+        Get-ChildItem -LiteralPath $Root -Directory -Filter 'tamper-*' | ForEach-Object { & rm -rf --one-file-system -- $_.FullName }
+    }
+
+    BeforeEach {
+        $null = Assert-Prerequisite $script:DockerReady 'needs root, dockerd, the docker CLI and busybox-static'
+    }
+
+    Context 'with the daemon running' {
+        It 'gives, for every image and container, the paths of docker inspect in order, its diff ids, sizes and history' {
+            if (-not $DockerReady) { return }
+            $ImageIds.Count | Should -BeGreaterThan 6
+            $ContainerIds.Count | Should -Be 2
+            Assert-DockerStoreMatchesEngine
+        }
+
+        It 'mounts each container read-only as docker export shows it' {
+            if (-not $DockerReady) { return }
+            foreach ($id in $ContainerIds) {
+                Assert-ReadOnlyMountEqualsExport $id $DataRoot $Exports[$id] (Join-Path $Root "mnt-d-$($id.Substring(0, 12))")
+            }
+        }
+
+        It 'finds images by repo:tag, by name alone (latest), by full and short id, and by wildcard' {
+            if (-not $DockerReady) { return }
+            $id = (Invoke-TestDocker $D image inspect app:1 --format '{{.Id}}')
+            $byTag = @(Get-OverlayLayer -DataRoot $DataRoot -Image app:1)
+            $byTag[0].Image | Should -Be 'app:1'
+            $byTag[0].ImageId | Should -Be $id
+            (Get-OverlayLayer -DataRoot $DataRoot -Image app)[0].Image | Should -Be 'app:latest'
+            (Get-OverlayLayer -DataRoot $DataRoot -Image $id).Path | Should -Be $byTag.Path
+            (Get-OverlayLayer -DataRoot $DataRoot -Image $id.Substring(7, 12)).Path | Should -Be $byTag.Path
+            (Get-OverlayLayer -DataRoot $DataRoot -Image docker.io/library/app:1).Path | Should -Be $byTag.Path
+            $all = Get-OverlayLayer -DataRoot $DataRoot -Image 'app:*'
+            @($all.ImageId | Sort-Object -Unique).Count | Should -Be 2
+            # Every image docker images shows (no intermediate ones).
+            $shown = @(Invoke-TestDocker $D images -q --no-trunc | Sort-Object -Unique)
+            @(Get-OverlayLayer -DataRoot $DataRoot).ImageId | Sort-Object -Unique | Should -Be $shown
+        }
+
+        It 'finds containers by name, id prefix and wildcard' {
+            if (-not $DockerReady) { return }
+            $webId = $ContainerInspect.Values | Where-Object Name -EQ '/web' | ForEach-Object Id
+            (Get-OverlayLayer -DataRoot $DataRoot -Container web)[0].ContainerId | Should -Be $webId
+            (Get-OverlayLayer -DataRoot $DataRoot -Container $webId.Substring(0, 10))[0].Container | Should -Be 'web'
+            @(Get-OverlayLayer -DataRoot $DataRoot -Container 'app-*' | Select-Object -ExpandProperty Container -Unique) | Should -Be @('app-1')
+            @(Get-OverlayLayer -DataRoot $DataRoot -Container * | Where-Object Role -EQ Upper).Count | Should -Be 2
+        }
+
+        It 'reports names that match nothing, and keeps going with the others' {
+            if (-not $DockerReady) { return }
+            $out = Get-OverlayLayer -DataRoot $DataRoot -Image nosuch:1, other:1 -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -Be 'ImageNotFound,OverlayTools.GetOverlayLayerCommand'
+            $err[0].TargetObject | Should -Be 'nosuch:1'
+            @($out).Count | Should -Be 1
+            $out.Image | Should -Be 'other:1'
+            Get-OverlayLayer -DataRoot $DataRoot -Container nosuch -ErrorVariable err2 -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+            $err2[0].FullyQualifiedErrorId | Should -Be 'ContainerNotFound,OverlayTools.GetOverlayLayerCommand'
+            Get-OverlayLayer -DataRoot $DataRoot -Image 'nosuch*' -ErrorVariable err3 | Should -BeNullOrEmpty
+            $err3 | Should -BeNullOrEmpty
+        }
+
+        It 'reports an id prefix that matches several images' {
+            if (-not $DockerReady) { return }
+            $prefix = $ImageIds | ForEach-Object { $_.Substring(7, 1) } | Group-Object | Where-Object Count -GT 1 | Select-Object -First 1 -ExpandProperty Name
+            if (-not $prefix) { Set-ItResult -Skipped -Because 'no two image ids share a first digit in this run'; return }
+            Get-OverlayLayer -DataRoot $DataRoot -Image $prefix -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+            $err[0].FullyQualifiedErrorId | Should -Be 'ImageAmbiguous,OverlayTools.GetOverlayLayerCommand'
+        }
+
+        It 'describes one layer by its diff dir, its layer dir or its l/ link' {
+            if (-not $DockerReady) { return }
+            $top = (Get-OverlayLayer -DataRoot $DataRoot -Image app:2)[0]
+            $byDiff = Get-OverlayLayer -Path $top.Path
+            $byDiff.ChainId | Should -Be $top.ChainId
+            $byDiff.Image | Should -Be 'app:2'
+            $byDiff.CreatedBy | Should -Be $top.CreatedBy
+            (Get-OverlayLayer -Path (Split-Path $top.Path)).ChainId | Should -Be $top.ChainId
+            $link = Get-Content -LiteralPath ((Split-Path $top.Path) + '/link') -Raw
+            (Get-OverlayLayer -Path "$DataRoot/overlay2/l/$link").Path | Should -Be $top.Path
+            $upper = (Get-OverlayLayer -DataRoot $DataRoot -Container web)[0]
+            $u = Get-OverlayLayer -Path $upper.Path
+            $u.Role | Should -Be 'Upper'
+            $u.Container | Should -Be 'web'
+            $u.Work | Should -Be $upper.Work
+        }
+
+        It 'matches the layers of a running container''s live mount back to the container and its image' {
+            if (-not $DockerReady) { return }
+            Invoke-TestDocker $D run -d --name live app:2 sleep 600 | Out-Null
+            try {
+                $gd = (Invoke-TestDocker $D inspect live) -join "`n" | ConvertFrom-Json | ForEach-Object { $_.GraphDriver.Data }
+                $mount = Get-OverlayMount -Target $gd.MergedDir
+                $mount | Should -Not -BeNullOrEmpty
+                $layers = @(Get-OverlayLayer -Target $gd.MergedDir)
+                $layers.Path | Should -Be (Get-ExpectedPaths $gd)
+                $layers[0].Role | Should -Be 'Upper'
+                $layers[0].Work | Should -Be $gd.WorkDir
+                $layers[0].Merged | Should -Be $gd.MergedDir
+                $layers[1].Role | Should -Be 'Init'
+                $layers.Container | Sort-Object -Unique | Should -Be 'live'
+                @($layers | Where-Object Role -EQ Lower).Image | Sort-Object -Unique | Should -Be 'app:2'
+                # OverlayMount objects pipe in by their Target.
+                ($mount | Get-OverlayLayer).Path | Should -Be $layers.Path
+            }
+            finally {
+                Invoke-TestDocker $D rm -f live | Out-Null
+            }
+        }
+
+        It 'refuses to mount a container''s layers read-write without a fresh upper' {
+            if (-not $DockerReady) { return }
+            $target = Join-Path $Root 'mnt-rw-refused'
+            $null = New-Item -ItemType Directory -Force -Path $target
+            Get-OverlayLayer -DataRoot $DataRoot -Container web | Mount-Overlay -Target $target -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -Be 'LayerStreamNeedsUpper,OverlayTools.MountOverlayCommand'
+            Test-MountedAt $target | Should -BeFalse
+            $upper = (Get-OverlayLayer -DataRoot $DataRoot -Container web)[0]
+            Get-OverlayLayer -DataRoot $DataRoot -Container web | Mount-Overlay -Target $target -Upper $upper.Path -ErrorVariable err2 -ErrorAction SilentlyContinue
+            $err2[0].FullyQualifiedErrorId | Should -Be 'LayerStreamUpperNotFresh,OverlayTools.MountOverlayCommand'
+            Get-OverlayLayer -DataRoot $DataRoot -Container web | Mount-Overlay -Target $target -Upper (Join-Path $Root 'fresh-up') -Work $upper.Work -ErrorVariable err3 -ErrorAction SilentlyContinue
+            $err3[0].FullyQualifiedErrorId | Should -Be 'LayerStreamUpperNotFresh,OverlayTools.MountOverlayCommand'
+            Test-MountedAt $target | Should -BeFalse
+        }
+
+        It 'mounts a container read-write over a fresh upper, leaving the container''s own upper untouched' {
+            if (-not $DockerReady) { return }
+            $target = Join-Path $Root 'mnt-rw'
+            $fresh = Join-Path $Root 'rw-upper'
+            $null = New-Item -ItemType Directory -Force -Path $target, $fresh
+            $upper = (Get-OverlayLayer -DataRoot $DataRoot -Container web)[0]
+            $before = Get-TreeFingerprint (Split-Path $upper.Path)
+            try {
+                $m = Get-OverlayLayer -DataRoot $DataRoot -Container web | Mount-Overlay -Target $target -Upper $fresh -PassThru
+                $m.Upper | Should -Be $fresh
+                $m.Lower[0] | Should -Be $upper.Path
+                Get-Content -LiteralPath "$target/data/a.txt" | Should -Be 'changed'
+                Set-Content -LiteralPath "$target/data/a.txt" -Value 'third'
+                Get-Content -LiteralPath "$fresh/data/a.txt" | Should -Be 'third'
+            }
+            finally {
+                Clear-TestMounts $target
+            }
+            Get-TreeFingerprint (Split-Path $upper.Path) | Should -Be $before
+        }
+
+        It 'pipes layers into Mount-Overlay after Export-Clixml and Import-Clixml' {
+            if (-not $DockerReady) { return }
+            $xml = Join-Path $Root 'layers.clixml'
+            Get-OverlayLayer -DataRoot $DataRoot -Image app:2 | Export-Clixml -LiteralPath $xml
+            $target = Join-Path $Root 'mnt-clixml'
+            $null = New-Item -ItemType Directory -Force -Path $target
+            try {
+                $m = Import-Clixml -LiteralPath $xml | Mount-Overlay -Target $target -ReadOnly -PassThru
+                $m.Lower.Count | Should -Be 6
+                Get-Content -LiteralPath "$target/data/two.txt" | Should -Be 'two'
+                Test-Path -LiteralPath "$target/data/del.txt" | Should -BeFalse
+                Test-Path -LiteralPath "$target/data/dir/f" | Should -BeFalse
+                Get-Content -LiteralPath "$target/data/dir/g" | Should -Be 'new'
+            }
+            finally {
+                Clear-TestMounts $target
+            }
+        }
+
+        It 'completes image and container names from the store named by -DataRoot' {
+            if (-not $DockerReady) { return }
+            $line = "Get-OverlayLayer -DataRoot '$DataRoot' -Image ap"
+            $r = (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText
+            $r | Should -Contain 'app:1'
+            $r | Should -Contain 'app:2'
+            $r | Should -Not -Contain 'other:1'
+            $line = "Get-OverlayLayer -DataRoot '$DataRoot' -Container w"
+            (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Be @('web')
+            $line = "Get-OverlayLayer -DataRoot '$Root/nowhere' -Image ap"
+            (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches | Should -BeNullOrEmpty
+        }
+    }
+
+    Context 'with the daemon stopped' {
+        BeforeAll {
+            if ($script:DockerReady) { Stop-TestDocker $script:D -KeepData }
+        }
+
+        It 'gives the same paths, diff ids and sizes as the engine did' {
+            if (-not $DockerReady) { return }
+            $D.Process.HasExited | Should -BeTrue
+            Assert-DockerStoreMatchesEngine
+        }
+
+        It 'still mounts each container read-only as docker export showed it' {
+            if (-not $DockerReady) { return }
+            foreach ($id in $ContainerIds) {
+                Assert-ReadOnlyMountEqualsExport $id $DataRoot $Exports[$id] (Join-Path $Root "mnt-ds-$($id.Substring(0, 12))")
+            }
+        }
+
+        It 'changes nothing in the store, not even access times' {
+            if (-not $DockerReady) { return }
+            # Two warm-up passes: relatime updates an access time at most once per read.
+            $null = Get-TreeFingerprint $DataRoot -AccessTime
+            $before = Get-TreeFingerprint $DataRoot -AccessTime
+            $layers = @(Get-OverlayLayer -DataRoot $DataRoot -Image * ) + @(Get-OverlayLayer -DataRoot $DataRoot -Container *)
+            $layers.Count | Should -BeGreaterThan 20
+            $layers | Select-Object -ExpandProperty Path -Unique | ForEach-Object { $null = Get-OverlayLayer -Path $_ }
+            $target = Join-Path $Root 'mnt-fingerprint'
+            $null = New-Item -ItemType Directory -Force -Path $target
+            try {
+                Get-OverlayLayer -DataRoot $DataRoot -Container web | Mount-Overlay -Target $target -ReadOnly
+                $null = Get-OverlayLayer -Target $target
+                $null = Get-MountEntryName $target
+                $null = Get-Content -LiteralPath "$target/data/a.txt"
+            }
+            finally {
+                Clear-TestMounts $target
+            }
+            $after = Get-TreeFingerprint $DataRoot -AccessTime
+            Compare-Object $before $after | Should -BeNullOrEmpty
+        }
+    }
+
+    Context 'with a tampered or half-deleted copy of the store' {
+        BeforeAll {
+            if (-not $script:DockerReady) { return }
+            if (-not $script:D.Process.HasExited) { Stop-TestDocker $script:D -KeepData }
+            function script:New-StoreCopy([string] $Name) {
+                $copy = Join-Path $Root $Name
+                & cp -a --one-file-system -- $DataRoot $copy
+                if ($LASTEXITCODE -ne 0) { throw "cp failed: $LASTEXITCODE" }
+                return $copy
+            }
+            function script:Get-LayerDbDir([string] $Store, [string] $ChainId) { "$Store/image/overlay2/layerdb/sha256/$($ChainId.Substring(7))" }
+            $script:App2Top = (Get-OverlayLayer -DataRoot $DataRoot -Image app:2)[0]
+            $script:App1Top = (Get-OverlayLayer -DataRoot $DataRoot -Image app:1)[0]
+            $script:Other = (Get-OverlayLayer -DataRoot $DataRoot -Image other:1)[0]
+        }
+
+        It 'reports a layer Docker is removing (a -removing dir) and still lists the other images' {
+            if (-not $DockerReady) { return }
+            $copy = New-StoreCopy 'tamper-removing'
+            $dir = Get-LayerDbDir $copy $App2Top.ChainId
+            Rename-Item -LiteralPath $dir -NewName ((Split-Path $dir -Leaf) + '-4242-removing')
+            $out = Get-OverlayLayer -DataRoot $copy -Image app:2, app:1, other:1 -ErrorVariable err -ErrorAction SilentlyContinue
+            $err.Count | Should -Be 1
+            $err[0].FullyQualifiedErrorId | Should -Be 'LayerBeingRemoved,OverlayTools.GetOverlayLayerCommand'
+            $out.Image | Sort-Object -Unique | Should -Be @('app:1', 'other:1')
+            Get-OverlayLayer -DataRoot $copy -Container * -ErrorVariable err2 -ErrorAction SilentlyContinue | Select-Object -ExpandProperty Container -Unique | Should -Be 'web'
+            $err2[0].FullyQualifiedErrorId | Should -Be 'LayerBeingRemoved,OverlayTools.GetOverlayLayerCommand'
+        }
+
+        It 'refuses a cache-id that leads out of the store' {
+            if (-not $DockerReady) { return }
+            $copy = New-StoreCopy 'tamper-cacheid'
+            [IO.File]::WriteAllText("$(Get-LayerDbDir $copy $Other.ChainId)/cache-id", '../../../../../../../etc')
+            $out = Get-OverlayLayer -DataRoot $copy -Image other:1, app:2 -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -Be 'LayerPathOutsideStore,OverlayTools.GetOverlayLayerCommand'
+            $err[0].CategoryInfo.Category | Should -Be 'SecurityError'
+            $out.Image | Sort-Object -Unique | Should -Be 'app:2'
+            $out.Path | Where-Object { -not $_.StartsWith("$copy/overlay2/") } | Should -BeNullOrEmpty
+        }
+
+        It 'refuses an l/ link or a layer dir turned into a symlink out of the store' {
+            if (-not $DockerReady) { return }
+            $copy = New-StoreCopy 'tamper-link'
+            $link = Get-Content -LiteralPath "$copy/overlay2/$($App2Top.CacheId)/link" -Raw
+            Remove-Item -LiteralPath "$copy/overlay2/l/$link"
+            $null = New-Item -ItemType SymbolicLink -Path "$copy/overlay2/l/$link" -Target '/etc'
+            $out = Get-OverlayLayer -DataRoot $copy -Image app:2, other:1 -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -Be 'LayerPathOutsideStore,OverlayTools.GetOverlayLayerCommand'
+            $out.Image | Sort-Object -Unique | Should -Be 'other:1'
+            # A layer dir replaced by a symlink to a directory outside the store.
+            $copy2 = New-StoreCopy 'tamper-dirlink'
+            Rename-Item -LiteralPath "$copy2/overlay2/$($Other.CacheId)" -NewName 'moved'
+            $null = New-Item -ItemType SymbolicLink -Path "$copy2/overlay2/$($Other.CacheId)" -Target "$copy2/overlay2/moved"
+            Get-OverlayLayer -DataRoot $copy2 -Image other:1 -ErrorVariable err2 -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+            $err2[0].FullyQualifiedErrorId | Should -Be 'LayerPathOutsideStore,OverlayTools.GetOverlayLayerCommand'
+        }
+
+        It 'reports a missing diff dir and an edited image config' {
+            if (-not $DockerReady) { return }
+            $copy = New-StoreCopy 'tamper-missing'
+            Rename-Item -LiteralPath "$copy/overlay2/$($Other.CacheId)/diff" -NewName 'diff-gone'
+            $configId = $ImageInspect.Keys | Where-Object { $ImageInspect[$_].RepoTags -contains 'app:2' }
+            $config = "$copy/image/overlay2/imagedb/content/sha256/$($configId.Substring(7))"
+            [IO.File]::WriteAllText($config, [IO.File]::ReadAllText($config).Replace('"architecture"', '"architecture" '))
+            $out = Get-OverlayLayer -DataRoot $copy -Image other:1, app:2, app:1 -ErrorVariable err -ErrorAction SilentlyContinue
+            @($err.FullyQualifiedErrorId) | Should -Be @('LayerContentMissing,OverlayTools.GetOverlayLayerCommand', 'ImageConfigInvalid,OverlayTools.GetOverlayLayerCommand')
+            $out.Image | Sort-Object -Unique | Should -Be 'app:1'
+        }
+
+        It 'reports a lower file that does not match the layer''s parents' {
+            if (-not $DockerReady) { return }
+            $copy = New-StoreCopy 'tamper-lower'
+            $lowerFile = "$copy/overlay2/$($App1Top.CacheId)/lower"
+            $entries = (Get-Content -LiteralPath $lowerFile -Raw) -split ':'
+            [IO.File]::WriteAllText($lowerFile, ($entries[1..($entries.Count - 1)] + $entries[0]) -join ':')
+            Get-OverlayLayer -DataRoot $copy -Image app:1 -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+            $err[0].FullyQualifiedErrorId | Should -Be 'LayerChainMismatch,OverlayTools.GetOverlayLayerCommand'
+            (Get-OverlayLayer -DataRoot $copy -Image other:1).Image | Should -Be 'other:1'
+        }
+    }
+}
+
+Describe 'Get-OverlayLayer with a private podman store (containers/storage overlay)' -Tag 'RequiresRoot', 'RequiresPodman' {
+    BeforeAll {
+        $script:PodmanReady = (Test-IsRoot) -and (Test-EngineAvailable Podman)
+        if (-not $script:PodmanReady) { return }
+        $script:P = New-TestPodman -Root (Join-Path $Root 'podman')
+        $script:PRoot = $P.StorageRoot
+        $ctx = New-BusyboxContext -Path (Join-Path $Root 'pctx-app') -Steps $AppSteps
+        Invoke-TestPodman $P build -q -t app:1 $ctx | Out-Null
+        $ctx2 = New-BusyboxContext -Path (Join-Path $Root 'pctx-app2') -From 'localhost/app:1' -Steps @('RUN echo two > /data/two.txt')
+        Invoke-TestPodman $P build -q -t app:2 $ctx2 | Out-Null
+        $ctx3 = New-BusyboxContext -Path (Join-Path $Root 'pctx-other') -From 'scratch' -Files @{ 'hello.txt' = 'hello' } -Steps @('COPY hello.txt /hello.txt')
+        Invoke-TestPodman $P build -q -t other:1 $ctx3 | Out-Null
+        Invoke-TestPodman $P create --name web app:1 sh -c $WebCommand | Out-Null
+        Invoke-TestPodman $P start -a web | Out-Null
+        Invoke-TestPodman $P create --name app-1 app:2 true | Out-Null
+
+        $script:PImageIds = @(Invoke-TestPodman $P images -a -q --no-trunc | ForEach-Object { $_ -replace '^sha256:', '' } | Sort-Object -Unique)
+        $script:PContainerIds = @(Invoke-TestPodman $P ps -a -q --no-trunc)
+        $script:PImageInspect = @{}
+        $script:PHistory = @{}
+        foreach ($id in $PImageIds) {
+            $PImageInspect[$id] = (Invoke-TestPodman $P image inspect $id) -join "`n" | ConvertFrom-Json | Select-Object -First 1
+            # podman's history JSON holds both "created" and "Created": read it as hashtables.
+            $PHistory[$id] = @((Invoke-TestPodman $P history --format json $id) -join "`n" | ConvertFrom-Json -AsHashtable)
+        }
+        $script:PContainerInspect = @{}
+        $script:PExports = @{}
+        foreach ($id in $PContainerIds) {
+            $PContainerInspect[$id] = (Invoke-TestPodman $P inspect --size $id) -join "`n" | ConvertFrom-Json | Select-Object -First 1
+            $tar = Join-Path $Root "podman-export-$($id.Substring(0, 12)).tar"
+            Invoke-TestPodman $P export -o $tar $id | Out-Null
+            $PExports[$id] = $tar
+        }
+    }
+
+    AfterAll {
+        if ($script:P) {
+            Clear-TestMounts $Root
+            Remove-TestPodman $script:P
+        }
+        if (Test-Path -LiteralPath (Join-Path $Root 'ptamper')) { & rm -rf --one-file-system -- (Join-Path $Root 'ptamper') }
+    }
+
+    BeforeEach {
+        $null = Assert-Prerequisite $script:PodmanReady 'needs root, podman and busybox-static'
+    }
+
+    It 'gives, for every image, the paths of podman image inspect in order, its diff ids, sizes and history' {
+        if (-not $PodmanReady) { return }
+        $PImageIds.Count | Should -BeGreaterThan 6
+        foreach ($id in $PImageIds) {
+            $inspect = $PImageInspect[$id]
+            $layers = @(Get-OverlayLayer -DataRoot $PRoot -Image $id -ErrorAction Stop)
+            $layers.Path | Should -Be (Get-ExpectedPaths $inspect.GraphDriver.Data) -Because "the paths of image $id"
+            $layers.DiffId | Should -Be @($inspect.RootFS.Layers[($inspect.RootFS.Layers.Count - 1)..0]) -Because "the diff ids of image $id"
+            $layers.Backend | Sort-Object -Unique | Should -Be 'podman'
+            $layers.ImageId | Sort-Object -Unique | Should -Be $id
+            foreach ($l in $layers) {
+                $h = @($PHistory[$id] | Where-Object { $_['CreatedBy'] -eq $l.CreatedBy })
+                $h.Count | Should -BeGreaterThan 0 -Because "layer $($l.Position) of $id has a history entry ($($l.CreatedBy))"
+                [long] $h[0]['size'] | Should -Be $l.Size -Because "the history size of layer $($l.Position) of $id"
+            }
+        }
+    }
+
+    It 'gives, for every container, the paths of podman inspect, its upper size and work dir' {
+        if (-not $PodmanReady) { return }
+        $PContainerIds.Count | Should -Be 2
+        foreach ($id in $PContainerIds) {
+            $inspect = $PContainerInspect[$id]
+            $layers = @(Get-OverlayLayer -DataRoot $PRoot -Container $id -ErrorAction Stop)
+            $layers.Path | Should -Be (Get-ExpectedPaths $inspect.GraphDriver.Data) -Because "the paths of container $id"
+            $layers[0].Role | Should -Be 'Upper'
+            $layers[0].Work | Should -Be $inspect.GraphDriver.Data.WorkDir
+            $layers[0].Size | Should -Be ([long] $inspect.SizeRw) -Because 'podman inspect --size reports the upper''s size'
+            $layers[0].Container | Should -Be $inspect.Name
+            $image = $PImageInspect[$inspect.Image]
+            @($layers | Select-Object -Skip 1).DiffId | Should -Be @($image.RootFS.Layers[($image.RootFS.Layers.Count - 1)..0])
+            @($layers | Select-Object -Skip 1).Image | Sort-Object -Unique | Should -Be $inspect.ImageName
+        }
+    }
+
+    It 'mounts each container read-only as podman export shows it' {
+        if (-not $PodmanReady) { return }
+        foreach ($id in $PContainerIds) {
+            Assert-ReadOnlyMountEqualsExport $id $PRoot $PExports[$id] (Join-Path $Root "mnt-p-$($id.Substring(0, 12))")
+        }
+    }
+
+    It 'finds podman images by short name, full name, id and wildcard' {
+        if (-not $PodmanReady) { return }
+        $full = @(Get-OverlayLayer -DataRoot $PRoot -Image localhost/app:1)
+        $full[0].Image | Should -Be 'localhost/app:1'
+        (Get-OverlayLayer -DataRoot $PRoot -Image app:1).Path | Should -Be $full.Path
+        (Get-OverlayLayer -DataRoot $PRoot -Image $full[0].ImageId.Substring(0, 12)).Path | Should -Be $full.Path
+        @(Get-OverlayLayer -DataRoot $PRoot -Image 'app:*' | Select-Object -ExpandProperty ImageId -Unique).Count | Should -Be 2
+        $line = "Get-OverlayLayer -DataRoot '$PRoot' -Image loc"
+        (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Contain 'localhost/app:1'
+    }
+
+    It 'matches the layers of a container mounted by podman back to the container' {
+        if (-not $PodmanReady) { return }
+        $merged = (Invoke-TestPodman $P mount web) | Select-Object -Last 1
+        try {
+            $layers = @(Get-OverlayLayer -Target $merged)
+            $layers.Path | Should -Be (Get-ExpectedPaths $PContainerInspect[($PContainerInspect.Keys | Where-Object { $PContainerInspect[$_].Name -eq 'web' })].GraphDriver.Data)
+            $layers[0].Role | Should -Be 'Upper'
+            $layers.Container | Sort-Object -Unique | Should -Be 'web'
+            $layers.Backend | Sort-Object -Unique | Should -Be 'podman'
+        }
+        finally {
+            Invoke-TestPodman $P unmount web | Out-Null
+        }
+    }
+
+    It 'changes nothing in the store, not even access times' {
+        if (-not $PodmanReady) { return }
+        $null = Get-TreeFingerprint $PRoot -AccessTime
+        $before = Get-TreeFingerprint $PRoot -AccessTime
+        $layers = @(Get-OverlayLayer -DataRoot $PRoot -Image *) + @(Get-OverlayLayer -DataRoot $PRoot -Container *)
+        $layers | Select-Object -ExpandProperty Path -Unique | ForEach-Object { $null = Get-OverlayLayer -Path $_ }
+        $target = Join-Path $Root 'mnt-p-fingerprint'
+        $null = New-Item -ItemType Directory -Force -Path $target
+        try {
+            Get-OverlayLayer -DataRoot $PRoot -Container web | Mount-Overlay -Target $target -ReadOnly
+            $null = Get-MountEntryName $target
+        }
+        finally {
+            Clear-TestMounts $target
+        }
+        Compare-Object $before (Get-TreeFingerprint $PRoot -AccessTime) | Should -BeNullOrEmpty
+    }
+
+    It 'reports a layer flagged incomplete and a missing diff dir, and lists the rest' {
+        if (-not $PodmanReady) { return }
+        $copy = Join-Path $Root 'ptamper'
+        & cp -a --one-file-system -- $PRoot $copy
+        $app2 = (Get-OverlayLayer -DataRoot $copy -Image app:2)[0]
+        $other = (Get-OverlayLayer -DataRoot $copy -Image other:1)[0]
+        $layersJson = "$copy/overlay-layers/layers.json"
+        $doc = Get-Content -LiteralPath $layersJson -Raw | ConvertFrom-Json
+        ($doc | Where-Object id -EQ $app2.CacheId) | Add-Member -NotePropertyName flags -NotePropertyValue @{ incomplete = $true } -Force
+        [IO.File]::WriteAllText($layersJson, (ConvertTo-Json -InputObject @($doc) -Depth 10))
+        Rename-Item -LiteralPath "$copy/overlay/$($other.CacheId)/diff" -NewName 'diff-gone'
+        $out = Get-OverlayLayer -DataRoot $copy -Image app:2, other:1, app:1 -ErrorVariable err -ErrorAction SilentlyContinue
+        @($err.FullyQualifiedErrorId) | Should -Be @('LayerIncomplete,OverlayTools.GetOverlayLayerCommand', 'LayerContentMissing,OverlayTools.GetOverlayLayerCommand')
+        $out.Image | Sort-Object -Unique | Should -Be 'localhost/app:1'
+    }
+}
