@@ -199,23 +199,41 @@ public static class OverlayMounter
         }
 
         scope.LockCreate();
-        ulong mountId;
-        string api;
+        ulong mountId = 0;
+        string api = "";
         var layers = new MountLayers(allLowers, datas, upper, work, target, readOnly, kmsg);
-        if (spec.Api != MountApi.Legacy && TryMountNewApi(spec, layers, log, out mountId))
+        for (int attempt = 1; attempt <= 2; attempt++)
         {
-            api = "new mount API";
-        }
-        else
-        {
-            if (spec.Api is MountApi.NewApi)
+            try
             {
-                throw new OverlayException(ErrorIds.OverlayNotSupported, OverlayErrorCategory.NotImplemented,
-                    "This kernel lacks the new mount API pieces the module needs (fsopen, lowerdir+).", spec.Target,
-                    "Use the default mount API selection so the module can fall back to mount(2).");
+                if (spec.Api != MountApi.Legacy && TryMountNewApi(spec, layers, log, out mountId))
+                {
+                    api = "new mount API";
+                }
+                else
+                {
+                    if (spec.Api is MountApi.NewApi)
+                    {
+                        throw new OverlayException(ErrorIds.OverlayNotSupported, OverlayErrorCategory.NotImplemented,
+                            "This kernel lacks the new mount API pieces the module needs (fsopen, lowerdir+).", spec.Target,
+                            "Use the default mount API selection so the module can fall back to mount(2).");
+                    }
+                    mountId = MountLegacy(spec, layers, log);
+                    api = "mount(2)";
+                }
+                break;
             }
-            mountId = MountLegacy(spec, layers, log);
-            api = "mount(2)";
+            catch (UnconfirmedInUse e) when (attempt == 1)
+            {
+                // The kernel's log does not say which mount it means. With no other user of this
+                // upper or work dir to be found, the line may have been another mount's (one not
+                // made by this module, at the same instant): the attempt was undone; try once more.
+                Debug(log, $"The kernel reported '{e.KernelSays}', but no overlay using this upper or work dir was found; trying once more.");
+            }
+            catch (UnconfirmedInUse e)
+            {
+                throw e.Error;
+            }
         }
         if (log.VerboseEnabled)
         {
@@ -972,8 +990,16 @@ public static class OverlayMounter
         }
     }
 
+    /// <summary>An in-use report from the kernel log for which no other user was found: retried once, then reported.</summary>
+    private sealed class UnconfirmedInUse(OverlayException error, string kernelSays) : Exception(error.Message, error)
+    {
+        public OverlayException Error { get; } = error;
+
+        public string KernelSays { get; } = kernelSays;
+    }
+
     /// <summary>The error for an upper or work dir another overlay uses, naming that overlay (in this or another mount namespace).</summary>
-    private static OverlayException InUse(OverlaySpec spec, MountLayers ls, bool isUpper, string kernelSays)
+    private static Exception InUse(OverlaySpec spec, MountLayers ls, bool isUpper, string kernelSays, bool confirmed = false)
     {
         var layer = isUpper ? ls.Upper! : ls.Work!;
         string what = isUpper ? "upper" : "work dir";
@@ -987,9 +1013,12 @@ public static class OverlayMounter
             { } u => $"Dismount '{u.MountPoint}' first (Dismount-Overlay -Target '{u.MountPoint}'), or use another {what}.",
             _ => $"Wait until the other overlay is released, or use another {what}.",
         };
-        return new OverlayException(isUpper ? ErrorIds.UpperInUse : ErrorIds.WorkInUse, OverlayErrorCategory.ResourceBusy,
-            $"The {what} '{layer.Path}' is already used by {who}; two overlays sharing an upper or work dir corrupt each other. (The kernel only warned: \"{kernelSays}\"; the mount was not kept.)",
+        var error = new OverlayException(isUpper ? ErrorIds.UpperInUse : ErrorIds.WorkInUse, OverlayErrorCategory.ResourceBusy,
+            confirmed
+                ? $"The {what} '{layer.Path}' is already used by {who}; two overlays sharing an upper or work dir corrupt each other. (The kernel said: \"{kernelSays}\".)"
+                : $"The {what} '{layer.Path}' is already used by {who}; two overlays sharing an upper or work dir corrupt each other. (The kernel only warned: \"{kernelSays}\"; the mount was not kept.)",
             layer.Path, action);
+        return users.Count == 0 && !confirmed ? new UnconfirmedInUse(error, kernelSays) : error;
     }
 
     private static OverlayException FellBackToReadOnly(OverlaySpec spec, List<string> warnings)
@@ -1003,7 +1032,7 @@ public static class OverlayMounter
         {
             // index=on: the kernel refuses an upper or work dir in use itself.
             var busy = messages.First(m => m.Contains("in-use", StringComparison.Ordinal));
-            return InUse(spec, ls, isUpper: !busy.StartsWith("workdir", StringComparison.Ordinal), busy);
+            return (OverlayException)InUse(spec, ls, isUpper: !busy.StartsWith("workdir", StringComparison.Ordinal), busy, confirmed: true);
         }
         var text = KernelText(errno, messages);
         var (id, category, action) = errno switch
