@@ -202,7 +202,7 @@ public static class OverlayMounter
         ulong mountId = 0;
         string api = "";
         var layers = new MountLayers(allLowers, datas, upper, work, target, readOnly, kmsg);
-        for (int attempt = 1; attempt <= 2; attempt++)
+        for (int attempt = 0; ; attempt++)
         {
             try
             {
@@ -223,14 +223,22 @@ public static class OverlayMounter
                 }
                 break;
             }
-            catch (UnconfirmedInUse e) when (attempt == 1)
+            catch (RetryableInUse e) when (e.Unconfirmed ? attempt == 0 : attempt < InUseRetries)
             {
-                // The kernel's log does not say which mount it means. With no other user of this
-                // upper or work dir to be found, the line may have been another mount's (one not
-                // made by this module, at the same instant): the attempt was undone; try once more.
-                Debug(log, $"The kernel reported '{e.KernelSays}', but no overlay using this upper or work dir was found; trying once more.");
+                // The attempt was undone. With no other user found, the kernel's line may have been
+                // another mount's (its log does not say which mount it means): try once more. With
+                // users only in other mount namespaces, those may be copies a container runtime
+                // makes for an instant (runc init copies every mount before it pivots): wait a
+                // little, as for a busy dismount, then refuse.
+                Debug(log, e.Unconfirmed
+                    ? $"The kernel reported '{e.KernelSays}', but no overlay using this upper or work dir was found; trying once more."
+                    : $"The upper or work dir is in use only in other mount namespaces ({e.Error.Message}); retrying in {OverlayUnmounter.BusyRetryDelay.TotalMilliseconds:0} ms.");
+                if (!e.Unconfirmed)
+                {
+                    System.Threading.Thread.Sleep(OverlayUnmounter.BusyRetryDelay);
+                }
             }
-            catch (UnconfirmedInUse e)
+            catch (RetryableInUse e)
             {
                 throw e.Error;
             }
@@ -990,12 +998,20 @@ public static class OverlayMounter
         }
     }
 
-    /// <summary>An in-use report from the kernel log for which no other user was found: retried once, then reported.</summary>
-    private sealed class UnconfirmedInUse(OverlayException error, string kernelSays) : Exception(error.Message, error)
+    /// <summary>How often a mount whose upper or work dir is in use only in other mount namespaces is retried.</summary>
+    private const int InUseRetries = OverlayUnmounter.BusyRetries;
+
+    /// <summary>
+    /// An in-use report from the kernel log that may not last: no other user found (retried once),
+    /// or users only in other mount namespaces (retried a few times); reported after that.
+    /// </summary>
+    private sealed class RetryableInUse(OverlayException error, string kernelSays, bool unconfirmed) : Exception(error.Message, error)
     {
         public OverlayException Error { get; } = error;
 
         public string KernelSays { get; } = kernelSays;
+
+        public bool Unconfirmed { get; } = unconfirmed;
     }
 
     /// <summary>The error for an upper or work dir another overlay uses, naming that overlay (in this or another mount namespace).</summary>
@@ -1018,7 +1034,13 @@ public static class OverlayMounter
                 ? $"The {what} '{layer.Path}' is already used by {who}; two overlays sharing an upper or work dir corrupt each other. (The kernel said: \"{kernelSays}\".)"
                 : $"The {what} '{layer.Path}' is already used by {who}; two overlays sharing an upper or work dir corrupt each other. (The kernel only warned: \"{kernelSays}\"; the mount was not kept.)",
             layer.Path, action);
-        return users.Count == 0 && !confirmed ? new UnconfirmedInUse(error, kernelSays) : error;
+        if (confirmed)
+        {
+            return error;
+        }
+        return users.Count == 0 ? new RetryableInUse(error, kernelSays, unconfirmed: true)
+            : users.TrueForAll(u => u.OtherNamespace) ? new RetryableInUse(error, kernelSays, unconfirmed: false)
+            : error;
     }
 
     private static OverlayException FellBackToReadOnly(OverlaySpec spec, List<string> warnings)

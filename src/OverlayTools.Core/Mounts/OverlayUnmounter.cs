@@ -47,7 +47,7 @@ public static class OverlayUnmounter
             errno = Umount(target, Native.UMOUNT_NOFOLLOW, log);
             if (errno == 0)
             {
-                WarnIfStillMountedElsewhere(target, root, rootFsId, log);
+                WarnIfStillMountedElsewhere(target, root, rootFsId, log, cancel);
                 return DismountOutcome.Unmounted;
             }
             if (errno != Errno.EBUSY)
@@ -83,7 +83,7 @@ public static class OverlayUnmounter
                 "Check the kernel log (dmesg).", new ErrnoException("umount2", errno, target));
         }
         log.Warning($"The overlay at '{target}' was busy and has been detached lazily; the kernel frees it when the last user leaves. Held by: {who}.");
-        WarnIfStillMountedElsewhere(target, root, rootFsId, log);
+        WarnIfStillMountedElsewhere(target, root, rootFsId, log, cancel);
         return DismountOutcome.Detached;
     }
 
@@ -93,9 +93,19 @@ public static class OverlayUnmounter
     /// unshare -m, a container runtime, systemd's PrivateTmp...), which keep its upper and work
     /// dir in use, and warns naming the process whose namespace holds each.
     /// </summary>
-    private static void WarnIfStillMountedElsewhere(string target, FileStatus root, ulong rootFsId, IOperationLog log)
+    private static void WarnIfStillMountedElsewhere(string target, FileStatus root, ulong rootFsId, IOperationLog log, CancellationToken cancel)
     {
         bool? alive = FileSystem.SuperBlockAlive(root.DevMajor, root.DevMinor);
+        // Container runtimes copy every mount for an instant (runc init, before it pivots); give
+        // such copies a moment to go, as a busy dismount gets, before looking for them.
+        for (int i = 0; alive == true && rootFsId != 0 && i < 3; i++)
+        {
+            if (cancel.WaitHandle.WaitOne(BusyRetryDelay))
+            {
+                return;
+            }
+            alive = FileSystem.SuperBlockAlive(root.DevMajor, root.DevMinor);
+        }
         if (log.DebugEnabled)
         {
             log.Debug($"ustat({root.DevMajor}:{root.DevMinor}) = {(alive switch { true => "0 (the super block lives on)", false => "-1 EINVAL (gone)", null => "not available" })}");
