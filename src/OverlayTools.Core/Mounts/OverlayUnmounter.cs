@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Linq;
 using System.Runtime.InteropServices;
 using System.Threading;
@@ -96,16 +97,6 @@ public static class OverlayUnmounter
     private static void WarnIfStillMountedElsewhere(string target, FileStatus root, ulong rootFsId, IOperationLog log, CancellationToken cancel)
     {
         bool? alive = FileSystem.SuperBlockAlive(root.DevMajor, root.DevMinor);
-        // Container runtimes copy every mount for an instant (runc init, before it pivots); give
-        // such copies a moment to go, as a busy dismount gets, before looking for them.
-        for (int i = 0; alive == true && rootFsId != 0 && i < 3; i++)
-        {
-            if (cancel.WaitHandle.WaitOne(BusyRetryDelay))
-            {
-                return;
-            }
-            alive = FileSystem.SuperBlockAlive(root.DevMajor, root.DevMinor);
-        }
         if (log.DebugEnabled)
         {
             log.Debug($"ustat({root.DevMajor}:{root.DevMinor}) = {(alive switch { true => "0 (the super block lives on)", false => "-1 EINVAL (gone)", null => "not available" })}");
@@ -116,9 +107,43 @@ public static class OverlayUnmounter
             // number could not be told apart from another read-only overlay of the same layers.
             return;
         }
-        // A device number is reused as soon as it is free, so a candidate counts only if it is
-        // the same overlay: same device and same fsid (from the upper's persistent uuid).
-        var copies = MountNamespaces.FindSuperBlock(root.DevMajor, root.DevMinor, (pid, e) =>
+        // A reference dropped elsewhere a moment later (another process reading the mount
+        // table, say) keeps the super block for an instant: look again before searching.
+        for (int i = 0; alive == true && i < 5; i++)
+        {
+            Thread.Sleep(1);
+            alive = FileSystem.SuperBlockAlive(root.DevMajor, root.DevMinor);
+        }
+        if (alive != true)
+        {
+            return;
+        }
+        var copies = FindCopies(root, rootFsId);
+        // Container runtimes copy every mount for an instant (runc init, before it pivots); give
+        // copies found only in other namespaces a moment to go, as a busy dismount gets.
+        for (int i = 0; i < 3 && copies.Count > 0 && copies.TrueForAll(c => c.OtherNamespace); i++)
+        {
+            if (cancel.WaitHandle.WaitOne(BusyRetryDelay) || FileSystem.SuperBlockAlive(root.DevMajor, root.DevMinor) != true)
+            {
+                return;
+            }
+            copies = FindCopies(root, rootFsId);
+        }
+        foreach (var c in copies.Take(10))
+        {
+            log.Warning(c.OtherNamespace
+                ? $"The overlay at '{target}' was dismounted here, but the same overlay (super block {root.DevMajor}:{root.DevMinor}) is still mounted at '{c.MountPoint}' in the mount namespace of pid {c.ProcessId} ({c.ProcessName}); its upper and work dir stay in use until that copy is dismounted (nsenter -t {c.ProcessId} -m umount '{c.MountPoint}') or that namespace ends."
+                : $"The overlay at '{target}' was dismounted, but the same overlay (super block {root.DevMajor}:{root.DevMinor}) is still mounted at '{c.MountPoint}' (a bind mount of it); its upper and work dir stay in use until that is dismounted too.");
+        }
+    }
+
+    /// <summary>
+    /// Other mounts of the overlay whose root was <paramref name="root"/>. A device number is
+    /// reused as soon as it is free, so a candidate counts only if it is the same overlay: same
+    /// device and same fsid (from the upper's persistent uuid).
+    /// </summary>
+    private static List<OverlayUser> FindCopies(FileStatus root, ulong rootFsId)
+        => MountNamespaces.FindSuperBlock(root.DevMajor, root.DevMinor, (pid, e) =>
         {
             string path = pid is null ? e.MountPoint : $"/proc/{pid}/root{(e.MountPoint == "/" ? "" : e.MountPoint)}";
             using var fd = FileSystem.TryOpen(path, Native.O_PATH | Native.O_NOFOLLOW, out _);
@@ -129,21 +154,13 @@ public static class OverlayUnmounter
             try
             {
                 var st = FileSystem.Stat(fd, path);
-                ulong fsid = FileSystem.StatFsId(fd, path);
-                return st.DevMajor == root.DevMajor && st.DevMinor == root.DevMinor && fsid == rootFsId;
+                return st.DevMajor == root.DevMajor && st.DevMinor == root.DevMinor && FileSystem.StatFsId(fd, path) == rootFsId;
             }
-            catch (Interop.ErrnoException)
+            catch (ErrnoException)
             {
                 return false;
             }
         });
-        foreach (var c in copies.Take(10))
-        {
-            log.Warning(c.OtherNamespace
-                ? $"The overlay at '{target}' was dismounted here, but the same overlay (super block {root.DevMajor}:{root.DevMinor}) is still mounted at '{c.MountPoint}' in the mount namespace of pid {c.ProcessId} ({c.ProcessName}); its upper and work dir stay in use until that copy is dismounted (nsenter -t {c.ProcessId} -m umount '{c.MountPoint}') or that namespace ends."
-                : $"The overlay at '{target}' was dismounted, but the same overlay (super block {root.DevMajor}:{root.DevMinor}) is still mounted at '{c.MountPoint}' (a bind mount of it); its upper and work dir stay in use until that is dismounted too.");
-        }
-    }
 
     /// <summary>Throws unless <paramref name="target"/> is the root of a mounted overlay.</summary>
     public static void CheckIsOverlayMount(string target) => _ = CheckOverlayRoot(FileSystem.TrimTrailingSlashes(target));
