@@ -15,10 +15,13 @@
         'Dismount-Overlay'
         'Get-OverlayMount'
         'Get-OverlayLayer'
+        'Invoke-OverlayCopyUp'
+        'Get-OverlayChange'
+        'Resolve-OverlayPath'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()
-    AliasesToExport      = @()
+    AliasesToExport      = @('Invoke-CopyUp')
     PrivateData          = @{
         PSData = @{
             Tags         = @('Linux', 'overlayfs', 'OverlayFS', 'Docker', 'Podman', 'containers', 'mount', 'PSEdition_Core')

@@ -279,6 +279,11 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
                 $gd = (Invoke-TestDocker $D inspect live) -join "`n" | ConvertFrom-Json | ForEach-Object { $_.GraphDriver.Data }
                 $mount = Get-OverlayMount -Target $gd.MergedDir
                 $mount | Should -Not -BeNullOrEmpty
+                # Get-OverlayMount names the container behind the mount.
+                $mount.Backend | Should -Be 'overlay2'
+                $mount.Container | Should -Be 'live'
+                $mount.ContainerId | Should -Match '^[0-9a-f]{64}$'
+                $mount.Image | Should -Be 'app:2'
                 $layers = @(Get-OverlayLayer -Target $gd.MergedDir)
                 $layers.Path | Should -Be (Get-ExpectedPaths $gd)
                 $layers[0].Role | Should -Be 'Upper'
@@ -597,6 +602,9 @@ Describe 'Get-OverlayLayer with a private podman store (containers/storage overl
             $layers[0].Role | Should -Be 'Upper'
             $layers.Container | Sort-Object -Unique | Should -Be 'web'
             $layers.Backend | Sort-Object -Unique | Should -Be 'podman'
+            $m = Get-OverlayMount -Target $merged
+            $m.Backend | Should -Be 'podman'
+            $m.Container | Should -Be 'web'
         }
         finally {
             Invoke-TestPodman $P unmount web | Out-Null

@@ -23,10 +23,10 @@ Describe 'The OverlayTools module' {
 
     It 'exports exactly the cmdlets the manifest lists, and nothing else' {
         $Manifest.CmdletsToExport | Should -Not -Contain '*'
-        (Get-Command -Module OverlayTools).Name | Sort-Object | Should -Be ($Manifest.CmdletsToExport | Sort-Object)
+        (Get-Command -Module OverlayTools -CommandType Cmdlet).Name | Sort-Object | Should -Be ($Manifest.CmdletsToExport | Sort-Object)
         @($Manifest.FunctionsToExport).Count | Should -Be 0
         @($Manifest.VariablesToExport).Count | Should -Be 0
-        @($Manifest.AliasesToExport).Count | Should -Be 0
+        (Get-Command -Module OverlayTools -CommandType Alias).Name | Sort-Object | Should -Be (@($Manifest.AliasesToExport) | Sort-Object)
     }
 
     It 'has a manifest version equal to the assembly version' {
@@ -55,9 +55,37 @@ Describe 'The OverlayTools module' {
     }
 
     It 'supports -WhatIf and -Confirm on what changes the system' {
-        foreach ($name in 'Mount-Overlay', 'Dismount-Overlay') {
+        foreach ($name in 'Mount-Overlay', 'Dismount-Overlay', 'Invoke-OverlayCopyUp') {
             (Get-Command $name).Parameters.Keys | Should -Contain 'WhatIf'
             (Get-Command $name).Parameters.Keys | Should -Contain 'Confirm'
+        }
+    }
+
+    It 'exports Invoke-CopyUp as an alias of Invoke-OverlayCopyUp' {
+        $Manifest.AliasesToExport | Should -Be @('Invoke-CopyUp')
+        (Get-Alias Invoke-CopyUp).Definition | Should -Be 'Invoke-OverlayCopyUp'
+    }
+
+    It 'has a view for every output type, and prints changes like docker diff' {
+        foreach ($t in 'OverlayTools.OverlayMount', 'OverlayTools.OverlayChange', 'OverlayTools.CopyUpResult', 'OverlayTools.OverlayPathInfo') {
+            Get-FormatData -TypeName $t | Should -Not -BeNullOrEmpty -Because "$t needs a view"
+        }
+        $c = [OverlayTools.OverlayChange]@{ Kind = 'Changed'; Path = '/etc' }
+        ($c | Out-String).Trim() | Should -Be 'C /etc'
+    }
+
+    It 'keeps output objects usable after Export-Clixml' {
+        $file = Join-Path ([IO.Path]::GetTempPath()) ('ot-clixml-' + [guid]::NewGuid().ToString('N') + '.xml')
+        try {
+            [OverlayTools.OverlayChange]@{ Kind = 'Added'; Path = '/new'; ItemType = 'File'; Size = 3; Layer = '/u' } | Export-Clixml -LiteralPath $file
+            $back = Import-Clixml -LiteralPath $file
+            $back.Kind | Should -Be 'Added'
+            $back.Path | Should -Be '/new'
+            $back.Size | Should -Be 3
+            ($back | Out-String).Trim() | Should -Be 'A /new'
+        }
+        finally {
+            Remove-Item -LiteralPath $file -ErrorAction SilentlyContinue
         }
     }
 

@@ -99,4 +99,73 @@ function Get-PwshExe {
     return , @('dotnet', (Join-Path $PSHOME 'pwsh.dll'))
 }
 
+# Extended attributes for the copy-on-write suites (no attr package needed): set, read and list
+# xattrs of a path without following a final symbolic link.
+function Initialize-XattrType {
+    if ('OverlayToolsTests.Xattr' -as [type]) { return }
+    Add-Type -TypeDefinition @'
+using System;
+using System.Collections.Generic;
+using System.Runtime.InteropServices;
+using System.Text;
+namespace OverlayToolsTests {
+    public static class Xattr {
+        [DllImport("libc", SetLastError = true)] static extern int lsetxattr(byte[] path, byte[] name, byte[] value, UIntPtr size, int flags);
+        [DllImport("libc", SetLastError = true)] static extern IntPtr lgetxattr(byte[] path, byte[] name, byte[] value, UIntPtr size);
+        [DllImport("libc", SetLastError = true)] static extern IntPtr llistxattr(byte[] path, byte[] list, UIntPtr size);
+        static byte[] Z(string s) { return Encoding.UTF8.GetBytes(s + "\0"); }
+        public static void Set(string path, string name, byte[] value) {
+            if (lsetxattr(Z(path), Z(name), value, (UIntPtr)value.Length, 0) != 0)
+                throw new InvalidOperationException("lsetxattr " + path + " " + name + ": errno " + Marshal.GetLastWin32Error());
+        }
+        public static byte[] Get(string path, string name) {
+            var buf = new byte[65536];
+            long n = (long)lgetxattr(Z(path), Z(name), buf, (UIntPtr)buf.Length);
+            if (n < 0) return null;
+            var r = new byte[n]; Array.Copy(buf, r, n); return r;
+        }
+        public static string[] List(string path) {
+            var buf = new byte[65536];
+            long n = (long)llistxattr(Z(path), buf, (UIntPtr)buf.Length);
+            var names = new List<string>();
+            int start = 0;
+            for (int i = 0; i < n; i++) { if (buf[i] == 0) { names.Add(Encoding.UTF8.GetString(buf, start, i - start)); start = i + 1; } }
+            names.Sort(StringComparer.Ordinal);
+            return names.ToArray();
+        }
+    }
+}
+'@
+}
+
+function Set-TestXattr {
+    param([Parameter(Mandatory)] [string] $Path, [Parameter(Mandatory)] [string] $Name, [Parameter(Mandatory)] $Value)
+    Initialize-XattrType
+    $bytes = if ($Value -is [byte[]]) { $Value } else { [Text.Encoding]::UTF8.GetBytes([string] $Value) }
+    [OverlayToolsTests.Xattr]::Set($Path, $Name, $bytes)
+}
+
+function Get-TestXattr {
+    # The value of one xattr as text (null when not set); with -List, the names of all.
+    param([Parameter(Mandatory)] [string] $Path, [string] $Name, [switch] $List, [switch] $Raw)
+    Initialize-XattrType
+    if ($List) { return [OverlayToolsTests.Xattr]::List($Path) }
+    $v = [OverlayToolsTests.Xattr]::Get($Path, $Name)
+    if ($null -eq $v -or $Raw) { return $v }
+    return [Text.Encoding]::UTF8.GetString($v)
+}
+
+function Get-TestTreeState {
+    # lstat of every entry below a directory, keyed by its path relative to it ("/a/b"), from
+    # find(1), which never opens files: type, mode, owner, size, mtime and link target.
+    param([Parameter(Mandatory)] [string] $Path)
+    $state = @{}
+    $out = & find $Path -mindepth 1 -printf '%P\0%y\0%m\0%U\0%G\0%s\0%T@\0%l\0%D:%i\n'
+    foreach ($line in $out) {
+        $f = $line -split "`0"
+        $state['/' + $f[0]] = [pscustomobject]@{ Type = $f[1]; Mode = $f[2]; Uid = $f[3]; Gid = $f[4]; Size = [long] $f[5]; Mtime = $f[6]; Target = $f[7]; Inode = $f[8] }
+    }
+    return $state
+}
+
 Export-ModuleMember -Function *

@@ -52,6 +52,18 @@ try {
         Get-Item -Force upper/config.yaml | Select-Object Name, UnixMode
     }
 
+    Step 'What the upper layer changes, as docker diff prints it'
+    Show 'Get-OverlayChange -Target merged' { Get-OverlayChange -Target merged }
+
+    Step 'Which layer supplies a file, and every layer that holds it'
+    Show 'Resolve-OverlayPath merged/code.py -All' { Resolve-OverlayPath merged/code.py -All }
+
+    Step 'Copy a lower file up on purpose: nothing about it changes but its layer'
+    Set-Content lower/readme.txt 'from lower'
+    Show 'Invoke-OverlayCopyUp merged/readme.txt -PassThru | Format-List Status, UpperPath, SourceLayer, Bytes' {
+        Invoke-OverlayCopyUp merged/readme.txt -PassThru | Format-List Status, UpperPath, SourceLayer, Bytes
+    }
+
     Step 'The kernel''s view of the mount, decoded'
     Show 'Get-OverlayMount -Target merged | Format-List Target, Lower, Upper, Work, Options, ReadOnly' {
         Get-OverlayMount -Target merged | Format-List Target, Lower, Upper, Work, Options, ReadOnly

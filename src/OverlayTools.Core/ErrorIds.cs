@@ -128,6 +128,59 @@ public static class ErrorIds
     /// <summary>Mount-Overlay: the -Upper or -Work given for piped layers belongs to the piped container.</summary>
     public const string LayerStreamUpperNotFresh = "LayerStreamUpperNotFresh";
 
+    // ---- containerd store reader (issue 5): bbolt files, metadata, content blobs ----
+
+    /// <summary>The data root holds no containerd store (no io.containerd.metadata.v1.bolt/meta.db).</summary>
+    public const string ContainerdStoreNotFound = "ContainerdStoreNotFound";
+    /// <summary>A bbolt database file cannot be opened or read (permissions, I/O error, not a regular file).</summary>
+    public const string BoltDatabaseUnreadable = "BoltDatabaseUnreadable";
+    /// <summary>A file is not a bbolt database (wrong magic, too short, empty).</summary>
+    public const string BoltNotADatabase = "BoltNotADatabase";
+    /// <summary>A bbolt database has a format version this reader does not know.</summary>
+    public const string BoltVersionUnsupported = "BoltVersionUnsupported";
+    /// <summary>A bbolt database is damaged: bad meta checksums, pages out of range, page cycles, bad elements.</summary>
+    public const string BoltDatabaseCorrupt = "BoltDatabaseCorrupt";
+    /// <summary>A bbolt database is shorter than its meta page says (truncated copy or disk full).</summary>
+    public const string BoltDatabaseTruncated = "BoltDatabaseTruncated";
+    /// <summary>A containerd record holds a value that cannot be used (bad digest, id, kind or name).</summary>
+    public const string ContainerdMetadataInvalid = "ContainerdMetadataInvalid";
+    /// <summary>A manifest, index or config blob is missing from the content store.</summary>
+    public const string ContainerdBlobMissing = "ContainerdBlobMissing";
+    /// <summary>A content blob is unreadable, too large, not JSON of the expected shape, or does not match its digest.</summary>
+    public const string ContainerdBlobInvalid = "ContainerdBlobInvalid";
+    /// <summary>A snapshot an image or container needs is not in the overlayfs snapshotter.</summary>
+    public const string ContainerdSnapshotMissing = "ContainerdSnapshotMissing";
+    /// <summary>An image has no manifest for this platform that is unpacked in the overlayfs snapshotter.</summary>
+    public const string ContainerdImageNotUnpacked = "ContainerdImageNotUnpacked";
+    /// <summary>A container uses a snapshotter other than overlayfs.</summary>
+    public const string ContainerdUnsupportedSnapshotter = "ContainerdUnsupportedSnapshotter";
+    /// <summary>A path built from the store's records would leave the data root.</summary>
+    public const string ContainerdPathOutsideRoot = "ContainerdPathOutsideRoot";
+    /// <summary>A -Namespace names no containerd namespace in the store.</summary>
+    public const string ContainerdNamespaceNotFound = "ContainerdNamespaceNotFound";
+
+    // Copy-on-write tools (Invoke-OverlayCopyUp, Get-OverlayChange, Resolve-OverlayPath).
+    /// <summary>The path is not on an overlay file system.</summary>
+    public const string PathNotOnOverlay = "PathNotOnOverlay";
+    /// <summary>The path does not exist (in the merged view).</summary>
+    public const string OverlayPathNotFound = "OverlayPathNotFound";
+    /// <summary>The overlay has no upper layer (a read-only overlay), so nothing can be copied up.</summary>
+    public const string OverlayHasNoUpper = "OverlayHasNoUpper";
+    /// <summary>The overlay (or its upper file system) is mounted read-only.</summary>
+    public const string OverlayMountedReadOnly = "OverlayMountedReadOnly";
+    /// <summary>The layer directories of a mounted overlay cannot be found from this process (relative or vanished paths).</summary>
+    public const string OverlayLayersUnreachable = "OverlayLayersUnreachable";
+    /// <summary>-MetadataOnly on an overlay mounted without metacopy=on.</summary>
+    public const string MetacopyNotEnabled = "MetacopyNotEnabled";
+    /// <summary>The upper file system has not enough free space for the copy.</summary>
+    public const string CopyUpNoSpace = "CopyUpNoSpace";
+    /// <summary>The kernel refused or failed the copy-up.</summary>
+    public const string CopyUpFailed = "CopyUpFailed";
+    /// <summary>After the copy-up the item differs from what it was (mode, owner, size, times or xattrs).</summary>
+    public const string CopyUpChangedItem = "CopyUpChangedItem";
+    /// <summary>Reading the layers for a change list failed.</summary>
+    public const string ChangeWalkFailed = "ChangeWalkFailed";
+
     // ---- mount lifecycle hardening (issue 7) ------------------------------------------------
     // Failures the hardening tests found a place for; the busy, in-use (UpperInUse/WorkInUse, now
     // also in other mount namespaces), read-only fallback and d_type cases reuse the ids above.

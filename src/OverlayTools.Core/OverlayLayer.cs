@@ -50,7 +50,10 @@ public sealed class OverlayLayer
     /// <summary>The container's id.</summary>
     public string? ContainerId { get; init; }
 
-    /// <summary>The store the layer belongs to: overlay2 (Docker) or podman; null for a directory no store knows.</summary>
+    /// <summary>The containerd namespace of the image or container (moby, k8s.io...); null for other stores.</summary>
+    public string? Namespace { get; init; }
+
+    /// <summary>The store the layer belongs to: overlay2 (Docker), podman or containerd; null for a directory no store knows.</summary>
     public string? Backend { get; init; }
 
     /// <summary>The store's data root.</summary>

@@ -51,6 +51,18 @@ public sealed class OverlayMount
     /// <summary>True when the module stacked its own empty layer beneath a single lower.</summary>
     public bool HasModuleEmptyLower { get; init; }
 
+    /// <summary>The layer store whose layers this overlay stacks (overlay2, podman, containerd); null when none is known.</summary>
+    public string? Backend { get; internal set; }
+
+    /// <summary>The id of the container whose root file system this is, when a store says so.</summary>
+    public string? ContainerId { get; internal set; }
+
+    /// <summary>The name of that container (its first name, or its short id).</summary>
+    public string? Container { get; internal set; }
+
+    /// <summary>The image the container was created from, when the store records it.</summary>
+    public string? Image { get; internal set; }
+
     /// <inheritdoc/>
     public override string ToString() => Target;
 

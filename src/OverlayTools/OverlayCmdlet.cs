@@ -121,7 +121,25 @@ public abstract class OverlayCmdlet : PSCmdlet, IOperationLog
 
     void IOperationLog.Debug(string message) => WriteDebug(message);
 
-    void IOperationLog.Warning(string message) => WriteWarning(message);
+    void IOperationLog.Warning(string message) => WriteWarningOrDebug(message);
+
+    /// <summary>
+    /// Writes a warning. Under -Debug (without -WarningAction) PowerShell turns every
+    /// WriteWarning of a compiled cmdlet into a confirmation prompt (which fails in a
+    /// non-interactive host), so the warning goes to the debug stream instead.
+    /// </summary>
+    protected void WriteWarningOrDebug(string message)
+    {
+        var bound = MyInvocation.BoundParameters;
+        if (bound.TryGetValue("Debug", out var d) && d is SwitchParameter { IsPresent: true } && !bound.ContainsKey("WarningAction"))
+        {
+            WriteDebug("WARNING: " + message);
+        }
+        else
+        {
+            WriteWarning(message);
+        }
+    }
 
     /// <summary>Reads the mount API override for tests and troubleshooting (OVERLAYTOOLS_MOUNT_API=legacy|newapi|strings).</summary>
     protected static MountApi MountApiFromEnvironment()

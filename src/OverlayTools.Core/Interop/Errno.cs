@@ -40,12 +40,18 @@ public static class Errno
     public const int EINVAL = 22;
     /// <summary>Too many open files.</summary>
     public const int EMFILE = 24;
+    /// <summary>Text file busy (an executable that is running).</summary>
+    public const int ETXTBSY = 26;
+    /// <summary>File too large.</summary>
+    public const int EFBIG = 27;
     /// <summary>No space left on device.</summary>
     public const int ENOSPC = 28;
     /// <summary>Read-only file system.</summary>
     public const int EROFS = 30;
     /// <summary>Broken pipe (kmsg records were overwritten).</summary>
     public const int EPIPE = 32;
+    /// <summary>Result too large (a buffer was too small).</summary>
+    public const int ERANGE = 34;
     /// <summary>File name too long.</summary>
     public const int ENAMETOOLONG = 36;
     /// <summary>Function not implemented.</summary>
@@ -62,6 +68,8 @@ public static class Errno
     public const int EOPNOTSUPP = 95;
     /// <summary>Stale file handle.</summary>
     public const int ESTALE = 116;
+    /// <summary>Disk quota exceeded.</summary>
+    public const int EDQUOT = 122;
 
     private static readonly Dictionary<int, string> s_names = new()
     {
@@ -72,6 +80,7 @@ public static class Errno
         [ENOSPC] = "ENOSPC", [EROFS] = "EROFS", [EPIPE] = "EPIPE", [ENAMETOOLONG] = "ENAMETOOLONG",
         [ENOSYS] = "ENOSYS", [ENOTEMPTY] = "ENOTEMPTY", [ELOOP] = "ELOOP", [ENODATA] = "ENODATA",
         [EOVERFLOW] = "EOVERFLOW", [EOPNOTSUPP] = "EOPNOTSUPP", [ESTALE] = "ESTALE",
+        [ETXTBSY] = "ETXTBSY", [EFBIG] = "EFBIG", [ERANGE] = "ERANGE", [EDQUOT] = "EDQUOT",
     };
 
     /// <summary>The symbolic name of an errno value, such as ENOENT, or "errno N".</summary>

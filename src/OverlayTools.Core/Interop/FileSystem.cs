@@ -11,9 +11,11 @@ internal readonly record struct FileStatus(uint Mode, uint Uid, ulong Inode, uin
     internal const uint S_IFMT = 0xF000;
     internal const uint S_IFDIR = 0x4000;
     internal const uint S_IFLNK = 0xA000;
+    internal const uint S_IFREG = 0x8000;
 
     internal bool IsDirectory => (Mode & S_IFMT) == S_IFDIR;
     internal bool IsSymlink => (Mode & S_IFMT) == S_IFLNK;
+    internal bool IsRegularFile => (Mode & S_IFMT) == S_IFREG;
     internal bool SameFile(FileStatus other) => Inode == other.Inode && DevMajor == other.DevMajor && DevMinor == other.DevMinor;
 }
 

@@ -1,21 +1,13 @@
 namespace OverlayTools.Interop;
 
-/// <summary>Raw calls used by the mount-lifecycle hardening (directory reads, super block probes).</summary>
+/// <summary>Raw calls used by the mount-lifecycle hardening (super block probes; getdents64 is in Native.CopyOnWrite.cs).</summary>
 internal static unsafe partial class Native
 {
-    // x86_64 numbers of the two older calls (not in the unified table).
-    internal const long SYS_getdents64_x64 = 217;
+    // x86_64 number of ustat (not in the unified table; arm64 has none).
     internal const long SYS_ustat_x64 = 136;
-    internal const long SYS_getdents64_arm64 = 61;
 
-    internal const byte DT_UNKNOWN = 0;
     internal const int O_RDWR = 2;
     internal const int O_CREAT = 0x40;
-
-    /// <summary>getdents64(2): fills <paramref name="buf"/> with linux_dirent64 records; bytes read, 0 at the end, -1 on error.</summary>
-    internal static nint GetDents64(int fd, byte* buf, int size)
-        => (nint)Syscall(System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.Arm64
-            ? SYS_getdents64_arm64 : SYS_getdents64_x64, fd, (nint)buf, size, 0, 0);
 
     /// <summary>
     /// ustat(2): 0 while a super block with this device number is alive anywhere on the system

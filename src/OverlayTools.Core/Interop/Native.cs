@@ -139,6 +139,9 @@ internal static unsafe partial class Native
     [LibraryImport(LibC, EntryPoint = "read", SetLastError = true)]
     internal static partial nint Read(int fd, byte* buf, nint count);
 
+    [LibraryImport(LibC, EntryPoint = "pread64", SetLastError = true)]
+    internal static partial nint PRead(int fd, byte* buf, nint count, long offset);
+
     [LibraryImport(LibC, EntryPoint = "lseek", SetLastError = true)]
     internal static partial long LSeek(int fd, long offset, int whence);
 

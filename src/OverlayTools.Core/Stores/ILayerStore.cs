@@ -17,7 +17,7 @@ namespace OverlayTools.Stores;
 /// </remarks>
 public interface ILayerStore : IDisposable
 {
-    /// <summary>The backend name shown to users: "overlay2", "podman" (later "containerd").</summary>
+    /// <summary>The backend name shown to users: "overlay2", "podman" or "containerd".</summary>
     string Backend { get; }
 
     /// <summary>The data root, as the engine uses it (its real path), e.g. /var/lib/docker.</summary>
@@ -135,14 +135,17 @@ public sealed class StoreImageInfo
     /// <summary>True for an untagged image that is the parent of another (hidden by docker images without -a).</summary>
     public bool Intermediate { get; init; }
 
+    /// <summary>The containerd namespace (moby, k8s.io...); null for stores without namespaces.</summary>
+    public string? Namespace { get; init; }
+
     /// <summary>The name to show: the first name, or the short id for an untagged image.</summary>
-    public string DisplayName => Names.Count > 0 ? Names[0] : Id[..12];
+    public string DisplayName => Names.Count > 0 ? Names[0] : StoreFormat.ShortId(Id);
 }
 
 /// <summary>A container as the store lists it (no layers read yet).</summary>
 public sealed class StoreContainerInfo
 {
-    /// <summary>The container id: 64 lower-case hex digits.</summary>
+    /// <summary>The container id: 64 lower-case hex digits (containerd: any id containerd accepts).</summary>
     public required string Id { get; init; }
 
     /// <summary>Names as the engine shows them (without Docker's leading '/').</summary>
@@ -157,8 +160,11 @@ public sealed class StoreContainerInfo
     /// <summary>When the container was created.</summary>
     public DateTime? Created { get; init; }
 
+    /// <summary>The containerd namespace (moby, k8s.io...); null for stores without namespaces.</summary>
+    public string? Namespace { get; init; }
+
     /// <summary>The name to show: the first name, or the short id.</summary>
-    public string DisplayName => Names.Count > 0 ? Names[0] : Id[..12];
+    public string DisplayName => Names.Count > 0 ? Names[0] : StoreFormat.ShortId(Id);
 }
 
 /// <summary>An image with its layers.</summary>

@@ -13,7 +13,7 @@ public static class LayerOutput
         var list = new List<OverlayLayer>(image.Layers.Count);
         for (int i = 0; i < image.Layers.Count; i++)
         {
-            list.Add(Build(image.Layers[i], i, image.Layers[i].Role, image.Backend, image.Root, shownName ?? image.Info.DisplayName, image.Info.DisplayId, null, null));
+            list.Add(Build(image.Layers[i], i, image.Layers[i].Role, image.Backend, image.Root, shownName ?? image.Info.DisplayName, image.Info.DisplayId, null, null, image.Info.Namespace));
         }
         return list;
     }
@@ -26,7 +26,7 @@ public static class LayerOutput
         var list = new List<OverlayLayer>(container.Layers.Count);
         for (int i = 0; i < container.Layers.Count; i++)
         {
-            list.Add(Build(container.Layers[i], i, container.Layers[i].Role, container.Backend, container.Root, imageName, imageId, container.Info.DisplayName, container.Info.Id));
+            list.Add(Build(container.Layers[i], i, container.Layers[i].Role, container.Backend, container.Root, imageName, imageId, container.Info.DisplayName, container.Info.Id, container.Info.Namespace));
         }
         return list;
     }
@@ -52,8 +52,9 @@ public static class LayerOutput
         return c.Image.DisplayName;
     }
 
-    private static OverlayLayer Build(StoreLayer l, int position, LayerRole role, string? backend, string? root, string? image, string? imageId, string? container, string? containerId) => new()
+    private static OverlayLayer Build(StoreLayer l, int position, LayerRole role, string? backend, string? root, string? image, string? imageId, string? container, string? containerId, string? ns) => new()
     {
+        Namespace = ns,
         Position = position,
         Role = role.ToString(),
         Path = l.Path,
@@ -202,6 +203,7 @@ public static class LayerOutput
                 ImageId = isImageLayer || inContainer is not null ? imageId : null,
                 Container = inContainer is not null ? container!.Info.DisplayName : null,
                 ContainerId = inContainer is not null ? container!.Info.Id : null,
+                Namespace = inContainer is not null ? container!.Info.Namespace : inImage is not null ? image!.Info.Namespace : null,
                 Backend = store.Backend,
                 DataRoot = store.Root,
                 Work = keepStoreRole ? full.Work : work,

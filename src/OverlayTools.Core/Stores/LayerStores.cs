@@ -4,6 +4,7 @@ using System.IO;
 using System.Linq;
 using System.Text.Json;
 using OverlayTools.Interop;
+using OverlayTools.Stores.Containerd;
 
 namespace OverlayTools.Stores;
 
@@ -14,10 +15,9 @@ namespace OverlayTools.Stores;
 public static class LayerStores
 {
     /// <summary>
-    /// The backends, in the order stores are searched. A new backend (containerd's overlayfs
-    /// snapshotter) is added here.
+    /// The backends, in the order stores are searched.
     /// </summary>
-    public static IReadOnlyList<ILayerStoreBackend> Backends { get; } = [new Overlay2Backend(), new PodmanBackend()];
+    public static IReadOnlyList<ILayerStoreBackend> Backends { get; } = [new Overlay2Backend(), new PodmanBackend(), new ContainerdBackend()];
 
     /// <summary>
     /// The backend whose store is at <paramref name="root"/>, or null. <paramref name="problem"/>
@@ -47,19 +47,19 @@ public static class LayerStores
         if (info is null && errno == Errno.ENOENT)
         {
             throw new OverlayException(ErrorIds.LayerStoreNotFound, OverlayErrorCategory.ObjectNotFound,
-                $"The data root '{dataRoot}' does not exist.", dataRoot, "Give the data root of a Docker daemon (docker info: Docker Root Dir) or of a Podman store (podman info: graphRoot).");
+                $"The data root '{dataRoot}' does not exist.", dataRoot, StoreHint);
         }
         var backend = Detect(dataRoot, out string? problem);
         if (backend is null)
         {
             throw new OverlayException(ErrorIds.LayerStoreNotFound, OverlayErrorCategory.ObjectNotFound,
-                $"'{dataRoot}' holds no Docker overlay2 store and no Podman overlay store.", dataRoot,
-                "Give the data root of a Docker daemon (docker info: Docker Root Dir) or of a Podman store (podman info: graphRoot).");
+                $"'{dataRoot}' holds no Docker overlay2 store, no Podman overlay store and no containerd store.", dataRoot,
+                StoreHint);
         }
         if (problem is not null)
         {
             throw new OverlayException(ErrorIds.LayerStoreUnsupported, OverlayErrorCategory.NotImplemented, problem, dataRoot,
-                "Only Docker's overlay2 driver and the overlay driver of containers/storage (Podman, Buildah, CRI-O) can be read.");
+                "Only Docker's overlay2 driver, the overlay driver of containers/storage (Podman, Buildah, CRI-O) and containerd's overlayfs snapshotter can be read.");
         }
         return backend.Open(dataRoot);
     }
@@ -223,8 +223,10 @@ public static class LayerStores
     /// <summary>The error for "no store at the default roots".</summary>
     public static OverlayException NoDefaultStore()
         => new(ErrorIds.LayerStoreNotFound, OverlayErrorCategory.ObjectNotFound,
-            $"No Docker overlay2 or Podman overlay store was found at the default roots ({string.Join(", ", DefaultRoots().Select(r => r.Root))}).",
-            null, "Give -DataRoot: the Docker Root Dir of docker info, or the graphRoot of podman info.");
+            $"No Docker overlay2, Podman overlay or containerd store was found at the default roots ({string.Join(", ", DefaultRoots().Select(r => r.Root))}).",
+            null, "Give -DataRoot: the Docker Root Dir of docker info, the graphRoot of podman info, or containerd's root (/var/lib/containerd).");
+
+    private const string StoreHint = "Give the data root of a Docker daemon (docker info: Docker Root Dir), of a Podman store (podman info: graphRoot) or of containerd (its root, /var/lib/containerd by default).";
 
     /// <summary>The real path of a directory (symlinks resolved), as the engines record their roots.</summary>
     internal static StoreDir OpenRoot(string root)
@@ -289,7 +291,7 @@ public static class StoreLookup
         if (byId.Count > 1)
         {
             throw new OverlayException(ErrorIds.ImageAmbiguous, OverlayErrorCategory.InvalidArgument,
-                $"The id prefix '{reference}' matches {byId.Count} images: {string.Join(", ", byId.Take(5).Select(i => i.Id[..12]))}.", reference, "Give more digits of the id, or a name.");
+                $"The id prefix '{reference}' matches {byId.Count} images: {string.Join(", ", byId.Take(5).Select(i => StoreFormat.ShortId(i.Id)))}.", reference, "Give more digits of the id, or a name.");
         }
         return byId.FirstOrDefault();
     }
@@ -311,7 +313,7 @@ public static class StoreLookup
         if (byId.Count > 1)
         {
             throw new OverlayException(ErrorIds.ContainerAmbiguous, OverlayErrorCategory.InvalidArgument,
-                $"The id prefix '{reference}' matches {byId.Count} containers: {string.Join(", ", byId.Take(5).Select(c => c.Id[..12]))}.", reference, "Give more digits of the id, or the name.");
+                $"The id prefix '{reference}' matches {byId.Count} containers: {string.Join(", ", byId.Take(5).Select(c => StoreFormat.ShortId(c.Id)))}.", reference, "Give more digits of the id, or the name.");
         }
         return byId.FirstOrDefault();
     }
@@ -384,12 +386,12 @@ internal sealed class Overlay2Backend : ILayerStoreBackend
             var other = OtherDrivers.FirstOrDefault(d => IsDir(root + "/image/" + d));
             problem = other is not null
                 ? $"The Docker data root '{root}' uses the '{other}' storage driver; only overlay2 can be read."
-                : $"The Docker data root '{root}' has no overlay2 image store; Docker may use the containerd image store, which this module does not read yet.";
+                : $"The Docker data root '{root}' has no overlay2 image store; Docker may use the containerd image store, whose layers are in containerd's root (namespace moby): give -DataRoot {ContainerdStore.DefaultDataRoot}.";
             return true;
         }
         if (IsDir(root + "/containers") && IsDir(root + "/volumes"))
         {
-            problem = $"The Docker data root '{root}' has no classic image store; Docker may use the containerd image store, which this module does not read yet.";
+            problem = $"The Docker data root '{root}' has no classic image store: Docker uses the containerd image store, whose layers are in containerd's root (namespace moby). Give -DataRoot {ContainerdStore.DefaultDataRoot}.";
             return true;
         }
         return false;

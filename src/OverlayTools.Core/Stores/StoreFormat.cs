@@ -74,6 +74,9 @@ public static class StoreFormat
         return true;
     }
 
+    /// <summary>The first 12 characters of an id, as the engines show short ids (the whole id when shorter).</summary>
+    public static string ShortId(string id) => id.Length > 12 ? id[..12] : id;
+
     /// <summary>The hex part of an id given as "sha256:hex" or "hex"; the input when it is neither.</summary>
     public static string StripAlgorithm(string s) => s.StartsWith("sha256:", StringComparison.Ordinal) ? s[7..] : s;
 

@@ -4,11 +4,12 @@ using System.Diagnostics;
 using System.Linq;
 using System.Management.Automation;
 using OverlayTools.Stores;
+using OverlayTools.Stores.Containerd;
 
 namespace OverlayTools;
 
 /// <summary>
-/// <para type="synopsis">Lists the layers of Docker and Podman images and containers, read from their stores on disk, top first.</para>
+/// <para type="synopsis">Lists the layers of Docker, Podman and containerd images and containers, read from their stores on disk, top first.</para>
 /// </summary>
 [Cmdlet(VerbsCommon.Get, "OverlayLayer", DefaultParameterSetName = ImageSet, HelpUri = HelpBase + "Get-OverlayLayer.md")]
 [OutputType(typeof(OverlayLayer))]
@@ -22,6 +23,7 @@ public sealed class GetOverlayLayerCommand : OverlayCmdlet, IDisposable
     private readonly Dictionary<string, ILayerStore?> _storesByRoot = new(StringComparer.Ordinal);
     private List<ILayerStore>? _stores;
     private bool _storeErrorWritten;
+    private bool _namespacesChecked;
     private volatile bool _stopping;
     private readonly Stopwatch _progressClock = new();
 
@@ -53,10 +55,18 @@ public sealed class GetOverlayLayerCommand : OverlayCmdlet, IDisposable
     [ArgumentCompleter(typeof(OverlayTools.Completers.OverlayTargetCompleter))]
     public string[] Target { get; set; } = [];
 
-    /// <summary>The store(s) to read: a Docker data root or a Podman graph root. Default: the engines' default roots.</summary>
+    /// <summary>The store(s) to read: a Docker data root, a Podman graph root or a containerd root. Default: the engines' default roots.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
     public string[]? DataRoot { get; set; }
+
+    /// <summary>containerd namespaces to read (moby for Docker, k8s.io for Kubernetes); wildcards. Default: all. When given, only containerd items are listed.</summary>
+    [Parameter(ParameterSetName = ImageSet)]
+    [Parameter(ParameterSetName = ContainerSet)]
+    [SupportsWildcards]
+    [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(OverlayTools.Completers.NamespaceCompleter))]
+    public string[]? Namespace { get; set; }
 
     /// <inheritdoc/>
     protected override void ProcessRecord()
@@ -236,13 +246,14 @@ public sealed class GetOverlayLayerCommand : OverlayCmdlet, IDisposable
         {
             return;
         }
+        CheckNamespaces(stores);
         var work = new List<(ILayerStore Store, StoreImageInfo Info, string? Shown)>();
         if (HasWildcards(query))
         {
             var pattern = Pattern(query);
             foreach (var s in stores)
             {
-                if (TryList(() => s.ListImages()) is { } images)
+                if (TryList(() => InNamespaces(s.ListImages(), i => i.Namespace)) is { } images)
                 {
                     work.AddRange(StoreLookup.MatchImages(images, pattern.IsMatch).Select(i => (s, i, (string?)null)));
                 }
@@ -252,7 +263,7 @@ public sealed class GetOverlayLayerCommand : OverlayCmdlet, IDisposable
         {
             foreach (var s in stores)
             {
-                if (TryList(() => s.ListImages()) is { } images && TryFind(() => StoreLookup.FindImage(images, query)) is { } found)
+                if (TryList(() => InNamespaces(s.ListImages(), i => i.Namespace)) is { } images && TryFind(() => StoreLookup.FindImage(images, query)) is { } found)
                 {
                     string? shown = found.Names.Contains(query, StringComparer.Ordinal) ? query
                         : !StoreLookup.HasTagOrDigest(query) && found.Names.Contains(query + ":latest", StringComparer.Ordinal) ? query + ":latest" : null;
@@ -286,13 +297,14 @@ public sealed class GetOverlayLayerCommand : OverlayCmdlet, IDisposable
         {
             return;
         }
+        CheckNamespaces(stores);
         var work = new List<(ILayerStore Store, StoreContainerInfo Info)>();
         if (HasWildcards(query))
         {
             var pattern = Pattern(query);
             foreach (var s in stores)
             {
-                if (TryList(() => s.ListContainers()) is { } containers)
+                if (TryList(() => InNamespaces(s.ListContainers(), c => c.Namespace)) is { } containers)
                 {
                     work.AddRange(StoreLookup.MatchContainers(containers, pattern.IsMatch).Select(c => (s, c)));
                 }
@@ -302,7 +314,7 @@ public sealed class GetOverlayLayerCommand : OverlayCmdlet, IDisposable
         {
             foreach (var s in stores)
             {
-                if (TryList(() => s.ListContainers()) is { } containers && TryFind(() => StoreLookup.FindContainer(containers, query)) is { } found)
+                if (TryList(() => InNamespaces(s.ListContainers(), c => c.Namespace)) is { } containers && TryFind(() => StoreLookup.FindContainer(containers, query)) is { } found)
                 {
                     work.Add((s, found));
                 }
@@ -325,6 +337,37 @@ public sealed class GetOverlayLayerCommand : OverlayCmdlet, IDisposable
             {
                 WriteOverlayError(e);
             }
+        }
+    }
+
+    /// <summary>The items in the -Namespace namespaces (all items when -Namespace is not given).</summary>
+    private IReadOnlyList<T> InNamespaces<T>(IReadOnlyList<T> items, Func<T, string?> ns)
+    {
+        if (Namespace is not { Length: > 0 })
+        {
+            return items;
+        }
+        var patterns = Namespace.Select(Pattern).ToList();
+        return items.Where(i => ns(i) is { } n && patterns.Any(p => p.IsMatch(n))).ToList();
+    }
+
+    /// <summary>Reports, once, each literal -Namespace that no containerd store read here has.</summary>
+    private void CheckNamespaces(List<ILayerStore> stores)
+    {
+        if (_namespacesChecked || Namespace is not { Length: > 0 })
+        {
+            return;
+        }
+        _namespacesChecked = true;
+        var containerd = stores.OfType<ContainerdLayerStore>().ToList();
+        var known = containerd.SelectMany(s => s.Namespaces).ToHashSet(StringComparer.Ordinal);
+        foreach (string ns in Namespace.Where(n => !HasWildcards(n) && !known.Contains(n)))
+        {
+            WriteOverlayError(new OverlayException(ErrorIds.ContainerdNamespaceNotFound, OverlayErrorCategory.ObjectNotFound,
+                containerd.Count == 0
+                    ? $"-Namespace '{ns}' applies to containerd stores, and none is read here."
+                    : $"No containerd store read here has the namespace '{ns}'. It has: {(known.Count == 0 ? "none" : string.Join(", ", known.Order(StringComparer.Ordinal)))}.",
+                ns, "Docker keeps its images in 'moby', Kubernetes in 'k8s.io'; give -DataRoot for the containerd root (default /var/lib/containerd)."));
         }
     }
 
@@ -404,8 +447,8 @@ public sealed class GetOverlayLayerCommand : OverlayCmdlet, IDisposable
         if (layer is null)
         {
             WriteOverlayError(new OverlayException(ErrorIds.LayerNotInStore, OverlayErrorCategory.ObjectNotFound,
-                $"'{path}' is not a layer of a Docker overlay2 or Podman overlay store.", path,
-                "Give a layer's diff dir (as docker inspect shows it in GraphDriver.Data), its layer dir or its l/ link; give -DataRoot when the store is elsewhere."));
+                $"'{path}' is not a layer of a Docker overlay2, Podman overlay or containerd store.", path,
+                "Give a layer's diff dir (as docker inspect shows it in GraphDriver.Data), its layer dir or its l/ link, or a containerd snapshot's fs dir; give -DataRoot when the store is elsewhere."));
             return;
         }
         WriteObject(layer);

@@ -56,6 +56,12 @@ public sealed class GetOverlayMountCommand : OverlayCmdlet
             return;
         }
         mounts = mounts.Where(m => byLower(m) && byUpper(m)).ToList();
+        if (ProcessId is null)
+        {
+            // Which container is this? Only paths of a known layer store open that store.
+            using var owners = new Stores.MountOwners();
+            owners.Annotate(mounts);
+        }
 
         if (Target is null || Target.Length == 0)
         {

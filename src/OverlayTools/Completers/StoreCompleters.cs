@@ -15,7 +15,7 @@ public sealed class ImageNameCompleter : IArgumentCompleter
     /// <inheritdoc/>
     public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete, CommandAst commandAst, IDictionary fakeBoundParameters)
         => StoreCompletion.Complete(fakeBoundParameters, wordToComplete, store => store.ListImages().Select(i =>
-            (Names: i.Names.Concat(i.Aliases.Where(a => !a.Contains('@', StringComparison.Ordinal))), Id: i.Id, Tip: $"image {i.Id[..12]} ({store.Backend}, {store.Root})")));
+            (Names: i.Names.Concat(i.Aliases.Where(a => !a.Contains('@', StringComparison.Ordinal))), Id: i.Id, Tip: $"image {StoreFormat.ShortId(i.Id)} ({store.Backend}{(i.Namespace is null ? "" : " " + i.Namespace)}, {store.Root})")));
 }
 
 /// <summary>Completes -Container with the container names (and short ids) of the store named by -DataRoot, or of the default stores. Silent on any error.</summary>
@@ -24,7 +24,7 @@ public sealed class ContainerNameCompleter : IArgumentCompleter
     /// <inheritdoc/>
     public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete, CommandAst commandAst, IDictionary fakeBoundParameters)
         => StoreCompletion.Complete(fakeBoundParameters, wordToComplete, store => store.ListContainers().Select(c =>
-            (Names: (IEnumerable<string>)c.Names, Id: c.Id, Tip: $"container {c.Id[..12]} of {c.ImageName ?? "?"} ({store.Backend}, {store.Root})")));
+            (Names: (IEnumerable<string>)c.Names, Id: c.Id, Tip: $"container {StoreFormat.ShortId(c.Id)} of {c.ImageName ?? "?"} ({store.Backend}{(c.Namespace is null ? "" : " " + c.Namespace)}, {store.Root})")));
 }
 
 internal static class StoreCompletion
@@ -59,7 +59,7 @@ internal static class StoreCompletion
                         }
                         if (word.Length > 0 && id.StartsWith(word, StringComparison.Ordinal))
                         {
-                            ids.TryAdd(id[..Math.Max(12, word.Length)], tip);
+                            ids.TryAdd(id[..Math.Min(id.Length, Math.Max(12, word.Length))], tip);
                         }
                     }
                 }
@@ -82,7 +82,7 @@ internal static class StoreCompletion
     }
 
     /// <summary>The stores named by an already typed -DataRoot, else the default ones.</summary>
-    private static List<ILayerStore> OpenStores(IDictionary fakeBoundParameters)
+    internal static List<ILayerStore> OpenStores(IDictionary fakeBoundParameters)
     {
         var roots = new List<string>();
         if (fakeBoundParameters.Contains("DataRoot"))

@@ -1,0 +1,115 @@
+<#
+.SYNOPSIS
+    Get-OverlayChange and Invoke-OverlayCopyUp against their floors, in one run.
+
+.DESCRIPTION
+    Prints milliseconds and ratios (ours / baseline), medians over several rounds:
+      - Get-OverlayChange of an overlay whose upper layer holds 100,000 new files (100
+        directories of 1,000), by mount point and from the bare layer directories, against
+        `du -sb` of the upper (the lstat floor: it stats every entry, as a change list must) and
+        `find` of it (readdir only). Goal: within 3x of du.
+      - Invoke-OverlayCopyUp of a 1 GiB file against the kernel's own copy-up triggered from
+        the shell (`: 1<> file`, an open for writing without truncation), each on a fresh upper.
+    Needs root. Run it with: dotnet pwsh ./build.ps1 -Task Bench
+#>
+param(
+    [string] $ModulePath = (Join-Path $PSScriptRoot '../out/OverlayTools/OverlayTools.psd1'),
+    [int] $Files = 100000,
+    [int] $Rounds = 5,
+    [int] $CopyRounds = 5,
+    [int] $CopyMiB = 1024
+)
+$ErrorActionPreference = 'Stop'
+Import-Module $ModulePath -Force
+
+if ((& id -u) -ne '0') { throw 'The change benchmark needs root.' }
+
+$work = Join-Path ([IO.Path]::GetTempPath()) ('overlaytools-bench-' + [guid]::NewGuid().ToString('N').Substring(0, 8))
+$null = New-Item -ItemType Directory -Path $work
+
+function Median([double[]] $xs) { $s = $xs | Sort-Object; return $s[[int][math]::Floor($s.Count / 2)] }
+function Row([string] $what, [double] $ours, [string] $baseline, [double] $base) {
+    '{0,-44} {1,10:N1} ms   {2,-30} {3,10:N1} ms   ratio {4,6:N2}x' -f $what, $ours, $baseline, $base, ($ours / $base)
+}
+function Time([scriptblock] $action) {
+    $sw = [Diagnostics.Stopwatch]::StartNew()
+    & $action
+    return $sw.Elapsed.TotalMilliseconds
+}
+
+try {
+    # A base image and a container upper that added $Files files.
+    $lower = "$work/lower"; $upper = "$work/upper"; $merged = "$work/merged"
+    foreach ($d in $lower, $upper, $merged) { $null = New-Item -ItemType Directory -Path $d }
+    foreach ($i in 0..99) {
+        $null = [IO.Directory]::CreateDirectory("$lower/usr/lib/pkg$i")
+        foreach ($j in 0..19) { [IO.File]::WriteAllText("$lower/usr/lib/pkg$i/f$j", 'base') }
+    }
+    $perDir = [math]::Ceiling($Files / 100)
+    $made = 0
+    for ($i = 0; $i -lt 100 -and $made -lt $Files; $i++) {
+        $dir = "$upper/data/d{0:D3}" -f $i
+        $null = [IO.Directory]::CreateDirectory($dir)
+        for ($j = 0; $j -lt $perDir -and $made -lt $Files; $j++) {
+            [IO.File]::WriteAllText("$dir/f$j", 'x')
+            $made++
+        }
+    }
+    Mount-Overlay -Lower $lower -Upper $upper -Target $merged
+
+    # Warm up (JIT, dentry and inode caches) before any timing.
+    $n = @(Get-OverlayChange -Target $merged).Count
+    $null = Get-OverlayChange -Upper $upper -Lower $lower
+    $null = & du -sb $upper
+    $null = & find $upper
+
+    $byTarget = @(); $byLayers = @(); $du = @(); $find = @()
+    foreach ($r in 1..$Rounds) {
+        $byTarget += Time { $null = Get-OverlayChange -Target $merged }
+        $byLayers += Time { $null = Get-OverlayChange -Upper $upper -Lower $lower }
+        $du += Time { $null = & du -sb $upper }
+        $find += Time { $null = & find $upper }
+    }
+    "Get-OverlayChange of an upper with $made new files ($n changes; median of $Rounds)"
+    Row 'Get-OverlayChange -Target' (Median $byTarget) 'du -sb <upper>' (Median $du)
+    Row 'Get-OverlayChange -Upper -Lower' (Median $byLayers) 'du -sb <upper>' (Median $du)
+    Row 'Get-OverlayChange -Target' (Median $byTarget) 'find <upper>' (Median $find)
+    Dismount-Overlay -Target $merged
+
+    # Copy-up of one large file: ours against the kernel's copy-up triggered by the shell.
+    $big = "$work/biglower"
+    $null = New-Item -ItemType Directory -Path $big
+    & dd if=/dev/zero of="$big/big.bin" bs=1M count=$CopyMiB status=none
+    if ($LASTEXITCODE -ne 0) { throw 'dd failed.' }
+    $ours = @(); $shell = @()
+    foreach ($r in 1..$CopyRounds) {
+        # Alternate who goes first; flush dirty pages (dd, the last round's copies) before each timing.
+        foreach ($who in ($(if ($r % 2) { 'ours', 'shell' } else { 'shell', 'ours' }))) {
+            $u = "$work/cu-$who-$r"; $m = "$work/cm-$who-$r"
+            $null = New-Item -ItemType Directory -Path $u, $m
+            Mount-Overlay -Lower $big -Upper $u -Target $m
+            & sync
+            try {
+                if ($who -eq 'ours') {
+                    $ours += Time { Invoke-OverlayCopyUp -LiteralPath "$m/big.bin" }
+                }
+                else {
+                    $shell += Time { & sh -c ': 1<> "$1"' sh "$m/big.bin" }
+                    if ($LASTEXITCODE -ne 0) { throw 'the shell copy-up failed.' }
+                }
+                if ((Get-Item -LiteralPath "$u/big.bin").Length -ne $CopyMiB * 1MB) { throw "The $who copy-up did not copy the whole file." }
+            }
+            finally {
+                Dismount-Overlay -Target $m
+                Remove-Item -LiteralPath $u, "$u.work", $m -Recurse -Force
+            }
+        }
+    }
+    ''
+    "Copy-up of a $CopyMiB MiB file (median of $CopyRounds, each on a fresh upper)"
+    Row 'Invoke-OverlayCopyUp' (Median $ours) 'sh: : 1<> file' (Median $shell)
+}
+finally {
+    Get-OverlayMount -Target "$work/*" -ErrorAction SilentlyContinue | Dismount-Overlay -Force -ErrorAction SilentlyContinue
+    if (-not (Get-OverlayMount -Target "$work/*")) { Remove-Item -LiteralPath $work -Recurse -Force }
+}

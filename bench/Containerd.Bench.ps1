@@ -1,0 +1,110 @@
+<#
+.SYNOPSIS
+    Reading a 50-image containerd store from disk against ctr, in one run.
+
+.DESCRIPTION
+    Builds 50 images offline (FROM scratch with the static busybox, each with two layers of its
+    own on a shared base) with a private dockerd, saves them in one archive, imports them into a
+    private containerd (namespace k8s.io) and creates 10 containers. Then prints milliseconds and
+    ratios (ours / baseline), medians over several rounds:
+      - the whole store read in this session (every image with its layers, diff ids, chain ids,
+        snapshot dirs, sizes and history; every container with upper, work and lowers), by
+        Get-OverlayLayer -Image * plus -Container * and by the Core's ContainerdStore.Read,
+        against `ctr images ls` plus `ctr snapshots ls`, which list names only;
+      - the same read with the daemon stopped (ctr cannot answer then);
+      - a fresh pwsh that imports the module and reads the store, against a bare pwsh start.
+    Needs root, docker.io and busybox-static. Run it with: dotnet pwsh ./build.ps1 -Task Bench
+#>
+param(
+    [string] $ModulePath = (Join-Path $PSScriptRoot '../out/OverlayTools/OverlayTools.psd1'),
+    [int] $Images = 50,
+    [int] $Containers = 10,
+    [int] $Rounds = 15
+)
+$ErrorActionPreference = 'Stop'
+Import-Module $ModulePath -Force
+Import-Module (Join-Path $PSScriptRoot '../tests/TestEngines.psm1') -Force
+
+if ((& id -u) -ne '0') { throw 'The containerd benchmark needs root.' }
+foreach ($e in 'Docker', 'Containerd') { if (-not (Test-EngineAvailable $e)) { throw "The containerd benchmark needs $e (apt-get install docker.io busybox-static)." } }
+
+# Short paths: dockerd's own containerd socket must stay under 104 bytes.
+$work = Join-Path ([IO.Path]::GetTempPath()) ('otb-' + [guid]::NewGuid().ToString('N').Substring(0, 8))
+$null = New-Item -ItemType Directory -Path $work
+
+function Median([double[]] $xs) { $s = $xs | Sort-Object; return $s[[int][math]::Floor($s.Count / 2)] }
+function Row([string] $what, [double] $ours, [string] $baseline, [double] $base) {
+    '{0,-44} {1,10:N2} ms   {2,-36} {3,10:N2} ms   ratio {4,6:N3}x' -f $what, $ours, $baseline, $base, ($ours / $base)
+}
+
+$docker = $null; $ctd = $null
+try {
+    # ---- the store: 50 images (2 own layers each on a shared 2-layer base), 10 containers ----------
+    $docker = Start-TestDocker -Root "$work/d"
+    $tags = foreach ($i in 1..$Images) {
+        $ctx = New-BusyboxContext -Path "$work/ctx$i" -Steps @("RUN echo $i > /id", "RUN mkdir -p /app/$i && echo image-$i > /app/$i/file")
+        $tag = 'bench.example/app{0:D2}:1.0' -f $i
+        $null = Invoke-TestDocker $docker build -q -t $tag $ctx
+        $tag
+    }
+    $null = Invoke-TestDocker $docker save -o "$work/images.tar" @tags
+    Stop-TestDocker $docker; $docker = $null
+
+    $ctd = Start-TestContainerd -Root "$work/c"
+    $null = Invoke-TestCtr $ctd -n k8s.io images import "$work/images.tar"
+    foreach ($i in 1..$Containers) { $null = Invoke-TestCtr $ctd -n k8s.io containers create $tags[$i - 1] ("bench-{0:D2}" -f $i) }
+    $root = $ctd.DataRoot
+    $ctrArgs = @('--address', $ctd.Socket, '-n', 'k8s.io')
+
+    function Read-Ours { [OverlayTools.Stores.Containerd.ContainerdStore]::Read($root) }
+    function Read-Cmdlet { $null = Get-OverlayLayer -DataRoot $root -Image *; $null = Get-OverlayLayer -DataRoot $root -Container * }
+
+    # Warm up (JIT, page cache), then check that both sides see the same store.
+    foreach ($i in 1..5) { $inv = Read-Ours; Read-Cmdlet; $null = & ctr @ctrArgs images ls; $null = & ctr @ctrArgs snapshots ls }
+    $ctrImages = @(& ctr @ctrArgs images ls -q)
+    if ($inv.Errors.Count -gt 0) { throw "The reader reported errors: $($inv.Errors[0].Message)" }
+    if ($inv.Images.Count -ne $ctrImages.Count) { throw "We read $($inv.Images.Count) images, ctr lists $($ctrImages.Count)." }
+    $layers = ($inv.Images | ForEach-Object { $_.Layers.Count } | Measure-Object -Sum).Sum
+    "Store: $($inv.Images.Count) images (names and ids), $layers image layers, $($inv.Containers.Count) containers; ctr lists $(@(& ctr @ctrArgs snapshots ls).Count - 1) snapshots"
+
+    $ours = @(); $cmdlet = @(); $base = @()
+    foreach ($r in 1..$Rounds) {
+        $sw = [Diagnostics.Stopwatch]::StartNew()
+        $null = & ctr @ctrArgs images ls
+        $null = & ctr @ctrArgs snapshots ls
+        $base += $sw.Elapsed.TotalMilliseconds
+        $sw.Restart()
+        Read-Cmdlet
+        $cmdlet += $sw.Elapsed.TotalMilliseconds
+        $sw.Restart()
+        $null = Read-Ours
+        $ours += $sw.Elapsed.TotalMilliseconds
+    }
+    ''
+    "Daemon running (median of $Rounds)"
+    Row 'Get-OverlayLayer -Image * ; -Container *' (Median $cmdlet) 'ctr images ls + ctr snapshots ls' (Median $base)
+    Row 'ContainerdStore.Read (whole store)' (Median $ours) 'ctr images ls + ctr snapshots ls' (Median $base)
+
+    # Fresh process: pwsh start, module import and one read, against a bare pwsh start.
+    $pwsh = Join-Path $PSHOME 'pwsh'
+    $bare = @(); $fresh = @()
+    $script = "Import-Module '$ModulePath'; `$null = [OverlayTools.Stores.Containerd.ContainerdStore]::Read('$root'); exit"
+    foreach ($r in 1..5) {
+        $sw = [Diagnostics.Stopwatch]::StartNew(); & $pwsh -NoProfile -NonInteractive -Command 'exit'; $bare += $sw.Elapsed.TotalMilliseconds
+        $sw.Restart(); & $pwsh -NoProfile -NonInteractive -Command $script; $fresh += $sw.Elapsed.TotalMilliseconds
+    }
+    Row 'pwsh + Import-Module + one read' (Median $fresh) 'pwsh -c exit' (Median $bare)
+
+    # Daemon stopped: only the disk is left.
+    Stop-TestContainerd $ctd -KeepData
+    $stopped = foreach ($r in 1..$Rounds) { $sw = [Diagnostics.Stopwatch]::StartNew(); Read-Cmdlet; $sw.Elapsed.TotalMilliseconds }
+    $null = & ctr @ctrArgs images ls 2>&1
+    ''
+    "Daemon stopped (median of $Rounds)"
+    '{0,-44} {1,10:N2} ms   {2,-36} {3}' -f 'Get-OverlayLayer -Image * ; -Container *', (Median $stopped), 'ctr images ls', "fails (exit code $LASTEXITCODE)"
+}
+finally {
+    if ($docker) { Stop-TestDocker $docker }
+    if ($ctd) { Stop-TestContainerd $ctd }
+    Remove-EngineRoot $work
+}

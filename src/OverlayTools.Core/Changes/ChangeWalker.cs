@@ -1,0 +1,612 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Linq;
+using System.Threading;
+using OverlayTools.Interop;
+using OverlayTools.Layers;
+using OverlayTools.Mounts;
+
+namespace OverlayTools.Changes;
+
+/// <summary>Whose `diff` the change list matches.</summary>
+public enum ChangeStyle
+{
+    /// <summary>
+    /// `docker diff` (Docker 20.10's overlay2 compares the container's view with the image's):
+    /// an entry the lowers do not have is Added; one they have is Changed when its type, mode,
+    /// owner, device, file capabilities or (not for directories) size or modification time
+    /// differ, so an item only copied up is no change; a directory with a change below it is
+    /// Changed; a whiteout, and every entry an opaque directory hides, is Deleted (a deleted
+    /// directory once); a renamed directory is Deleted at its old path and Added, with what it
+    /// shows, at the new one.
+    /// </summary>
+    Docker,
+
+    /// <summary>
+    /// `podman diff` (containers/storage reads the upper layer only): every entry of the upper
+    /// is Added or Changed, even one only copied up, except a directory whose own mode, size and
+    /// modification time equal the lower one's, which is listed only when an entry below it was
+    /// added or deleted; a re-created (opaque) directory is Deleted, then its entries Added or
+    /// Changed; whiteouts are Deleted; the paths podman manages itself (/etc/mtab, /etc/hosts,
+    /// /run, /run/.containerenv...) are left out. Sorted at the end.
+    /// </summary>
+    Podman,
+}
+
+/// <summary>What to compare: an upper layer against the lower layers it was stacked on.</summary>
+public sealed class ChangeWalkRequest
+{
+    /// <summary>The upper layer directory (absolute).</summary>
+    public string Upper { get; init; } = "";
+
+    /// <summary>The lower layer directories, highest priority first (absolute).</summary>
+    public IReadOnlyList<string> Lower { get; init; } = [];
+
+    /// <summary>Docker (default) or Podman semantics.</summary>
+    public ChangeStyle Style { get; init; } = ChangeStyle.Docker;
+
+    /// <summary>True when the overlay uses user.overlay.* xattrs (the userxattr option, rootless engines).</summary>
+    public bool UserXattr { get; init; }
+
+    /// <summary>Look for metadata-only copies (one extra xattr read per non-empty upper file). Off only when metacopy is known to be off.</summary>
+    public bool CheckMetacopy { get; init; } = true;
+
+    /// <summary>Paths left out of the result; null for the style's default (Podman hides the files it manages).</summary>
+    public IReadOnlyCollection<string>? HiddenPaths { get; init; }
+}
+
+/// <summary>How far a walk has got, for progress reports.</summary>
+public readonly record struct ChangeWalkProgress(long Entries, long Changes, string Directory);
+
+/// <summary>
+/// Lists what an upper layer changes, reading the upper and lower directories directly: no
+/// mount is needed, and nothing but directories is ever opened (FIFOs and devices are only
+/// lstat'ed). The same walker serves mounted overlays, bare layer directories and container
+/// layers found by the store readers.
+/// </summary>
+public static class ChangeWalker
+{
+    /// <summary>
+    /// Paths podman creates in every container (mount points and files it manages) and leaves
+    /// out of `podman diff` (libpod's initInodes, podman 3 to 5).
+    /// </summary>
+    public static readonly IReadOnlyCollection<string> PodmanManagedPaths =
+    [
+        "/dev", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/proc", "/run", "/run/notify",
+        "/run/.containerenv", "/run/secrets", "/run/podman-init", "/sys", "/etc/mtab",
+    ];
+
+    private const int ListLowerThreshold = 32;
+    private static readonly TimeSpan ProgressInterval = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>
+    /// The changes, parents before children and names in ordinal order. Streams: each change is
+    /// produced as it is found. Throws OverlayException for unusable layers or a failing walk.
+    /// </summary>
+    public static IEnumerable<OverlayChange> Walk(ChangeWalkRequest request, IOperationLog log, Action<ChangeWalkProgress>? progress, CancellationToken cancel)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(log);
+        return Iterate(request, log, progress, cancel);
+    }
+
+    private static IEnumerable<OverlayChange> Iterate(ChangeWalkRequest request, IOperationLog log, Action<ChangeWalkProgress>? progress, CancellationToken cancel)
+    {
+        // Opened on the first MoveNext, so an enumeration that never starts holds no descriptors.
+        var layers = LayerSet.Open(request.Upper, request.Lower, null, request.UserXattr);
+        if (!request.UserXattr && !FileSystem.IsRoot)
+        {
+            log.Warning("Reading trusted.overlay.* attributes needs root: without it opaque directories, renamed directories and metadata-only copies are not recognised.");
+        }
+        var changes = new Walker(layers, request, log, progress, cancel).Run();
+        if (request.Style == ChangeStyle.Podman)
+        {
+            // A directory podman lists only because of an addition or deletion below it is found
+            // after its subdirectories were listed: sort, so parents still come first.
+            var all = changes.ToList();
+            all.Sort(static (a, b) => ChangeRules.ComparePaths(a.Path, b.Path));
+            changes = all;
+        }
+        foreach (var change in changes)
+        {
+            yield return change;
+        }
+    }
+
+    private sealed class Walker
+    {
+        private readonly LayerSet _layers;
+        private readonly ChangeWalkRequest _request;
+        private readonly IOperationLog _log;
+        private readonly Action<ChangeWalkProgress>? _progress;
+        private readonly CancellationToken _cancel;
+        private readonly byte[] _buffer = new byte[64 * 1024];
+        private readonly HashSet<string> _hidden;
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
+        private readonly List<Node> _stack = [];
+        private readonly List<OverlayChange> _out = [];
+        private TimeSpan _lastProgress;
+        private long _entries;
+        private long _changes;
+
+        internal Walker(LayerSet layers, ChangeWalkRequest request, IOperationLog log, Action<ChangeWalkProgress>? progress, CancellationToken cancel)
+        {
+            _layers = layers;
+            _request = request;
+            _log = log;
+            _progress = progress;
+            _cancel = cancel;
+            _hidden = new HashSet<string>(request.HiddenPaths ?? ChangeRules.DefaultHiddenPaths(request.Style), StringComparer.Ordinal);
+        }
+
+        private string UpperPath => _layers.Upper!.Path;
+
+        internal IEnumerable<OverlayChange> Run()
+        {
+            try
+            {
+                var image = _layers.RootFrame(includeUpper: false);
+                var upperRoot = _layers.Upper!.Root;
+                var rootX = LayerSet.IsX(Posix.GetXattr(upperRoot, _layers.Xattrs.Opaque));
+                _log.Verbose($"Comparing upper layer '{UpperPath}' with {_layers.Lowers.Count} lower layer(s) ({_request.Style} semantics).");
+                Push(new Node("", upperRoot, ownsUpper: false, rootX, image, image, emitted: true, pending: null));
+                while (_stack.Count > 0)
+                {
+                    var node = _stack[^1];
+                    if (node.Next >= node.Items!.Count)
+                    {
+                        _stack.RemoveAt(_stack.Count - 1);
+                        node.Dispose();
+                        continue;
+                    }
+                    var item = node.Items[node.Next++];
+                    _entries++;
+                    if ((_entries & 255) == 0)
+                    {
+                        _cancel.ThrowIfCancellationRequested();
+                        ReportProgress(node.Path);
+                    }
+                    try
+                    {
+                        ProcessItem(node, item);
+                    }
+                    catch (ErrnoException e)
+                    {
+                        throw new OverlayException(ErrorIds.ChangeWalkFailed, OverlayException.CategoryFor(e.Errno),
+                            $"Reading the layers failed at '{ChangeRules.ChildPath(node.Path, item.Name)}': {e.Message}", e.Path ?? UpperPath,
+                            "Check that the layer directories are readable (run as root) and not being changed.", e);
+                    }
+                    foreach (var c in _out)
+                    {
+                        _changes++;
+                        yield return c;
+                    }
+                    _out.Clear();
+                }
+            }
+            finally
+            {
+                foreach (var n in _stack)
+                {
+                    n.Dispose();
+                }
+                _stack.Clear();
+                _layers.Dispose();
+            }
+        }
+
+        private void ReportProgress(string directory)
+        {
+            if (_progress is null)
+            {
+                return;
+            }
+            var now = _clock.Elapsed;
+            if (now - _lastProgress >= ProgressInterval)
+            {
+                _lastProgress = now;
+                _progress(new ChangeWalkProgress(_entries, _changes, directory.Length == 0 ? "/" : directory));
+            }
+        }
+
+        private void Push(Node node)
+        {
+            try
+            {
+                node.Items = ListItems(node);
+            }
+            catch
+            {
+                node.Dispose();
+                throw;
+            }
+            _stack.Add(node);
+        }
+
+        /// <summary>The names to look at in a directory, sorted: the upper's, plus the lowers' where the two views can differ.</summary>
+        private List<Item> ListItems(Node node)
+        {
+            List<DirEntry> upper = node.Upper is null ? [] : Posix.ReadDirectory(node.Upper, UpperPath + node.Path, _buffer);
+            node.Fast = node.Upper is not null && node.ML.SameAs(node.IL);
+            var items = new List<Item>(upper.Count);
+            if (node.Fast)
+            {
+                foreach (var e in upper)
+                {
+                    items.Add(new Item(e.Name, e, inMerged: false, inImage: false));
+                }
+                node.ListImage = !node.IL.IsEmpty && upper.Count > ListLowerThreshold;
+            }
+            else
+            {
+                var merged = node.ML.Visible(_layers, _buffer);
+                var image = node.IL.Visible(_layers, _buffer);
+                var names = new Dictionary<string, Item>(StringComparer.Ordinal);
+                foreach (var e in upper)
+                {
+                    names[e.Name] = new Item(e.Name, e, merged.ContainsKey(e.Name), image.ContainsKey(e.Name));
+                }
+                foreach (var name in merged.Keys.Concat(image.Keys))
+                {
+                    if (!names.ContainsKey(name))
+                    {
+                        names[name] = new Item(name, null, merged.ContainsKey(name), image.ContainsKey(name));
+                    }
+                }
+                items.AddRange(names.Values);
+                node.ListImage = true;
+            }
+            items.Sort(static (a, b) => string.CompareOrdinal(a.Name, b.Name));
+            return items;
+        }
+
+        private LookupResult? LookupImage(Node node, Item item, bool openDirs)
+        {
+            if (node.IL.IsEmpty)
+            {
+                return null;
+            }
+            if (node.ListImage)
+            {
+                var visible = node.IL.Visible(_layers, _buffer);
+                if (!visible.TryGetValue(item.Name, out var e))
+                {
+                    return null;
+                }
+                var r = _layers.Lookup(node.IL, item.Name, e.NameZ, openDirs);
+                return r.Exists ? r : Discard(r);
+            }
+            var res = _layers.Lookup(node.IL, item.Name, item.NameZ, openDirs);
+            return res.Exists ? res : Discard(res);
+        }
+
+        private static LookupResult? Discard(LookupResult r)
+        {
+            r.Dispose();
+            return null;
+        }
+
+        private void ProcessItem(Node node, Item item)
+        {
+            string path = ChangeRules.ChildPath(node.Path, item.Name);
+            if (item.Upper is { } u)
+            {
+                if (!Posix.TryStatAt(node.Upper!.Value, u.NameZ, out var st, out int errno))
+                {
+                    if (errno is Errno.ENOENT)
+                    {
+                        return; // removed while we walk
+                    }
+                    throw new ErrnoException("statx", errno, UpperPath + path);
+                }
+                if (_layers.IsWhiteout(node.Upper.Value, u.NameZ, st, node.UpperXWhiteouts))
+                {
+                    using var gone = LookupImage(node, item, openDirs: false);
+                    var kind = ChangeRules.Classify(new NameFacts(InUpper: true, UpperIsWhiteout: true, item.InMerged, InImage: gone is not null, SameEntryBelow: false));
+                    if (kind is not null)
+                    {
+                        Emit(new OverlayChange { Kind = kind, Path = path, ItemType = gone!.Stat.ItemType, Layer = UpperPath });
+                    }
+                    return;
+                }
+                if (st.IsDirectory)
+                {
+                    UpperDirectory(node, item, u, st, path);
+                    return;
+                }
+                using var below = LookupImage(node, item, openDirs: false);
+                if (below is not null && !ChangeRules.ListsChangedEntry(_request.Style, below.Stat, st, CapabilityDiffers(node.Upper, u, below, st)))
+                {
+                    return; // only copied up: the merged view shows what the lowers have
+                }
+                bool metacopy = _request.CheckMetacopy && st.IsRegular && st.Size > 0 && Posix.HasXattrAt(node.Upper.Value, u.NameZ, _layers.Xattrs.MetacopyZ);
+                Emit(new OverlayChange
+                {
+                    Kind = ChangeRules.Classify(new NameFacts(InUpper: true, UpperIsWhiteout: false, item.InMerged, InImage: below is not null, SameEntryBelow: false))!,
+                    Path = path,
+                    ItemType = st.ItemType,
+                    Size = st.Size,
+                    Layer = UpperPath,
+                    MetadataOnly = metacopy,
+                    RenamedFrom = metacopy ? ChangeRules.RenamedFrom(node.Path, ReadRedirectAt(node.Upper, u)) : null,
+                });
+                return;
+            }
+
+            if (_request.Style == ChangeStyle.Podman)
+            {
+                // containers/storage walks the upper layer only: what a renamed or opaque
+                // directory shows or hides from the lowers is not listed.
+                return;
+            }
+
+            if (item.InMerged)
+            {
+                // Shown through a renamed (redirected) directory: compare with what the lowers have at this path.
+                var m = _layers.Lookup(node.ML, item.Name, item.NameZ, openDirs: true);
+                LookupResult? i = null;
+                try
+                {
+                    if (!m.Exists)
+                    {
+                        return;
+                    }
+                    i = item.InImage ? LookupImage(node, item, openDirs: true) : null;
+                    var kind = ChangeRules.Classify(new NameFacts(InUpper: false, UpperIsWhiteout: false, InMerged: true, InImage: i is not null, SameEntryBelow: i is not null && m.SameEntryAs(i)));
+                    if (kind is null)
+                    {
+                        return;
+                    }
+                    bool listed = i is null || (m.Stat.IsDirectory
+                        ? ChangeRules.ListsDirectoryNow(_request.Style, kind, opaque: false, renamed: false, m.Stat, i.Stat)
+                        : ChangeRules.DockerStatDifferent(i.Stat, m.Stat));
+                    if (!listed && !m.Stat.IsDirectory)
+                    {
+                        return;
+                    }
+                    var change = new OverlayChange
+                    {
+                        Kind = kind,
+                        Path = path,
+                        ItemType = m.Stat.ItemType,
+                        Size = m.Stat.IsDirectory ? 0 : m.Stat.Size,
+                        Layer = UpperPath,
+                        MetadataOnly = m.Metacopy,
+                    };
+                    if (listed)
+                    {
+                        Emit(change);
+                    }
+                    if (m.Stat.IsDirectory && m.Frame is not null)
+                    {
+                        var ml = m.Frame;
+                        m.Frame = null;
+                        DirFrame il = DirFrame.Empty;
+                        if (i is not null && i.Stat.IsDirectory && i.Frame is not null)
+                        {
+                            il = i.Frame;
+                            i.Frame = null;
+                        }
+                        Push(new Node(path, null, ownsUpper: false, upperXWhiteouts: false, ml, il, emitted: listed, pending: listed ? null : change));
+                    }
+                }
+                finally
+                {
+                    m.Dispose();
+                    i?.Dispose();
+                }
+                return;
+            }
+
+            if (item.InImage)
+            {
+                // Hidden by an opaque or renamed directory above.
+                using var gone = LookupImage(node, item, openDirs: false);
+                var kind = ChangeRules.Classify(new NameFacts(InUpper: false, UpperIsWhiteout: false, InMerged: false, InImage: gone is not null, SameEntryBelow: false));
+                if (kind is not null)
+                {
+                    Emit(new OverlayChange { Kind = kind, Path = path, ItemType = gone!.Stat.ItemType, Layer = UpperPath });
+                }
+            }
+        }
+
+        private void UpperDirectory(Node node, Item item, DirEntry u, in EntryStat st, string path)
+        {
+            var dir = Posix.TryOpenDirAt(node.Upper!.Value, u.NameZ, out int errno);
+            if (dir is null)
+            {
+                if (errno is Errno.ENOENT or Errno.ENOTDIR)
+                {
+                    return;
+                }
+                throw new ErrnoException("open", errno, UpperPath + path);
+            }
+            LookupResult? below = null;
+            DirFrame? ml = null;
+            DirFrame? il = null;
+            try
+            {
+                var opaqueValue = Posix.GetXattr(dir, _layers.Xattrs.Opaque);
+                bool opaque = LayerSet.IsY(opaqueValue);
+                string? redirect = LayerSet.DecodeRedirect(Posix.GetXattr(dir, _layers.Xattrs.Redirect));
+
+                below = LookupImage(node, item, openDirs: true);
+                il = below is not null && below.Stat.IsDirectory && below.Frame is not null ? below.Frame : DirFrame.Empty;
+                if (below is not null)
+                {
+                    below.Frame = null;
+                }
+                if (opaque)
+                {
+                    ml = DirFrame.Empty;
+                }
+                else if (redirect is not null)
+                {
+                    ml = RedirectFrame(node, redirect);
+                }
+                else if (node.Fast)
+                {
+                    ml = il;
+                }
+                else
+                {
+                    using var m = _layers.Lookup(node.ML, item.Name, u.NameZ, openDirs: true);
+                    ml = m.Exists && m.Stat.IsDirectory && m.Frame is not null ? m.Frame : DirFrame.Empty;
+                    m.Frame = null;
+                }
+
+                string kind = ChangeRules.Classify(new NameFacts(InUpper: true, UpperIsWhiteout: false, item.InMerged, InImage: below is not null, SameEntryBelow: false))!;
+                if (ChangeRules.ListsOpaqueDirectoryAsDeleted(_request.Style, opaque, below is not null))
+                {
+                    kind = OverlayChange.Deleted;
+                }
+                bool listed = below is null || ChangeRules.ListsDirectoryNow(_request.Style, kind, opaque, redirect is not null, st, below.Stat);
+                var change = new OverlayChange
+                {
+                    Kind = kind,
+                    Path = path,
+                    ItemType = "Directory",
+                    Layer = UpperPath,
+                    Opaque = opaque,
+                    RenamedFrom = ChangeRules.RenamedFrom(node.Path, redirect),
+                };
+                if (listed)
+                {
+                    Emit(change);
+                }
+                var xw = LayerSet.IsX(opaqueValue);
+                var child = new Node(path, dir, ownsUpper: true, xw, ml, il, emitted: listed, pending: listed ? null : change);
+                dir = null;
+                ml = null;
+                il = null;
+                Push(child);
+            }
+            finally
+            {
+                dir?.Dispose();
+                below?.Dispose();
+                if (ml is not null && !ReferenceEquals(ml, il))
+                {
+                    ml.Dispose();
+                }
+                il?.Dispose();
+            }
+        }
+
+        /// <summary>The lower directories a renamed upper directory shows: at an absolute path, or at a sibling name.</summary>
+        private DirFrame RedirectFrame(Node node, string redirect)
+        {
+            if (redirect.StartsWith('/'))
+            {
+                using var r = _layers.Lookup(DirFrame.Empty, "", [0], openDirs: true, trackDrops: false, absolutePath: redirect, after: _layers.Upper);
+                var f = r.Exists && r.Stat.IsDirectory ? r.Frame : null;
+                r.Frame = null;
+                return f ?? DirFrame.Empty;
+            }
+            using var s = _layers.Lookup(node.ML, redirect, Native.Utf8Z(redirect), openDirs: true);
+            var frame = s.Exists && s.Stat.IsDirectory ? s.Frame : null;
+            s.Frame = null;
+            return frame ?? DirFrame.Empty;
+        }
+
+        /// <summary>Docker also compares file capabilities; only worth reading when nothing else differs.</summary>
+        private bool CapabilityDiffers(Fd upperDir, DirEntry e, LookupResult below, in EntryStat st)
+        {
+            if (_request.Style != ChangeStyle.Docker || !st.IsRegular || ChangeRules.DockerStatDifferent(below.Stat, st) || below.Layer is null)
+            {
+                return false;
+            }
+            var now = Posix.GetXattrAt(upperDir.Value, e.NameZ, "security.capability");
+            var then = _layers.GetXattr(below.Layer, below.PathInLayer, "security.capability");
+            return now is null ? then is not null : then is null || !now.AsSpan().SequenceEqual(then);
+        }
+
+        private string? ReadRedirectAt(Fd dir, DirEntry e)
+            => LayerSet.DecodeRedirect(Posix.GetXattrAt(dir.Value, e.NameZ, _layers.Xattrs.Redirect));
+
+        /// <summary>Emits a change; under Podman semantics an addition or deletion first lists its unlisted parent directories.</summary>
+        private void Emit(OverlayChange change)
+        {
+            if (ChangeRules.ListsParentsOf(_request.Style, change.Kind))
+            {
+                foreach (var n in _stack)
+                {
+                    if (!n.Emitted)
+                    {
+                        n.Emitted = true;
+                        if (n.Pending is not null && !_hidden.Contains(n.Pending.Path))
+                        {
+                            _out.Add(n.Pending);
+                        }
+                    }
+                }
+            }
+            if (!_hidden.Contains(change.Path))
+            {
+                _out.Add(change);
+            }
+        }
+    }
+
+    private readonly struct Item
+    {
+        internal Item(string name, DirEntry? upper, bool inMerged, bool inImage)
+        {
+            Name = name;
+            Upper = upper;
+            InMerged = inMerged;
+            InImage = inImage;
+        }
+
+        internal string Name { get; }
+        internal DirEntry? Upper { get; }
+        internal bool InMerged { get; }
+        internal bool InImage { get; }
+        internal byte[] NameZ => Upper?.NameZ ?? Native.Utf8Z(Name);
+    }
+
+    private sealed class Node : IDisposable
+    {
+        private readonly bool _ownsUpper;
+
+        internal Node(string path, Fd? upper, bool ownsUpper, bool upperXWhiteouts, DirFrame ml, DirFrame il, bool emitted, OverlayChange? pending)
+        {
+            Path = path;
+            Upper = upper;
+            _ownsUpper = ownsUpper;
+            UpperXWhiteouts = upperXWhiteouts;
+            ML = ml;
+            IL = il;
+            Emitted = emitted;
+            Pending = pending;
+        }
+
+        internal string Path { get; }
+        internal Fd? Upper { get; }
+        internal bool UpperXWhiteouts { get; }
+        /// <summary>The lower directories the merged view shows here (differs from IL under renamed or opaque directories).</summary>
+        internal DirFrame ML { get; }
+        /// <summary>The lower directories as the image alone shows this path.</summary>
+        internal DirFrame IL { get; }
+        internal List<Item>? Items { get; set; }
+        internal int Next { get; set; }
+        internal bool Fast { get; set; }
+        internal bool ListImage { get; set; }
+        internal bool Emitted { get; set; }
+        internal OverlayChange? Pending { get; }
+
+        public void Dispose()
+        {
+            if (_ownsUpper)
+            {
+                Upper?.Dispose();
+            }
+            if (!ReferenceEquals(ML, IL))
+            {
+                ML.Dispose();
+            }
+            IL.Dispose();
+        }
+    }
+}

@@ -1,0 +1,675 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Text;
+using OverlayTools.Interop;
+
+namespace OverlayTools.Layers;
+
+/// <summary>What a layer is to its overlay.</summary>
+internal enum LayerRole
+{
+    /// <summary>The writable layer.</summary>
+    Upper,
+    /// <summary>A read-only layer whose entries are visible.</summary>
+    Lower,
+    /// <summary>A data-only layer: reachable only as the data of metadata-only copies.</summary>
+    Data,
+}
+
+/// <summary>One layer directory, opened once.</summary>
+internal sealed class Layer : IDisposable
+{
+    internal Layer(string path, LayerRole role, int position, Fd root)
+    {
+        Path = path;
+        Role = role;
+        Position = position;
+        Root = root;
+    }
+
+    /// <summary>The layer directory as given (absolute).</summary>
+    internal string Path { get; }
+
+    internal LayerRole Role { get; }
+
+    /// <summary>0 for the upper, then 1, 2... for the lowers top first, then the data layers.</summary>
+    internal int Position { get; }
+
+    internal Fd Root { get; }
+
+    /// <summary>The real path of an entry in this layer ("" is the layer itself).</summary>
+    internal string Join(string pathInLayer) => pathInLayer.Length == 0 ? Path : Path.TrimEnd('/') + "/" + pathInLayer;
+
+    public void Dispose() => Root.Dispose();
+}
+
+/// <summary>The names of the overlay xattrs under one prefix ("trusted.overlay." or, with userxattr, "user.overlay.").</summary>
+internal sealed class OverlayXattrs
+{
+    internal OverlayXattrs(bool user)
+    {
+        Prefix = user ? "user.overlay." : "trusted.overlay.";
+        Opaque = Prefix + "opaque";
+        Redirect = Prefix + "redirect";
+        Metacopy = Prefix + "metacopy";
+        Whiteout = Prefix + "whiteout";
+        MetacopyZ = Native.Utf8Z(Metacopy);
+        WhiteoutZ = Native.Utf8Z(Whiteout);
+        RedirectZ = Native.Utf8Z(Redirect);
+    }
+
+    internal string Prefix { get; }
+    internal string Opaque { get; }
+    internal string Redirect { get; }
+    internal string Metacopy { get; }
+    internal string Whiteout { get; }
+    internal byte[] MetacopyZ { get; }
+    internal byte[] WhiteoutZ { get; }
+    internal byte[] RedirectZ { get; }
+}
+
+/// <summary>
+/// The layers of one overlay (an upper, lowers top first, data-only layers), each opened once
+/// as a directory. Lookups follow the kernel's rules (fs/overlayfs/namei.c): the top-most
+/// entry wins; a whiteout (char device 0/0, or an empty file marked "whiteout" in a directory
+/// marked opaque="x") ends the search; directories merge until one is opaque="y" or a
+/// non-directory lies below; a redirect xattr on a directory moves the search in the layers
+/// below to another path (absolute, or a sibling name when relative).
+/// </summary>
+internal sealed class LayerSet : IDisposable
+{
+    private readonly List<Layer> _all;
+
+    private LayerSet(Layer? upper, List<Layer> lowers, List<Layer> data, OverlayXattrs xattrs)
+    {
+        Upper = upper;
+        Lowers = lowers;
+        Data = data;
+        Xattrs = xattrs;
+        _all = new List<Layer>();
+        if (upper is not null)
+        {
+            _all.Add(upper);
+        }
+        _all.AddRange(lowers);
+        _all.AddRange(data);
+    }
+
+    internal Layer? Upper { get; }
+    internal IReadOnlyList<Layer> Lowers { get; }
+    internal IReadOnlyList<Layer> Data { get; }
+    internal OverlayXattrs Xattrs { get; }
+
+    /// <summary>Opens the layers; throws an OverlayException naming the first one that cannot be used.</summary>
+    internal static LayerSet Open(string? upper, IReadOnlyList<string> lowers, IReadOnlyList<string>? data, bool userXattr)
+    {
+        Layer? up = null;
+        var low = new List<Layer>();
+        var dat = new List<Layer>();
+        try
+        {
+            if (upper is not null)
+            {
+                up = OpenLayer(upper, LayerRole.Upper, 0);
+            }
+            foreach (var l in lowers)
+            {
+                low.Add(OpenLayer(l, LayerRole.Lower, low.Count + 1));
+            }
+            foreach (var d in data ?? [])
+            {
+                dat.Add(OpenLayer(d, LayerRole.Data, low.Count + dat.Count + 1));
+            }
+            return new LayerSet(up, low, dat, new OverlayXattrs(userXattr));
+        }
+        catch
+        {
+            up?.Dispose();
+            foreach (var l in low.Concat(dat))
+            {
+                l.Dispose();
+            }
+            throw;
+        }
+    }
+
+    private static Layer OpenLayer(string path, LayerRole role, int position)
+    {
+        FileSystem.CheckNoNul(path);
+        var fd = FileSystem.TryOpen(path, Native.O_RDONLY | Native.O_DIRECTORY, out int errno);
+        if (fd is null)
+        {
+            bool isUpper = role == LayerRole.Upper;
+            string what = isUpper ? "upper layer" : role == LayerRole.Data ? "data layer" : "lower layer";
+            string id = errno switch
+            {
+                Errno.ENOENT => isUpper ? ErrorIds.UpperNotFound : ErrorIds.LayerNotFound,
+                Errno.ENOTDIR => isUpper ? ErrorIds.UpperNotDirectory : ErrorIds.LayerNotDirectory,
+                _ => ErrorIds.LayerNotAccessible,
+            };
+            throw new OverlayException(id, OverlayException.CategoryFor(errno),
+                $"The {what} '{path}' cannot be opened: {Errno.Describe(errno)} ({Errno.Name(errno)}).", path,
+                errno == Errno.ENOENT ? "Check the path; layers are read directly from disk." : "Check the path and your permissions (reading overlay metadata needs root).",
+                new ErrnoException("open", errno, path));
+        }
+        return new Layer(path, role, position, fd);
+    }
+
+    /// <summary>The root directory as the merged view sees it (upper and lowers) or as the lowers alone show it.</summary>
+    internal DirFrame RootFrame(bool includeUpper)
+    {
+        var dirs = new List<FrameDir>();
+        if (includeUpper && Upper is not null)
+        {
+            dirs.Add(RootDir(Upper));
+        }
+        foreach (var l in Lowers)
+        {
+            dirs.Add(RootDir(l));
+        }
+        return new DirFrame(dirs);
+    }
+
+    private FrameDir RootDir(Layer layer)
+    {
+        var opaque = Posix.GetXattr(layer.Root, Xattrs.Opaque);
+        return new FrameDir(layer, layer.Root, ownsFd: false, "", IsX(opaque), opaque: false, redirect: null);
+    }
+
+    /// <summary>The lower layers after <paramref name="layer"/> in search order (the next step of an absolute redirect).</summary>
+    internal IEnumerable<Layer> LowersAfter(Layer? layer, bool includeData)
+    {
+        foreach (var l in _all)
+        {
+            if (l.Role == LayerRole.Upper || (!includeData && l.Role == LayerRole.Data))
+            {
+                continue;
+            }
+            if (layer is null || l.Position > layer.Position)
+            {
+                yield return l;
+            }
+        }
+    }
+
+    internal static bool IsY(byte[]? v) => v is { Length: 1 } && v[0] == (byte)'y';
+
+    internal static bool IsX(byte[]? v) => v is { Length: 1 } && v[0] == (byte)'x';
+
+    /// <summary>Opens a directory entry and reads its opaque and redirect xattrs.</summary>
+    internal FrameDir? OpenDir(Layer layer, int parentFd, byte[] nameZ, string pathInLayer)
+    {
+        var fd = Posix.TryOpenDirAt(parentFd, nameZ, out int errno);
+        if (fd is null)
+        {
+            if (errno is Errno.ENOENT or Errno.ENOTDIR or Errno.ELOOP)
+            {
+                return null; // replaced meanwhile
+            }
+            throw new ErrnoException("open", errno, layer.Join(pathInLayer));
+        }
+        var opaque = Posix.GetXattr(fd, Xattrs.Opaque);
+        var redirect = Posix.GetXattr(fd, Xattrs.Redirect);
+        return new FrameDir(layer, fd, ownsFd: true, pathInLayer, IsX(opaque), IsY(opaque), DecodeRedirect(redirect));
+    }
+
+    internal static string? DecodeRedirect(byte[]? value)
+    {
+        if (value is null || value.Length == 0)
+        {
+            return null;
+        }
+        var s = Encoding.UTF8.GetString(value);
+        // A relative redirect is one name; anything else with a '/' but not absolute is malformed.
+        if (!s.StartsWith('/') && s.Contains('/', StringComparison.Ordinal))
+        {
+            return null;
+        }
+        if (s.Contains('\0', StringComparison.Ordinal) || s.Split('/').Any(p => p is "." or ".."))
+        {
+            return null;
+        }
+        return s;
+    }
+
+    /// <summary>True when an entry found in a directory is a whiteout (0/0 device, or an xattr whiteout where the directory allows them).</summary>
+    internal bool IsWhiteout(int dirFd, byte[] nameZ, in EntryStat st, bool dirHasXWhiteouts)
+        => st.IsWhiteoutDevice
+            || (dirHasXWhiteouts && st.IsRegular && st.Size == 0 && Posix.HasXattrAt(dirFd, nameZ, Xattrs.WhiteoutZ));
+
+    /// <summary>
+    /// Looks one name up in a directory frame the way the kernel does, returning the top-most
+    /// entry, the directories that merge below it (when it is a directory and
+    /// <paramref name="openDirs"/>), and what hides the layers that drop out.
+    /// </summary>
+    /// <remarks>
+    /// With <paramref name="absolutePath"/> the search starts as if a redirect to that path had
+    /// been found in <paramref name="after"/>: in every lower layer below it, at that path.
+    /// </remarks>
+    internal LookupResult Lookup(DirFrame parent, string name, byte[] nameZ, bool openDirs, bool trackDrops = false, string? absolutePath = null, Layer? after = null)
+    {
+        var result = new LookupResult();
+        List<FrameDir>? dirs = null;
+        string lookName = name;
+        byte[] lookNameZ = nameZ;
+        string? absRedirect = absolutePath;
+        IEnumerator<Layer>? redirectLayers = null;
+        int next = 0;
+        Layer? lastLayer = after;
+        try
+        {
+            while (true)
+            {
+                Layer layer;
+                string pathInLayer;
+                Fd? temp = null;
+                int dirFd;
+                byte[] entryZ;
+                bool xwhiteouts;
+                if (absRedirect is null)
+                {
+                    if (next >= parent.Dirs.Count)
+                    {
+                        break;
+                    }
+                    var pd = parent.Dirs[next++];
+                    layer = pd.Layer;
+                    dirFd = pd.Fd.Value;
+                    entryZ = lookNameZ;
+                    pathInLayer = JoinPath(pd.PathInLayer, lookName);
+                    xwhiteouts = pd.HasXWhiteouts;
+                }
+                else
+                {
+                    redirectLayers ??= LowersAfter(lastLayer, includeData: false).GetEnumerator();
+                    if (!redirectLayers.MoveNext())
+                    {
+                        break;
+                    }
+                    layer = redirectLayers.Current;
+                    pathInLayer = absRedirect.TrimStart('/');
+                    int slash = pathInLayer.LastIndexOf('/');
+                    string parentPath = slash < 0 ? "" : pathInLayer[..slash];
+                    temp = parentPath.Length == 0 ? null : Posix.TryOpenBeneath(layer.Root.Value, parentPath, Native.O_RDONLY | Native.O_DIRECTORY, out _);
+                    if (parentPath.Length != 0 && temp is null)
+                    {
+                        lastLayer = layer;
+                        continue;
+                    }
+                    dirFd = temp?.Value ?? layer.Root.Value;
+                    entryZ = Native.Utf8Z(slash < 0 ? pathInLayer : pathInLayer[(slash + 1)..]);
+                    xwhiteouts = IsX(temp is null ? Posix.GetXattr(layer.Root, Xattrs.Opaque) : Posix.GetXattr(temp, Xattrs.Opaque));
+                }
+                lastLayer = layer;
+                try
+                {
+                    if (!Posix.TryStatAt(dirFd, entryZ, out var st, out int errno))
+                    {
+                        if (errno is Errno.ENOENT or Errno.ENOTDIR)
+                        {
+                            continue;
+                        }
+                        throw new ErrnoException("statx", errno, layer.Join(pathInLayer));
+                    }
+                    if (IsWhiteout(dirFd, entryZ, st, xwhiteouts))
+                    {
+                        if (!result.Exists)
+                        {
+                            result.WhiteoutLayer = layer;
+                            result.WhiteoutPath = pathInLayer;
+                        }
+                        result.StopReason = HiddenReason.WhitedOut;
+                        result.StoppedBy = layer;
+                        break;
+                    }
+                    if (!result.Exists)
+                    {
+                        result.Exists = true;
+                        result.Layer = layer;
+                        result.PathInLayer = pathInLayer;
+                        result.Stat = st;
+                        if (!st.IsDirectory)
+                        {
+                            result.StopReason = HiddenReason.Shadowed;
+                            result.StoppedBy = layer;
+                            if (st.IsRegular && st.Size > 0 && Posix.HasXattrAt(dirFd, entryZ, Xattrs.MetacopyZ))
+                            {
+                                result.Metacopy = true;
+                                if (trackDrops)
+                                {
+                                    result.MetacopyRedirect = DecodeRedirect(Posix.GetXattrAt(dirFd, entryZ, Xattrs.Redirect));
+                                    result.DataSearch = (parent, next);
+                                }
+                            }
+                            break;
+                        }
+                    }
+                    else if (!st.IsDirectory)
+                    {
+                        // A non-directory below a directory is hidden and ends the merge.
+                        if (trackDrops)
+                        {
+                            (result.Drops ??= []).Add(new Drop(layer, pathInLayer, HiddenReason.Shadowed, result.Layer!));
+                        }
+                        result.StopReason = HiddenReason.Shadowed;
+                        result.StoppedBy = result.Layer;
+                        break;
+                    }
+                    if (!openDirs)
+                    {
+                        // Enough to know the entry is a directory; do not merge further.
+                        result.StopReason = HiddenReason.None;
+                        next = int.MaxValue;
+                        absRedirect = null;
+                        break;
+                    }
+                    var fd = OpenDir(layer, dirFd, entryZ, pathInLayer);
+                    if (fd is null)
+                    {
+                        continue;
+                    }
+                    (dirs ??= []).Add(fd);
+                    if (fd.Opaque)
+                    {
+                        result.StopReason = HiddenReason.Opaque;
+                        result.StoppedBy = layer;
+                        break;
+                    }
+                    if (fd.Redirect is { } r)
+                    {
+                        if (r.StartsWith('/'))
+                        {
+                            absRedirect = r;
+                            redirectLayers?.Dispose();
+                            redirectLayers = null;
+                        }
+                        else if (absRedirect is null)
+                        {
+                            lookName = r;
+                            lookNameZ = Native.Utf8Z(r);
+                        }
+                    }
+                }
+                finally
+                {
+                    temp?.Dispose();
+                }
+            }
+
+            if (trackDrops && result.StopReason != HiddenReason.None && result.StoppedBy is not null)
+            {
+                // Every layer the search did not reach is hidden by what stopped it.
+                if (absRedirect is null)
+                {
+                    for (int i = next; i < parent.Dirs.Count; i++)
+                    {
+                        var pd = parent.Dirs[i];
+                        (result.Drops ??= []).Add(new Drop(pd.Layer, JoinPath(pd.PathInLayer, lookName), result.StopReason, result.StoppedBy));
+                    }
+                }
+                else
+                {
+                    redirectLayers ??= LowersAfter(lastLayer, includeData: false).GetEnumerator();
+                    while (redirectLayers.MoveNext())
+                    {
+                        (result.Drops ??= []).Add(new Drop(redirectLayers.Current, absRedirect.TrimStart('/'), result.StopReason, result.StoppedBy));
+                    }
+                }
+            }
+            if (dirs is not null)
+            {
+                result.Frame = new DirFrame(dirs);
+                dirs = null;
+            }
+            return result;
+        }
+        finally
+        {
+            redirectLayers?.Dispose();
+            if (dirs is not null)
+            {
+                foreach (var d in dirs)
+                {
+                    d.Dispose();
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Where the bytes of a metadata-only copy come from: the next regular file below it at the
+    /// same name, or at its absolute redirect in the lower and data-only layers.
+    /// </summary>
+    internal (Layer Layer, string PathInLayer)? FindMetacopyData(LookupResult meta, string name)
+    {
+        if (!meta.Metacopy || meta.Layer is null)
+        {
+            return null;
+        }
+        IEnumerable<(Layer Layer, string Path)> candidates;
+        if (meta.MetacopyRedirect is { } r && r.StartsWith('/'))
+        {
+            candidates = LowersAfter(meta.Layer, includeData: true).Select(l => (l, r.TrimStart('/')));
+        }
+        else
+        {
+            var (frame, start) = meta.DataSearch;
+            candidates = frame is null ? [] : frame.Dirs.Skip(start).Select(d => (d.Layer, JoinPath(d.PathInLayer, meta.MetacopyRedirect ?? name)));
+        }
+        foreach (var (layer, path) in candidates)
+        {
+            int slash = path.LastIndexOf('/');
+            using var dir = slash < 0 ? null : Posix.TryOpenBeneath(layer.Root.Value, path[..slash], Native.O_RDONLY | Native.O_DIRECTORY, out _);
+            if (slash >= 0 && dir is null)
+            {
+                continue;
+            }
+            int dirFd = dir?.Value ?? layer.Root.Value;
+            var nameZ = Native.Utf8Z(slash < 0 ? path : path[(slash + 1)..]);
+            if (!Posix.TryStatAt(dirFd, nameZ, out var st, out _))
+            {
+                continue;
+            }
+            if (!st.IsRegular)
+            {
+                return null;
+            }
+            if (!Posix.HasXattrAt(dirFd, nameZ, Xattrs.MetacopyZ))
+            {
+                return (layer, path);
+            }
+        }
+        return null;
+    }
+
+    /// <summary>An xattr of an entry of a layer (not following the entry itself); null when not set.</summary>
+    internal byte[]? GetXattr(Layer layer, string pathInLayer, string name)
+    {
+        int slash = pathInLayer.LastIndexOf('/');
+        using var dir = slash < 0 ? null : Posix.TryOpenBeneath(layer.Root.Value, pathInLayer[..slash], Native.O_RDONLY | Native.O_DIRECTORY, out _);
+        if (slash >= 0 && dir is null)
+        {
+            return null;
+        }
+        return Posix.GetXattrAt(dir?.Value ?? layer.Root.Value, Native.Utf8Z(slash < 0 ? pathInLayer : pathInLayer[(slash + 1)..]), name);
+    }
+
+    internal static string JoinPath(string dir, string name) => dir.Length == 0 ? name : dir + "/" + name;
+
+    public void Dispose()
+    {
+        foreach (var l in _all)
+        {
+            l.Dispose();
+        }
+    }
+}
+
+/// <summary>Why a layer's entry does not show in the merged view.</summary>
+internal enum HiddenReason
+{
+    None,
+    /// <summary>A whiteout in a layer above deletes it.</summary>
+    WhitedOut,
+    /// <summary>An opaque directory in a layer above hides everything below it.</summary>
+    Opaque,
+    /// <summary>An entry above that is not a directory (or is one, above a non-directory) covers it.</summary>
+    Shadowed,
+}
+
+/// <summary>A layer that dropped out of a lookup, and why.</summary>
+internal readonly record struct Drop(Layer Layer, string PathInLayer, HiddenReason Reason, Layer By);
+
+/// <summary>A directory of one layer taking part in a merged directory.</summary>
+internal sealed class FrameDir : IDisposable
+{
+    private readonly bool _ownsFd;
+    private List<DirEntry>? _entries;
+
+    internal FrameDir(Layer layer, Fd fd, bool ownsFd, string pathInLayer, bool hasXWhiteouts, bool opaque, string? redirect)
+    {
+        Layer = layer;
+        Fd = fd;
+        _ownsFd = ownsFd;
+        PathInLayer = pathInLayer;
+        HasXWhiteouts = hasXWhiteouts;
+        Opaque = opaque;
+        Redirect = redirect;
+    }
+
+    internal Layer Layer { get; }
+    internal Fd Fd { get; }
+    internal string PathInLayer { get; }
+    /// <summary>opaque="x": the directory may hold xattr whiteouts.</summary>
+    internal bool HasXWhiteouts { get; }
+    /// <summary>opaque="y".</summary>
+    internal bool Opaque { get; }
+    internal string? Redirect { get; }
+
+    /// <summary>The entries, read once.</summary>
+    internal List<DirEntry> Entries(byte[] buffer)
+    {
+        if (_entries is null)
+        {
+            Native.LSeek(Fd.Value, 0, 0);
+            _entries = Posix.ReadDirectory(Fd, Layer.Join(PathInLayer), buffer);
+        }
+        return _entries;
+    }
+
+    public void Dispose()
+    {
+        if (_ownsFd)
+        {
+            Fd.Dispose();
+        }
+    }
+}
+
+/// <summary>The directories of the layers that merge into one directory of a view, top first.</summary>
+internal sealed class DirFrame : IDisposable
+{
+    internal static readonly DirFrame Empty = new([]);
+    private static readonly Dictionary<string, DirEntry> s_noEntries = new(StringComparer.Ordinal);
+
+    private Dictionary<string, DirEntry>? _visible;
+
+    internal DirFrame(List<FrameDir> dirs) => Dirs = dirs;
+
+    internal List<FrameDir> Dirs { get; }
+
+    internal bool IsEmpty => Dirs.Count == 0;
+
+    /// <summary>True when both frames are made of the same layer directories.</summary>
+    internal bool SameAs(DirFrame other)
+    {
+        if (ReferenceEquals(this, other))
+        {
+            return true;
+        }
+        if (Dirs.Count != other.Dirs.Count)
+        {
+            return false;
+        }
+        for (int i = 0; i < Dirs.Count; i++)
+        {
+            if (Dirs[i].Layer != other.Dirs[i].Layer || Dirs[i].PathInLayer != other.Dirs[i].PathInLayer)
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// The names this merged directory shows: the union of its layers' entries, the first
+    /// occurrence of a name deciding, whiteouts removing names. Read once, then cached.
+    /// </summary>
+    internal Dictionary<string, DirEntry> Visible(LayerSet layers, byte[] buffer)
+    {
+        if (_visible is not null)
+        {
+            return _visible;
+        }
+        if (Dirs.Count == 0)
+        {
+            return s_noEntries;
+        }
+        var visible = new Dictionary<string, DirEntry>(StringComparer.Ordinal);
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var d in Dirs)
+        {
+            foreach (var e in d.Entries(buffer))
+            {
+                if (!seen.Add(e.Name))
+                {
+                    continue;
+                }
+                bool candidate = e.DType is Native.DT_CHR or Native.DT_UNKNOWN || (d.HasXWhiteouts && e.DType == Native.DT_REG);
+                if (candidate && Posix.TryStatAt(d.Fd.Value, e.NameZ, out var st, out _) && layers.IsWhiteout(d.Fd.Value, e.NameZ, st, d.HasXWhiteouts))
+                {
+                    continue;
+                }
+                visible[e.Name] = e;
+            }
+        }
+        _visible = visible;
+        return visible;
+    }
+
+    public void Dispose()
+    {
+        foreach (var d in Dirs)
+        {
+            d.Dispose();
+        }
+    }
+}
+
+/// <summary>The outcome of looking one name up in a frame.</summary>
+internal sealed class LookupResult : IDisposable
+{
+    internal bool Exists { get; set; }
+    internal Layer? Layer { get; set; }
+    internal string PathInLayer { get; set; } = "";
+    internal EntryStat Stat { get; set; }
+    internal bool Metacopy { get; set; }
+    internal string? MetacopyRedirect { get; set; }
+    internal (DirFrame? Frame, int Start) DataSearch { get; set; }
+    /// <summary>When the name is deleted: the layer holding the whiteout.</summary>
+    internal Layer? WhiteoutLayer { get; set; }
+    internal string? WhiteoutPath { get; set; }
+    internal HiddenReason StopReason { get; set; }
+    internal Layer? StoppedBy { get; set; }
+    internal List<Drop>? Drops { get; set; }
+    /// <summary>For a directory: the layer directories that merge into it (owned by the caller).</summary>
+    internal DirFrame? Frame { get; set; }
+
+    /// <summary>True when both results are the same entry of the same layer.</summary>
+    internal bool SameEntryAs(LookupResult other)
+        => Exists && other.Exists && Layer == other.Layer && PathInLayer == other.PathInLayer
+            && (Frame is null ? other.Frame is null : other.Frame is not null && Frame.SameAs(other.Frame));
+
+    public void Dispose() => Frame?.Dispose();
+}

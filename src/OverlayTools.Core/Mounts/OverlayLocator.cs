@@ -1,0 +1,224 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using OverlayTools.Interop;
+
+namespace OverlayTools.Mounts;
+
+/// <summary>Where a path of a merged view lives: its overlay mount, and its path inside the overlay.</summary>
+internal sealed class OverlayLocation : IDisposable
+{
+    internal OverlayLocation(OverlayMount mount, MountInfoEntry entry, string mergedPath, string relativePath, Fd parent, string name, Fd? item, EntryStat? stat)
+    {
+        Mount = mount;
+        Entry = entry;
+        MergedPath = mergedPath;
+        RelativePath = relativePath;
+        Parent = parent;
+        Name = name;
+        Item = item;
+        Stat = stat;
+    }
+
+    /// <summary>The overlay, with its layers decoded.</summary>
+    internal OverlayMount Mount { get; }
+
+    internal MountInfoEntry Entry { get; }
+
+    /// <summary>The path in the merged view, parents resolved (symbolic links followed), the last component as given.</summary>
+    internal string MergedPath { get; }
+
+    /// <summary>The path inside the overlay, rooted at "/" (what a container sees).</summary>
+    internal string RelativePath { get; }
+
+    /// <summary>The merged view's directory holding the entry (O_PATH).</summary>
+    internal Fd Parent { get; }
+
+    /// <summary>The entry's name in <see cref="Parent"/>; "." for the overlay's root.</summary>
+    internal string Name { get; }
+
+    /// <summary>The entry itself (O_PATH, not following a symbolic link); null when it does not exist.</summary>
+    internal Fd? Item { get; }
+
+    /// <summary>lstat of the entry as the merged view shows it; null when it does not exist.</summary>
+    internal EntryStat? Stat { get; }
+
+    /// <summary>The path inside the overlay without the leading "/" ("" for the root).</summary>
+    internal string LayerRelative => RelativePath.TrimStart('/');
+
+    public void Dispose()
+    {
+        Item?.Dispose();
+        Parent.Dispose();
+    }
+}
+
+/// <summary>Finds the overlay mount and the layer-relative path of any path in a merged view.</summary>
+internal static class OverlayLocator
+{
+    /// <summary>
+    /// Locates <paramref name="path"/> (absolute). With <paramref name="mustExist"/> false, a
+    /// missing entry (for instance a deleted file) is located through its nearest existing
+    /// ancestor. Throws OverlayException when the path is not on an overlay.
+    /// </summary>
+    internal static OverlayLocation Locate(string path, Func<List<MountInfoEntry>> overlays, bool mustExist)
+    {
+        FileSystem.CheckNoNul(path);
+        string trimmed = path.Length > 1 ? path.TrimEnd('/') : path;
+        var missing = new List<string>();
+        string dir = trimmed == "/" ? "/" : ParentOf(trimmed);
+        string name = trimmed == "/" ? "." : trimmed[(trimmed.LastIndexOf('/') + 1)..];
+        if (name is ".." )
+        {
+            throw new OverlayException(ErrorIds.OverlayPathNotFound, OverlayErrorCategory.InvalidArgument,
+                $"'{path}' ends in '..'; give the directory itself.", path, "Give a path without '..' at the end.");
+        }
+
+        Fd? parent;
+        while (true)
+        {
+            parent = FileSystem.TryOpen(dir, Native.O_PATH | Native.O_DIRECTORY, out int errno);
+            if (parent is not null)
+            {
+                break;
+            }
+            if (mustExist || errno is not (Errno.ENOENT or Errno.ENOTDIR) || dir == "/")
+            {
+                throw NotFound(path, errno);
+            }
+            // Deleted in the merged view: locate the nearest ancestor that exists.
+            missing.Insert(0, name);
+            name = dir[(dir.LastIndexOf('/') + 1)..];
+            dir = ParentOf(dir);
+        }
+
+        Fd? item = null;
+        try
+        {
+            item = Posix.TryOpenAt(parent.Value, Native.Utf8Z(name), Native.O_PATH | Native.O_NOFOLLOW, out int errno);
+            if (item is null && (mustExist || errno is not (Errno.ENOENT or Errno.ENOTDIR)))
+            {
+                throw NotFound(path, errno);
+            }
+            if (item is null)
+            {
+                missing.Insert(0, name);
+            }
+
+            EntryStat? stat = item is null || missing.Count > 0 ? null : Posix.StatFd(item, path);
+            var anchor = item ?? parent;
+            var anchorStat = Posix.StatFd(anchor, path);
+            var anchorFs = FileSystem.StatFs(anchor, path);
+            var entries = overlays();
+            var entry = entries.LastOrDefault(e => (ulong)e.MountId == anchorStat.MountId);
+            if (anchorFs.Type != Native.OVERLAYFS_SUPER_MAGIC || entry is null)
+            {
+                var any = MountInfo.Read().LastOrDefault(e => (ulong)e.MountId == anchorStat.MountId);
+                throw new OverlayException(ErrorIds.PathNotOnOverlay, OverlayErrorCategory.InvalidArgument,
+                    $"'{path}' is not on an overlay: it is on {(any is null ? "another file system" : $"the {any.FsType} mount at '{any.MountPoint}'")}.", path,
+                    "Give a path inside the merged directory of a mounted overlay (Get-OverlayMount lists them).");
+            }
+
+            // The path of the anchor inside the overlay: its real path below the mount point, under the mount's root.
+            string real = FileSystem.RealPath(anchor);
+            string mountPoint = entry.MountPoint;
+            string below;
+            if (real == mountPoint)
+            {
+                below = "";
+            }
+            else if (real.StartsWith(mountPoint == "/" ? "/" : mountPoint + "/", StringComparison.Ordinal))
+            {
+                below = real[(mountPoint == "/" ? 0 : mountPoint.Length)..].TrimStart('/');
+            }
+            else
+            {
+                throw new OverlayException(ErrorIds.OverlayLayersUnreachable, OverlayErrorCategory.InvalidOperation,
+                    $"'{path}' resolves to '{real}', which is not below the overlay's mount point '{mountPoint}' as this process sees it.", path,
+                    "Run the command in the mount namespace (and root) of the process that mounted the overlay.");
+            }
+            var parts = new List<string>();
+            parts.AddRange(entry.Root.Split('/', StringSplitOptions.RemoveEmptyEntries));
+            parts.AddRange(below.Split('/', StringSplitOptions.RemoveEmptyEntries));
+            parts.AddRange(missing);
+            string relative = "/" + string.Join('/', parts);
+            string merged = missing.Count == 0 ? real : (real == "/" ? "" : real) + "/" + string.Join('/', missing);
+            if (item is not null && missing.Count > 0)
+            {
+                item.Dispose();
+                item = null;
+            }
+            var location = new OverlayLocation(OverlayMount.FromEntry(entry), entry, merged, relative, parent, missing.Count > 0 ? missing[^1] : name, item, stat);
+            parent = null;
+            item = null;
+            return location;
+        }
+        finally
+        {
+            item?.Dispose();
+            parent?.Dispose();
+        }
+    }
+
+    private static string ParentOf(string p)
+    {
+        int slash = p.LastIndexOf('/');
+        return slash <= 0 ? "/" : p[..slash];
+    }
+
+    private static OverlayException NotFound(string path, int errno)
+        => new(ErrorIds.OverlayPathNotFound, errno is Errno.ENOENT or Errno.ENOTDIR ? OverlayErrorCategory.ObjectNotFound : OverlayException.CategoryFor(errno),
+            $"Cannot find '{path}': {Errno.Describe(errno)} ({Errno.Name(errno)}).", path, "Check the path.",
+            new ErrnoException("open", errno, path));
+
+    /// <summary>The layer paths of a mount must be absolute to be read from here (moby's long-option mounts use relative ones).</summary>
+    internal static void CheckLayersReachable(OverlayMount mount, string path)
+    {
+        foreach (var layer in mount.Lower.Concat(mount.DataLower).Concat(mount.Upper is null ? [] : [mount.Upper]))
+        {
+            if (!layer.StartsWith('/'))
+            {
+                throw new OverlayException(ErrorIds.OverlayLayersUnreachable, OverlayErrorCategory.InvalidOperation,
+                    $"The overlay at '{mount.Target}' names its layer '{layer}' by a relative path (the mounter changed directory first), so its layers cannot be found from here.", path,
+                    "Use Get-OverlayChange -Upper/-Lower with the absolute layer paths.");
+            }
+            if (layer.StartsWith("/proc/", StringComparison.Ordinal))
+            {
+                // A descriptor of the process that mounted it (mount(2) with /proc/self/fd/N layers), not one of ours.
+                throw new OverlayException(ErrorIds.OverlayLayersUnreachable, OverlayErrorCategory.InvalidOperation,
+                    $"The overlay at '{mount.Target}' names its layer '{layer}' by a descriptor of the process that mounted it, so its layers cannot be found from here.", path,
+                    "Use Get-OverlayChange -Upper/-Lower with the real layer paths.");
+            }
+        }
+    }
+
+    /// <summary>True when metacopy is on for this mount (the option, or the module's default unless switched off).</summary>
+    internal static bool MetacopyEnabled(OverlayMount mount)
+    {
+        if (mount.Options.Contains("metacopy=on"))
+        {
+            return true;
+        }
+        if (mount.Options.Contains("metacopy=off"))
+        {
+            return false;
+        }
+        return ModuleDefault("metacopy");
+    }
+
+    /// <summary>True when the overlay uses user.overlay.* xattrs.</summary>
+    internal static bool UsesUserXattr(OverlayMount mount) => mount.Options.Contains("userxattr");
+
+    private static bool ModuleDefault(string parameter)
+    {
+        try
+        {
+            var text = System.IO.File.ReadAllText("/sys/module/overlay/parameters/" + parameter).Trim();
+            return text is "Y" or "y" or "1" or "on";
+        }
+        catch (Exception e) when (e is System.IO.IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+}

@@ -1,0 +1,306 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Text.Json;
+using OverlayTools.Interop;
+
+namespace OverlayTools.Stores.Containerd;
+
+/// <summary>A content descriptor (OCI descriptor): media type, digest, size and, in an index, a platform.</summary>
+internal sealed record Descriptor(string MediaType, string Digest, long Size, string? Os = null, string? Architecture = null, string? Variant = null);
+
+/// <summary>An image index (or Docker manifest list).</summary>
+internal sealed record ImageIndex(IReadOnlyList<Descriptor> Manifests);
+
+/// <summary>An image manifest: the config and the layer blobs, bottom first.</summary>
+internal sealed record ImageManifest(Descriptor Config, IReadOnlyList<Descriptor> Layers);
+
+/// <summary>One history entry of an image config.</summary>
+internal sealed record HistoryEntry(DateTime? Created, string? CreatedBy, string? Comment, bool EmptyLayer);
+
+/// <summary>The parts of an image config the module uses.</summary>
+internal sealed record ImageConfig(IReadOnlyList<string> DiffIds, IReadOnlyList<HistoryEntry> History, DateTime? Created, string? Os, string? Architecture, string? Variant);
+
+/// <summary>
+/// Reads manifests, indexes and configs from containerd's content store
+/// (&lt;root&gt;/io.containerd.content.v1.content/blobs/sha256/&lt;hex&gt;): digests are validated before
+/// they become paths, files are opened without following symlinks, sizes are capped and every blob
+/// is checked against its digest before it is parsed.
+/// </summary>
+internal sealed class ContentStore
+{
+    /// <summary>Largest manifest, index or config read (containerd's own limit for manifests is 4 MiB).</summary>
+    internal const long MaxBlobBytes = 16L * 1024 * 1024;
+
+    internal const string OciIndex = "application/vnd.oci.image.index.v1+json";
+    internal const string DockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json";
+    internal const string OciManifest = "application/vnd.oci.image.manifest.v1+json";
+    internal const string DockerManifest = "application/vnd.docker.distribution.manifest.v2+json";
+
+    private readonly string _blobDir;
+    private readonly Dictionary<string, object> _parsed = new(StringComparer.Ordinal);
+
+    internal ContentStore(string contentRoot)
+    {
+        _blobDir = contentRoot + "/blobs/sha256";
+    }
+
+    internal static bool IsIndex(string mediaType) => mediaType is OciIndex or DockerManifestList;
+
+    internal static bool IsManifest(string mediaType) => mediaType is OciManifest or DockerManifest;
+
+    /// <summary>The blob's path; the digest must already be a valid sha256 digest.</summary>
+    internal string PathOf(string digest)
+    {
+        if (!GoEncoding.IsSha256Digest(digest))
+        {
+            throw new OverlayException(ErrorIds.ContainerdMetadataInvalid, OverlayErrorCategory.InvalidData,
+                $"'{digest}' is not a sha256 digest, so it cannot name a content blob.", digest, StoreAdvice);
+        }
+        return _blobDir + "/" + digest["sha256:".Length..];
+    }
+
+    /// <summary>True when the blob is present (a regular file or anything else: it is checked when read).</summary>
+    internal bool Exists(string digest)
+        => GoEncoding.IsSha256Digest(digest) && FileSystem.TryLStat(PathOf(digest), out _) is not null;
+
+    internal ImageIndex ReadIndex(string digest) => Cached(digest, ParseIndex);
+
+    internal ImageManifest ReadManifest(string digest) => Cached(digest, ParseManifest);
+
+    internal ImageConfig ReadConfig(string digest) => Cached(digest, ParseConfig);
+
+    /// <summary>Detects an index or a manifest by its JSON when a descriptor's media type is missing.</summary>
+    internal bool LooksLikeIndex(string digest)
+    {
+        using var doc = Parse(digest, ReadBlob(digest));
+        return doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("manifests", out _);
+    }
+
+    private T Cached<T>(string digest, Func<string, JsonElement, T> parse)
+        where T : class
+    {
+        if (_parsed.TryGetValue(digest, out var o) && o is T hit)
+        {
+            return hit;
+        }
+        using var doc = Parse(digest, ReadBlob(digest));
+        T value;
+        try
+        {
+            value = parse(digest, doc.RootElement);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw Invalid(digest, "its JSON does not have the expected shape: " + e.Message);
+        }
+        _parsed[digest] = value;
+        return value;
+    }
+
+    private JsonDocument Parse(string digest, byte[] bytes)
+    {
+        try
+        {
+            return JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 64 });
+        }
+        catch (JsonException e)
+        {
+            throw Invalid(digest, "it is not valid JSON: " + e.Message);
+        }
+    }
+
+    /// <summary>Reads a whole blob (capped, no symlinks, regular files only) and checks its digest.</summary>
+    internal unsafe byte[] ReadBlob(string digest)
+    {
+        string path = PathOf(digest);
+        var fd = Bolt.BoltSource.TryOpenReadOnly(path, out int errno);
+        if (fd is null)
+        {
+            if (errno == Errno.ENOENT)
+            {
+                throw new OverlayException(ErrorIds.ContainerdBlobMissing, OverlayErrorCategory.ObjectNotFound,
+                    $"The content blob {digest} is missing from the content store ({path}).", path,
+                    "The image is incomplete: pull it again (ctr images pull, or docker pull), or remove it.");
+            }
+            throw Invalid(digest, new ErrnoException("open", errno, path).Message, errno);
+        }
+        using (fd)
+        {
+            var st = FileSystem.Stat(fd, path);
+            if (!st.IsRegularFile)
+            {
+                throw Invalid(digest, "it is not a regular file");
+            }
+            long length = Native.LSeek(fd.Value, 0, Native.SEEK_END);
+            if (length < 0)
+            {
+                throw Invalid(digest, new ErrnoException("lseek", Marshal.GetLastPInvokeError(), path).Message);
+            }
+            if (length > MaxBlobBytes)
+            {
+                throw Invalid(digest, $"it is {length} bytes long, more than the {MaxBlobBytes} bytes a manifest or config may have");
+            }
+            var bytes = new byte[length];
+            int total = 0;
+            fixed (byte* p = bytes)
+            {
+                while (total < bytes.Length)
+                {
+                    nint n = Native.PRead(fd.Value, p + total, bytes.Length - total, total);
+                    if (n < 0)
+                    {
+                        int e = Marshal.GetLastPInvokeError();
+                        if (e == Errno.EINTR)
+                        {
+                            continue;
+                        }
+                        throw Invalid(digest, new ErrnoException("pread", e, path).Message, e);
+                    }
+                    if (n == 0)
+                    {
+                        break;
+                    }
+                    total += (int)n;
+                }
+            }
+            if (total != bytes.Length)
+            {
+                throw Invalid(digest, "it shrank while it was read");
+            }
+            string actual = "sha256:" + Convert.ToHexString(SHA256.HashData(bytes)).ToLowerInvariant();
+            if (!string.Equals(actual, digest, StringComparison.Ordinal))
+            {
+                throw Invalid(digest, $"its content hashes to {actual}");
+            }
+            return bytes;
+        }
+    }
+
+    // ---- JSON shapes ------------------------------------------------------------------------------
+
+    private static ImageIndex ParseIndex(string digest, JsonElement root)
+    {
+        var list = new List<Descriptor>();
+        foreach (var m in Array(root, "manifests"))
+        {
+            var d = ParseDescriptor(m);
+            if (m.TryGetProperty("platform", out var p) && p.ValueKind == JsonValueKind.Object)
+            {
+                d = d with { Os = OptString(p, "os"), Architecture = OptString(p, "architecture"), Variant = OptString(p, "variant") };
+            }
+            list.Add(d);
+        }
+        return new ImageIndex(list);
+    }
+
+    private static ImageManifest ParseManifest(string digest, JsonElement root)
+    {
+        if (!root.TryGetProperty("config", out var config) || config.ValueKind != JsonValueKind.Object)
+        {
+            throw new InvalidOperationException("no config descriptor");
+        }
+        var layers = new List<Descriptor>();
+        foreach (var l in Array(root, "layers"))
+        {
+            layers.Add(ParseDescriptor(l));
+        }
+        return new ImageManifest(ParseDescriptor(config), layers);
+    }
+
+    private static ImageConfig ParseConfig(string digest, JsonElement root)
+    {
+        var diffIds = new List<string>();
+        if (!root.TryGetProperty("rootfs", out var rootfs) || rootfs.ValueKind != JsonValueKind.Object)
+        {
+            throw new InvalidOperationException("no rootfs");
+        }
+        foreach (var d in Array(rootfs, "diff_ids"))
+        {
+            string id = d.ValueKind == JsonValueKind.String ? d.GetString()! : throw new InvalidOperationException("a diff id is not a string");
+            if (!GoEncoding.IsSha256Digest(id))
+            {
+                throw new InvalidOperationException($"diff id '{id}' is not a sha256 digest");
+            }
+            diffIds.Add(id);
+        }
+        var history = new List<HistoryEntry>();
+        if (root.TryGetProperty("history", out var h) && h.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var e in h.EnumerateArray())
+            {
+                if (e.ValueKind != JsonValueKind.Object)
+                {
+                    continue;
+                }
+                bool empty = e.TryGetProperty("empty_layer", out var el) && el.ValueKind == JsonValueKind.True;
+                history.Add(new HistoryEntry(OptTime(e, "created"), OptString(e, "created_by"), OptString(e, "comment"), empty));
+            }
+        }
+        return new ImageConfig(diffIds, history, OptTime(root, "created"), OptString(root, "os"), OptString(root, "architecture"), OptString(root, "variant"));
+    }
+
+    private static Descriptor ParseDescriptor(JsonElement e)
+    {
+        if (e.ValueKind != JsonValueKind.Object)
+        {
+            throw new InvalidOperationException("a descriptor is not an object");
+        }
+        string digest = OptString(e, "digest") ?? throw new InvalidOperationException("a descriptor has no digest");
+        if (!GoEncoding.IsSha256Digest(digest))
+        {
+            throw new InvalidOperationException($"descriptor digest '{digest}' is not a sha256 digest");
+        }
+        long size = e.TryGetProperty("size", out var s) && s.ValueKind == JsonValueKind.Number && s.TryGetInt64(out long v) ? v : -1;
+        return new Descriptor(OptString(e, "mediaType") ?? "", digest, size);
+    }
+
+    private static IEnumerable<JsonElement> Array(JsonElement parent, string name)
+    {
+        if (parent.ValueKind != JsonValueKind.Object || !parent.TryGetProperty(name, out var a) || a.ValueKind == JsonValueKind.Null)
+        {
+            return [];
+        }
+        if (a.ValueKind != JsonValueKind.Array)
+        {
+            throw new InvalidOperationException($"'{name}' is not an array");
+        }
+        return a.EnumerateArray();
+    }
+
+    private static string? OptString(JsonElement e, string name)
+        => e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+
+    private static DateTime? OptTime(JsonElement e, string name) => OptString(e, name) is { } s ? ParseRfc3339(s) : null;
+
+    /// <summary>RFC 3339 as Go writes it (up to 9 fractional digits; .NET parses 7), in UTC; null if malformed.</summary>
+    internal static DateTime? ParseRfc3339(string s)
+    {
+        int dot = s.IndexOf('.', StringComparison.Ordinal);
+        if (dot > 0)
+        {
+            int end = dot + 1;
+            while (end < s.Length && char.IsAsciiDigit(s[end]))
+            {
+                end++;
+            }
+            if (end - dot - 1 > 7)
+            {
+                s = string.Concat(s.AsSpan(0, dot + 8), s.AsSpan(end));
+            }
+        }
+        return DateTime.TryParse(s, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var t) ? t : null;
+    }
+
+    internal const string StoreAdvice = "The store's records are damaged or were written by something else than containerd; check them with 'ctr' while the daemon runs.";
+
+    private OverlayException Invalid(string digest, string why, int errno = 0)
+    {
+        string path = GoEncoding.IsSha256Digest(digest) ? PathOf(digest) : digest;
+        return new OverlayException(ErrorIds.ContainerdBlobInvalid, errno is Errno.EACCES or Errno.EPERM ? OverlayErrorCategory.PermissionDenied : OverlayErrorCategory.InvalidData,
+            $"The content blob {digest} cannot be used: {why}.", path,
+            errno is Errno.EACCES or Errno.EPERM ? "Run as root: containerd's content store is readable by root only." : "The image is damaged: pull it again, or remove it.");
+    }
+}

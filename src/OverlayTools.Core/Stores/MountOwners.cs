@@ -1,0 +1,97 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+
+namespace OverlayTools.Stores;
+
+/// <summary>
+/// Names the container behind a mounted overlay: the layer store its upper (or top lower) lives
+/// in is recognised from the path alone, opened once per call, and asked which container owns
+/// that layer. Docker's overlay2 merged dirs, Docker 29's /var/lib/docker/rootfs/overlayfs/&lt;id&gt;
+/// roots, containerd task roots and Podman's merged dirs all map back this way. Overlays of other
+/// paths cost nothing; a store that cannot be read leaves the owner unknown (never an error).
+/// </summary>
+public sealed class MountOwners : IDisposable
+{
+    private readonly Dictionary<string, ILayerStore?> _stores = new(StringComparer.Ordinal);
+
+    /// <summary>Fills Backend, ContainerId, Container and Image of each mount where a store knows them.</summary>
+    public void Annotate(IEnumerable<OverlayMount> mounts)
+    {
+        foreach (var m in mounts)
+        {
+            Annotate(m);
+        }
+    }
+
+    /// <summary>Fills the owner of one mount where a store knows it.</summary>
+    public void Annotate(OverlayMount mount)
+    {
+        var path = mount.Upper ?? mount.Lower.FirstOrDefault();
+        if (path is null || StoreFor(path) is not { } store)
+        {
+            return;
+        }
+        try
+        {
+            var match = store.FindLayer(path);
+            if (match is null)
+            {
+                return;
+            }
+            mount.Backend = store.Backend;
+            if (match.Container is { } c)
+            {
+                mount.ContainerId = c.Id;
+                mount.Container = c.DisplayName;
+                mount.Image = c.ImageName;
+            }
+        }
+        catch (OverlayException)
+        {
+            // A damaged layer: Get-OverlayLayer reports it; listing mounts goes on.
+        }
+    }
+
+    private ILayerStore? StoreFor(string path)
+    {
+        foreach (var backend in LayerStores.Backends)
+        {
+            if (backend.RootFromLayerPath(path) is not { } root)
+            {
+                continue;
+            }
+            string key = backend.Name + "\0" + root;
+            if (!_stores.TryGetValue(key, out var store))
+            {
+                store = null;
+                try
+                {
+                    if (backend.Probe(root, out var problem) && problem is null)
+                    {
+                        store = backend.Open(root);
+                    }
+                }
+                catch (OverlayException)
+                {
+                }
+                _stores[key] = store;
+            }
+            if (store is not null)
+            {
+                return store;
+            }
+        }
+        return null;
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        foreach (var s in _stores.Values)
+        {
+            s?.Dispose();
+        }
+        _stores.Clear();
+    }
+}

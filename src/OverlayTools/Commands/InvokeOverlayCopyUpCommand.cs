@@ -1,0 +1,211 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Management.Automation;
+using System.Threading;
+using OverlayTools.CopyUp;
+using OverlayTools.Mounts;
+
+namespace OverlayTools;
+
+/// <summary>
+/// <para type="synopsis">Makes the kernel copy files and directories of a merged view into the upper layer, changing nothing else.</para>
+/// </summary>
+[Cmdlet(VerbsLifecycle.Invoke, "OverlayCopyUp", DefaultParameterSetName = PathSet, SupportsShouldProcess = true, HelpUri = HelpBase + "Invoke-OverlayCopyUp.md")]
+[Alias("Invoke-CopyUp")]
+[OutputType(typeof(CopyUpResult))]
+public sealed class InvokeOverlayCopyUpCommand : OverlayCmdlet
+{
+    private const string PathSet = "Path";
+    private const string LiteralPathSet = "LiteralPath";
+
+    private readonly CancellationTokenSource _cancel = new();
+    private List<MountInfoEntry>? _overlays;
+
+    /// <summary>Items in a merged view (wildcards).</summary>
+    [Parameter(ParameterSetName = PathSet, Mandatory = true, Position = 0, ValueFromPipeline = true)]
+    [SupportsWildcards]
+    [ValidateNotNullOrEmpty]
+    public string[] Path { get; set; } = [];
+
+    /// <summary>Items in a merged view, taken literally; binds the PSPath of Get-ChildItem output.</summary>
+    [Parameter(ParameterSetName = LiteralPathSet, Mandatory = true, ValueFromPipelineByPropertyName = true)]
+    [Alias("PSPath", "LP")]
+    [ValidateNotNullOrEmpty]
+    public string[] LiteralPath { get; set; } = [];
+
+    /// <summary>Also copy up everything below a directory.</summary>
+    [Parameter]
+    public SwitchParameter Recurse { get; set; }
+
+    /// <summary>Copy only the metadata of regular files (the overlay must be mounted with metacopy=on); the data follows at the first write.</summary>
+    [Parameter]
+    public SwitchParameter MetadataOnly { get; set; }
+
+    /// <summary>Emit a CopyUpResult for each item.</summary>
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
+    /// <inheritdoc/>
+    protected override void ProcessRecord()
+    {
+        foreach (var path in ExpandPaths())
+        {
+            if (_cancel.IsCancellationRequested)
+            {
+                return;
+            }
+            try
+            {
+                CopyUp(path);
+            }
+            catch (OverlayException e)
+            {
+                WriteOverlayError(e);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                WriteError(ToErrorRecord(e, ErrorIds.CopyUpFailed, path));
+            }
+        }
+    }
+
+    private IEnumerable<string> ExpandPaths()
+    {
+        if (ParameterSetName == LiteralPathSet)
+        {
+            foreach (var raw in LiteralPath)
+            {
+                string? resolved = null;
+                try
+                {
+                    resolved = ResolvePath(raw, nameof(LiteralPath));
+                }
+                catch (OverlayException e)
+                {
+                    WriteOverlayError(e);
+                }
+                if (resolved is not null)
+                {
+                    yield return resolved;
+                }
+            }
+            yield break;
+        }
+        foreach (var raw in Path)
+        {
+            var expanded = new List<string>();
+            try
+            {
+                if (!HasWildcards(raw))
+                {
+                    expanded.Add(ResolvePath(raw, nameof(Path)));
+                }
+                else
+                {
+                    var paths = SessionState.Path.GetResolvedProviderPathFromPSPath(raw, out var provider);
+                    if (provider.Name != "FileSystem")
+                    {
+                        throw new OverlayException(ErrorIds.NotAFileSystemPath, OverlayErrorCategory.InvalidArgument,
+                            $"The -Path '{raw}' is on the {provider.Name} provider, not the file system.", raw, "Give a file system path.");
+                    }
+                    expanded.AddRange(paths);
+                }
+            }
+            catch (OverlayException e)
+            {
+                WriteOverlayError(e);
+            }
+            catch (ItemNotFoundException e)
+            {
+                WriteError(new ErrorRecord(e, ErrorIds.OverlayPathNotFound, ErrorCategory.ObjectNotFound, raw));
+            }
+            foreach (var p in expanded)
+            {
+                yield return p;
+            }
+        }
+    }
+
+    private List<MountInfoEntry> Overlays()
+    {
+        try
+        {
+            return _overlays ??= MountInfo.Read(null, "overlay");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new OverlayException(ErrorIds.MountInfoUnreadable, OverlayErrorCategory.PermissionDenied,
+                $"Cannot read '/proc/self/mountinfo': {e.Message}", "/proc/self/mountinfo", "Check that /proc is mounted.", e);
+        }
+    }
+
+    private void CopyUp(string path)
+    {
+        OverlayLocation location;
+        try
+        {
+            location = OverlayLocator.Locate(path, Overlays, mustExist: true);
+        }
+        catch (OverlayException e) when (e.ErrorId == ErrorIds.PathNotOnOverlay && _overlays is not null)
+        {
+            // Mounted since the table was read? Read it again once.
+            _overlays = null;
+            location = OverlayLocator.Locate(path, Overlays, mustExist: true);
+        }
+        using (location)
+        {
+            using var engine = CopyUpEngine.Open(location, MetadataOnly, this);
+            bool isDir = location.Stat?.IsDirectory ?? false;
+            string action = Recurse && isDir
+                ? $"Copy up the directory and everything below it into the upper layer '{engine.UpperPath}'"
+                : $"Copy up into the upper layer '{engine.UpperPath}'{(MetadataOnly ? " (metadata only)" : "")}";
+            if (!ShouldProcess(location.MergedPath, action))
+            {
+                return;
+            }
+            var progress = new ProgressRecord(1, "Invoke-OverlayCopyUp", $"Copying up '{location.MergedPath}'");
+            bool reported = false;
+            void Report(CopyUpProgress p)
+            {
+                reported = true;
+                progress.StatusDescription = $"{p.Items:N0} items, {p.Bytes:N0} bytes copied up";
+                progress.CurrentOperation = p.Current;
+                WriteProgress(progress);
+            }
+            try
+            {
+                foreach (var outcome in engine.Run(Recurse, Report, _cancel.Token))
+                {
+                    if (outcome.Error is not null)
+                    {
+                        WriteOverlayError(outcome.Error);
+                    }
+                    if (outcome.Result is not null && PassThru)
+                    {
+                        WriteObject(outcome.Result);
+                    }
+                }
+            }
+            finally
+            {
+                if (reported)
+                {
+                    progress.RecordType = ProgressRecordType.Completed;
+                    WriteProgress(progress);
+                }
+            }
+        }
+    }
+
+    /// <inheritdoc/>
+    protected override void StopProcessing() => _cancel.Cancel();
+
+    /// <inheritdoc/>
+    protected override void EndProcessing() => _cancel.Dispose();
+}

@@ -1,0 +1,153 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Management.Automation;
+using OverlayTools.Layers;
+using OverlayTools.Mounts;
+
+namespace OverlayTools;
+
+/// <summary>
+/// <para type="synopsis">Tells which layer supplies a path of a merged view; with -All, every layer that holds it and what hides it.</para>
+/// </summary>
+[Cmdlet(VerbsDiagnostic.Resolve, "OverlayPath", DefaultParameterSetName = PathSet, HelpUri = HelpBase + "Resolve-OverlayPath.md")]
+[OutputType(typeof(OverlayPathInfo))]
+public sealed class ResolveOverlayPathCommand : OverlayCmdlet
+{
+    private const string PathSet = "Path";
+    private const string LiteralPathSet = "LiteralPath";
+
+    private List<MountInfoEntry>? _overlays;
+
+    /// <summary>Paths in a merged view (wildcards match existing entries; a path without wildcards may name a deleted entry).</summary>
+    [Parameter(ParameterSetName = PathSet, Mandatory = true, Position = 0, ValueFromPipeline = true)]
+    [SupportsWildcards]
+    [ValidateNotNullOrEmpty]
+    public string[] Path { get; set; } = [];
+
+    /// <summary>Paths in a merged view, taken literally; binds the PSPath of Get-ChildItem output.</summary>
+    [Parameter(ParameterSetName = LiteralPathSet, Mandatory = true, ValueFromPipelineByPropertyName = true)]
+    [Alias("PSPath", "LP")]
+    [ValidateNotNullOrEmpty]
+    public string[] LiteralPath { get; set; } = [];
+
+    /// <summary>List every layer that holds the path (the file's history across layers), hidden ones included.</summary>
+    [Parameter]
+    public SwitchParameter All { get; set; }
+
+    /// <inheritdoc/>
+    protected override void ProcessRecord()
+    {
+        foreach (var path in ExpandPaths())
+        {
+            try
+            {
+                ResolveOne(path);
+            }
+            catch (OverlayException e)
+            {
+                WriteOverlayError(e);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                WriteError(ToErrorRecord(e, ErrorIds.OverlayPathNotFound, path));
+            }
+        }
+    }
+
+    private IEnumerable<string> ExpandPaths()
+    {
+        var raws = ParameterSetName == LiteralPathSet ? LiteralPath : Path;
+        foreach (var raw in raws)
+        {
+            var expanded = new List<string>();
+            try
+            {
+                if (ParameterSetName == LiteralPathSet || !HasWildcards(raw))
+                {
+                    expanded.Add(ResolvePath(raw, ParameterSetName));
+                }
+                else
+                {
+                    var paths = SessionState.Path.GetResolvedProviderPathFromPSPath(raw, out var provider);
+                    if (provider.Name != "FileSystem")
+                    {
+                        throw new OverlayException(ErrorIds.NotAFileSystemPath, OverlayErrorCategory.InvalidArgument,
+                            $"The -Path '{raw}' is on the {provider.Name} provider, not the file system.", raw, "Give a file system path.");
+                    }
+                    expanded.AddRange(paths);
+                }
+            }
+            catch (OverlayException e)
+            {
+                WriteOverlayError(e);
+            }
+            catch (ItemNotFoundException e)
+            {
+                WriteError(new ErrorRecord(e, ErrorIds.OverlayPathNotFound, ErrorCategory.ObjectNotFound, raw));
+            }
+            foreach (var p in expanded)
+            {
+                yield return p;
+            }
+        }
+    }
+
+    private List<MountInfoEntry> Overlays()
+    {
+        try
+        {
+            return _overlays ??= MountInfo.Read(null, "overlay");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new OverlayException(ErrorIds.MountInfoUnreadable, OverlayErrorCategory.PermissionDenied,
+                $"Cannot read '/proc/self/mountinfo': {e.Message}", "/proc/self/mountinfo", "Check that /proc is mounted.", e);
+        }
+    }
+
+    private void ResolveOne(string path)
+    {
+        using var location = OverlayLocator.Locate(path, Overlays, mustExist: false);
+        var mount = location.Mount;
+        OverlayLocator.CheckLayersReachable(mount, path);
+        using var layers = LayerSet.Open(mount.Upper, mount.Lower, mount.DataLower, OverlayLocator.UsesUserXattr(mount));
+        bool exists = location.Stat is not null;
+        var infos = PathResolver.Resolve(layers, location.MergedPath, location.RelativePath, mount.Target, All || !exists);
+        var supplier = infos.FirstOrDefault(i => i.State == OverlayPathInfo.Supplies);
+        if (exists && supplier is null)
+        {
+            throw new OverlayException(ErrorIds.OverlayPathNotFound, OverlayErrorCategory.InvalidResult,
+                $"The merged view of '{mount.Target}' shows '{location.MergedPath}', but no layer directory supplies it as the kernel would look it up.", path,
+                "The layers may have been changed while mounted; remount the overlay.");
+        }
+        if (!exists || infos.Count == 0)
+        {
+            if (All && infos.Count > 0)
+            {
+                WriteObject(infos, enumerateCollection: true);
+            }
+            var why = infos.FirstOrDefault(i => i.State == OverlayPathInfo.Whiteout)?.LayerPath is { } wh
+                ? $": a whiteout in a layer deletes it ('{wh}')"
+                : infos.FirstOrDefault(i => i.HiddenBy is not null) is { } h
+                    ? $": the entry in '{h.Layer}' is {(h.HiddenByOpaque ? "hidden by an opaque directory" : h.WhitedOut ? "deleted by a whiteout" : "covered")} in '{h.HiddenBy}'"
+                    : "";
+            if (!All || infos.Count == 0)
+            {
+                throw new OverlayException(ErrorIds.OverlayPathNotFound, OverlayErrorCategory.ObjectNotFound,
+                    $"'{location.MergedPath}' does not exist in the merged view of '{mount.Target}'{why}.", path,
+                    All ? "Check the path." : "Run Resolve-OverlayPath -All to list the layers that still hold it.");
+            }
+            return;
+        }
+        if (All)
+        {
+            WriteObject(infos, enumerateCollection: true);
+        }
+        else
+        {
+            WriteObject(supplier);
+        }
+    }
+}

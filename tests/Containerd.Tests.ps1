@@ -1,0 +1,336 @@
+#Requires -Version 7.4
+# Get-OverlayLayer on containerd's overlayfs snapshotter store, against a private containerd 1.6:
+# images built offline with a private dockerd, saved, imported with ctr; containers created with
+# ctr (and one run). Our paths must be what `ctr snapshots mounts` prints, our diff ids what the
+# image configs say, with the daemon running, committing and stopped; reading changes nothing.
+
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot 'TestEngines.psm1') -Force
+    Import-OverlayToolsUnderTest
+
+    $script:Ready = (Test-IsRoot) -and (Test-EngineAvailable Docker) -and (Test-EngineAvailable Containerd)
+    $script:Why = 'needs root, docker.io (dockerd, containerd, ctr) and busybox-static'
+    # Short: dockerd's own containerd socket path must stay under 104 bytes.
+    $script:Root = New-TestRoot 'ctd'
+    $script:Docker = $null
+    $script:Ctd = $null
+    $script:Running = $null
+
+    function Get-Layers {
+        # Get-OverlayLayer on the private store; extra arguments pass through (not -ErrorVariable:
+        # it would land in this function's scope).
+        Get-OverlayLayer -DataRoot $script:Ctd.DataRoot @args
+    }
+
+    function Get-CtrMount([string] $Namespace, [string] $Key) {
+        # "mount -t overlay overlay /mnt -o index=off,workdir=W,upperdir=U,lowerdir=A:B".
+        $line = Invoke-TestCtr $script:Ctd -n $Namespace snapshots mounts /mnt $Key | Select-Object -First 1
+        $opts = @{}
+        if ($line -match ' -o (\S+)$') { foreach ($kv in $Matches[1] -split ',') { $k, $v = $kv -split '=', 2; $opts[$k] = $v } }
+        [pscustomobject]@{
+            Type = if ($line -match '^mount -t (\S+)') { $Matches[1] } else { '' }
+            Upper = $opts['upperdir']; Work = $opts['workdir']
+            Lowers = if ($opts['lowerdir']) { @($opts['lowerdir'] -split ':') } else { @() }
+        }
+    }
+
+    function Get-CtrImages {
+        # Every image record of every namespace with the diff ids of its config, as ctr reads them.
+        foreach ($ns in Invoke-TestCtr $script:Ctd namespaces ls -q) {
+            foreach ($row in Invoke-TestCtr $script:Ctd -n $ns images ls | Select-Object -Skip 1) {
+                $f = $row -split '\s+'
+                $manifest = (Invoke-TestCtr $script:Ctd -n $ns content get $f[2]) -join "`n" | ConvertFrom-Json
+                $config = (Invoke-TestCtr $script:Ctd -n $ns content get $manifest.config.digest) -join "`n" | ConvertFrom-Json
+                [pscustomobject]@{ Namespace = $ns; Name = $f[0]; Digest = $f[2]; DiffIds = @($config.rootfs.diff_ids) }
+            }
+        }
+    }
+
+    function Get-CtrContainers {
+        foreach ($ns in Invoke-TestCtr $script:Ctd namespaces ls -q) {
+            foreach ($id in Invoke-TestCtr $script:Ctd -n $ns containers ls -q) {
+                $info = (Invoke-TestCtr $script:Ctd -n $ns containers info $id) -join "`n" | ConvertFrom-Json
+                [pscustomobject]@{ Namespace = $ns; Id = $id; SnapshotKey = $info.SnapshotKey; Snapshotter = $info.Snapshotter }
+            }
+        }
+    }
+
+    function Format-Layers($Layers) {
+        # A stable text form of what Get-OverlayLayer emitted, to compare two reads.
+        ($Layers | ForEach-Object { '{0}|{1}|{2}|{3}|{4}|{5}|{6}|{7}|{8}|{9}' -f $_.Namespace, $_.Image, $_.ImageId, $_.Container, $_.Position, $_.Role, $_.Path, $_.Work, $_.DiffId, $_.Size }) -join "`n"
+    }
+
+    function Get-TreeState([string] $Path) {
+        # Every entry below $Path: type, size, mode, owner, modify/change times (ns), link target,
+        # and the access time of regular files (find itself reads directories and links, which moves theirs).
+        & find $Path '(' -type f -printf '%P|%y|%s|%m|%U|%G|%A@|%T@|%C@\n' ')' -o -printf '%P|%y|%s|%m|%U|%G|%T@|%C@|%l\n' | Sort-Object
+    }
+
+    function Get-TreeHashes([string] $Path) {
+        & find $Path -type f -exec sha256sum '{}' '+' | Sort-Object
+    }
+
+    function Stop-RunningTask {
+        if ($script:Running -and $script:Ctd -and -not $script:Ctd.Process.HasExited) {
+            & ctr --address $script:Ctd.Socket -n k8s.io tasks kill -s SIGKILL r1 *> $null
+            for ($i = 0; $i -lt 50 -and (& ctr --address $script:Ctd.Socket -n k8s.io tasks delete r1 *>&1) -match 'running'; $i++) { Start-Sleep -Milliseconds 100 }
+            & ctr --address $script:Ctd.Socket -n k8s.io tasks delete --force r1 *> $null
+            & ctr --address $script:Ctd.Socket -n k8s.io containers delete r1 *> $null
+            $script:Running = $null
+        }
+    }
+
+    if ($script:Ready) {
+        try {
+            # Images built offline (FROM scratch with the static busybox) by a private dockerd.
+            $script:Docker = Start-TestDocker -Root "$script:Root/d"
+            $app = New-BusyboxContext -Path "$script:Root/ctx-app" -Steps @(
+                'RUN echo one > /one', 'RUN mkdir -p /data/sub && echo two > /data/sub/two', 'ENV X=1', 'RUN rm /one && echo three > /three')
+            $null = Invoke-TestDocker $script:Docker build -q -t example.com/demo/app:1.0 $app
+            $null = Invoke-TestDocker $script:Docker tag example.com/demo/app:1.0 app2:latest
+            $base = New-BusyboxContext -Path "$script:Root/ctx-base"
+            $null = Invoke-TestDocker $script:Docker build -q -t busybox:latest $base
+            $null = Invoke-TestDocker $script:Docker save -o "$script:Root/app.tar" example.com/demo/app:1.0 app2:latest
+            $null = Invoke-TestDocker $script:Docker save -o "$script:Root/base.tar" busybox:latest
+            Stop-TestDocker $script:Docker
+            $script:Docker = $null
+
+            # A private containerd: Kubernetes' namespace and Docker's.
+            $script:Ctd = Start-TestContainerd -Root "$script:Root/ctd"
+            $null = Invoke-TestCtr $script:Ctd -n k8s.io images import "$script:Root/app.tar"
+            $null = Invoke-TestCtr $script:Ctd -n moby images import "$script:Root/base.tar"
+            $null = Invoke-TestCtr $script:Ctd -n k8s.io images import "$script:Root/base.tar"
+            $null = Invoke-TestCtr $script:Ctd -n k8s.io containers create example.com/demo/app:1.0 c1
+            $null = Invoke-TestCtr $script:Ctd -n k8s.io containers create docker.io/library/app2:latest c2
+            $null = Invoke-TestCtr $script:Ctd -n k8s.io containers create docker.io/library/busybox:latest c3
+            $null = Invoke-TestCtr $script:Ctd -n moby containers create docker.io/library/busybox:latest m1
+        }
+        catch {
+            $script:SetupError = $_
+        }
+    }
+}
+
+AfterAll {
+    Stop-RunningTask
+    if ($script:Docker) { Stop-TestDocker $script:Docker }
+    if ($script:Ctd) { Stop-TestContainerd $script:Ctd }
+    Remove-TestRoot $script:Root
+}
+
+Describe 'Get-OverlayLayer on a containerd store' -Tag 'RequiresRoot', 'Engines' {
+    BeforeEach {
+        $script:Go = Assert-Prerequisite $script:Ready $script:Why
+        if ($script:Go -and $script:SetupError) { throw $script:SetupError }
+    }
+
+    Context 'with the daemon running' {
+        AfterEach {
+            Clear-TestMounts "$script:Root/m"
+        }
+
+        It 'gives every container the upperdir, workdir and lowerdirs of ctr snapshots mounts' {
+            if (-not $Go) { return }
+            $ours = Get-OverlayLayer -DataRoot $script:Ctd.DataRoot -Container * -ErrorVariable err
+            $err | Should -BeNullOrEmpty
+            $ctr = @(Get-CtrContainers)
+            $ctr | Should -HaveCount 4
+            foreach ($c in $ctr) {
+                $m = Get-CtrMount $c.Namespace $c.SnapshotKey
+                $m.Type | Should -Be 'overlay'
+                $mine = @($ours | Where-Object { $_.Namespace -eq $c.Namespace -and $_.ContainerId -eq $c.Id } | Sort-Object Position)
+                $mine[0].Role | Should -Be 'Upper'
+                $mine[0].Path | Should -Be $m.Upper
+                $mine[0].Work | Should -Be $m.Work
+                @($mine | Select-Object -Skip 1 | ForEach-Object Path) | Should -Be $m.Lowers
+                @($mine | Select-Object -Skip 1 | ForEach-Object Role | Sort-Object -Unique) | Should -Be 'Lower'
+                $mine | ForEach-Object { $_.Backend | Should -Be 'containerd'; $_.DataRoot | Should -Be $script:Ctd.DataRoot }
+            }
+        }
+
+        It 'gives every image the diff ids of its image config, by name and by listing' {
+            if (-not $Go) { return }
+            $all = Get-Layers -Image *
+            $ctr = @(Get-CtrImages)
+            $ctr.Count | Should -BeGreaterOrEqual 6
+            foreach ($x in $ctr) {
+                # Ours are top first, the config's bottom first.
+                $listed = @($all | Where-Object { $_.Namespace -eq $x.Namespace -and $_.ImageId -eq $x.Digest } | Sort-Object Position -Descending)
+                @($listed.DiffId) | Should -Be $x.DiffIds
+                $named = @(Get-Layers -Image $x.Name -Namespace $x.Namespace | Sort-Object Position -Descending)
+                @($named.DiffId) | Should -Be $x.DiffIds
+                $named | ForEach-Object { $_.ImageId | Should -Be $x.Digest }
+            }
+        }
+
+        It 'points each image layer at the snapshot dir holding that layer''s files' {
+            if (-not $Go) { return }
+            $app = @(Get-Layers -Image example.com/demo/app:1.0)
+            $app | Should -HaveCount 5
+            # Top first: rm /one + three, data/sub/two, one, the busybox links, busybox itself.
+            Test-Path -LiteralPath "$($app[0].Path)/three" | Should -BeTrue
+            & stat -c '%F %t:%T' -- "$($app[0].Path)/one" | Should -Be 'character special file 0:0'   # the whiteout of /one
+            Get-Content -LiteralPath "$($app[1].Path)/data/sub/two" | Should -Be 'two'
+            Get-Content -LiteralPath "$($app[2].Path)/one" | Should -Be 'one'
+            Test-Path -LiteralPath "$($app[4].Path)/bin/busybox" | Should -BeTrue
+            $app[0].CreatedBy | Should -Match 'echo three'
+            $app | ForEach-Object { $_.Size | Should -BeGreaterThan 0; $_.ChainId | Should -Match '^sha256:[0-9a-f]{64}$' }
+            $app[4].ChainId | Should -Be $app[4].DiffId
+        }
+
+        It 'finds images by the short names users type, in Docker''s namespace first' {
+            if (-not $Go) { return }
+            foreach ($typed in 'busybox', 'busybox:latest', 'library/busybox', 'docker.io/library/busybox:latest') {
+                $l = @(Get-Layers -Image $typed)
+                $l.Namespace | Sort-Object -Unique | Should -Be 'moby'
+                $l[0].Image | Should -Be 'docker.io/library/busybox:latest'
+                (Get-Layers -Image $typed -Namespace k8s.io).Namespace | Sort-Object -Unique | Should -Be 'k8s.io'
+            }
+            (Get-Layers -Image app2)[0].Image | Should -Be 'docker.io/library/app2:latest'
+            # One image per target: the tags of one target come together, shown by the first name.
+            (Get-Layers -Image 'example.com/demo/*' -Namespace 'k8s*')[0].ImageId | Should -Be (Get-Layers -Image example.com/demo/app:1.0)[0].ImageId
+            (Get-Layers -Container * -Namespace moby).ContainerId | Sort-Object -Unique | Should -Be 'm1'
+        }
+
+        It 'reports a namespace that does not exist, and an image that is not there' {
+            if (-not $Go) { return }
+            Get-OverlayLayer -DataRoot $script:Ctd.DataRoot -Image * -Namespace nope -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+            $err[0].FullyQualifiedErrorId | Should -Be 'ContainerdNamespaceNotFound,OverlayTools.GetOverlayLayerCommand'
+            $err[0].TargetObject | Should -Be 'nope'
+            Get-OverlayLayer -DataRoot $script:Ctd.DataRoot -Image nginx -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+            $err[0].FullyQualifiedErrorId | Should -Be 'ImageNotFound,OverlayTools.GetOverlayLayerCommand'
+        }
+
+        It 'describes a snapshot dir given by -Path, and maps an upper dir back to its container' {
+            if (-not $Go) { return }
+            $c1 = @(Get-Layers -Container c1)
+            $up = Get-OverlayLayer -Path $c1[0].Path
+            $up.Role | Should -Be 'Upper'
+            $up.ContainerId | Should -Be 'c1'
+            $up.Namespace | Should -Be 'k8s.io'
+            $up.Image | Should -Be 'example.com/demo/app:1.0'
+            $low = Get-OverlayLayer -Path (Split-Path $c1[1].Path)   # the snapshot dir itself
+            $low.Path | Should -Be $c1[1].Path
+            $low.ChainId | Should -Be $c1[1].ChainId
+        }
+
+        It 'mounts a container read-only from the piped layers, as its image''s files' {
+            if (-not $Go) { return }
+            $target = New-Layer "$script:Root/m/ro"
+            Get-Layers -Container c1 | Mount-Overlay -ReadOnly -Target $target -ErrorAction Stop
+            Get-Content -LiteralPath "$target/three" | Should -Be 'three'
+            Get-Content -LiteralPath "$target/data/sub/two" | Should -Be 'two'
+            Test-Path -LiteralPath "$target/one" | Should -BeFalse
+            Test-Path -LiteralPath "$target/bin/busybox" | Should -BeTrue
+        }
+
+        It 'matches the mount of a running task, and a mount with relative lowerdirs, to the container' {
+            if (-not $Go) { return }
+            $null = Assert-Prerequisite ([bool] (Get-Command runc -CommandType Application -ErrorAction SilentlyContinue)) 'ctr run needs runc'
+            $null = Invoke-TestCtr $script:Ctd -n k8s.io run -d docker.io/library/busybox:latest r1 sleep 600
+            $script:Running = 'r1'
+            try {
+                $rootfs = "$($script:Ctd.State)/io.containerd.runtime.v2.task/k8s.io/r1/rootfs"
+                $l = @(Get-OverlayLayer -Target $rootfs -DataRoot $script:Ctd.DataRoot)
+                $l | Should -HaveCount 3
+                $l[0].Role | Should -Be 'Upper'
+                $l[0].ContainerId | Should -Be 'r1'
+                $l[0].Work | Should -Not -BeNullOrEmpty
+                $l[1..2].DiffId | Should -Be (Get-Layers -Image busybox -Namespace k8s.io).DiffId
+                # Get-OverlayMount names the task's container too.
+                $m = Get-OverlayMount -Target $rootfs
+                $m.Backend | Should -Be 'containerd'
+                $m.ContainerId | Should -Be 'r1'
+            }
+            finally { Stop-RunningTask }
+
+            # containerd mounts long stacks from the snapshots dir with relative lowerdirs ("5/fs").
+            $c1 = @(Get-Layers -Container c1)
+            $snapshots = Split-Path (Split-Path $c1[0].Path)
+            $rel = ($c1 | Select-Object -Skip 1 | ForEach-Object { $_.Path.Substring($snapshots.Length + 1) }) -join ':'
+            $target = New-Layer "$script:Root/m/rel"
+            & bash -c 'cd "$1" && mount -t overlay overlay -o "ro,lowerdir=$2" "$3"' mount $snapshots $rel $target
+            $LASTEXITCODE | Should -Be 0
+            $m = @(Get-OverlayLayer -Target $target -DataRoot $script:Ctd.DataRoot)
+            @($m.Path) | Should -Be @($c1 | Select-Object -Skip 1 | ForEach-Object Path)
+            @($m.DiffId) | Should -Be @($c1 | Select-Object -Skip 1 | ForEach-Object DiffId)
+            $m[0].Image | Should -Not -BeNullOrEmpty
+        }
+
+        It 'reads consistently while containerd commits' {
+            if (-not $Go) { return }
+            $expected = Format-Layers (Get-Layers -Container * -Namespace moby)
+            # Tag images in a loop (each tag is a commit to meta.db) while reading.
+            $psi = [Diagnostics.ProcessStartInfo]::new('bash')
+            foreach ($a in '-c', 'for i in $(seq 1 150); do ctr --address "$1" -n k8s.io images tag --force docker.io/library/busybox:latest example.com/churn:$i >/dev/null || exit 1; done', 'churn', $script:Ctd.Socket) { $psi.ArgumentList.Add($a) }
+            $job = [Diagnostics.Process]::Start($psi)
+            try {
+                $reads = 0
+                while (-not $job.HasExited -or $reads -lt 5) {
+                    $images = Get-OverlayLayer -DataRoot $script:Ctd.DataRoot -Image * -ErrorVariable err
+                    $err | Should -BeNullOrEmpty
+                    $images | Should -Not -BeNullOrEmpty
+                    Format-Layers (Get-Layers -Container * -Namespace moby) | Should -Be $expected
+                    @(Get-Layers -Container * -Namespace k8s.io | Where-Object Role -EQ 'Upper') | Should -HaveCount 3
+                    $reads++
+                }
+            }
+            finally { $job.WaitForExit() }
+            $job.ExitCode | Should -Be 0
+            $script:Live = Format-Layers ((Get-Layers -Image *) + (Get-Layers -Container *))
+        }
+    }
+
+    Context 'with the daemon stopped' {
+        BeforeAll {
+            if ($script:Ready -and $script:Ctd -and -not $script:SetupError) {
+                Stop-RunningTask
+                Stop-TestContainerd $script:Ctd -KeepData
+            }
+        }
+
+        It 'gives the same layers as while it ran' {
+            if (-not $Go) { return }
+            $script:Ctd.Process.HasExited | Should -BeTrue
+            Format-Layers ((Get-Layers -Image *) + (Get-Layers -Container *)) | Should -Be $script:Live
+        }
+
+        It 'changes nothing in the store: contents, modes and timestamps (atime included)' {
+            if (-not $Go) { return }
+            $data = $script:Ctd.DataRoot
+            $hashes = Get-TreeHashes $data
+            # Age the access time of every file, so that any plain read would visibly update it (relatime).
+            & find $data -type f -exec touch -a -d '@946684800' '{}' '+'
+            $before = Get-TreeState $data
+            $null = Get-Layers -Image *
+            $c = Get-Layers -Container *
+            $null = Get-OverlayLayer -Path ($c | Where-Object Role -EQ 'Upper').Path
+            $after = Get-TreeState $data
+            Compare-Object $before $after | Should -BeNullOrEmpty
+            Compare-Object $hashes (Get-TreeHashes $data) | Should -BeNullOrEmpty
+        }
+
+        It 'reports a truncated or damaged meta.db clearly, and leaves the copy as it was' {
+            if (-not $Go) { return }
+            $copy = "$script:Root/copy"
+            $null = New-Item -ItemType Directory -Force -Path "$copy/io.containerd.metadata.v1.bolt"
+            $db = "$copy/io.containerd.metadata.v1.bolt/meta.db"
+            $bytes = [IO.File]::ReadAllBytes("$($script:Ctd.DataRoot)/io.containerd.metadata.v1.bolt/meta.db")
+            [IO.File]::WriteAllBytes($db, [byte[]] $bytes[0..(4096 * 3 - 1)])
+            Get-OverlayLayer -DataRoot $copy -Image * -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+            $err[0].FullyQualifiedErrorId | Should -Be 'BoltDatabaseTruncated,OverlayTools.GetOverlayLayerCommand'
+            $err[0].CategoryInfo.Category | Should -Be 'InvalidData'
+            $err[0].TargetObject | Should -Be $db
+
+            $bad = [byte[]] $bytes.Clone()
+            $bad[16 + 20] = $bad[16 + 20] -bxor 0xFF
+            $bad[4096 + 16 + 20] = $bad[4096 + 16 + 20] -bxor 0xFF
+            [IO.File]::WriteAllBytes($db, $bad)
+            Get-OverlayLayer -DataRoot $copy -Container * -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+            $err[0].FullyQualifiedErrorId | Should -Be 'BoltDatabaseCorrupt,OverlayTools.GetOverlayLayerCommand'
+            $err[0].ErrorDetails.RecommendedAction | Should -Not -BeNullOrEmpty
+            (Get-FileHash -LiteralPath $db -Algorithm SHA256).Hash | Should -Be ([Convert]::ToHexString([Security.Cryptography.SHA256]::HashData($bad)))
+        }
+    }
+}

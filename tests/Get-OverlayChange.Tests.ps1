@@ -1,0 +1,304 @@
+#Requires -Version 7.4
+# Get-OverlayChange against the real kernel: change lists after real operations through the
+# merged view, cross-checked with what the kernel itself shows (merged view against the lowers).
+
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+    Import-OverlayToolsUnderTest
+    $script:Root = New-TestRoot 'changes'
+
+    function ConvertTo-DiffLines($changes) {
+        # docker diff's lines: "C /etc"
+        @($changes | ForEach-Object { '{0} {1}' -f $_.Kind.Substring(0, 1), $_.Path })
+    }
+
+    function Assert-MatchesKernel {
+        # Cross-check: compare the merged view with the lowers alone (mounted read-only), as the
+        # kernel shows them, using find(1), which opens no file.
+        param([string] $Merged, [string[]] $Lowers, $Changes)
+        $image = New-Layer (Join-Path $Case ('image-' + [guid]::NewGuid().ToString('N').Substring(0, 6)))
+        Mount-Overlay -Lower $Lowers -Target $image
+        try {
+            $m = Get-TestTreeState $Merged
+            $i = Get-TestTreeState $image
+        }
+        finally {
+            Dismount-Overlay $image
+        }
+        $byPath = @{}
+        foreach ($c in $Changes) { $byPath[$c.Path] = $c.Kind }
+        foreach ($p in $m.Keys) {
+            if (-not $i.ContainsKey($p)) {
+                $byPath[$p] | Should -Be 'Added' -Because "$p is only in the merged view"
+                continue
+            }
+            $a = $m[$p]; $b = $i[$p]
+            $differs = $a.Type -ne $b.Type -or $a.Mode -ne $b.Mode -or $a.Uid -ne $b.Uid -or $a.Gid -ne $b.Gid -or $a.Target -ne $b.Target -or
+                ($a.Type -ne 'd' -and ($a.Size -ne $b.Size -or $a.Mtime -ne $b.Mtime))
+            if ($differs) { $byPath[$p] | Should -Be 'Changed' -Because "$p differs between the merged view and the lowers" }
+            elseif ($byPath.ContainsKey($p)) { $byPath[$p] | Should -Be 'Changed' -Because "$p exists on both sides" }
+        }
+        foreach ($p in $i.Keys) {
+            if ($m.ContainsKey($p)) { continue }
+            $parent = $p.Substring(0, $p.LastIndexOf('/'))
+            if ($parent -eq '' -or $m.ContainsKey($parent)) {
+                $byPath[$p] | Should -Be 'Deleted' -Because "$p is gone from the merged view"
+            }
+            else {
+                $byPath.ContainsKey($p) | Should -BeFalse -Because "$p lies below a deleted directory, which docker diff lists alone"
+            }
+        }
+        foreach ($c in $Changes) {
+            switch ($c.Kind) {
+                'Added' { $m.ContainsKey($c.Path) | Should -BeTrue; $i.ContainsKey($c.Path) | Should -BeFalse }
+                'Changed' { $m.ContainsKey($c.Path) | Should -BeTrue; $i.ContainsKey($c.Path) | Should -BeTrue }
+                'Deleted' { $m.ContainsKey($c.Path) | Should -BeFalse; $i.ContainsKey($c.Path) | Should -BeTrue }
+            }
+        }
+    }
+}
+
+AfterAll {
+    Remove-TestRoot $script:Root
+}
+
+Describe 'Get-OverlayChange' -Tag 'RequiresRoot' {
+    BeforeEach {
+        $null = Assert-Prerequisite (Test-IsRoot) 'mounting needs root'
+        $script:Case = Join-Path $script:Root ([guid]::NewGuid().ToString('N').Substring(0, 8))
+        $script:Lower = New-Layer "$script:Case/lower" @{
+            'etc/passwd' = 'root:x:0:0'; 'etc/hosts' = '127.0.0.1 localhost'; 'var/cache/a' = 'a'; 'var/cache/sub/b' = 'b'
+            'data/moved/file' = 'f'; 'data/keep' = 'k'; 'usr/bin/tool' = 'tool'
+        }
+        $script:Upper = New-Layer "$script:Case/upper"
+        $script:Merged = New-Layer "$script:Case/merged"
+    }
+
+    AfterEach {
+        Clear-TestMounts $script:Case
+    }
+
+    Context 'docker diff semantics' {
+        It 'lists creates as Added and their parents as Changed' {
+            Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged
+            Set-Content -LiteralPath "$Merged/etc/new.conf" -Value 'x'
+            $null = New-Item -ItemType Directory -Path "$Merged/opt/app"
+            Set-Content -LiteralPath "$Merged/opt/app/run.sh" -Value 'echo'
+            $c = Get-OverlayChange -Target $Merged
+            ConvertTo-DiffLines $c | Should -Be @('C /etc', 'A /etc/new.conf', 'A /opt', 'A /opt/app', 'A /opt/app/run.sh')
+            $c[0] | Should -BeOfType ([OverlayTools.OverlayChange])
+            ($c | Where-Object Path -EQ '/opt/app/run.sh').ItemType | Should -Be 'File'
+            ($c | Where-Object Path -EQ '/opt/app/run.sh').Size | Should -Be 5
+            ($c | Where-Object Path -EQ '/opt').ItemType | Should -Be 'Directory'
+            $c.Layer | Select-Object -Unique | Should -Be $Upper
+            Assert-MatchesKernel $Merged @($Lower) $c
+        }
+
+        It 'lists an append as Changed with every parent' {
+            Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged
+            Add-Content -LiteralPath "$Merged/data/moved/file" -Value 'more'
+            $c = Get-OverlayChange $Merged
+            ConvertTo-DiffLines $c | Should -Be @('C /data', 'C /data/moved', 'C /data/moved/file')
+            Assert-MatchesKernel $Merged @($Lower) $c
+        }
+
+        It 'lists deletions as Deleted, a deleted directory once' {
+            Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged
+            Remove-Item -LiteralPath "$Merged/etc/hosts"
+            Remove-Item -LiteralPath "$Merged/var/cache" -Recurse -Force
+            $c = Get-OverlayChange $Merged
+            ConvertTo-DiffLines $c | Should -Be @('C /etc', 'D /etc/hosts', 'C /var', 'D /var/cache')
+            ($c | Where-Object Path -EQ '/var/cache').ItemType | Should -Be 'Directory'
+            ($c | Where-Object Path -EQ '/etc/hosts').ItemType | Should -Be 'File'
+            Assert-MatchesKernel $Merged @($Lower) $c
+        }
+
+        It 'lists rm -rf of a lower directory and its re-creation as Changed, hidden children Deleted, new ones Added' {
+            Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged
+            Remove-Item -LiteralPath "$Merged/var/cache" -Recurse -Force
+            $null = New-Item -ItemType Directory -Path "$Merged/var/cache"
+            Set-Content -LiteralPath "$Merged/var/cache/new" -Value 'n'
+            Set-Content -LiteralPath "$Merged/var/cache/a" -Value 'replaced'
+            Get-TestXattr "$Upper/var/cache" 'trusted.overlay.opaque' | Should -Be 'y'
+            $c = Get-OverlayChange $Merged
+            ConvertTo-DiffLines $c | Should -Be @('C /var', 'C /var/cache', 'C /var/cache/a', 'A /var/cache/new', 'D /var/cache/sub')
+            ($c | Where-Object Path -EQ '/var/cache').Opaque | Should -BeTrue
+            Assert-MatchesKernel $Merged @($Lower) $c
+        }
+
+        It 'lists a directory renamed with redirect_dir=on as Deleted at the old path and Added, with its content, at the new one' {
+            Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged -Option redirect_dir=on
+            Move-Item -LiteralPath "$Merged/data/moved" -Destination "$Merged/data/renamed"
+            Move-Item -LiteralPath "$Merged/var/cache" -Destination "$Merged/cache-at-top"
+            Get-TestXattr "$Upper/data/renamed" 'trusted.overlay.redirect' | Should -Be 'moved'
+            $c = Get-OverlayChange $Merged
+            ConvertTo-DiffLines $c | Should -Be @(
+                'A /cache-at-top', 'A /cache-at-top/a', 'A /cache-at-top/sub', 'A /cache-at-top/sub/b',
+                'C /data', 'D /data/moved', 'A /data/renamed', 'A /data/renamed/file',
+                'C /var', 'D /var/cache')
+            ($c | Where-Object Path -EQ '/data/renamed').RenamedFrom | Should -Be '/data/moved'
+            ($c | Where-Object Path -EQ '/cache-at-top').RenamedFrom | Should -Be '/var/cache'
+            Assert-MatchesKernel $Merged @($Lower) $c
+        }
+
+        It 'marks metadata-only copies with metacopy=on' {
+            Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged -Option metacopy=on, redirect_dir=on
+            & chmod 0600 "$Merged/usr/bin/tool"
+            $c = Get-OverlayChange $Merged
+            ConvertTo-DiffLines $c | Should -Be @('C /usr', 'C /usr/bin', 'C /usr/bin/tool')
+            $tool = $c | Where-Object Path -EQ '/usr/bin/tool'
+            $tool.MetadataOnly | Should -BeTrue
+            $tool.Size | Should -Be 4
+            Assert-MatchesKernel $Merged @($Lower) $c
+        }
+
+        It 'lists each name of a hard link' {
+            Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged -Option index=on
+            & ln "$Merged/etc/passwd" "$Merged/etc/passwd-link"
+            $null = New-Item -ItemType HardLink -Path "$Merged/hl-new" -Target "$Merged/etc/passwd-link"
+            $c = Get-OverlayChange $Merged
+            # /etc/passwd was copied up to be linked, but looks as it did: docker diff does not list it.
+            ConvertTo-DiffLines $c | Should -Be @('C /etc', 'A /etc/passwd-link', 'A /hl-new')
+            ConvertTo-DiffLines (Get-OverlayChange $Merged -Style Podman) | Should -Be @('C /etc', 'C /etc/passwd', 'A /etc/passwd-link', 'A /hl-new')
+            Assert-MatchesKernel $Merged @($Lower) $c
+        }
+
+        It 'lists FIFOs, sockets and devices without opening them' {
+            & mkfifo "$Lower/usr/bin/lower-fifo"
+            Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged
+            & mkfifo "$Merged/usr/fifo"
+            & mknod "$Merged/usr/null" c 1 3
+            & chmod 0600 "$Merged/usr/bin/lower-fifo"
+            $c = Get-OverlayChange $Merged
+            ConvertTo-DiffLines $c | Should -Be @('C /usr', 'C /usr/bin', 'C /usr/bin/lower-fifo', 'A /usr/fifo', 'A /usr/null')
+            ($c | Where-Object Path -EQ '/usr/fifo').ItemType | Should -Be 'Fifo'
+            ($c | Where-Object Path -EQ '/usr/null').ItemType | Should -Be 'CharacterDevice'
+            Assert-MatchesKernel $Merged @($Lower) $c
+        }
+
+        It 'matches the kernel after a mix of everything, over two lower layers' {
+            $top = New-Layer "$Case/lower-top" @{ 'etc/hosts' = 'from top'; 'srv/www/index.html' = '<html>'; 'data/other' = 'o' }
+            & mknod "$top/data/keep" c 0 0
+            Mount-Overlay -Lower $top, $Lower -Upper $Upper -Target $Merged -Option redirect_dir=on
+            Test-Path -LiteralPath "$Merged/data/keep" | Should -BeFalse -Because 'the top lower deletes it'
+            Add-Content -LiteralPath "$Merged/etc/hosts" -Value 'x'
+            Remove-Item -LiteralPath "$Merged/srv/www" -Recurse -Force
+            $null = New-Item -ItemType Directory -Path "$Merged/srv/www"
+            Move-Item -LiteralPath "$Merged/var/cache" -Destination "$Merged/var/cache2"
+            Set-Content -LiteralPath "$Merged/data/keep" -Value 'new keep'
+            Remove-Item -LiteralPath "$Merged/usr" -Recurse -Force
+            & chmod 0700 "$Merged/etc"
+            $c = Get-OverlayChange $Merged
+            ConvertTo-DiffLines $c | Should -Contain 'A /data/keep' -Because 'the lowers delete it, so for them it is new'
+            ConvertTo-DiffLines $c | Should -Contain 'D /srv/www/index.html'
+            ConvertTo-DiffLines $c | Should -Contain 'D /usr'
+            Assert-MatchesKernel $Merged @($top, $Lower) $c
+        }
+    }
+
+    Context 'unmounted layers and pipeline input' {
+        It 'reads -Upper and -Lower directly, with LowerDir as docker inspect prints it' {
+            Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged
+            Remove-Item -LiteralPath "$Merged/etc/hosts"
+            Set-Content -LiteralPath "$Merged/new" -Value 'n'
+            $mounted = ConvertTo-DiffLines (Get-OverlayChange $Merged)
+            Dismount-Overlay $Merged
+            $other = New-Layer "$Case/other"
+            ConvertTo-DiffLines (Get-OverlayChange -Upper $Upper -Lower $Lower) | Should -Be $mounted
+            ConvertTo-DiffLines (Get-OverlayChange -Upper $Upper -Lower "${Lower}:$other") | Should -Be $mounted
+            $data = [pscustomobject]@{ LowerDir = "${Lower}:$other"; UpperDir = $Upper; WorkDir = "$Upper.work"; MergedDir = $Merged }
+            ConvertTo-DiffLines ($data | Get-OverlayChange) | Should -Be $mounted
+        }
+
+        It 'takes mounted overlays from Get-OverlayMount' {
+            Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged
+            Set-Content -LiteralPath "$Merged/new" -Value 'n'
+            ConvertTo-DiffLines (Get-OverlayMount -Target $Merged | Get-OverlayChange) | Should -Be @('A /new')
+        }
+
+        It 'lists nothing for a read-only overlay' {
+            Mount-Overlay -Lower $Lower -Target $Merged
+            Get-OverlayChange $Merged | Should -BeNullOrEmpty
+        }
+
+        It 'handles xattr whiteouts in a lower layer' {
+            $top = New-Layer "$Case/xw-top" @{ 'etc/placeholder' = 'p' }
+            $null = New-Item -ItemType File -Path "$top/etc/passwd"
+            Set-TestXattr "$top/etc/passwd" 'trusted.overlay.whiteout' 'y'
+            Set-TestXattr "$top/etc" 'trusted.overlay.opaque' 'x'
+            Mount-Overlay -Lower $top, $Lower -Upper $Upper -Target $Merged
+            Test-Path -LiteralPath "$Merged/etc/passwd" | Should -BeFalse -Because 'the kernel honours the xattr whiteout'
+            Set-Content -LiteralPath "$Merged/etc/passwd" -Value 'again'
+            Remove-Item -LiteralPath "$Merged/etc/hosts"
+            $c = Get-OverlayChange $Merged
+            ConvertTo-DiffLines $c | Should -Be @('C /etc', 'D /etc/hosts', 'A /etc/passwd')
+            Assert-MatchesKernel $Merged @($top, $Lower) $c
+        }
+
+        It 'refuses a mount whose layers are named by relative paths, and reads them with -Upper and -Lower' {
+            $null = New-Item -ItemType Directory -Path "$Case/work"
+            & sh -c 'cd "$1" && mount -t overlay overlay -o lowerdir=lower,upperdir=upper,workdir=work merged' sh $Case
+            $LASTEXITCODE | Should -Be 0
+            Set-Content -LiteralPath "$Merged/new" -Value 'n'
+            Get-OverlayChange -Target $Merged -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -Be 'OverlayLayersUnreachable,OverlayTools.GetOverlayChangeCommand'
+            ConvertTo-DiffLines (Get-OverlayChange -Upper $Upper -Lower $Lower) | Should -Be @('A /new')
+        }
+
+        It 'reports a missing upper and an unmounted target' {
+            Get-OverlayChange -Upper "$Case/missing" -Lower $Lower -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -Be 'UpperNotFound,OverlayTools.GetOverlayChangeCommand'
+            Get-OverlayChange -Target $Merged -ErrorVariable err2 -ErrorAction SilentlyContinue
+            $err2[0].FullyQualifiedErrorId | Should -Be 'MountNotFound,OverlayTools.GetOverlayChangeCommand'
+        }
+
+        It 'prints like docker diff by default' {
+            Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged
+            Remove-Item -LiteralPath "$Merged/etc/hosts"
+            $text = (Get-OverlayChange $Merged | Out-String).Trim() -split "`r?`n" | Where-Object { $_ }
+            $text | Should -Be @('C /etc', 'D /etc/hosts')
+        }
+
+        It 'stops early when the pipeline stops' {
+            Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged
+            foreach ($i in 1..50) { Set-Content -LiteralPath "$Merged/f$i" -Value $i }
+            @(Get-OverlayChange $Merged | Select-Object -First 3).Count | Should -Be 3
+        }
+    }
+
+    Context 'podman diff semantics' {
+        It 'lists a directory only when its own metadata changed or an entry in it was added or deleted, and hides podman''s own files' {
+            Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged
+            Add-Content -LiteralPath "$Merged/data/moved/file" -Value 'more'
+            Remove-Item -LiteralPath "$Merged/var/cache/a"
+            Set-Content -LiteralPath "$Merged/etc/mtab" -Value 'podman'
+            $null = New-Item -ItemType Directory -Path "$Merged/run"
+            Set-Content -LiteralPath "$Merged/run/.containerenv" -Value 'podman'
+            $docker = ConvertTo-DiffLines (Get-OverlayChange $Merged)
+            $docker | Should -Be @('C /data', 'C /data/moved', 'C /data/moved/file', 'C /etc', 'A /etc/mtab', 'A /run', 'A /run/.containerenv', 'C /var', 'C /var/cache', 'D /var/cache/a')
+            $podman = ConvertTo-DiffLines (Get-OverlayChange $Merged -Style Podman)
+            # /data and /data/moved were only copied up: not listed. /var was only copied up, but an
+            # entry below it was deleted, so (as in containers/storage) it is listed. /etc/mtab and
+            # /run are podman's own.
+            $podman | Should -Be @('C /data/moved/file', 'C /etc', 'C /var', 'C /var/cache', 'D /var/cache/a')
+        }
+
+        It 'lists a re-created directory as podman does: Deleted, then what is in it' {
+            Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged
+            Remove-Item -LiteralPath "$Merged/var/cache" -Recurse -Force
+            $null = New-Item -ItemType Directory -Path "$Merged/var/cache"
+            Set-Content -LiteralPath "$Merged/var/cache/a" -Value 'again'
+            Set-Content -LiteralPath "$Merged/var/cache/new" -Value 'n'
+            ConvertTo-DiffLines (Get-OverlayChange $Merged -Style Podman) | Should -Be @('C /var', 'D /var/cache', 'C /var/cache/a', 'A /var/cache/new')
+            ConvertTo-DiffLines (Get-OverlayChange $Merged) | Should -Be @('C /var', 'C /var/cache', 'C /var/cache/a', 'A /var/cache/new', 'D /var/cache/sub')
+        }
+
+        It 'lists an item that was only copied up under Podman, but not under Docker' {
+            Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged
+            Invoke-OverlayCopyUp "$Merged/etc/passwd", "$Merged/var/cache" -Recurse
+            Test-Path -LiteralPath "$Upper/etc/passwd" | Should -BeTrue
+            Get-OverlayChange $Merged | Should -BeNullOrEmpty -Because 'docker diff compares what the container sees, which did not change'
+            ConvertTo-DiffLines (Get-OverlayChange $Merged -Style Podman) | Should -Be @('C /etc/passwd', 'C /var/cache/a', 'C /var/cache/sub/b')
+        }
+    }
+}

@@ -1,0 +1,279 @@
+#Requires -Version 7.4
+# Invoke-OverlayCopyUp against the real kernel: what lands in the upper layer must equal the
+# lower item (bytes, mode, owner, times, xattrs), and the merged view must read the same.
+
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+    Import-OverlayToolsUnderTest
+    $script:Root = New-TestRoot 'copyup'
+
+    function Get-Meta([string] $Path) {
+        # What copy-up must keep, read without following a final link (ctime is the only field allowed to change).
+        $line = & stat -c '%F|%a|%u|%g|%s|%Y.%y|%X.%x|%t:%T' -- $Path
+        [pscustomobject]@{ Line = $line; Xattrs = (Get-TestXattr -Path $Path -List | Where-Object { $_ -notlike 'trusted.overlay.*' }) -join ',' }
+    }
+}
+
+AfterAll {
+    Remove-TestRoot $script:Root
+}
+
+Describe 'Invoke-OverlayCopyUp' -Tag 'RequiresRoot' {
+    BeforeEach {
+        $null = Assert-Prerequisite (Test-IsRoot) 'mounting needs root'
+        $script:Case = Join-Path $script:Root ([guid]::NewGuid().ToString('N').Substring(0, 8))
+        $script:Lower = New-Layer "$script:Case/lower" @{ 'etc/app.conf' = 'setting=1'; 'etc/deep/nested/file.txt' = 'deep'; 'top.txt' = 'top' }
+        $script:Upper = New-Layer "$script:Case/upper"
+        $script:Merged = New-Layer "$script:Case/merged"
+        & touch -d '2001-02-03 04:05:06.123456789' "$Lower/etc/app.conf" "$Lower/etc/deep/nested" "$Lower/etc/deep" "$Lower/etc"
+    }
+
+    AfterEach {
+        Get-Process -Name 'sleep-under-test' -ErrorAction SilentlyContinue | Stop-Process -Force -ErrorAction SilentlyContinue
+        Clear-TestMounts $script:Case
+    }
+
+    Context 'regular files' {
+        It 'copies the file into the upper layer with its bytes, mode, owner, times and xattrs' {
+            & chmod 0640 "$Lower/etc/app.conf"
+            & chown 1234:4321 "$Lower/etc/app.conf"
+            Set-TestXattr "$Lower/etc/app.conf" 'user.origin' 'lower'
+            & touch -d '2001-02-03 04:05:06.123456789' "$Lower/etc/app.conf"
+            $before = Get-Meta "$Lower/etc/app.conf"
+            Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged
+            $mergedBefore = Get-Meta "$Merged/etc/app.conf"
+
+            $r = Invoke-OverlayCopyUp -Path "$Merged/etc/app.conf" -PassThru
+
+            $r | Should -BeOfType ([OverlayTools.CopyUpResult])
+            $r.Status | Should -Be 'CopiedUp'
+            $r.Path | Should -Be "$Merged/etc/app.conf"
+            $r.UpperPath | Should -Be "$Upper/etc/app.conf"
+            $r.SourceLayer | Should -Be $Lower
+            $r.ItemType | Should -Be 'File'
+            $r.Bytes | Should -Be 9
+            $r.Duration | Should -BeOfType ([timespan])
+            # Metadata first: reading the content afterwards updates the access time, as any read does.
+            (Get-Meta "$Upper/etc/app.conf").Line | Should -Be $before.Line
+            (Get-Meta "$Upper/etc/app.conf").Xattrs | Should -Be $before.Xattrs
+            (Get-Meta "$Merged/etc/app.conf").Line | Should -Be $mergedBefore.Line
+            (Get-Meta "$Merged/etc/app.conf").Xattrs | Should -Be $mergedBefore.Xattrs
+            Get-Content -LiteralPath "$Upper/etc/app.conf" -Raw | Should -Be 'setting=1'
+            Get-Content -LiteralPath "$Merged/etc/app.conf" -Raw | Should -Be 'setting=1'
+            Get-Content -LiteralPath "$Lower/etc/app.conf" -Raw | Should -Be 'setting=1'
+        }
+
+        It 'copies the parents too, keeping their modification times, without making them opaque' {
+            Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged
+            Invoke-OverlayCopyUp "$Merged/etc/deep/nested/file.txt"
+            foreach ($d in 'etc', 'etc/deep', 'etc/deep/nested') {
+                Test-Path -LiteralPath "$Upper/$d" -PathType Container | Should -BeTrue
+                (& stat -c '%Y.%y' "$Upper/$d") | Should -Be (& stat -c '%Y.%y' "$Lower/$d")
+                Get-TestXattr "$Upper/$d" 'trusted.overlay.opaque' | Should -BeNullOrEmpty
+            }
+            (Get-ChildItem -LiteralPath "$Merged/etc" -Name | Sort-Object) | Should -Be @('app.conf', 'deep')
+        }
+
+        It 'copies a large file whose content hash stays equal' {
+            $big = "$Lower/big.bin"
+            & dd if=/dev/urandom of=$big bs=1M count=48 status=none
+            $hash = (Get-FileHash -LiteralPath $big -Algorithm SHA256).Hash
+            Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged
+            $r = Invoke-OverlayCopyUp "$Merged/big.bin" -PassThru
+            $r.Bytes | Should -Be (48MB)
+            (Get-FileHash -LiteralPath "$Upper/big.bin" -Algorithm SHA256).Hash | Should -Be $hash
+            (Get-FileHash -LiteralPath "$Merged/big.bin" -Algorithm SHA256).Hash | Should -Be $hash
+        }
+
+        It 'reports AlreadyUp for an item that is in the upper layer, and copies nothing' {
+            Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged
+            Invoke-OverlayCopyUp "$Merged/top.txt"
+            $r = Invoke-OverlayCopyUp "$Merged/top.txt" -PassThru
+            $r.Status | Should -Be 'AlreadyUp'
+            $r.SourceLayer | Should -Be $Upper
+            $r.Bytes | Should -Be 0
+        }
+
+        It 'warns when it copies up a setuid file or one with file capabilities' {
+            Set-Content -LiteralPath "$Lower/suid" -Value 'x'
+            & chmod 4755 "$Lower/suid"
+            Set-Content -LiteralPath "$Lower/caps" -Value 'x'
+            Set-TestXattr "$Lower/caps" 'security.capability' ([byte[]] (1, 0, 0, 2, 0, 32, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
+            Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged
+            $w = Invoke-OverlayCopyUp "$Merged/suid", "$Merged/caps" 3>&1 | ForEach-Object { "$_" }
+            $w | Should -HaveCount 2
+            $w[0] | Should -Match 'setuid'
+            $w[1] | Should -Match 'capabilities'
+            (& stat -c '%a' "$Upper/suid") | Should -Be '4755'
+            Get-TestXattr "$Upper/caps" 'security.capability' -Raw | Should -Be (Get-TestXattr "$Lower/caps" 'security.capability' -Raw)
+        }
+
+        It 'copies a running program up although it cannot be opened for writing' {
+            Copy-Item -LiteralPath (Get-Command sleep -CommandType Application | Select-Object -First 1).Source -Destination "$Lower/sleep-under-test"
+            Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged
+            $p = Start-Process -FilePath "$Merged/sleep-under-test" -ArgumentList 300 -PassThru
+            try {
+                $r = Invoke-OverlayCopyUp "$Merged/sleep-under-test" -PassThru
+                $r.Status | Should -Be 'CopiedUp'
+                (Get-FileHash "$Upper/sleep-under-test").Hash | Should -Be (Get-FileHash "$Lower/sleep-under-test").Hash
+            }
+            finally {
+                $p | Stop-Process -Force
+                $p.WaitForExit()
+            }
+        }
+    }
+
+    Context 'directories, links and special files' {
+        It 'copies a directory alone, or with -Recurse everything below it' {
+            Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged
+            $r = Invoke-OverlayCopyUp "$Merged/etc" -PassThru
+            $r.ItemType | Should -Be 'Directory'
+            $r.Status | Should -Be 'CopiedUp'
+            Test-Path -LiteralPath "$Upper/etc" -PathType Container | Should -BeTrue
+            Test-Path -LiteralPath "$Upper/etc/app.conf" | Should -BeFalse
+            (& stat -c '%Y.%y|%a' "$Upper/etc") | Should -Be (& stat -c '%Y.%y|%a' "$Lower/etc")
+
+            $all = Invoke-OverlayCopyUp "$Merged/etc" -Recurse -PassThru
+            $all.Path | Should -Be @("$Merged/etc", "$Merged/etc/app.conf", "$Merged/etc/deep", "$Merged/etc/deep/nested", "$Merged/etc/deep/nested/file.txt")
+            $all[0].Status | Should -Be 'AlreadyUp'
+            $all[1..4].Status | Should -Be @('CopiedUp', 'CopiedUp', 'CopiedUp', 'CopiedUp')
+            # Listing /etc again (it was up already) updates its access time like any ls; what -Recurse copied keeps both times.
+            foreach ($d in 'etc/deep', 'etc/deep/nested', 'etc/app.conf', 'etc/deep/nested/file.txt') {
+                (& stat -c '%Y.%y|%X.%x|%a|%u' "$Upper/$d") | Should -Be (& stat -c '%Y.%y|%X.%x|%a|%u' "$Lower/$d")
+            }
+            Get-Content -LiteralPath "$Upper/etc/deep/nested/file.txt" | Should -Be 'deep'
+        }
+
+        It 'copies a symbolic link itself, not its target' {
+            $null = New-Item -ItemType SymbolicLink -Path "$Lower/link" -Target 'top.txt'
+            $null = New-Item -ItemType SymbolicLink -Path "$Lower/dangling" -Target '/nonexistent/target'
+            & touch -h -d '2002-02-02 02:02:02' "$Lower/link"
+            Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged
+            $r = Invoke-OverlayCopyUp -LiteralPath "$Merged/link", "$Merged/dangling" -PassThru
+            $r.ItemType | Should -Be @('SymbolicLink', 'SymbolicLink')
+            $r.Status | Should -Be @('CopiedUp', 'CopiedUp')
+            (Get-Item -LiteralPath "$Upper/link").LinkTarget | Should -Be 'top.txt'
+            (Get-Item -LiteralPath "$Upper/dangling").LinkTarget | Should -Be '/nonexistent/target'
+            (& stat -c '%Y' "$Upper/link") | Should -Be (& stat -c '%Y' "$Lower/link")
+            Test-Path -LiteralPath "$Upper/top.txt" | Should -BeFalse
+        }
+
+        It 'copies FIFOs and device nodes without opening them, keeping setuid and setgid bits' {
+            & mkfifo "$Lower/fifo"
+            & mkfifo "$Lower/fifo-suid"
+            & chmod 6750 "$Lower/fifo-suid"
+            & mknod "$Lower/blockdev" b 7 250
+            & mknod "$Lower/chardev" c 1 3
+            Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged
+            $r = Invoke-OverlayCopyUp "$Merged/fifo", "$Merged/fifo-suid", "$Merged/blockdev", "$Merged/chardev" -PassThru
+            $r.ItemType | Should -Be @('Fifo', 'Fifo', 'BlockDevice', 'CharacterDevice')
+            $r.Status | Should -Be @('CopiedUp', 'CopiedUp', 'CopiedUp', 'CopiedUp')
+            foreach ($n in 'fifo', 'fifo-suid', 'blockdev', 'chardev') {
+                (& stat -c '%F|%a|%t:%T|%Y' "$Upper/$n") | Should -Be (& stat -c '%F|%a|%t:%T|%Y' "$Lower/$n")
+            }
+        }
+
+        It 'takes -LiteralPath from Get-ChildItem and -Path wildcards' {
+            Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged
+            $r = Get-ChildItem -LiteralPath "$Merged/etc" -File | Invoke-OverlayCopyUp -PassThru
+            $r.Path | Should -Be @("$Merged/etc/app.conf")
+            $r = Invoke-OverlayCopyUp -Path "$Merged/*.txt" -PassThru
+            $r.Path | Should -Be @("$Merged/top.txt")
+        }
+
+        It 'copies nothing with -WhatIf' {
+            Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged
+            Invoke-OverlayCopyUp "$Merged/etc" -Recurse -WhatIf
+            @(Get-ChildItem -LiteralPath $Upper -Force).Count | Should -Be 0
+        }
+
+        It 'is exported under the alias Invoke-CopyUp' {
+            (Get-Alias Invoke-CopyUp).ResolvedCommandName | Should -Be 'Invoke-OverlayCopyUp'
+            Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged
+            (Invoke-CopyUp "$Merged/top.txt" -PassThru).Status | Should -Be 'CopiedUp'
+        }
+    }
+
+    Context 'metacopy' {
+        It 'copies only the metadata with -MetadataOnly, and the data at the next copy-up' {
+            Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged -Option metacopy=on, redirect_dir=on
+            $r = Invoke-OverlayCopyUp "$Merged/etc/app.conf" -MetadataOnly -PassThru
+            $r.Status | Should -Be 'MetadataOnly'
+            $r.Bytes | Should -Be 0
+            Get-TestXattr "$Upper/etc/app.conf" -List | Should -Contain 'trusted.overlay.metacopy' -Because 'the upper holds a metadata-only copy'
+            Get-Content -LiteralPath "$Merged/etc/app.conf" | Should -Be 'setting=1'
+            (Resolve-OverlayPath "$Merged/etc/app.conf" -All | Where-Object State -EQ 'Data').Layer | Should -Be $Lower
+
+            $full = Invoke-OverlayCopyUp "$Merged/etc/app.conf" -PassThru
+            $full.Status | Should -Be 'CopiedUp'
+            $full.Bytes | Should -Be 9
+            Get-TestXattr "$Upper/etc/app.conf" -List | Should -Not -Contain 'trusted.overlay.metacopy'
+            (& stat -c '%Y.%y|%a|%s' "$Upper/etc/app.conf") | Should -Be (& stat -c '%Y.%y|%a|%s' "$Lower/etc/app.conf") -Because 'the kernel stamps the data copy with the current time and the cmdlet puts it back'
+            Get-Content -LiteralPath "$Upper/etc/app.conf" | Should -Be 'setting=1'
+        }
+
+        It 'refuses -MetadataOnly where metacopy is off' {
+            Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged
+            Invoke-OverlayCopyUp "$Merged/top.txt" -MetadataOnly -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -Be 'MetacopyNotEnabled,OverlayTools.InvokeOverlayCopyUpCommand'
+            Test-Path -LiteralPath "$Upper/top.txt" | Should -BeFalse
+        }
+    }
+
+    Context 'errors' {
+        It 'refuses a path that is not on an overlay' {
+            Invoke-OverlayCopyUp "$Lower/top.txt" -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -Be 'PathNotOnOverlay,OverlayTools.InvokeOverlayCopyUpCommand'
+            $err[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
+            $err[0].TargetObject | Should -Be "$Lower/top.txt"
+        }
+
+        It 'refuses a read-only overlay without an upper layer' {
+            Mount-Overlay -Lower $Lower -Target $Merged
+            Invoke-OverlayCopyUp "$Merged/top.txt" -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -Be 'OverlayHasNoUpper,OverlayTools.InvokeOverlayCopyUpCommand'
+        }
+
+        It 'refuses an overlay mounted read-only' {
+            Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged -ReadOnly
+            Invoke-OverlayCopyUp "$Merged/top.txt" -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -Be 'OverlayMountedReadOnly,OverlayTools.InvokeOverlayCopyUpCommand'
+            Test-Path -LiteralPath "$Upper/top.txt" | Should -BeFalse
+        }
+
+        It 'reports a missing path' {
+            Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged
+            Invoke-OverlayCopyUp -LiteralPath "$Merged/nothing-here" -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -Be 'OverlayPathNotFound,OverlayTools.InvokeOverlayCopyUpCommand'
+            $err[0].CategoryInfo.Category | Should -Be 'ObjectNotFound'
+        }
+
+        It 'reports ENOSPC on a full upper and leaves no partial file, whether it checks first or the kernel fails' {
+            $small = New-Layer "$Case/small"
+            & mount -t tmpfs -o size=2m tmpfs $small
+            $null = New-Item -ItemType Directory -Path "$small/upper"
+            & dd if=/dev/urandom of="$Lower/big.bin" bs=1M count=4 status=none
+            Mount-Overlay -Lower $Lower -Upper "$small/upper" -Target $Merged
+
+            Invoke-OverlayCopyUp "$Merged/big.bin" -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -Be 'CopyUpNoSpace,OverlayTools.InvokeOverlayCopyUpCommand'
+            $err[0].CategoryInfo.Category | Should -Be 'LimitsExceeded'
+            Test-Path -LiteralPath "$small/upper/big.bin" | Should -BeFalse
+
+            $env:OVERLAYTOOLS_COPYUP_SPACE_CHECK = 'off'
+            try {
+                Invoke-OverlayCopyUp "$Merged/big.bin" -ErrorVariable err2 -ErrorAction SilentlyContinue
+            }
+            finally {
+                Remove-Item Env:OVERLAYTOOLS_COPYUP_SPACE_CHECK
+            }
+            $err2[0].FullyQualifiedErrorId | Should -Be 'CopyUpNoSpace,OverlayTools.InvokeOverlayCopyUpCommand'
+            $err2[0].Exception.Message | Should -Match 'ENOSPC'
+            Test-Path -LiteralPath "$small/upper/big.bin" | Should -BeFalse
+            @(Get-ChildItem -LiteralPath "$small/upper.work/work" -Force).Count | Should -Be 0
+            (Get-FileHash "$Merged/big.bin").Hash | Should -Be (Get-FileHash "$Lower/big.bin").Hash
+            (Invoke-OverlayCopyUp "$Merged/top.txt" -PassThru).Status | Should -Be 'CopiedUp' -Because 'small files still fit'
+        }
+    }
+}

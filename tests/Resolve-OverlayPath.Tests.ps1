@@ -1,0 +1,140 @@
+#Requires -Version 7.4
+# Resolve-OverlayPath against the real kernel: which layer supplies a path, before and after
+# copy-up, through whiteouts, opaque and renamed directories and metadata-only copies.
+
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+    Import-OverlayToolsUnderTest
+    $script:Root = New-TestRoot 'resolve'
+}
+
+AfterAll {
+    Remove-TestRoot $script:Root
+}
+
+Describe 'Resolve-OverlayPath' -Tag 'RequiresRoot' {
+    BeforeEach {
+        $null = Assert-Prerequisite (Test-IsRoot) 'mounting needs root'
+        $script:Case = Join-Path $script:Root ([guid]::NewGuid().ToString('N').Substring(0, 8))
+        $script:Base = New-Layer "$script:Case/base" @{ 'etc/os-release' = 'base'; 'etc/hosts' = 'base hosts'; 'app/lib/a.so' = 'a'; 'app/lib/b.so' = 'b' }
+        $script:Patch = New-Layer "$script:Case/patch" @{ 'etc/os-release' = 'patched'; 'app/lib/c.so' = 'c' }
+        $script:Upper = New-Layer "$script:Case/upper"
+        $script:Merged = New-Layer "$script:Case/merged"
+    }
+
+    AfterEach {
+        Clear-TestMounts $script:Case
+    }
+
+    It 'names the layer that supplies a file: the top-most lower that has it' {
+        Mount-Overlay -Lower $Patch, $Base -Upper $Upper -Target $Merged
+        $r = Resolve-OverlayPath "$Merged/etc/os-release"
+        $r | Should -BeOfType ([OverlayTools.OverlayPathInfo])
+        $r.Layer | Should -Be $Patch
+        $r.LayerPath | Should -Be "$Patch/etc/os-release"
+        $r.Position | Should -Be 1
+        $r.Role | Should -Be 'Lower'
+        $r.State | Should -Be 'Supplies'
+        $r.Visible | Should -BeTrue
+        $r.OverlayPath | Should -Be '/etc/os-release'
+        $r.Target | Should -Be $Merged
+        (Resolve-OverlayPath "$Merged/etc/hosts").Position | Should -Be 2
+    }
+
+    It 'lists every layer that holds the path with -All, the lower ones shadowed' {
+        Mount-Overlay -Lower $Patch, $Base -Upper $Upper -Target $Merged
+        $all = Resolve-OverlayPath "$Merged/etc/os-release" -All
+        $all.Layer | Should -Be @($Patch, $Base)
+        $all.State | Should -Be @('Supplies', 'Shadowed')
+        $all[1].HiddenBy | Should -Be $Patch
+        $all[1].Visible | Should -BeFalse
+    }
+
+    It 'follows the file through a copy-up: the upper supplies it afterwards' {
+        Mount-Overlay -Lower $Patch, $Base -Upper $Upper -Target $Merged
+        (Resolve-OverlayPath "$Merged/etc/hosts").Role | Should -Be 'Lower'
+        Invoke-OverlayCopyUp "$Merged/etc/hosts"
+        $r = Resolve-OverlayPath "$Merged/etc/hosts"
+        $r.Role | Should -Be 'Upper'
+        $r.Position | Should -Be 0
+        $r.LayerPath | Should -Be "$Upper/etc/hosts"
+        (Resolve-OverlayPath "$Merged/etc/hosts" -All).State | Should -Be @('Supplies', 'Shadowed')
+    }
+
+    It 'shows directories merging across layers' {
+        Mount-Overlay -Lower $Patch, $Base -Upper $Upper -Target $Merged
+        $all = Resolve-OverlayPath "$Merged/app/lib" -All
+        $all.Layer | Should -Be @($Patch, $Base)
+        $all.State | Should -Be @('Supplies', 'Merged')
+        $all.Visible | Should -Be @($true, $true)
+        (Resolve-OverlayPath $Merged -All).State | Should -Be @('Supplies', 'Merged', 'Merged')
+    }
+
+    It 'explains a deleted path: an error without -All, the whiteout and the whited-out layers with it' {
+        Mount-Overlay -Lower $Patch, $Base -Upper $Upper -Target $Merged
+        Remove-Item -LiteralPath "$Merged/etc/os-release"
+        Resolve-OverlayPath "$Merged/etc/os-release" -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        $err[0].FullyQualifiedErrorId | Should -Be 'OverlayPathNotFound,OverlayTools.ResolveOverlayPathCommand'
+        $err[0].Exception.Message | Should -Match 'whiteout'
+        $all = Resolve-OverlayPath "$Merged/etc/os-release" -All
+        $all.State | Should -Be @('Whiteout', 'WhitedOut', 'WhitedOut')
+        $all.Role | Should -Be @('Upper', 'Lower', 'Lower')
+        $all[0].ItemType | Should -Be 'Whiteout'
+        $all[1].WhitedOut | Should -BeTrue
+        $all[1].HiddenBy | Should -Be $Upper
+    }
+
+    It 'shows entries hidden by an opaque directory' {
+        Mount-Overlay -Lower $Patch, $Base -Upper $Upper -Target $Merged
+        Remove-Item -LiteralPath "$Merged/app/lib" -Recurse -Force
+        $null = New-Item -ItemType Directory -Path "$Merged/app/lib"
+        Set-Content -LiteralPath "$Merged/app/lib/a.so" -Value 'new'
+        $r = Resolve-OverlayPath "$Merged/app/lib" -All
+        $r[0].Opaque | Should -BeTrue
+        $r.State | Should -Be @('Supplies', 'HiddenByOpaque', 'HiddenByOpaque')
+        $a = Resolve-OverlayPath "$Merged/app/lib/a.so" -All
+        $a.State | Should -Be @('Supplies', 'HiddenByOpaque')
+        $a[1].Layer | Should -Be $Base
+        $a[1].HiddenByOpaque | Should -BeTrue
+        $a[1].HiddenBy | Should -Be $Upper
+    }
+
+    It 'follows a renamed directory (redirect_dir=on) to the lower it came from' {
+        Mount-Overlay -Lower $Patch, $Base -Upper $Upper -Target $Merged -Option redirect_dir=on
+        Move-Item -LiteralPath "$Merged/app/lib" -Destination "$Merged/app/lib64"
+        $r = Resolve-OverlayPath "$Merged/app/lib64/b.so"
+        $r.Layer | Should -Be $Base
+        $r.LayerPath | Should -Be "$Base/app/lib/b.so"
+        $d = Resolve-OverlayPath "$Merged/app/lib64" -All
+        $d[0].RenamedFrom | Should -Be '/app/lib'
+        $d.LayerPath | Should -Be @("$Upper/app/lib64", "$Patch/app/lib", "$Base/app/lib")
+    }
+
+    It 'shows where the data of a metadata-only copy lives' {
+        Mount-Overlay -Lower $Patch, $Base -Upper $Upper -Target $Merged -Option metacopy=on, redirect_dir=on
+        & chmod 0600 "$Merged/app/lib/a.so"
+        $all = Resolve-OverlayPath "$Merged/app/lib/a.so" -All
+        $all[0].Role | Should -Be 'Upper'
+        $all[0].MetadataOnly | Should -BeTrue
+        ($all | Where-Object State -EQ 'Data').LayerPath | Should -Be "$Base/app/lib/a.so"
+    }
+
+    It 'takes Get-ChildItem output and wildcards' {
+        Mount-Overlay -Lower $Patch, $Base -Upper $Upper -Target $Merged
+        $r = Get-ChildItem -LiteralPath "$Merged/app/lib" | Resolve-OverlayPath
+        $r.Layer | Should -Be @($Base, $Base, $Patch)
+        (Resolve-OverlayPath "$Merged/app/lib/*.so").LayerPath | Should -Be @("$Base/app/lib/a.so", "$Base/app/lib/b.so", "$Patch/app/lib/c.so")
+    }
+
+    It 'pipes to and from Invoke-OverlayCopyUp by path' {
+        Mount-Overlay -Lower $Patch, $Base -Upper $Upper -Target $Merged
+        $copied = Get-ChildItem -LiteralPath "$Merged/app/lib" | Resolve-OverlayPath | Where-Object Layer -EQ $Base | Invoke-OverlayCopyUp -PassThru
+        $copied.Path | Should -Be @("$Merged/app/lib/a.so", "$Merged/app/lib/b.so")
+        ($copied | Resolve-OverlayPath).Role | Should -Be @('Upper', 'Upper')
+    }
+
+    It 'refuses a path that is not on an overlay' {
+        Resolve-OverlayPath "$Base/etc/hosts" -ErrorVariable err -ErrorAction SilentlyContinue
+        $err[0].FullyQualifiedErrorId | Should -Be 'PathNotOnOverlay,OverlayTools.ResolveOverlayPathCommand'
+    }
+}
