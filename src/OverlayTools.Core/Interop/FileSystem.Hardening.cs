@@ -10,6 +10,7 @@ internal readonly record struct DirectoryProbe(List<string> Names, bool ReportsD
 
 internal static unsafe partial class FileSystem
 {
+    private const int NoAtime = 0x40000; // O_NOATIME
     /// <summary>statx of a name in a directory descriptor, not following a final symlink; null and errno on failure.</summary>
     internal static FileStatus? TryStatAt(int dirFd, string name, bool follow, out int errno)
     {
@@ -58,7 +59,14 @@ internal static unsafe partial class FileSystem
         bool dtype = false;
         fixed (byte* dot = "."u8)
         {
-            int fd = Native.OpenAt(dir.Value, dot, Native.O_RDONLY | Native.O_DIRECTORY | Native.O_CLOEXEC, 0);
+            // O_NOATIME: reading the work dir must not dirty its inode (relatime would update the
+            // atime, since the kernel changes the dir at every mount), which the upper's sync at
+            // dismount would then have to write.
+            int fd = Native.OpenAt(dir.Value, dot, Native.O_RDONLY | Native.O_DIRECTORY | Native.O_CLOEXEC | NoAtime, 0);
+            if (fd < 0 && Marshal.GetLastPInvokeError() == Errno.EPERM)
+            {
+                fd = Native.OpenAt(dir.Value, dot, Native.O_RDONLY | Native.O_DIRECTORY | Native.O_CLOEXEC, 0);
+            }
             if (fd < 0)
             {
                 throw new ErrnoException("open", Marshal.GetLastPInvokeError(), pathForErrors);
