@@ -75,7 +75,10 @@ public abstract class OverlayCmdlet : PSCmdlet, IOperationLog
             FileNotFoundException or DirectoryNotFoundException => ErrorCategory.ObjectNotFound,
             _ => ErrorCategory.NotSpecified,
         };
-        return new ErrorRecord(e, errorId, category, target);
+        return new ErrorRecord(e, errorId, category, target)
+        {
+            ErrorDetails = new ErrorDetails(e.Message) { RecommendedAction = "Check the path and its permissions; run with -Debug to see the system calls and their errors." },
+        };
     }
 
     /// <summary>Writes a non-terminating error for one item.</summary>
