@@ -74,6 +74,59 @@ Describe 'Round trips and parallel use' -Tag 'RequiresRoot' -Skip:(-not $IsRoot)
         $again.Target | Should -Be $Merged
     }
 
+    It 'keeps the table view of every output type after serialization, and their pipelines by property name' {
+        Mount-Overlay -Lower $L1, $L2 -Upper $Up -Target $Merged
+        Set-Content -LiteralPath "$Merged/new" -Value 'x'
+        Remove-Item -LiteralPath "$Merged/b"
+        $outputs = [ordered]@{
+            'OverlayTools.OverlayMount'    = @(Get-OverlayMount -Target $Merged)
+            'OverlayTools.OverlayLayer'    = @(Get-OverlayLayer -Target $Merged)
+            'OverlayTools.OverlayChange'   = @(Get-OverlayChange -Target $Merged)
+            'OverlayTools.CopyUpResult'    = @(Invoke-OverlayCopyUp -Path "$Merged/a" -PassThru)
+            'OverlayTools.OverlayPathInfo' = @(Resolve-OverlayPath -Path "$Merged/a")
+        }
+        foreach ($type in $outputs.Keys) {
+            $live = $outputs[$type]
+            $live.Count | Should -BeGreaterThan 0 -Because "$type needs a sample"
+            $back = [System.Management.Automation.PSSerializer]::Deserialize([System.Management.Automation.PSSerializer]::Serialize($live))
+            @($back)[0].PSObject.TypeNames[0] | Should -Be "Deserialized.$type"
+            ($back | Format-Table | Out-String -Width 400) | Should -Be ($live | Format-Table | Out-String -Width 400) -Because "$type keeps its table"
+        }
+        # Deserialized results pipe on: a path info into copy-up, layers into a new mount, mounts into dismount.
+        $info = [System.Management.Automation.PSSerializer]::Deserialize([System.Management.Automation.PSSerializer]::Serialize($outputs['OverlayTools.OverlayPathInfo']))
+        ($info | Invoke-OverlayCopyUp -PassThru).Status | Should -Be 'AlreadyUp'
+        $layers = [System.Management.Automation.PSSerializer]::Deserialize([System.Management.Automation.PSSerializer]::Serialize($outputs['OverlayTools.OverlayLayer']))
+        $view = New-Layer "$Case/view"
+        $m = $layers | Mount-Overlay -Target $view -ReadOnly -PassThru
+        $m.Lower | Should -Be @($Up, $L1, $L2)
+        Test-Path -LiteralPath "$view/new" | Should -BeTrue
+        Test-Path -LiteralPath "$view/b" | Should -BeFalse
+        $mounts = [System.Management.Automation.PSSerializer]::Deserialize([System.Management.Automation.PSSerializer]::Serialize(@(Get-OverlayMount -Target "$Case/*")))
+        $mounts | Dismount-Overlay
+        @(Get-MountsUnder $Case).Count | Should -Be 0
+    }
+
+    It 'runs the cmdlets in thread jobs' {
+        $jobs = 1..4 | ForEach-Object {
+            $d = Join-Path $Case "tj$_"
+            $l = New-Layer "$d/lower" @{ "t$_" = "$_" }; $u = New-Layer "$d/upper"; $t = New-Layer "$d/merged"
+            Start-ThreadJob -ArgumentList $ModulePath, $l, $u, $t -ScriptBlock {
+                param($module, $l, $u, $t)
+                Import-Module $module
+                foreach ($i in 1..3) {
+                    Mount-Overlay -Lower $l -Upper $u -Target $t
+                    Set-Content -LiteralPath "$t/w$i" -Value $i
+                    $c = @(Get-OverlayChange -Target $t).Count
+                    Dismount-Overlay -Target $t
+                }
+                $c
+            }
+        }
+        $counts = $jobs | Wait-Job -Timeout 120 | Receive-Job
+        $counts | Should -Be @(3, 3, 3, 3)
+        @(Get-MountsUnder $Case).Count | Should -Be 0
+    }
+
     It 'mounts, lists and dismounts from many runspaces at once without interference' {
         $dirs = 1..16 | ForEach-Object {
             $d = Join-Path $Case "p$_"

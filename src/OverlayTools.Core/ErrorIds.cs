@@ -180,4 +180,11 @@ public static class ErrorIds
     public const string CopyUpChangedItem = "CopyUpChangedItem";
     /// <summary>Reading the layers for a change list failed.</summary>
     public const string ChangeWalkFailed = "ChangeWalkFailed";
+
+    // ---- mount lifecycle hardening (issue 7) ------------------------------------------------
+    // Failures the hardening tests found a place for; the busy, in-use (UpperInUse/WorkInUse, now
+    // also in other mount namespaces), read-only fallback and d_type cases reuse the ids above.
+
+    /// <summary>A layer passed to the kernel by path (kernels before 6.13) named another directory by the time the kernel looked it up (SecurityError).</summary>
+    public const string LayerChanged = "LayerChanged";
 }

@@ -15,9 +15,10 @@ public abstract class OverlayCmdlet : PSCmdlet, IOperationLog
 
     /// <summary>
     /// Resolves a path the PowerShell way (current location, ~, PSDrives) to an absolute file
-    /// system path, without wildcard expansion. An absolute path that exists exactly as written
-    /// is taken literally, so names holding '\' (which PowerShell on Linux otherwise reads as a
-    /// separator) still work when given absolutely.
+    /// system path, without wildcard expansion. An absolute path (starting with '/') is taken
+    /// exactly as written, whether it exists yet or not: every character, a backslash included,
+    /// is part of a name (PowerShell on Linux would read '\' in a path as a separator). Only
+    /// relative, ~ and PSDrive paths go through PowerShell's resolution.
     /// </summary>
     protected string ResolvePath(string raw, string parameterName)
     {
@@ -27,7 +28,7 @@ public abstract class OverlayCmdlet : PSCmdlet, IOperationLog
                 $"The -{parameterName} path holds a NUL character, which the kernel would read as the end of the path.",
                 raw.Replace("\0", "\\0", StringComparison.Ordinal), "Remove the NUL character.");
         }
-        if (raw.StartsWith('/') && FileSystem.TryLStat(raw, out _) is not null)
+        if (raw.StartsWith('/'))
         {
             return raw;
         }
@@ -74,23 +75,31 @@ public abstract class OverlayCmdlet : PSCmdlet, IOperationLog
             FileNotFoundException or DirectoryNotFoundException => ErrorCategory.ObjectNotFound,
             _ => ErrorCategory.NotSpecified,
         };
-        return new ErrorRecord(e, errorId, category, target);
+        return new ErrorRecord(e, errorId, category, target)
+        {
+            ErrorDetails = new ErrorDetails(e.Message) { RecommendedAction = "Check the path and its permissions; run with -Debug to see the system calls and their errors." },
+        };
     }
 
     /// <summary>Writes a non-terminating error for one item.</summary>
     protected void WriteOverlayError(OverlayException e) => WriteError(ToErrorRecord(e));
 
-    /// <summary>True when the user asked for -Debug output.</summary>
-    public bool DebugEnabled
+    private bool? _debugEnabled;
+    private bool? _verboseEnabled;
+
+    /// <summary>True when the user asked for -Debug output (read once per command: preferences do not change while it runs).</summary>
+    public bool DebugEnabled => _debugEnabled ??= SwitchOrPreference("Debug", "DebugPreference");
+
+    /// <summary>True when verbose messages may be shown (-Verbose, $VerbosePreference, or -Debug, which receives them instead).</summary>
+    public bool VerboseEnabled => _verboseEnabled ??= SwitchOrPreference("Verbose", "VerbosePreference") || DebugEnabled;
+
+    private bool SwitchOrPreference(string parameter, string preference)
     {
-        get
+        if (MyInvocation.BoundParameters.TryGetValue(parameter, out var d) && d is SwitchParameter s)
         {
-            if (MyInvocation.BoundParameters.TryGetValue("Debug", out var d) && d is SwitchParameter s)
-            {
-                return s.IsPresent;
-            }
-            return SessionState.PSVariable.GetValue("DebugPreference") is ActionPreference p && p != ActionPreference.SilentlyContinue;
+            return s.IsPresent;
         }
+        return SessionState.PSVariable.GetValue(preference) is ActionPreference p && p is not (ActionPreference.SilentlyContinue or ActionPreference.Ignore);
     }
 
     /// <summary>
@@ -135,7 +144,7 @@ public abstract class OverlayCmdlet : PSCmdlet, IOperationLog
         }
     }
 
-    /// <summary>Reads the mount API override for tests and troubleshooting (OVERLAYTOOLS_MOUNT_API=legacy|newapi).</summary>
+    /// <summary>Reads the mount API override for tests and troubleshooting (OVERLAYTOOLS_MOUNT_API=legacy|newapi|strings).</summary>
     protected static MountApi MountApiFromEnvironment()
     {
         var v = Environment.GetEnvironmentVariable("OVERLAYTOOLS_MOUNT_API");
@@ -143,6 +152,7 @@ public abstract class OverlayCmdlet : PSCmdlet, IOperationLog
         {
             "legacy" or "mount2" => MountApi.Legacy,
             "newapi" or "new" => MountApi.NewApi,
+            "strings" or "newapi-strings" => MountApi.NewApiStrings,
             _ => MountApi.Auto,
         };
     }

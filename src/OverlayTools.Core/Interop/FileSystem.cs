@@ -20,7 +20,7 @@ internal readonly record struct FileStatus(uint Mode, uint Uid, ulong Inode, uin
 }
 
 /// <summary>Thin, checked wrappers over the calls the mount code uses. Every failure throws ErrnoException.</summary>
-internal static unsafe class FileSystem
+internal static unsafe partial class FileSystem
 {
     /// <summary>Opens a path with the given flags (O_CLOEXEC is always added).</summary>
     internal static Fd Open(string path, int flags, string call = "open")

@@ -17,6 +17,9 @@ public interface IOperationLog
 
     /// <summary>True when Debug messages are wanted (so they are only built when shown).</summary>
     bool DebugEnabled { get; }
+
+    /// <summary>True when Verbose messages may be shown (so they are only built when they might be).</summary>
+    bool VerboseEnabled => true;
 }
 
 /// <summary>A log that drops everything.</summary>
@@ -31,6 +34,9 @@ public sealed class NullOperationLog : IOperationLog
 
     /// <inheritdoc/>
     public bool DebugEnabled => false;
+
+    /// <inheritdoc/>
+    public bool VerboseEnabled => false;
 
     /// <inheritdoc/>
     public void Verbose(string message)

@@ -30,6 +30,18 @@ internal sealed unsafe class KernelLogTail : IDisposable
         return new KernelLogTail(fd);
     }
 
+    /// <summary>True when /dev/kmsg could be opened, so the kernel's warnings can be read.</summary>
+    internal bool Available => _fd is not null;
+
+    /// <summary>Moves to the current end of the log: what was logged before is not read.</summary>
+    internal void Skip()
+    {
+        if (_fd is not null)
+        {
+            _ = Native.LSeek(_fd.Value, 0, Native.SEEK_END);
+        }
+    }
+
     /// <summary>Overlay messages logged since Start, oldest first, without the "overlayfs: " prefix.</summary>
     internal List<string> ReadOverlayMessages()
     {

@@ -15,20 +15,39 @@ public static class ModuleEmptyDir
     /// <summary>Where it lives (on the /run tmpfs, so it never holds data across boots).</summary>
     public const string DirPath = "/run/overlaytools/empty";
 
-    /// <summary>Opens it, creating it if needed, and checks it is safe to stack.</summary>
-    internal static Fd Open()
+    /// <summary>The module's directory under /run (root-owned, 0755): the empty layer and the create lock live there.</summary>
+    internal const string RunDirPath = "/run/overlaytools";
+
+    /// <summary>Opens /run/overlaytools, creating it if needed, and checks that only root can write to it.</summary>
+    internal static Fd OpenRunDir()
     {
         using var run = FileSystem.TryOpen("/run", Native.O_PATH | Native.O_DIRECTORY, out int errno)
             ?? throw Unusable("/run", errno);
         int e = FileSystem.MkdirAt(run.Value, "overlaytools", 0x1ED /* 0755 */);
         if (e is not 0 and not Errno.EEXIST)
         {
-            throw Unusable("/run/overlaytools", e);
+            throw Unusable(RunDirPath, e);
         }
-        using var parent = FileSystem.TryOpenAt(run.Value, "overlaytools", Native.O_PATH | Native.O_DIRECTORY | Native.O_NOFOLLOW, out errno)
-            ?? throw Unusable("/run/overlaytools", errno);
-        CheckOwned(parent, "/run/overlaytools");
-        e = FileSystem.MkdirAt(parent.Value, "empty", 0x16D /* 0555 */);
+        var parent = FileSystem.TryOpenAt(run.Value, "overlaytools", Native.O_PATH | Native.O_DIRECTORY | Native.O_NOFOLLOW, out errno)
+            ?? throw Unusable(RunDirPath, errno);
+        try
+        {
+            CheckOwned(parent, RunDirPath);
+            return parent;
+        }
+        catch
+        {
+            parent.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Opens it, creating it if needed, and checks it is safe to stack.</summary>
+    internal static Fd Open()
+    {
+        using var parent = OpenRunDir();
+        int errno;
+        int e = FileSystem.MkdirAt(parent.Value, "empty", 0x16D /* 0555 */);
         if (e is not 0 and not Errno.EEXIST)
         {
             throw Unusable(DirPath, e);

@@ -17,8 +17,12 @@ public sealed class MountResult
     /// <summary>"new mount API" or "mount(2)".</summary>
     public string Api { get; init; } = "";
 
-    /// <summary>The util-linux command that would make the same mount (for -Verbose and docs).</summary>
-    public string EquivalentCommand { get; init; } = "";
+    private Lazy<string>? _equivalent;
+
+    /// <summary>The util-linux command that would make the same mount (for -Verbose and docs); built when first read.</summary>
+    public string EquivalentCommand { get => _equivalent?.Value ?? ""; init => _equivalent = new Lazy<string>(value); }
+
+    internal Lazy<string> LazyEquivalentCommand { init => _equivalent = value; }
 
     /// <summary>Directories the mount created (work dir, target) that stay while it is mounted.</summary>
     public IReadOnlyList<string> CreatedDirectories { get; init; } = [];
@@ -47,6 +51,7 @@ public static class OverlayMounter
                 spec.Target, "Run pwsh as root, for example with sudo.");
         }
         Validate(spec);
+        spec = WithoutTrailingSlashes(spec);
         using var scope = new MountScope(log);
         try
         {
@@ -92,6 +97,31 @@ public static class OverlayMounter
         }
     }
 
+    /// <summary>
+    /// The spec with trailing slashes removed from every path: "link/" would make the kernel
+    /// follow a final symlink even with O_NOFOLLOW or UMOUNT_NOFOLLOW.
+    /// </summary>
+    private static OverlaySpec WithoutTrailingSlashes(OverlaySpec spec)
+    {
+        static bool Needs(string? p) => p is not null && p.Length > 1 && p[^1] == '/';
+        if (!Needs(spec.Target) && !Needs(spec.Upper) && !Needs(spec.Work) && !spec.Lower.Any(Needs) && !spec.DataLower.Any(Needs))
+        {
+            return spec;
+        }
+        return new OverlaySpec
+        {
+            Lower = spec.Lower.Select(FileSystem.TrimTrailingSlashes).ToList(),
+            DataLower = spec.DataLower.Select(FileSystem.TrimTrailingSlashes).ToList(),
+            Upper = spec.Upper is null ? null : FileSystem.TrimTrailingSlashes(spec.Upper),
+            Work = spec.Work is null ? null : FileSystem.TrimTrailingSlashes(spec.Work),
+            Target = FileSystem.TrimTrailingSlashes(spec.Target),
+            Options = spec.Options,
+            ReadOnly = spec.ReadOnly,
+            CreateTarget = spec.CreateTarget,
+            Api = spec.Api,
+        };
+    }
+
     /// <summary>An opened layer. Its real path (readlink of the descriptor) is only read when needed.</summary>
     private sealed class Layer(string path, Fd fd, FileStatus status, string? realPath = null)
     {
@@ -110,12 +140,16 @@ public static class OverlayMounter
         var lowers = new List<Layer>();
         foreach (var p in spec.Lower)
         {
-            lowers.Add(OpenLayer(p, "lower", scope, seen));
+            var l = OpenLayer(p, "lower", scope, seen);
+            DebugOpened(log, p, "O_PATH|O_DIRECTORY", l.Fd, l.Status);
+            lowers.Add(l);
         }
         var datas = new List<Layer>();
         foreach (var p in spec.DataLower)
         {
-            datas.Add(OpenLayer(p, "data", scope, seen));
+            var d = OpenLayer(p, "data", scope, seen);
+            DebugOpened(log, p, "O_PATH|O_DIRECTORY", d.Fd, d.Status);
+            datas.Add(d);
         }
 
         Layer? upper = null, work = null;
@@ -123,47 +157,113 @@ public static class OverlayMounter
         if (spec.Upper is not null)
         {
             upper = OpenUpper(spec.Upper, spec.ReadOnly, scope, seen);
+            DebugOpened(log, upper.Path, "O_PATH|O_DIRECTORY", upper.Fd, upper.Status);
             work = OpenOrCreateWork(spec.Work ?? OverlaySpec.DefaultWorkFor(spec.Upper), spec.Work is null, upper, scope);
-            scope.LockUpper(upper.RealPath);
-            CheckNotInUse(upper, work);
+            DebugOpened(log, work.Path, "O_PATH|O_DIRECTORY", work.Fd, work.Status);
         }
 
-        // 2. The target: never through a symlink in its last component.
+        // 2. The target: opened once, never through a symlink in its last component.
         var target = OpenTarget(spec.Target, spec.CreateTarget, scope);
+        DebugOpened(log, target.Path, "O_PATH|O_NOFOLLOW", target.Fd, target.Status);
 
-        // 3. A single lower without upper needs a second, empty layer beneath it.
+        // 3. One mount per upper at a time; the kernel's own "in use" report (read from its log
+        //    after the super block is made) names any other user, in any namespace. Where the
+        //    kernel log cannot be read, this namespace's mountinfo is checked up front instead.
+        using var kmsg = KernelLogTail.Start();
+        if (upper is not null && work is not null)
+        {
+            scope.LockUpper(upper.Fd);
+            if (!kmsg.Available)
+            {
+                CheckNotInUse(upper, work);
+            }
+        }
+
+        // 4. A single lower without upper needs a second, empty layer beneath it.
         Layer? empty = null;
         if (upper is null && lowers.Count == 1)
         {
             var fd = scope.Own(ModuleEmptyDir.Open());
             empty = new Layer(ModuleEmptyDir.DirPath, fd, FileSystem.Stat(fd, ModuleEmptyDir.DirPath), ModuleEmptyDir.DirPath);
-            log.Verbose($"A read-only overlay needs two lower layers; stacking the module's empty layer '{ModuleEmptyDir.DirPath}' beneath '{lowers[0].Path}'.");
+            if (log.VerboseEnabled)
+            {
+                log.Verbose($"A read-only overlay needs two lower layers; stacking the module's empty layer '{ModuleEmptyDir.DirPath}' beneath '{lowers[0].Path}'.");
+            }
         }
         var allLowers = empty is null ? lowers : lowers.Append(empty).ToList();
 
-        string equivalent = EquivalentCommand(allLowers, datas, upper, work, spec, readOnly, target.Path);
-        log.Verbose($"Mounting overlay at '{target.Path}'. Equivalent: {equivalent}");
+        var equivalent = new Lazy<string>(() => EquivalentCommand(allLowers, datas, upper, work, spec, readOnly, target.Path));
+        if (log.VerboseEnabled)
+        {
+            log.Verbose($"Mounting overlay at '{target.Path}'. Equivalent: {equivalent.Value}");
+        }
 
-        ulong mountId;
-        string api;
-        bool useNew = spec.Api != MountApi.Legacy;
-        if (useNew && TryMountNewApi(spec, allLowers, datas, upper, work, target, readOnly, log, out mountId))
+        scope.LockCreate();
+        ulong mountId = 0;
+        string api = "";
+        var layers = new MountLayers(allLowers, datas, upper, work, target, readOnly, kmsg);
+        for (int attempt = 0; ; attempt++)
         {
-            api = "new mount API";
-        }
-        else
-        {
-            if (spec.Api == MountApi.NewApi)
+            try
             {
-                throw new OverlayException(ErrorIds.OverlayNotSupported, OverlayErrorCategory.NotImplemented,
-                    "This kernel lacks the new mount API pieces the module needs (fsopen, lowerdir+).", spec.Target,
-                    "Use the default mount API selection so the module can fall back to mount(2).");
+                if (spec.Api != MountApi.Legacy && TryMountNewApi(spec, layers, log, out mountId))
+                {
+                    api = "new mount API";
+                }
+                else
+                {
+                    if (spec.Api is MountApi.NewApi)
+                    {
+                        throw new OverlayException(ErrorIds.OverlayNotSupported, OverlayErrorCategory.NotImplemented,
+                            "This kernel lacks the new mount API pieces the module needs (fsopen, lowerdir+).", spec.Target,
+                            "Use the default mount API selection so the module can fall back to mount(2).");
+                    }
+                    mountId = MountLegacy(spec, layers, log);
+                    api = "mount(2)";
+                }
+                break;
             }
-            mountId = MountLegacy(spec, allLowers, datas, upper, work, target, readOnly, log);
-            api = "mount(2)";
+            catch (RetryableInUse e) when (e.Unconfirmed ? attempt == 0 : attempt < InUseRetries)
+            {
+                // The attempt was undone. With no other user found, the kernel's line may have been
+                // another mount's (its log does not say which mount it means): try once more. With
+                // users only in other mount namespaces, those may be copies a container runtime
+                // makes for an instant (runc init copies every mount before it pivots): wait a
+                // little, as for a busy dismount, then refuse.
+                Debug(log, e.Unconfirmed
+                    ? $"The kernel reported '{e.KernelSays}', but no overlay using this upper or work dir was found; trying once more."
+                    : $"The upper or work dir is in use only in other mount namespaces ({e.Error.Message}); retrying in {OverlayUnmounter.BusyRetryDelay.TotalMilliseconds:0} ms.");
+                if (!e.Unconfirmed)
+                {
+                    System.Threading.Thread.Sleep(OverlayUnmounter.BusyRetryDelay);
+                }
+            }
+            catch (RetryableInUse e)
+            {
+                throw e.Error;
+            }
         }
-        log.Verbose($"Mounted overlay at '{target.Path}' (mount id {mountId}, {api}).");
-        return new MountResult { MountId = mountId, Api = api, EquivalentCommand = equivalent, CreatedDirectories = scope.CreatedPaths };
+        if (log.VerboseEnabled)
+        {
+            log.Verbose($"Mounted overlay at '{target.Path}' (mount id {mountId}, {api}).");
+        }
+        return new MountResult { MountId = mountId, Api = api, LazyEquivalentCommand = equivalent, CreatedDirectories = scope.CreatedPaths };
+    }
+
+    /// <summary>Everything one mount attempt has opened, handed to the kernel-facing half.</summary>
+    private sealed record MountLayers(IReadOnlyList<Layer> Lowers, IReadOnlyList<Layer> Datas, Layer? Upper, Layer? Work, Target Target, bool ReadOnly, KernelLogTail Kmsg)
+    {
+        /// <summary>The mount this attempt already made (mount(2) path), never reported as another user.</summary>
+        public int? OwnMountId { get; init; }
+    }
+
+    /// <summary>-Debug: which directory a path was opened as (device and inode), so a swap can be told apart.</summary>
+    private static void DebugOpened(IOperationLog log, string path, string flags, Fd fd, FileStatus st)
+    {
+        if (log.DebugEnabled)
+        {
+            log.Debug($"open('{path}', {flags}) = fd {fd.Value} (dev {st.DevMajor}:{st.DevMinor} ino {st.Inode})");
+        }
     }
 
     private static Layer OpenLayer(string path, string role, MountScope scope, Dictionary<(ulong, uint, uint), string> seen)
@@ -239,10 +339,11 @@ public static class OverlayMounter
         if (fd is null && errno == Errno.ENOENT)
         {
             var (parent, name) = SplitParent(path);
-            using var parentFd = FileSystem.TryOpen(parent, Native.O_PATH | Native.O_DIRECTORY, out int perrno)
+            var parentFd = FileSystem.TryOpen(parent, Native.O_PATH | Native.O_DIRECTORY, out int perrno)
                 ?? throw new OverlayException(ErrorIds.WorkNotFound, OverlayErrorCategory.ObjectNotFound,
                     $"The work dir '{path}' cannot be created: its parent '{parent}' does not exist.", path,
                     "Create the parent directory, or give an existing empty directory with -Work.", new ErrnoException("open", perrno, parent));
+            scope.Own(parentFd);
             int e = FileSystem.MkdirAt(parentFd.Value, name, 0x1C0 /* 0700 */);
             if (e != 0)
             {
@@ -250,9 +351,12 @@ public static class OverlayMounter
                     $"The work dir '{path}' cannot be created: {Errno.Describe(e)} ({Errno.Name(e)}).", path,
                     "Give an existing empty directory on the upper's file system with -Work.", new ErrnoException("mkdir", e, path));
             }
-            scope.Created(parent, name, isWorkDir: true);
-            created = true;
             fd = FileSystem.TryOpenAt(parentFd.Value, name, Native.O_PATH | Native.O_DIRECTORY | Native.O_NOFOLLOW, out errno);
+            if (fd is not null)
+            {
+                scope.Created(parentFd, parent, name, FileSystem.Stat(fd, path));
+                created = true;
+            }
         }
         if (fd is null)
         {
@@ -293,12 +397,20 @@ public static class OverlayMounter
                 $"The upper '{upper.Path}' is inside the work dir '{path}'; the kernel needs them in separate subtrees.", path,
                 "Use a work dir beside the upper, not around it.");
         }
+
+        // One directory read tells both whether the work dir holds anything the kernel would
+        // wipe, and whether the file system reports entry types (d_type), without which the
+        // kernel mounts anyway but whiteouts (deletions) do not work.
+        var probe = FileSystem.ProbeDirectory(fd, 4, path);
+        if (!probe.ReportsDType)
+        {
+            throw new OverlayException(ErrorIds.UpperNoDType, OverlayErrorCategory.InvalidArgument,
+                $"The upper '{upper.Path}' is on a file system that does not report entry types (d_type), so deletions in the overlay (whiteouts) would not work; the kernel would only warn.", upper.Path,
+                "Put the upper and work dir on a file system with d_type (ext4, tmpfs, xfs made with ftype=1, btrfs).");
+        }
         if (!created)
         {
-            var foreign = Directory.EnumerateFileSystemEntries(fd.ProcPath)
-                .Select(System.IO.Path.GetFileName)
-                .Where(n => n is not ("work" or "index"))
-                .Take(3).ToList();
+            var foreign = probe.Names.Where(n => n is not ("work" or "index")).Take(3).ToList();
             if (foreign.Count > 0)
             {
                 throw new OverlayException(ErrorIds.WorkNotEmpty, OverlayErrorCategory.InvalidOperation,
@@ -327,49 +439,43 @@ public static class OverlayMounter
 
     private static bool SamePath(string? a, string b) => a is not null && string.Equals(a.TrimEnd('/'), b.TrimEnd('/'), StringComparison.Ordinal);
 
-    private sealed record Target(string Path, Fd Fd);
+    private sealed record Target(string Path, Fd Fd, FileStatus Status);
 
+    /// <summary>
+    /// Opens the target once, O_PATH|O_NOFOLLOW: a symlink in its last component is opened as the
+    /// link itself and refused, so a link swapped in at any moment can never steer the mount;
+    /// the mount is later attached to exactly this descriptor.
+    /// </summary>
     private static Target OpenTarget(string path, bool create, MountScope scope)
     {
-        var st = FileSystem.TryLStat(path, out int errno);
-        if (st is null && errno == Errno.ENOENT && create)
+        var fd = FileSystem.TryOpen(path, Native.O_PATH | Native.O_NOFOLLOW, out int errno);
+        if (fd is null && errno == Errno.ENOENT && create)
         {
-            CreateDirectories(path, scope);
-            st = FileSystem.TryLStat(path, out errno);
+            fd = CreateDirectories(path, scope);
         }
-        if (st is null)
+        else if (fd is not null)
+        {
+            scope.Own(fd);
+        }
+        if (fd is null)
         {
             throw errno == Errno.ENOENT
                 ? new OverlayException(ErrorIds.TargetNotFound, OverlayErrorCategory.ObjectNotFound,
-                    $"The mount target '{path}' does not exist.", path, "Create the directory, or add -Force to have Mount-Overlay create it.", new ErrnoException("statx", errno, path))
+                    $"The mount target '{path}' does not exist.", path, "Create the directory, or add -Force to have Mount-Overlay create it.", new ErrnoException("open", errno, path))
                 : new OverlayException(ErrorIds.TargetNotFound, OverlayException.CategoryFor(errno),
-                    $"The mount target '{path}' cannot be examined: {Errno.Describe(errno)} ({Errno.Name(errno)}).", path, "Check the path and its permissions.", new ErrnoException("statx", errno, path));
+                    $"The mount target '{path}' cannot be opened: {Errno.Describe(errno)} ({Errno.Name(errno)}).", path, "Check the path and its permissions.", new ErrnoException("open", errno, path));
         }
-        if (st.Value.IsSymlink)
+        var st = FileSystem.Stat(fd, path);
+        if (st.IsSymlink)
         {
             throw SymlinkTarget(path);
         }
-        if (!st.Value.IsDirectory)
+        if (!st.IsDirectory)
         {
             throw new OverlayException(ErrorIds.TargetNotDirectory, OverlayErrorCategory.InvalidArgument,
                 $"The mount target '{path}' is not a directory.", path, "Mount onto an (empty) directory.");
         }
-        var fd = FileSystem.TryOpen(path, Native.O_PATH | Native.O_DIRECTORY | Native.O_NOFOLLOW, out errno);
-        if (fd is null)
-        {
-            // Swapped for a symlink or removed since the check above.
-            throw errno is Errno.ENOTDIR or Errno.ELOOP
-                ? SymlinkTarget(path)
-                : new OverlayException(ErrorIds.TargetNotFound, OverlayException.CategoryFor(errno),
-                    $"The mount target '{path}' cannot be opened: {Errno.Describe(errno)} ({Errno.Name(errno)}).", path, "Check the path.", new ErrnoException("open", errno, path));
-        }
-        scope.Own(fd);
-        var now = FileSystem.Stat(fd, path);
-        if (now.IsSymlink || !now.IsDirectory)
-        {
-            throw SymlinkTarget(path);
-        }
-        return new Target(path, fd);
+        return new Target(path, fd, st);
     }
 
     private static OverlayException SymlinkTarget(string path)
@@ -377,33 +483,70 @@ public static class OverlayMounter
             $"The mount target '{path}' is a symbolic link; the module mounts only onto a real directory, so a swapped link cannot steer a root mount elsewhere.", path,
             "Give the directory the link points to.");
 
-    private static void CreateDirectories(string path, MountScope scope)
+    /// <summary>
+    /// Creates the missing directories of <paramref name="path"/>, each with mkdirat in the
+    /// descriptor of its parent and opened from there without following a symlink, and returns
+    /// the last one's descriptor (owned by the scope), so no created name is looked up again.
+    /// </summary>
+    private static Fd CreateDirectories(string path, MountScope scope)
     {
         var missing = new Stack<string>();
-        string? p = path.TrimEnd('/');
-        while (!string.IsNullOrEmpty(p) && FileSystem.TryLStat(p, out int e) is null && e == Errno.ENOENT)
+        string p = path;
+        Fd? parent;
+        string parentPath;
+        while (true)
         {
-            missing.Push(p);
-            p = System.IO.Path.GetDirectoryName(p);
+            var (par, name) = SplitParent(p);
+            missing.Push(name);
+            parent = FileSystem.TryOpen(par, Native.O_PATH | Native.O_DIRECTORY, out int perrno);
+            if (parent is not null)
+            {
+                parentPath = par;
+                break;
+            }
+            if (perrno != Errno.ENOENT || par is "/" or ".")
+            {
+                throw new OverlayException(ErrorIds.TargetNotFound, OverlayException.CategoryFor(perrno),
+                    $"The mount target '{path}' cannot be created: '{par}' cannot be opened ({Errno.Name(perrno)}).", path, "Check the path.",
+                    new ErrnoException("open", perrno, par));
+            }
+            p = par;
         }
+        scope.Own(parent);
         while (missing.Count > 0)
         {
-            var dir = missing.Pop();
-            var (parent, name) = SplitParent(dir);
-            using var parentFd = FileSystem.TryOpen(parent, Native.O_PATH | Native.O_DIRECTORY, out int perrno)
-                ?? throw new OverlayException(ErrorIds.TargetNotFound, OverlayException.CategoryFor(perrno),
-                    $"The mount target '{path}' cannot be created: '{parent}' cannot be opened ({Errno.Name(perrno)}).", path, "Check the path.");
-            int e = FileSystem.MkdirAt(parentFd.Value, name, 0x1ED /* 0755 */);
+            var name = missing.Pop();
+            string dir = parentPath == "/" ? "/" + name : parentPath + "/" + name;
+            int e = FileSystem.MkdirAt(parent.Value, name, 0x1ED /* 0755 */);
             if (e != 0 && e != Errno.EEXIST)
             {
                 throw new OverlayException(ErrorIds.TargetNotFound, OverlayException.CategoryFor(e),
                     $"The mount target '{dir}' cannot be created: {Errno.Describe(e)} ({Errno.Name(e)}).", path, "Check the path and its permissions.", new ErrnoException("mkdir", e, dir));
             }
+            var child = FileSystem.TryOpenAt(parent.Value, name, Native.O_PATH | Native.O_NOFOLLOW, out int oerrno)
+                ?? throw new OverlayException(ErrorIds.TargetNotFound, OverlayException.CategoryFor(oerrno),
+                    $"The mount target '{dir}' cannot be opened after creating it: {Errno.Describe(oerrno)} ({Errno.Name(oerrno)}).", path, "Check the path.", new ErrnoException("open", oerrno, dir));
+            scope.Own(child);
+            var st = FileSystem.Stat(child, dir);
+            if (st.IsSymlink)
+            {
+                throw missing.Count == 0 ? SymlinkTarget(dir)
+                    : new OverlayException(ErrorIds.TargetNotFound, OverlayErrorCategory.SecurityError,
+                        $"The mount target '{path}' cannot be created: '{dir}' turned into a symbolic link while it was being created.", path, "Check who else writes to that directory.");
+            }
+            if (!st.IsDirectory)
+            {
+                throw new OverlayException(ErrorIds.TargetNotDirectory, OverlayErrorCategory.InvalidArgument,
+                    $"The mount target '{path}' cannot be created: '{dir}' is not a directory.", path, "Check the path.");
+            }
             if (e == 0)
             {
-                scope.Created(parent, name, isWorkDir: false);
+                scope.Created(parent, parentPath, name, st);
             }
+            parent = child;
+            parentPath = dir;
         }
+        return parent;
     }
 
     internal static (string Parent, string Name) SplitParent(string path)
@@ -425,8 +568,7 @@ public static class OverlayMounter
 
     // ---- new mount API -------------------------------------------------------------------
 
-    private static bool TryMountNewApi(OverlaySpec spec, IReadOnlyList<Layer> lowers, IReadOnlyList<Layer> datas, Layer? upper, Layer? work,
-        Target target, bool readOnly, IOperationLog log, out ulong mountId)
+    private static bool TryMountNewApi(OverlaySpec spec, MountLayers ls, IOperationLog log, out ulong mountId)
     {
         mountId = 0;
         int raw = Native.FsOpen("overlay", Native.FSOPEN_CLOEXEC);
@@ -450,26 +592,28 @@ public static class OverlayMounter
         using var fs = new Fd(raw);
         Debug(log, $"fsopen(\"overlay\", FSOPEN_CLOEXEC) = {raw}");
 
-        var config = new FsConfigurator(fs, log);
+        var config = new FsConfigurator(fs, log, setFd: spec.Api != MountApi.NewApiStrings);
         config.SetString("source", "overlay");
-        foreach (var l in lowers)
+        foreach (var l in ls.Lowers)
         {
             if (!config.SetLayer("lowerdir+", l, escape: false))
             {
                 return false; // kernel before 6.8: no lowerdir+; mount(2) can still do it.
             }
         }
-        foreach (var d in datas)
+        foreach (var d in ls.Datas)
         {
             if (!config.SetLayer("datadir+", d, escape: false))
             {
                 return false;
             }
         }
-        if (upper is not null && work is not null)
+        if (ls.Upper is not null && ls.Work is not null)
         {
-            config.SetLayer("upperdir", upper, escape: true);
-            config.SetLayer("workdir", work, escape: true);
+            if (!config.SetLayer("upperdir", ls.Upper, escape: true) || !config.SetLayer("workdir", ls.Work, escape: true))
+            {
+                return false;
+            }
         }
         uint attrs = 0;
         foreach (var o in spec.Options)
@@ -488,53 +632,74 @@ public static class OverlayMounter
                     break;
             }
         }
-        if (readOnly)
+        if (ls.ReadOnly)
         {
             attrs |= Native.MOUNT_ATTR_RDONLY;
-            if (upper is not null)
+            if (ls.Upper is not null)
             {
                 config.SetFlag("ro");
             }
         }
 
-        using var kmsg = KernelLogTail.Start();
+        ls.Kmsg.Skip(); // only what the kernel says about this super block
         if (Native.FsConfig(fs.Value, Native.FSCONFIG_CMD_CREATE, null, null, 0) < 0)
         {
             int errno = Marshal.GetLastPInvokeError();
             Debug(log, $"fsconfig({raw}, FSCONFIG_CMD_CREATE) = -1 {Errno.Name(errno)}");
-            var messages = KernelLogTail.ReadFsContextLog(fs).Concat(kmsg.ReadOverlayMessages()).Distinct().ToList();
-            throw KernelRefused(spec, errno, messages, "fsconfig(FSCONFIG_CMD_CREATE)");
+            var messages = KernelLogTail.ReadFsContextLog(fs).Concat(ls.Kmsg.ReadOverlayMessages()).Distinct().ToList();
+            throw KernelRefused(spec, ls, errno, messages, "fsconfig(FSCONFIG_CMD_CREATE)");
         }
         Debug(log, $"fsconfig({raw}, FSCONFIG_CMD_CREATE) = 0");
-        var warnings = kmsg.ReadOverlayMessages();
-        CheckKernelWarnings(spec, warnings, readOnly, log);
+        var warnings = ls.Kmsg.ReadOverlayMessages();
+        CheckKernelWarnings(spec, ls, warnings, log);
+        VerifyLayersPassedAsStrings(config.PassedAsStrings);
 
         int m = Native.FsMount(fs.Value, Native.FSMOUNT_CLOEXEC, attrs);
         if (m < 0)
         {
             int errno = Marshal.GetLastPInvokeError();
             Debug(log, $"fsmount({raw}, FSMOUNT_CLOEXEC, 0x{attrs:x}) = -1 {Errno.Name(errno)}");
-            throw KernelRefused(spec, errno, KernelLogTail.ReadFsContextLog(fs), "fsmount");
+            throw KernelRefused(spec, ls, errno, KernelLogTail.ReadFsContextLog(fs), "fsmount");
         }
         using var mnt = new Fd(m);
         Debug(log, $"fsmount({raw}, FSMOUNT_CLOEXEC, 0x{attrs:x}) = {m}");
 
         // The kernel may quietly make the super block read-only (e.g. the work dir could not be set up).
         var (_, sbFlags) = FileSystem.StatFs(mnt, spec.Target);
-        if (!readOnly && (sbFlags & Native.ST_RDONLY) != 0)
+        if (!ls.ReadOnly && (sbFlags & Native.ST_RDONLY) != 0)
         {
             throw FellBackToReadOnly(spec, warnings);
         }
 
-        if (Native.MoveMount(mnt.Value, target.Fd.Value, Native.MOVE_MOUNT_F_EMPTY_PATH | Native.MOVE_MOUNT_T_EMPTY_PATH) < 0)
+        if (Native.MoveMount(mnt.Value, ls.Target.Fd.Value, Native.MOVE_MOUNT_F_EMPTY_PATH | Native.MOVE_MOUNT_T_EMPTY_PATH) < 0)
         {
             int errno = Marshal.GetLastPInvokeError();
-            Debug(log, $"move_mount({m}, \"\", {target.Fd.Value} '{target.Path}', \"\", F_EMPTY_PATH|T_EMPTY_PATH) = -1 {Errno.Name(errno)}");
-            throw KernelRefused(spec, errno, [], "move_mount");
+            Debug(log, $"move_mount({m}, \"\", {ls.Target.Fd.Value} '{ls.Target.Path}', \"\", F_EMPTY_PATH|T_EMPTY_PATH) = -1 {Errno.Name(errno)}");
+            throw KernelRefused(spec, ls, errno, [], "move_mount");
         }
-        Debug(log, $"move_mount({m}, \"\", {target.Fd.Value} '{target.Path}', \"\", F_EMPTY_PATH|T_EMPTY_PATH) = 0");
+        Debug(log, $"move_mount({m}, \"\", {ls.Target.Fd.Value} '{ls.Target.Path}', \"\", F_EMPTY_PATH|T_EMPTY_PATH) = 0");
         mountId = FileSystem.Stat(mnt, spec.Target).MountId;
         return true;
+    }
+
+    /// <summary>
+    /// Where layers went to the kernel as path strings (kernels before 6.13, or forced), the
+    /// kernel looked each path up again. Checks that every such path still names the directory
+    /// the module opened and checked (same device and inode); a path swapped meanwhile (for a
+    /// symlink, say) is refused. Layers passed as descriptors need no such check.
+    /// </summary>
+    private static void VerifyLayersPassedAsStrings(IEnumerable<Layer> layers)
+    {
+        foreach (var l in layers)
+        {
+            var now = FileSystem.TryStatFollow(l.RealPath, out int errno);
+            if (now is null || !now.Value.SameFile(l.Status))
+            {
+                throw new OverlayException(ErrorIds.LayerChanged, OverlayErrorCategory.SecurityError,
+                    $"The layer '{l.Path}' was replaced while it was being mounted: '{l.RealPath}' {(now is null ? $"is gone ({Errno.Name(errno)})" : "now names another directory")}. The mount was not kept.", l.Path,
+                    "Check who else changes that directory tree; on kernels before 6.13 layers are passed to the kernel by path, so keep them where nobody else can rename them.");
+            }
+        }
     }
 
     private static uint AttrFor(string flag) => flag switch
@@ -562,9 +727,12 @@ public static class OverlayMounter
     };
 
     /// <summary>fsconfig calls with the fd-first, string-second fallback for layers.</summary>
-    private sealed class FsConfigurator(Fd fs, IOperationLog log)
+    private sealed class FsConfigurator(Fd fs, IOperationLog log, bool setFd)
     {
-        private bool _setFdWorks = true;
+        private bool _setFdWorks = setFd;
+
+        /// <summary>Layers handed over as their path (not as a descriptor or its magic link), to check afterwards.</summary>
+        internal List<Layer> PassedAsStrings { get; } = [];
 
         internal void SetString(string key, string value)
         {
@@ -608,15 +776,30 @@ public static class OverlayMounter
                 _setFdWorks = false; // kernel before 6.13
             }
             // A string value: the path itself if it fits fsconfig's 255 bytes, else the descriptor's magic link.
+            // upperdir/workdir strings are unescaped by the kernel (ovl_mount_dir) but echoed in
+            // mountinfo as given, escaped, where nothing tells them from a literal path. So an
+            // upper or work dir holding a backslash goes through mount(2) instead, whose
+            // mountinfo form is known to be escaped. lowerdir+/datadir+ strings are literal.
             string realPath = l.RealPath;
             string value = escape ? realPath.Replace("\\", "\\\\", StringComparison.Ordinal) : realPath;
+            bool byPath = true;
             if (Encoding.UTF8.GetByteCount(value) > MaxFsconfigString)
             {
                 value = layer.ProcPath;
+                byPath = false;
+            }
+            else if (escape && realPath.Contains('\\', StringComparison.Ordinal))
+            {
+                Debug(log, $"'{realPath}' holds a backslash, which the kernel would echo escaped in mountinfo; using mount(2)");
+                return false;
             }
             if (Native.FsConfig(fs.Value, Native.FSCONFIG_SET_STRING, key, value, 0) == 0)
             {
                 Debug(log, $"fsconfig({fs.Value}, FSCONFIG_SET_STRING, \"{key}\", \"{value}\") = 0");
+                if (byPath)
+                {
+                    PassedAsStrings.Add(l);
+                }
                 return true;
             }
             int err = Marshal.GetLastPInvokeError();
@@ -652,10 +835,9 @@ public static class OverlayMounter
 
     // ---- mount(2) fallback ---------------------------------------------------------------
 
-    private static ulong MountLegacy(OverlaySpec spec, IReadOnlyList<Layer> lowers, IReadOnlyList<Layer> datas, Layer? upper, Layer? work,
-        Target target, bool readOnly, IOperationLog log)
+    private static ulong MountLegacy(OverlaySpec spec, MountLayers ls, IOperationLog log)
     {
-        ulong flags = readOnly ? Native.MS_RDONLY : 0;
+        ulong flags = ls.ReadOnly ? Native.MS_RDONLY : 0;
         foreach (var o in spec.Options.Where(o => OverlayOptions.All.First(i => i.Name == o.Name).Kind == OptionKind.MountFlag))
         {
             flags |= MsFlagFor(o.Name);
@@ -663,9 +845,9 @@ public static class OverlayMounter
 
         // Paths as the kernel resolved them when opened; swap the longest for their descriptor's
         // magic link (/proc/self/fd/N) until the data fits the page mount(2) copies.
-        var names = lowers.Concat(datas).Concat(new[] { upper, work }.OfType<Layer>())
+        var names = ls.Lowers.Concat(ls.Datas).Concat(new[] { ls.Upper, ls.Work }.OfType<Layer>())
             .ToDictionary(l => l, l => l.RealPath);
-        string data = LegacyData(spec, lowers, datas, upper, work, names);
+        string data = LegacyData(spec, ls.Lowers, ls.Datas, ls.Upper, ls.Work, names);
         foreach (var layer in names.Keys.OrderByDescending(l => l.RealPath.Length).ToList())
         {
             if (Encoding.UTF8.GetByteCount(data) <= MountDataLimit)
@@ -673,7 +855,7 @@ public static class OverlayMounter
                 break;
             }
             names[layer] = layer.Fd.ProcPath;
-            data = LegacyData(spec, lowers, datas, upper, work, names);
+            data = LegacyData(spec, ls.Lowers, ls.Datas, ls.Upper, ls.Work, names);
         }
         int bytes = Encoding.UTF8.GetByteCount(data);
         if (bytes > MountDataLimit)
@@ -683,59 +865,76 @@ public static class OverlayMounter
                 "Mount fewer layers, or use a kernel with the new mount API (6.8 or later), where the layer count is the only limit.");
         }
 
-        using var kmsg = KernelLogTail.Start();
+        // The target goes to mount(2) as its descriptor's magic link, so the kernel mounts on
+        // exactly the directory that was opened, wherever a racer has moved or relinked its name.
+        ls.Kmsg.Skip();
         unsafe
         {
             fixed (byte* src = Native.Utf8Z("overlay"))
-            fixed (byte* tgt = Native.Utf8Z(target.Fd.ProcPath))
+            fixed (byte* tgt = Native.Utf8Z(ls.Target.Fd.ProcPath))
             fixed (byte* type = Native.Utf8Z("overlay"))
             fixed (byte* d = Native.Utf8Z(data))
             {
                 if (Native.Mount(src, tgt, type, flags, d) != 0)
                 {
                     int errno = Marshal.GetLastPInvokeError();
-                    Debug(log, $"mount(\"overlay\", \"{target.Fd.ProcPath}\", \"overlay\", 0x{flags:x}, \"{data}\") = -1 {Errno.Name(errno)}");
-                    throw KernelRefused(spec, errno, kmsg.ReadOverlayMessages(), "mount");
+                    Debug(log, $"mount(\"overlay\", \"{ls.Target.Fd.ProcPath}\", \"overlay\", 0x{flags:x}, \"{data}\") = -1 {Errno.Name(errno)}");
+                    throw KernelRefused(spec, ls, errno, ls.Kmsg.ReadOverlayMessages(), "mount");
                 }
             }
         }
-        Debug(log, $"mount(\"overlay\", \"{target.Fd.ProcPath}\", \"overlay\", 0x{flags:x}, \"{data}\") = 0");
-        var warnings = kmsg.ReadOverlayMessages();
+        Debug(log, $"mount(\"overlay\", \"{ls.Target.Fd.ProcPath}\", \"overlay\", 0x{flags:x}, \"{data}\") = 0");
+        var warnings = ls.Kmsg.ReadOverlayMessages();
 
-        // Verify: the target now is the root of an overlay mount, read-write unless asked otherwise.
-        using var mounted = FileSystem.Open(target.Path, Native.O_PATH | Native.O_DIRECTORY | Native.O_NOFOLLOW);
-        var st = FileSystem.Stat(mounted, target.Path);
-        var (type2, sbFlags) = FileSystem.StatFs(mounted, target.Path);
-        if (type2 != Native.OVERLAYFS_SUPER_MAGIC || !st.IsMountRoot)
-        {
-            throw new OverlayException(ErrorIds.MountFailed, OverlayErrorCategory.InvalidResult,
-                $"mount(2) returned success but '{target.Path}' is not an overlay mount root.", spec.Target, "Check the kernel log (dmesg).");
-        }
+        // Find the new mount: the newest overlay on the directory the target descriptor names
+        // (its name now, which a racer may have changed); never look the target name up again.
+        string mountPoint = FileSystem.RealPath(ls.Target.Fd);
+        var entry = MountInfo.Read(null, "overlay").LastOrDefault(e => e.MountPoint == mountPoint)
+            ?? throw new OverlayException(ErrorIds.MountFailed, OverlayErrorCategory.InvalidResult,
+                $"mount(2) returned success but no overlay is mounted at '{mountPoint}'.", spec.Target, "Check the kernel log (dmesg).");
         try
         {
-            CheckKernelWarnings(spec, warnings, readOnly, log);
-            if (!readOnly && (sbFlags & Native.ST_RDONLY) != 0)
+            CheckKernelWarnings(spec, ls with { OwnMountId = entry.MountId }, warnings, log);
+            var layers = OverlayOptionCodec.DecodeSuperOptions(entry.RawSuperOptions);
+            if (!ls.ReadOnly && layers.Options.Contains("ro"))
             {
                 throw FellBackToReadOnly(spec, warnings);
             }
+            VerifyLayersPassedAsStrings(names.Where(kv => kv.Value == kv.Key.RealPath).Select(kv => kv.Key));
         }
         catch
         {
-            mounted.Dispose();
-            DetachAfterFailure(target.Path, log);
+            DetachAfterFailure(entry, log);
             throw;
         }
-        return st.MountId;
+        return (ulong)entry.MountId;
     }
 
-    private static void DetachAfterFailure(string target, IOperationLog log)
+    /// <summary>
+    /// Detaches a mount this attempt made and must not keep: opens its mount point without
+    /// following a symlink, checks that it is the root of exactly that mount, and unmounts
+    /// through the descriptor's magic link, so nothing else can be unmounted in its place.
+    /// </summary>
+    private static void DetachAfterFailure(MountInfoEntry entry, IOperationLog log)
     {
+        using var fd = FileSystem.TryOpen(entry.MountPoint, Native.O_PATH | Native.O_NOFOLLOW, out int errno);
+        var st = fd is null ? (FileStatus?)null : FileSystem.Stat(fd, entry.MountPoint);
+        if (fd is null || st is null || !st.Value.IsMountRoot || st.Value.MountId != (ulong)entry.MountId)
+        {
+            log.Warning($"The overlay this attempt mounted at '{entry.MountPoint}' could not be detached safely ({(fd is null ? Errno.Name(errno) : "its mount point now names something else")}); dismount it with Dismount-Overlay.");
+            return;
+        }
         unsafe
         {
-            fixed (byte* t = Native.Utf8Z(target))
+            fixed (byte* t = Native.Utf8Z(fd.ProcPath))
             {
-                int r = Native.Umount2(t, Native.UMOUNT_NOFOLLOW | Native.MNT_DETACH);
-                Debug(log, $"umount2(\"{target}\", UMOUNT_NOFOLLOW|MNT_DETACH) = {r}");
+                int r = Native.Umount2(t, Native.MNT_DETACH);
+                int e = r == 0 ? 0 : Marshal.GetLastPInvokeError();
+                Debug(log, $"umount2(\"{fd.ProcPath}\" '{entry.MountPoint}', MNT_DETACH) = {(r == 0 ? "0" : "-1 " + Errno.Name(e))}");
+                if (r != 0)
+                {
+                    log.Warning($"The overlay this attempt mounted at '{entry.MountPoint}' could not be detached ({Errno.Name(e)}); dismount it with Dismount-Overlay.");
+                }
             }
         }
     }
@@ -762,35 +961,101 @@ public static class OverlayMounter
 
     // ---- shared -------------------------------------------------------------------------
 
-    private static void CheckKernelWarnings(OverlaySpec spec, List<string> warnings, bool readOnly, IOperationLog log)
+    private static void CheckKernelWarnings(OverlaySpec spec, MountLayers ls, List<string> warnings, IOperationLog log)
     {
         foreach (var w in warnings)
         {
             Debug(log, "kernel: overlayfs: " + w);
         }
-        if (spec.Upper is not null && warnings.Any(w => w.Contains("d_type", StringComparison.Ordinal)))
+        if (warnings.Count == 0)
+        {
+            return;
+        }
+        if (ls.Upper is not null && warnings.Any(w => w.Contains("d_type", StringComparison.Ordinal)))
         {
             throw new OverlayException(ErrorIds.UpperNoDType, OverlayErrorCategory.InvalidArgument,
-                $"The upper '{spec.Upper}' is on a file system without d_type support, so deletions (whiteouts) would not work: {string.Join("; ", warnings)}", spec.Upper,
+                $"The upper '{spec.Upper}' is on a file system without d_type support, so deletions (whiteouts) would not work: {string.Join("; ", warnings)}. The mount was not kept.", spec.Upper,
                 "Put the upper on a file system with d_type (xfs needs ftype=1; ext4 and tmpfs have it).");
         }
-        if (!readOnly && warnings.Any(w => w.Contains("read-only", StringComparison.Ordinal)))
+        if (!ls.ReadOnly && warnings.Any(w => w.Contains("read-only", StringComparison.Ordinal)))
         {
             throw FellBackToReadOnly(spec, warnings);
         }
         foreach (var w in warnings.Where(w => w.Contains("in-use", StringComparison.Ordinal) || w.Contains("in use", StringComparison.Ordinal)))
         {
+            // "upperdir is in-use as upperdir/workdir of another mount, accessing files from both
+            // mounts will result in undefined behavior." The kernel only warns (index=off), so the
+            // module refuses, naming the other user wherever it is.
+            if (ls.Upper is not null && w.StartsWith("upperdir", StringComparison.Ordinal))
+            {
+                throw InUse(spec, ls, isUpper: true, w);
+            }
+            if (ls.Work is not null && w.StartsWith("workdir", StringComparison.Ordinal))
+            {
+                throw InUse(spec, ls, isUpper: false, w);
+            }
             log.Warning("The kernel says: " + w);
         }
+    }
+
+    /// <summary>How often a mount whose upper or work dir is in use only in other mount namespaces is retried.</summary>
+    private const int InUseRetries = OverlayUnmounter.BusyRetries;
+
+    /// <summary>
+    /// An in-use report from the kernel log that may not last: no other user found (retried once),
+    /// or users only in other mount namespaces (retried a few times); reported after that.
+    /// </summary>
+    private sealed class RetryableInUse(OverlayException error, string kernelSays, bool unconfirmed) : Exception(error.Message, error)
+    {
+        public OverlayException Error { get; } = error;
+
+        public string KernelSays { get; } = kernelSays;
+
+        public bool Unconfirmed { get; } = unconfirmed;
+    }
+
+    /// <summary>The error for an upper or work dir another overlay uses, naming that overlay (in this or another mount namespace).</summary>
+    private static Exception InUse(OverlaySpec spec, MountLayers ls, bool isUpper, string kernelSays, bool confirmed = false)
+    {
+        var layer = isUpper ? ls.Upper! : ls.Work!;
+        string what = isUpper ? "upper" : "work dir";
+        var users = MountNamespaces.FindUsers(ls.Upper?.RealPath, ls.Work?.RealPath, ls.OwnMountId);
+        string who = users.Count > 0
+            ? string.Join("; ", users.Take(5).Select(u => u.ToString()))
+            : "an overlay that is not mounted in any mount namespace readable here (perhaps one detached lazily and still held open)";
+        string action = users.FirstOrDefault() switch
+        {
+            { OtherNamespace: true } u => $"Dismount it in that namespace (nsenter -t {u.ProcessId} -m umount '{u.MountPoint}'), end the process that holds the namespace, or use another {what}.",
+            { } u => $"Dismount '{u.MountPoint}' first (Dismount-Overlay -Target '{u.MountPoint}'), or use another {what}.",
+            _ => $"Wait until the other overlay is released, or use another {what}.",
+        };
+        var error = new OverlayException(isUpper ? ErrorIds.UpperInUse : ErrorIds.WorkInUse, OverlayErrorCategory.ResourceBusy,
+            confirmed
+                ? $"The {what} '{layer.Path}' is already used by {who}; two overlays sharing an upper or work dir corrupt each other. (The kernel said: \"{kernelSays}\".)"
+                : $"The {what} '{layer.Path}' is already used by {who}; two overlays sharing an upper or work dir corrupt each other. (The kernel only warned: \"{kernelSays}\"; the mount was not kept.)",
+            layer.Path, action);
+        if (confirmed)
+        {
+            return error;
+        }
+        return users.Count == 0 ? new RetryableInUse(error, kernelSays, unconfirmed: true)
+            : users.TrueForAll(u => u.OtherNamespace) ? new RetryableInUse(error, kernelSays, unconfirmed: false)
+            : error;
     }
 
     private static OverlayException FellBackToReadOnly(OverlaySpec spec, List<string> warnings)
         => new(ErrorIds.MountFellBackToReadOnly, OverlayErrorCategory.InvalidResult,
             $"The kernel would mount '{spec.Target}' read-only although read-write was asked for{(warnings.Count > 0 ? ": " + string.Join("; ", warnings) : "")}. The mount was not kept.",
-            spec.Target, "Check that the work dir is writable and on the upper's file system (and not immutable), or mount with -ReadOnly.");
+            spec.Target, "Check that the work dir is writable and on the upper's file system (and not immutable: lsattr -d), or mount with -ReadOnly.");
 
-    private static OverlayException KernelRefused(OverlaySpec spec, int errno, List<string> messages, string call)
+    private static OverlayException KernelRefused(OverlaySpec spec, MountLayers ls, int errno, List<string> messages, string call)
     {
+        if (errno == Errno.EBUSY && ls.Upper is not null && messages.Any(m => m.Contains("in-use", StringComparison.Ordinal)))
+        {
+            // index=on: the kernel refuses an upper or work dir in use itself.
+            var busy = messages.First(m => m.Contains("in-use", StringComparison.Ordinal));
+            return (OverlayException)InUse(spec, ls, isUpper: !busy.StartsWith("workdir", StringComparison.Ordinal), busy, confirmed: true);
+        }
         var text = KernelText(errno, messages);
         var (id, category, action) = errno switch
         {

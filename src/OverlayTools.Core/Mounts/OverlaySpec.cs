@@ -11,6 +11,8 @@ public enum MountApi
     NewApi,
     /// <summary>mount(2) with an escaped option string only (for tests and old kernels).</summary>
     Legacy,
+    /// <summary>The new mount API with layers passed as path strings, as on kernels 6.8 to 6.12 (for tests).</summary>
+    NewApiStrings,
 }
 
 /// <summary>

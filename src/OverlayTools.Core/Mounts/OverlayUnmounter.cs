@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Linq;
 using System.Runtime.InteropServices;
 using System.Threading;
@@ -28,7 +29,8 @@ public static class OverlayUnmounter
     public static DismountOutcome Dismount(string target, bool force, IOperationLog? log = null, CancellationToken cancel = default)
     {
         log ??= NullOperationLog.Instance;
-        CheckIsOverlayMount(target);
+        target = FileSystem.TrimTrailingSlashes(target); // "link/" would follow a final symlink
+        var (root, rootFsId) = CheckOverlayRoot(target);
         if (!FileSystem.IsRoot)
         {
             throw new OverlayException(ErrorIds.NotRoot, OverlayErrorCategory.PermissionDenied,
@@ -46,6 +48,7 @@ public static class OverlayUnmounter
             errno = Umount(target, Native.UMOUNT_NOFOLLOW, log);
             if (errno == 0)
             {
+                WarnIfStillMountedElsewhere(target, root, rootFsId, log, cancel);
                 return DismountOutcome.Unmounted;
             }
             if (errno != Errno.EBUSY)
@@ -81,39 +84,120 @@ public static class OverlayUnmounter
                 "Check the kernel log (dmesg).", new ErrnoException("umount2", errno, target));
         }
         log.Warning($"The overlay at '{target}' was busy and has been detached lazily; the kernel frees it when the last user leaves. Held by: {who}.");
+        WarnIfStillMountedElsewhere(target, root, rootFsId, log, cancel);
         return DismountOutcome.Detached;
     }
 
-    /// <summary>Throws unless <paramref name="target"/> is the root of a mounted overlay.</summary>
-    public static void CheckIsOverlayMount(string target)
+    /// <summary>
+    /// After a dismount: if the overlay's super block is still alive (one ustat call, so the
+    /// common case costs nothing more), looks for copies of it in other mount namespaces (made by
+    /// unshare -m, a container runtime, systemd's PrivateTmp...), which keep its upper and work
+    /// dir in use, and warns naming the process whose namespace holds each.
+    /// </summary>
+    private static void WarnIfStillMountedElsewhere(string target, FileStatus root, ulong rootFsId, IOperationLog log, CancellationToken cancel)
     {
-        var st = FileSystem.TryLStat(target, out int errno);
-        if (st is null)
+        bool? alive = FileSystem.SuperBlockAlive(root.DevMajor, root.DevMinor);
+        if (log.DebugEnabled)
+        {
+            log.Debug($"ustat({root.DevMajor}:{root.DevMinor}) = {(alive switch { true => "0 (the super block lives on)", false => "-1 EINVAL (gone)", null => "not available" })}");
+        }
+        if (alive != true || rootFsId == 0)
+        {
+            // No fsid: an overlay without an upper (nothing to keep in use), which a reused device
+            // number could not be told apart from another read-only overlay of the same layers.
+            return;
+        }
+        // A reference dropped elsewhere a moment later (another process reading the mount
+        // table, say) keeps the super block for an instant: look again before searching.
+        for (int i = 0; alive == true && i < 5; i++)
+        {
+            Thread.Sleep(1);
+            alive = FileSystem.SuperBlockAlive(root.DevMajor, root.DevMinor);
+        }
+        if (alive != true)
+        {
+            return;
+        }
+        var copies = FindCopies(root, rootFsId);
+        // Container runtimes copy every mount for an instant (runc init, before it pivots); give
+        // copies found only in other namespaces a moment to go, as a busy dismount gets.
+        for (int i = 0; i < 3 && copies.Count > 0 && copies.TrueForAll(c => c.OtherNamespace); i++)
+        {
+            if (cancel.WaitHandle.WaitOne(BusyRetryDelay) || FileSystem.SuperBlockAlive(root.DevMajor, root.DevMinor) != true)
+            {
+                return;
+            }
+            copies = FindCopies(root, rootFsId);
+        }
+        foreach (var c in copies.Take(10))
+        {
+            log.Warning(c.OtherNamespace
+                ? $"The overlay at '{target}' was dismounted here, but the same overlay (super block {root.DevMajor}:{root.DevMinor}) is still mounted at '{c.MountPoint}' in the mount namespace of pid {c.ProcessId} ({c.ProcessName}); its upper and work dir stay in use until that copy is dismounted (nsenter -t {c.ProcessId} -m umount '{c.MountPoint}') or that namespace ends."
+                : $"The overlay at '{target}' was dismounted, but the same overlay (super block {root.DevMajor}:{root.DevMinor}) is still mounted at '{c.MountPoint}' (a bind mount of it); its upper and work dir stay in use until that is dismounted too.");
+        }
+    }
+
+    /// <summary>
+    /// Other mounts of the overlay whose root was <paramref name="root"/>. A device number is
+    /// reused as soon as it is free, so a candidate counts only if it is the same overlay: same
+    /// device and same fsid (from the upper's persistent uuid).
+    /// </summary>
+    private static List<OverlayUser> FindCopies(FileStatus root, ulong rootFsId)
+        => MountNamespaces.FindSuperBlock(root.DevMajor, root.DevMinor, (pid, e) =>
+        {
+            string path = pid is null ? e.MountPoint : $"/proc/{pid}/root{(e.MountPoint == "/" ? "" : e.MountPoint)}";
+            using var fd = FileSystem.TryOpen(path, Native.O_PATH | Native.O_NOFOLLOW, out _);
+            if (fd is null)
+            {
+                return false;
+            }
+            try
+            {
+                var st = FileSystem.Stat(fd, path);
+                return st.DevMajor == root.DevMajor && st.DevMinor == root.DevMinor && FileSystem.StatFsId(fd, path) == rootFsId;
+            }
+            catch (ErrnoException)
+            {
+                return false;
+            }
+        });
+
+    /// <summary>Throws unless <paramref name="target"/> is the root of a mounted overlay.</summary>
+    public static void CheckIsOverlayMount(string target) => _ = CheckOverlayRoot(FileSystem.TrimTrailingSlashes(target));
+
+    /// <summary>Throws unless <paramref name="target"/> is the root of a mounted overlay; returns what statx says about that root.</summary>
+    private static (FileStatus Root, ulong FsId) CheckOverlayRoot(string target)
+    {
+        // One descriptor (O_PATH|O_NOFOLLOW: a final symlink is opened as the link itself) answers
+        // every question: link or not, mount root or not, which file system.
+        using var fd = FileSystem.TryOpen(target, Native.O_PATH | Native.O_NOFOLLOW, out int errno);
+        if (fd is null)
         {
             throw errno == Errno.ENOENT
                 ? NotMounted(target, "the path does not exist")
                 : new OverlayException(ErrorIds.OverlayNotMounted, OverlayException.CategoryFor(errno),
                     $"'{target}' cannot be examined: {Errno.Describe(errno)} ({Errno.Name(errno)}).", target, "Check the path.");
         }
-        if (st.Value.IsSymlink)
+        var st = FileSystem.Stat(fd, target);
+        if (st.IsSymlink)
         {
             throw new OverlayException(ErrorIds.TargetIsSymlink, OverlayErrorCategory.SecurityError,
                 $"'{target}' is a symbolic link; the module dismounts only the directory it was given, never a link's destination.", target,
                 "Give the mount point itself.");
         }
-        if (!st.Value.IsMountRoot)
+        if (!st.IsMountRoot)
         {
             throw NotMounted(target, "it is not a mount point");
         }
-        using var fd = FileSystem.Open(target, Native.O_PATH | Native.O_NOFOLLOW);
-        var (type, _) = FileSystem.StatFs(fd, target);
+        var (type, fsid) = FileSystem.StatFsWithId(fd, target);
         if (type != Native.OVERLAYFS_SUPER_MAGIC)
         {
-            var entry = MountInfo.Read().LastOrDefault(e => (ulong)e.MountId == st.Value.MountId);
+            var entry = MountInfo.Read().LastOrDefault(e => (ulong)e.MountId == st.MountId);
             throw new OverlayException(ErrorIds.NotAnOverlayMount, OverlayErrorCategory.InvalidArgument,
                 $"'{target}' is a {entry?.FsType ?? "non-overlay"} mount, not an overlay; Dismount-Overlay only dismounts overlays.", target,
                 "Use umount for other file systems.");
         }
+        return (st, fsid);
     }
 
     private static OverlayException NotMounted(string target, string why)

@@ -85,7 +85,8 @@ public sealed class ResolveOverlayPathCommand : OverlayCmdlet
             }
             catch (ItemNotFoundException e)
             {
-                WriteError(new ErrorRecord(e, ErrorIds.OverlayPathNotFound, ErrorCategory.ObjectNotFound, raw));
+                WriteOverlayError(new OverlayException(ErrorIds.OverlayPathNotFound, OverlayErrorCategory.ObjectNotFound,
+                    $"Cannot find the path '{raw}': {e.Message}", raw, "Check the path; use -LiteralPath for names that hold wildcard characters.", e));
             }
             foreach (var p in expanded)
             {

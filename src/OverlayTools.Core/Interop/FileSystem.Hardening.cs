@@ -1,0 +1,157 @@
+using System;
+using System.Collections.Generic;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace OverlayTools.Interop;
+
+/// <summary>What a directory read found: some names (at most the number asked for) and whether the file system reports entry types.</summary>
+internal readonly record struct DirectoryProbe(List<string> Names, bool ReportsDType);
+
+internal static unsafe partial class FileSystem
+{
+    private const int NoAtime = 0x40000; // O_NOATIME
+    /// <summary>statx of a name in a directory descriptor, not following a final symlink; null and errno on failure.</summary>
+    internal static FileStatus? TryStatAt(int dirFd, string name, bool follow, out int errno)
+    {
+        CheckNoNul(name);
+        byte* buf = stackalloc byte[256];
+        fixed (byte* p = Native.Utf8Z(name))
+        {
+            int flags = follow ? 0 : Native.AT_SYMLINK_NOFOLLOW;
+            if (name.Length == 0)
+            {
+                flags |= Native.AT_EMPTY_PATH;
+            }
+            if (Native.Statx(dirFd, p, flags, Native.STATX_TYPE | Native.STATX_MODE | Native.STATX_INO | Native.STATX_UID | Native.STATX_MNT_ID, buf) != 0)
+            {
+                errno = Marshal.GetLastPInvokeError();
+                return null;
+            }
+        }
+        errno = 0;
+        return FromStatx(buf);
+    }
+
+    /// <summary>openat(2) with O_CREAT and a mode (O_CLOEXEC is always added); null and errno on failure.</summary>
+    internal static Fd? TryOpenCreateAt(int dirFd, string name, int flags, uint mode, out int errno)
+    {
+        CheckNoNul(name);
+        fixed (byte* p = Native.Utf8Z(name))
+        {
+            int fd = Native.OpenAt(dirFd, p, flags | Native.O_CREAT | Native.O_CLOEXEC, mode);
+            errno = fd < 0 ? Marshal.GetLastPInvokeError() : 0;
+            return fd < 0 ? null : new Fd(fd);
+        }
+    }
+
+    /// <summary>statx of a path, following symlinks; null and errno on failure.</summary>
+    internal static FileStatus? TryStatFollow(string path, out int errno) => TryStatAt(Native.AT_FDCWD, path, follow: true, out errno);
+
+    /// <summary>
+    /// Reads the entries of a directory given by an O_PATH descriptor, without "." and "..", up
+    /// to <paramref name="max"/> names, in one or two getdents64 calls; and tells whether the file
+    /// system fills in d_type (overlayfs needs it on the upper: without it whiteouts do not work).
+    /// </summary>
+    internal static DirectoryProbe ProbeDirectory(Fd dir, int max, string pathForErrors)
+    {
+        var names = new List<string>();
+        bool dtype = false;
+        fixed (byte* dot = "."u8)
+        {
+            // O_NOATIME: reading the work dir must not dirty its inode (relatime would update the
+            // atime, since the kernel changes the dir at every mount), which the upper's sync at
+            // dismount would then have to write.
+            int fd = Native.OpenAt(dir.Value, dot, Native.O_RDONLY | Native.O_DIRECTORY | Native.O_CLOEXEC | NoAtime, 0);
+            if (fd < 0 && Marshal.GetLastPInvokeError() == Errno.EPERM)
+            {
+                fd = Native.OpenAt(dir.Value, dot, Native.O_RDONLY | Native.O_DIRECTORY | Native.O_CLOEXEC, 0);
+            }
+            if (fd < 0)
+            {
+                throw new ErrnoException("open", Marshal.GetLastPInvokeError(), pathForErrors);
+            }
+            using var handle = new Fd(fd);
+            const int size = 4096;
+            byte* buf = stackalloc byte[size];
+            while (true)
+            {
+                nint n = Native.GetDents64(fd, buf, size);
+                if (n < 0)
+                {
+                    throw new ErrnoException("getdents64", Marshal.GetLastPInvokeError(), pathForErrors);
+                }
+                if (n == 0)
+                {
+                    break;
+                }
+                for (nint off = 0; off < n;)
+                {
+                    ushort reclen = *(ushort*)(buf + off + 16);
+                    byte type = buf[off + 18];
+                    byte* name = buf + off + 19;
+                    int len = 0;
+                    while (off + 19 + len < off + reclen && name[len] != 0)
+                    {
+                        len++;
+                    }
+                    if (type != Native.DT_UNKNOWN)
+                    {
+                        dtype = true;
+                    }
+                    bool dots = (len == 1 && name[0] == '.') || (len == 2 && name[0] == '.' && name[1] == '.');
+                    if (!dots && names.Count < max)
+                    {
+                        names.Add(Encoding.UTF8.GetString(name, len));
+                    }
+                    if (reclen == 0)
+                    {
+                        break;
+                    }
+                    off += reclen;
+                }
+                if (names.Count >= max && dtype)
+                {
+                    break;
+                }
+            }
+        }
+        return new DirectoryProbe(names, dtype);
+    }
+
+    /// <summary>True while a super block with this device number is alive (ustat); null where the kernel cannot tell.</summary>
+    internal static bool? SuperBlockAlive(uint major, uint minor)
+    {
+        if (Native.Ustat(major, minor) == 0)
+        {
+            return true;
+        }
+        int errno = Marshal.GetLastPInvokeError();
+        return errno == Errno.EINVAL ? false : null;
+    }
+
+    /// <summary>fstatfs f_fsid (64-bit struct statfs: offset 56). For an overlay with an upper it comes from the upper's persistent uuid; 0 without one.</summary>
+    internal static ulong StatFsId(Fd fd, string pathForErrors) => StatFsWithId(fd, pathForErrors).FsId;
+
+    /// <summary>fstatfs: the file system magic and its f_fsid in one call.</summary>
+    internal static (long Type, ulong FsId) StatFsWithId(Fd fd, string pathForErrors)
+    {
+        byte* buf = stackalloc byte[128];
+        if (Native.FStatFs(fd.Value, buf) != 0)
+        {
+            throw new ErrnoException("fstatfs", Marshal.GetLastPInvokeError(), pathForErrors);
+        }
+        return (*(long*)buf, *(ulong*)(buf + 56));
+    }
+
+    /// <summary>Removes trailing slashes ("/a/b/" to "/a/b"; "/" stays), so a final symlink is never followed because of one.</summary>
+    internal static string TrimTrailingSlashes(string path)
+    {
+        if (path.Length <= 1 || path[^1] != '/')
+        {
+            return path;
+        }
+        var t = path.TrimEnd('/');
+        return t.Length == 0 ? "/" : t;
+    }
+}

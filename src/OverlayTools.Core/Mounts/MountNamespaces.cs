@@ -1,0 +1,156 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using OverlayTools.Interop;
+
+namespace OverlayTools.Mounts;
+
+/// <summary>An overlay mount found in some mount namespace: where, and a process that lives in that namespace.</summary>
+public sealed record OverlayUser(int? ProcessId, string ProcessName, string MountPoint, string Role)
+{
+    /// <summary>True when the mount is in another mount namespace than this process's.</summary>
+    public bool OtherNamespace => ProcessId is not null;
+
+    /// <inheritdoc/>
+    public override string ToString() => ProcessId is null
+        ? $"the overlay mounted at '{MountPoint}'"
+        : $"the overlay mounted at '{MountPoint}' in the mount namespace of pid {ProcessId} ({ProcessName})";
+}
+
+/// <summary>
+/// Looks for overlays in this and other mount namespaces. Only used on failure paths (an upper
+/// the kernel reports in use, a super block that outlived its dismount), never on the happy path:
+/// it reads /proc/&lt;pid&gt;/mountinfo once per namespace.
+/// </summary>
+public static class MountNamespaces
+{
+    /// <summary>One process per mount namespace other than this process's, lowest pid first.</summary>
+    public static List<(int ProcessId, string ProcessName)> OtherNamespaces()
+    {
+        var result = new List<(int, string)>();
+        string? mine = FileSystem.TryReadLink("/proc/self/ns/mnt", out _);
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        if (mine is not null)
+        {
+            seen.Add(mine);
+        }
+        var pids = new List<int>();
+        try
+        {
+            foreach (var dir in Directory.EnumerateDirectories("/proc"))
+            {
+                if (int.TryParse(Path.GetFileName(dir), out int pid))
+                {
+                    pids.Add(pid);
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return result;
+        }
+        pids.Sort();
+        foreach (int pid in pids)
+        {
+            var ns = FileSystem.TryReadLink($"/proc/{pid}/ns/mnt", out _);
+            if (ns is not null && seen.Add(ns))
+            {
+                result.Add((pid, ReadComm(pid)));
+            }
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// Overlays whose upper or work dir is <paramref name="upper"/> or <paramref name="work"/>:
+    /// first in this namespace, then in every other one.
+    /// </summary>
+    public static List<OverlayUser> FindUsers(string? upper, string? work, int? excludeOwnMountId = null)
+    {
+        var result = new List<OverlayUser>();
+        void Scan(int? pid, string comm)
+        {
+            IEnumerable<OverlayMount> mounts;
+            try
+            {
+                mounts = OverlayMount.ReadAll(pid);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return; // the process ended meanwhile
+            }
+            foreach (var m in mounts)
+            {
+                if (pid is null && m.MountId == excludeOwnMountId)
+                {
+                    continue;
+                }
+                string? role = Same(m.Upper, upper) ? "upper"
+                    : Same(m.Work, work) ? "work dir"
+                    : Same(m.Upper, work) ? "upper"
+                    : Same(m.Work, upper) ? "work dir"
+                    : null;
+                if (role is not null)
+                {
+                    result.Add(new OverlayUser(pid, comm, m.Target, role));
+                }
+            }
+        }
+        Scan(null, "");
+        foreach (var (pid, comm) in OtherNamespaces())
+        {
+            Scan(pid, comm);
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// Mounts of the overlay super block with device <paramref name="major"/>:<paramref name="minor"/>:
+    /// other mounts of it in this namespace (bind mounts; ProcessId null), then copies in other
+    /// mount namespaces.
+    /// </summary>
+    public static List<OverlayUser> FindSuperBlock(uint major, uint minor, Func<int?, MountInfoEntry, bool>? isSame = null)
+    {
+        var result = new List<OverlayUser>();
+        void Scan(int? pid, string comm)
+        {
+            List<MountInfoEntry> entries;
+            try
+            {
+                entries = MountInfo.Read(pid, "overlay");
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return;
+            }
+            foreach (var e in entries)
+            {
+                if (e.Major == major && e.Minor == minor && (isSame is null || isSame(pid, e)))
+                {
+                    result.Add(new OverlayUser(pid, comm, e.MountPoint, "mount"));
+                }
+            }
+        }
+        Scan(null, "");
+        foreach (var (pid, comm) in OtherNamespaces())
+        {
+            Scan(pid, comm);
+        }
+        return result;
+    }
+
+    private static bool Same(string? a, string? b)
+        => a is not null && b is not null && string.Equals(a.TrimEnd('/'), b.TrimEnd('/'), StringComparison.Ordinal);
+
+    private static string ReadComm(int pid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/comm").Trim();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return "?";
+        }
+    }
+}
