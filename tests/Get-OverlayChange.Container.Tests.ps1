@@ -306,9 +306,12 @@ Describe 'Get-OverlayChange -Container on a private podman store' -Tag 'Requires
 
         It 'lists the same after every container stopped (podman has no daemon to stop)' {
             $null = Invoke-TestPodman $P stop -t 0 live
-            Get-Process -Name podman, conmon -ErrorAction SilentlyContinue |
-                Where-Object { try { [IO.File]::ReadAllText("/proc/$($_.Id)/cmdline").Contains($GraphRoot) } catch { $false } } |
-                Should -BeNullOrEmpty
+            (Invoke-TestPodman $P container inspect live --format '{{.State.Running}}') | Should -Be 'false'
+            # conmon and podman's cleanup process finish on their own after the stop.
+            Wait-Until -What 'podman''s cleanup processes to exit' -TimeoutSeconds 60 -Condition {
+                -not (Get-Process -Name podman, conmon -ErrorAction SilentlyContinue |
+                    Where-Object { try { [IO.File]::ReadAllText("/proc/$($_.Id)/cmdline").Contains($GraphRoot) } catch { $false } })
+            }
             foreach ($n in $PNames) {
                 Assert-SameSet (ConvertTo-DiffSet (Get-OverlayChange -Container $n -DataRoot $GraphRoot)) $PodmanDiff[$n] "podman container diff $n, with the containers stopped"
             }
