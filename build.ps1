@@ -94,7 +94,7 @@ function Get-NuGetPackagesFolder {
     return ($line -replace '^global-packages:\s*', '').Trim()
 }
 
-function Invoke-Build {
+function Invoke-Build([switch] $SkipHelp) {
     $moduleVersion = ([xml] (Get-Content -LiteralPath (Join-Path $Root 'Directory.Build.props') -Raw)).Project.PropertyGroup.ModuleVersion | Where-Object { $_ } | Select-Object -First 1
     $manifest = Import-PowerShellDataFile -LiteralPath (Join-Path $Root 'OverlayTools.psd1')
     if ($manifest.ModuleVersion -ne $moduleVersion) {
@@ -117,7 +117,7 @@ function Invoke-Build {
     }
     $libc = [Reflection.AssemblyName]::GetAssemblyName((Join-Path $ModuleOut 'Tmds.LibC.dll'))
     if (-not $libc) { throw 'Tmds.LibC.dll is unreadable.' }
-    Invoke-HelpBuilder 'build'
+    if (-not $SkipHelp) { Invoke-HelpBuilder 'build' }
     Write-Host "Module built: $(Join-Path $ModuleOut 'OverlayTools.psd1')"
 }
 
@@ -234,7 +234,8 @@ try {
         'Demo' { Invoke-Demo }
         'Bench' { Invoke-Bench }
         'Clean' { Invoke-Clean }
-        'UpdateDocs' { Invoke-Build; Invoke-HelpBuilder 'update' }
+        # Update first, then build: a new, still undocumented parameter must not stop the update.
+        'UpdateDocs' { Invoke-Build -SkipHelp; Invoke-HelpBuilder 'update'; Invoke-HelpBuilder 'build' }
     }
 }
 finally {

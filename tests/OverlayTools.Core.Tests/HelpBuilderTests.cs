@@ -168,6 +168,22 @@ public class HelpBuilderTests
     }
 
     [Fact]
+    public void Update_adds_a_section_for_an_undocumented_parameter_that_the_build_then_refuses()
+    {
+        var facts = Facts("N");
+        facts.Parameters.Add(new ParameterFacts { Name = "Extra", Type = "System.Int32" });
+        facts.ParameterSets[0].Parameters.Add(new ParameterInSet { Name = "Extra", Position = -1 });
+        var doc = MarkdownHelp.ReadCommandText(Doc, "Get-Thing.md");
+        var updated = DocUpdater.Update(Doc, doc, facts);
+        var again = MarkdownHelp.ReadCommandText(updated, "Get-Thing.md");
+        Assert.True(again.Parameters.ContainsKey("Extra"));
+        Assert.Equal("System.Int32", again.Parameters["Extra"].Yaml["Type"]);
+        var problems = Validator.Check(new CommandFactsFile { Module = "M", Commands = [facts] },
+            new System.Collections.Generic.Dictionary<string, CommandDoc> { ["Get-Thing"] = again });
+        Assert.Contains(problems, p => p.Contains("-Extra still has the placeholder", System.StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Renders_an_about_topic_in_the_layout_get_help_expects()
     {
         var text = AboutWriter.Render("# about_Thing\n\n## SHORT DESCRIPTION\n\nShort.\n\n## LONG DESCRIPTION\n\nLong text.\n");

@@ -170,6 +170,10 @@ internal static class Validator
                 {
                     problems.Add($"{where}: parameter -{p.Name} has no description");
                 }
+                else if (pd.Description.Any(d => d.Contains("{{", StringComparison.Ordinal)))
+                {
+                    problems.Add($"{where}: parameter -{p.Name} still has the placeholder description that UpdateDocs wrote");
+                }
                 problems.AddRange(CheckYaml(where, cmd, p, pd));
             }
             foreach (var name in doc.Parameters.Keys)
@@ -367,6 +371,25 @@ internal static class DocUpdater
             if (next > start)
             {
                 edits.Add((start, next + 1 - start, "\n" + Syntax(cmd)));
+            }
+        }
+        // Parameters the docs do not mention yet: a section with a placeholder, before CommonParameters.
+        var missing = cmd.Parameters.Where(p => !doc.Parameters.ContainsKey(p.Name)).OrderBy(p => p.Name, StringComparer.OrdinalIgnoreCase).ToList();
+        if (missing.Count > 0)
+        {
+            int at = text.IndexOf("\n### CommonParameters", StringComparison.Ordinal);
+            if (at < 0)
+            {
+                at = text.IndexOf("\n## INPUTS", StringComparison.Ordinal);
+            }
+            if (at >= 0)
+            {
+                var add = new StringBuilder();
+                foreach (var p in missing)
+                {
+                    add.Append("\n### -").Append(p.Name).Append("\n\n{{ Describe -").Append(p.Name).Append(" }}\n\n").Append(YamlBlock(cmd, p, null)).Append('\n');
+                }
+                edits.Add((at, 0, add.ToString()));
             }
         }
         var sb = new StringBuilder(text);

@@ -888,10 +888,15 @@ public static class OverlayMounter
 
         // Find the new mount: the newest overlay on the directory the target descriptor names
         // (its name now, which a racer may have changed); never look the target name up again.
-        string mountPoint = FileSystem.RealPath(ls.Target.Fd);
-        var entry = MountInfo.Read(null, "overlay").LastOrDefault(e => e.MountPoint == mountPoint)
-            ?? throw new OverlayException(ErrorIds.MountFailed, OverlayErrorCategory.InvalidResult,
-                $"mount(2) returned success but no overlay is mounted at '{mountPoint}'.", spec.Target, "Check the kernel log (dmesg).");
+        // A rename between reading that name and reading mountinfo is retried; failing that, the
+        // newest overlay whose layers are exactly ours is the one.
+        var entry = FindLegacyMount(ls, data);
+        if (entry is null)
+        {
+            throw new OverlayException(ErrorIds.MountFailed, OverlayErrorCategory.InvalidResult,
+                $"mount(2) returned success but the new overlay cannot be found in mountinfo (its mount point was renamed meanwhile?). It may still be mounted at '{FileSystem.RealPath(ls.Target.Fd)}'.",
+                spec.Target, "Run Get-OverlayMount to find it, and Dismount-Overlay to remove it.");
+        }
         try
         {
             CheckKernelWarnings(spec, ls with { OwnMountId = entry.MountId }, warnings, log);
@@ -908,6 +913,34 @@ public static class OverlayMounter
             throw;
         }
         return (ulong)entry.MountId;
+    }
+
+    private static MountInfoEntry? FindLegacyMount(MountLayers ls, string data)
+    {
+        string lowerValue = data.StartsWith("lowerdir=", StringComparison.Ordinal)
+            ? data["lowerdir=".Length..].Split(',', 2)[0]
+            : "";
+        for (int attempt = 0; attempt < 5; attempt++)
+        {
+            string mountPoint = FileSystem.RealPath(ls.Target.Fd);
+            var overlays = MountInfo.Read(null, "overlay");
+            var entry = overlays.LastOrDefault(e => e.MountPoint == mountPoint);
+            if (entry is not null)
+            {
+                return entry;
+            }
+            if (attempt == 4)
+            {
+                // The mount point keeps moving: take the newest overlay with exactly our layers.
+                var (lower, datas) = OverlayOptionCodec.SplitLowerdir(lowerValue);
+                return overlays.LastOrDefault(e =>
+                {
+                    var l = OverlayOptionCodec.DecodeSuperOptions(e.RawSuperOptions);
+                    return l.LegacyLowerdir && l.Lower.SequenceEqual(lower) && l.DataLower.SequenceEqual(datas);
+                });
+            }
+        }
+        return null;
     }
 
     /// <summary>
