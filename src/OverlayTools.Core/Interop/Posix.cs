@@ -172,9 +172,18 @@ internal static unsafe class Posix
         return true;
     }
 
-    /// <summary>Opens a directory entry as a directory (never a FIFO or device: O_DIRECTORY fails on those), without following a link.</summary>
+    /// <summary>
+    /// Opens a directory entry as a directory (never a FIFO or device: O_DIRECTORY fails on those),
+    /// without following a link, and with O_NOATIME where allowed: listing a layer (a container's
+    /// upper in an engine's store, say) must not change its access times.
+    /// </summary>
     internal static Fd? TryOpenDirAt(int dirFd, byte[] nameZ, out int errno)
-        => TryOpenAt(dirFd, nameZ, Native.O_RDONLY | Native.O_DIRECTORY | Native.O_NOFOLLOW | Native.O_NONBLOCK, out errno);
+    {
+        const int Flags = Native.O_RDONLY | Native.O_DIRECTORY | Native.O_NOFOLLOW | Native.O_NONBLOCK;
+        var fd = TryOpenAt(dirFd, nameZ, Flags | StoreNative.O_NOATIME, out errno);
+        // O_NOATIME needs ownership or CAP_FOWNER; without them, read as anyone does.
+        return fd is null && errno == Errno.EPERM ? TryOpenAt(dirFd, nameZ, Flags, out errno) : fd;
+    }
 
     /// <summary>openat(2) with O_CLOEXEC added; null and errno on failure.</summary>
     internal static Fd? TryOpenAt(int dirFd, byte[] nameZ, int flags, out int errno)

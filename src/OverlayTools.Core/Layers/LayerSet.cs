@@ -137,7 +137,12 @@ internal sealed class LayerSet : IDisposable
     private static Layer OpenLayer(string path, LayerRole role, int position)
     {
         FileSystem.CheckNoNul(path);
-        var fd = FileSystem.TryOpen(path, Native.O_RDONLY | Native.O_DIRECTORY, out int errno);
+        // O_NOATIME (where allowed): walking a layer leaves its access times alone.
+        var fd = FileSystem.TryOpen(path, Native.O_RDONLY | Native.O_DIRECTORY | StoreNative.O_NOATIME, out int errno);
+        if (fd is null && errno == Errno.EPERM)
+        {
+            fd = FileSystem.TryOpen(path, Native.O_RDONLY | Native.O_DIRECTORY, out errno);
+        }
         if (fd is null)
         {
             bool isUpper = role == LayerRole.Upper;
