@@ -4,13 +4,21 @@
 # ctr (and one run). Our paths must be what `ctr snapshots mounts` prints, our diff ids what the
 # image configs say, with the daemon running, committing and stopped; reading changes nothing.
 
+BeforeDiscovery {
+    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot 'TestEngines.psm1') -Force
+    # Known before the run: skipped here (a failure under CI=true), never a test that returns early.
+    $script:Ready = (Test-IsRoot) -and (Test-EngineAvailable Docker) -and (Test-EngineAvailable Containerd)
+    $script:HasRunc = [bool] (Get-Command runc -CommandType Application -ErrorAction SilentlyContinue)
+}
+
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot 'TestEngines.psm1') -Force
     Import-OverlayToolsUnderTest
 
+    # The Describe below is skipped without these (BeforeDiscovery); set up only when it runs.
     $script:Ready = (Test-IsRoot) -and (Test-EngineAvailable Docker) -and (Test-EngineAvailable Containerd)
-    $script:Why = 'needs root, docker.io (dockerd, containerd, ctr) and busybox-static'
     # Short: dockerd's own containerd socket path must stay under 104 bytes.
     $script:Root = New-TestRoot 'ctd'
     $script:Docker = $null
@@ -119,10 +127,9 @@ AfterAll {
     Remove-TestRoot $script:Root
 }
 
-Describe 'Get-OverlayLayer on a containerd store' -Tag 'RequiresRoot', 'Engines' {
+Describe 'Get-OverlayLayer on a containerd store' -Tag 'RequiresRoot', 'Engines' -Skip:(-not $Ready) {
     BeforeEach {
-        $script:Go = Assert-Prerequisite $script:Ready $script:Why
-        if ($script:Go -and $script:SetupError) { throw $script:SetupError }
+        if ($script:SetupError) { throw $script:SetupError }
     }
 
     Context 'with the daemon running' {
@@ -131,7 +138,6 @@ Describe 'Get-OverlayLayer on a containerd store' -Tag 'RequiresRoot', 'Engines'
         }
 
         It 'gives every container the upperdir, workdir and lowerdirs of ctr snapshots mounts' {
-            if (-not $Go) { return }
             $ours = Get-OverlayLayer -DataRoot $script:Ctd.DataRoot -Container * -ErrorVariable err
             $err | Should -BeNullOrEmpty
             $ctr = @(Get-CtrContainers)
@@ -150,7 +156,6 @@ Describe 'Get-OverlayLayer on a containerd store' -Tag 'RequiresRoot', 'Engines'
         }
 
         It 'gives every image the diff ids of its image config, by name and by listing' {
-            if (-not $Go) { return }
             $all = Get-Layers -Image *
             $ctr = @(Get-CtrImages)
             $ctr.Count | Should -BeGreaterOrEqual 6
@@ -165,7 +170,6 @@ Describe 'Get-OverlayLayer on a containerd store' -Tag 'RequiresRoot', 'Engines'
         }
 
         It 'points each image layer at the snapshot dir holding that layer''s files' {
-            if (-not $Go) { return }
             $app = @(Get-Layers -Image example.com/demo/app:1.0)
             $app | Should -HaveCount 5
             # Top first: rm /one + three, data/sub/two, one, the busybox links, busybox itself.
@@ -180,7 +184,6 @@ Describe 'Get-OverlayLayer on a containerd store' -Tag 'RequiresRoot', 'Engines'
         }
 
         It 'finds images by the short names users type, in Docker''s namespace first' {
-            if (-not $Go) { return }
             foreach ($typed in 'busybox', 'busybox:latest', 'library/busybox', 'docker.io/library/busybox:latest') {
                 $l = @(Get-Layers -Image $typed)
                 $l.Namespace | Sort-Object -Unique | Should -Be 'moby'
@@ -194,7 +197,6 @@ Describe 'Get-OverlayLayer on a containerd store' -Tag 'RequiresRoot', 'Engines'
         }
 
         It 'reports a namespace that does not exist, and an image that is not there' {
-            if (-not $Go) { return }
             Get-OverlayLayer -DataRoot $script:Ctd.DataRoot -Image * -Namespace nope -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
             $err[0].FullyQualifiedErrorId | Should -Be 'ContainerdNamespaceNotFound,OverlayTools.GetOverlayLayerCommand'
             $err[0].TargetObject | Should -Be 'nope'
@@ -203,7 +205,6 @@ Describe 'Get-OverlayLayer on a containerd store' -Tag 'RequiresRoot', 'Engines'
         }
 
         It 'describes a snapshot dir given by -Path, and maps an upper dir back to its container' {
-            if (-not $Go) { return }
             $c1 = @(Get-Layers -Container c1)
             $up = Get-OverlayLayer -Path $c1[0].Path
             $up.Role | Should -Be 'Upper'
@@ -216,7 +217,6 @@ Describe 'Get-OverlayLayer on a containerd store' -Tag 'RequiresRoot', 'Engines'
         }
 
         It 'mounts a container read-only from the piped layers, as its image''s files' {
-            if (-not $Go) { return }
             $target = New-Layer "$script:Root/m/ro"
             Get-Layers -Container c1 | Mount-Overlay -ReadOnly -Target $target -ErrorAction Stop
             Get-Content -LiteralPath "$target/three" | Should -Be 'three'
@@ -225,9 +225,7 @@ Describe 'Get-OverlayLayer on a containerd store' -Tag 'RequiresRoot', 'Engines'
             Test-Path -LiteralPath "$target/bin/busybox" | Should -BeTrue
         }
 
-        It 'matches the mount of a running task, and a mount with relative lowerdirs, to the container' {
-            if (-not $Go) { return }
-            $null = Assert-Prerequisite ([bool] (Get-Command runc -CommandType Application -ErrorAction SilentlyContinue)) 'ctr run needs runc'
+        It 'matches the mount of a running task, and a mount with relative lowerdirs, to the container' -Skip:(-not $HasRunc) {
             $null = Invoke-TestCtr $script:Ctd -n k8s.io run -d docker.io/library/busybox:latest r1 sleep 600
             $script:Running = 'r1'
             try {
@@ -259,7 +257,6 @@ Describe 'Get-OverlayLayer on a containerd store' -Tag 'RequiresRoot', 'Engines'
         }
 
         It 'reads consistently while containerd commits' {
-            if (-not $Go) { return }
             $expected = Format-Layers (Get-Layers -Container * -Namespace moby)
             # Tag images in a loop (each tag is a commit to meta.db) while reading.
             $psi = [Diagnostics.ProcessStartInfo]::new('bash')
@@ -291,13 +288,11 @@ Describe 'Get-OverlayLayer on a containerd store' -Tag 'RequiresRoot', 'Engines'
         }
 
         It 'gives the same layers as while it ran' {
-            if (-not $Go) { return }
             $script:Ctd.Process.HasExited | Should -BeTrue
             Format-Layers ((Get-Layers -Image *) + (Get-Layers -Container *)) | Should -Be $script:Live
         }
 
         It 'changes nothing in the store: contents, modes and timestamps (atime included)' {
-            if (-not $Go) { return }
             $data = $script:Ctd.DataRoot
             $hashes = Get-TreeHashes $data
             # Age the access time of every file, so that any plain read would visibly update it (relatime).
@@ -312,7 +307,6 @@ Describe 'Get-OverlayLayer on a containerd store' -Tag 'RequiresRoot', 'Engines'
         }
 
         It 'reports a truncated or damaged meta.db clearly, and leaves the copy as it was' {
-            if (-not $Go) { return }
             $copy = "$script:Root/copy"
             $null = New-Item -ItemType Directory -Force -Path "$copy/io.containerd.metadata.v1.bolt"
             $db = "$copy/io.containerd.metadata.v1.bolt/meta.db"

@@ -5,6 +5,10 @@
 
 BeforeDiscovery {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot 'TestEngines.psm1') -Force
+    # Known before the run: skipped here (a failure under CI=true), never a test that returns early.
+    $script:DockerReady = (Test-IsRoot) -and (Test-EngineAvailable Docker)
+    $script:PodmanReady = (Test-IsRoot) -and (Test-EngineAvailable Podman)
 }
 
 BeforeAll {
@@ -109,10 +113,8 @@ Describe 'Get-OverlayLayer without an engine' {
     }
 }
 
-Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot', 'RequiresDocker' {
+Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot', 'RequiresDocker' -Skip:(-not $DockerReady) {
     BeforeAll {
-        $script:DockerReady = (Test-IsRoot) -and (Test-EngineAvailable Docker)
-        if (-not $script:DockerReady) { return }
         $script:D = Start-TestDocker -Root (Join-Path $Root 'docker')
         $script:DataRoot = $D.DataRoot
         $ctx = New-BusyboxContext -Path (Join-Path $Root 'ctx-app') -Steps $AppSteps
@@ -189,27 +191,20 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
         Get-ChildItem -LiteralPath $Root -Directory -Filter 'tamper-*' | ForEach-Object { & rm -rf --one-file-system -- $_.FullName }
     }
 
-    BeforeEach {
-        $null = Assert-Prerequisite $script:DockerReady 'needs root, dockerd, the docker CLI and busybox-static'
-    }
-
     Context 'with the daemon running' {
         It 'gives, for every image and container, the paths of docker inspect in order, its diff ids, sizes and history' {
-            if (-not $DockerReady) { return }
             $ImageIds.Count | Should -BeGreaterThan 6
             $ContainerIds.Count | Should -Be 2
             Assert-DockerStoreMatchesEngine
         }
 
         It 'mounts each container read-only as docker export shows it' {
-            if (-not $DockerReady) { return }
             foreach ($id in $ContainerIds) {
                 Assert-ReadOnlyMountEqualsExport $id $DataRoot $Exports[$id] (Join-Path $Root "mnt-d-$($id.Substring(0, 12))")
             }
         }
 
         It 'finds images by repo:tag, by name alone (latest), by full and short id, and by wildcard' {
-            if (-not $DockerReady) { return }
             $id = (Invoke-TestDocker $D image inspect app:1 --format '{{.Id}}')
             $byTag = @(Get-OverlayLayer -DataRoot $DataRoot -Image app:1)
             $byTag[0].Image | Should -Be 'app:1'
@@ -226,7 +221,6 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
         }
 
         It 'finds containers by name, id prefix and wildcard' {
-            if (-not $DockerReady) { return }
             $webId = $ContainerInspect.Values | Where-Object Name -EQ '/web' | ForEach-Object Id
             (Get-OverlayLayer -DataRoot $DataRoot -Container web)[0].ContainerId | Should -Be $webId
             (Get-OverlayLayer -DataRoot $DataRoot -Container $webId.Substring(0, 10))[0].Container | Should -Be 'web'
@@ -235,7 +229,6 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
         }
 
         It 'reports names that match nothing, and keeps going with the others' {
-            if (-not $DockerReady) { return }
             $out = Get-OverlayLayer -DataRoot $DataRoot -Image nosuch:1, other:1 -ErrorVariable err -ErrorAction SilentlyContinue
             $err[0].FullyQualifiedErrorId | Should -Be 'ImageNotFound,OverlayTools.GetOverlayLayerCommand'
             $err[0].TargetObject | Should -Be 'nosuch:1'
@@ -248,15 +241,28 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
         }
 
         It 'reports an id prefix that matches several images' {
-            if (-not $DockerReady) { return }
-            $prefix = $ImageIds | ForEach-Object { $_.Substring(7, 1) } | Group-Object | Where-Object Count -GT 1 | Select-Object -First 1 -ExpandProperty Name
-            if (-not $prefix) { Set-ItResult -Skipped -Because 'no two image ids share a first digit in this run'; return }
-            Get-OverlayLayer -DataRoot $DataRoot -Image $prefix -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
-            $err[0].FullyQualifiedErrorId | Should -Be 'ImageAmbiguous,OverlayTools.GetOverlayLayerCommand'
+            # Image ids are random: build tiny extra images until two ids share a first digit
+            # (16 digits, so at most 17 ids are needed), rather than skip when none do.
+            $extra = @()
+            try {
+                for ($i = 0; $i -lt 17; $i++) {
+                    $ids = @(Invoke-TestDocker $D images -a -q --no-trunc | Sort-Object -Unique)
+                    $prefix = $ids | ForEach-Object { $_.Substring(7, 1) } | Group-Object | Where-Object Count -GT 1 | Select-Object -First 1 -ExpandProperty Name
+                    if ($prefix) { break }
+                    $ctx = New-BusyboxContext -Path (Join-Path $Root "ctx-amb-$i") -From 'scratch' -Files @{ 'n.txt' = "$i" } -Steps @('COPY n.txt /n.txt')
+                    Invoke-TestDocker $D build -q -t "amb:$i" $ctx | Out-Null
+                    $extra += "amb:$i"
+                }
+                $prefix | Should -Not -BeNullOrEmpty
+                Get-OverlayLayer -DataRoot $DataRoot -Image $prefix -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+                $err[0].FullyQualifiedErrorId | Should -Be 'ImageAmbiguous,OverlayTools.GetOverlayLayerCommand'
+            }
+            finally {
+                foreach ($tag in $extra) { Invoke-TestDocker $D rmi $tag | Out-Null }
+            }
         }
 
         It 'describes one layer by its diff dir, its layer dir or its l/ link' {
-            if (-not $DockerReady) { return }
             $top = (Get-OverlayLayer -DataRoot $DataRoot -Image app:2)[0]
             $byDiff = Get-OverlayLayer -Path $top.Path
             $byDiff.ChainId | Should -Be $top.ChainId
@@ -273,7 +279,6 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
         }
 
         It 'matches the layers of a running container''s live mount back to the container and its image' {
-            if (-not $DockerReady) { return }
             Invoke-TestDocker $D run -d --name live app:2 sleep 600 | Out-Null
             try {
                 $gd = (Invoke-TestDocker $D inspect live) -join "`n" | ConvertFrom-Json | ForEach-Object { $_.GraphDriver.Data }
@@ -301,7 +306,6 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
         }
 
         It 'refuses to mount a container''s layers read-write without a fresh upper' {
-            if (-not $DockerReady) { return }
             $target = Join-Path $Root 'mnt-rw-refused'
             $null = New-Item -ItemType Directory -Force -Path $target
             Get-OverlayLayer -DataRoot $DataRoot -Container web | Mount-Overlay -Target $target -ErrorVariable err -ErrorAction SilentlyContinue
@@ -316,7 +320,6 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
         }
 
         It 'mounts a container read-write over a fresh upper, leaving the container''s own upper untouched' {
-            if (-not $DockerReady) { return }
             $target = Join-Path $Root 'mnt-rw'
             $fresh = Join-Path $Root 'rw-upper'
             $null = New-Item -ItemType Directory -Force -Path $target, $fresh
@@ -337,7 +340,6 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
         }
 
         It 'pipes layers into Mount-Overlay after Export-Clixml and Import-Clixml' {
-            if (-not $DockerReady) { return }
             $xml = Join-Path $Root 'layers.clixml'
             Get-OverlayLayer -DataRoot $DataRoot -Image app:2 | Export-Clixml -LiteralPath $xml
             $target = Join-Path $Root 'mnt-clixml'
@@ -356,7 +358,6 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
         }
 
         It 'completes image and container names from the store named by -DataRoot' {
-            if (-not $DockerReady) { return }
             $line = "Get-OverlayLayer -DataRoot '$DataRoot' -Image ap"
             $r = (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText
             $r | Should -Contain 'app:1'
@@ -371,24 +372,21 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
 
     Context 'with the daemon stopped' {
         BeforeAll {
-            if ($script:DockerReady) { Stop-TestDocker $script:D -KeepData }
+            Stop-TestDocker $script:D -KeepData
         }
 
         It 'gives the same paths, diff ids and sizes as the engine did' {
-            if (-not $DockerReady) { return }
             $D.Process.HasExited | Should -BeTrue
             Assert-DockerStoreMatchesEngine
         }
 
         It 'still mounts each container read-only as docker export showed it' {
-            if (-not $DockerReady) { return }
             foreach ($id in $ContainerIds) {
                 Assert-ReadOnlyMountEqualsExport $id $DataRoot $Exports[$id] (Join-Path $Root "mnt-ds-$($id.Substring(0, 12))")
             }
         }
 
         It 'changes nothing in the store, not even access times' {
-            if (-not $DockerReady) { return }
             # Two warm-up passes: relatime updates an access time at most once per read.
             $null = Get-TreeFingerprint $DataRoot -AccessTime
             $before = Get-TreeFingerprint $DataRoot -AccessTime
@@ -413,7 +411,6 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
 
     Context 'with a tampered or half-deleted copy of the store' {
         BeforeAll {
-            if (-not $script:DockerReady) { return }
             if (-not $script:D.Process.HasExited) { Stop-TestDocker $script:D -KeepData }
             function script:New-StoreCopy([string] $Name) {
                 $copy = Join-Path $Root $Name
@@ -428,7 +425,6 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
         }
 
         It 'reports a layer Docker is removing (a -removing dir) and still lists the other images' {
-            if (-not $DockerReady) { return }
             $copy = New-StoreCopy 'tamper-removing'
             $dir = Get-LayerDbDir $copy $App2Top.ChainId
             Rename-Item -LiteralPath $dir -NewName ((Split-Path $dir -Leaf) + '-4242-removing')
@@ -441,7 +437,6 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
         }
 
         It 'refuses a cache-id that leads out of the store' {
-            if (-not $DockerReady) { return }
             $copy = New-StoreCopy 'tamper-cacheid'
             [IO.File]::WriteAllText("$(Get-LayerDbDir $copy $Other.ChainId)/cache-id", '../../../../../../../etc')
             $out = Get-OverlayLayer -DataRoot $copy -Image other:1, app:2 -ErrorVariable err -ErrorAction SilentlyContinue
@@ -452,7 +447,6 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
         }
 
         It 'refuses an l/ link or a layer dir turned into a symlink out of the store' {
-            if (-not $DockerReady) { return }
             $copy = New-StoreCopy 'tamper-link'
             $link = Get-Content -LiteralPath "$copy/overlay2/$($App2Top.CacheId)/link" -Raw
             Remove-Item -LiteralPath "$copy/overlay2/l/$link"
@@ -469,7 +463,6 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
         }
 
         It 'reports a missing diff dir and an edited image config' {
-            if (-not $DockerReady) { return }
             $copy = New-StoreCopy 'tamper-missing'
             Rename-Item -LiteralPath "$copy/overlay2/$($Other.CacheId)/diff" -NewName 'diff-gone'
             $configId = $ImageInspect.Keys | Where-Object { $ImageInspect[$_].RepoTags -contains 'app:2' }
@@ -481,7 +474,6 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
         }
 
         It 'reports a lower file that does not match the layer''s parents' {
-            if (-not $DockerReady) { return }
             $copy = New-StoreCopy 'tamper-lower'
             $lowerFile = "$copy/overlay2/$($App1Top.CacheId)/lower"
             $entries = (Get-Content -LiteralPath $lowerFile -Raw) -split ':'
@@ -493,10 +485,8 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
     }
 }
 
-Describe 'Get-OverlayLayer with a private podman store (containers/storage overlay)' -Tag 'RequiresRoot', 'RequiresPodman' {
+Describe 'Get-OverlayLayer with a private podman store (containers/storage overlay)' -Tag 'RequiresRoot', 'RequiresPodman' -Skip:(-not $PodmanReady) {
     BeforeAll {
-        $script:PodmanReady = (Test-IsRoot) -and (Test-EngineAvailable Podman)
-        if (-not $script:PodmanReady) { return }
         $script:P = New-TestPodman -Root (Join-Path $Root 'podman')
         $script:PRoot = $P.StorageRoot
         $ctx = New-BusyboxContext -Path (Join-Path $Root 'pctx-app') -Steps $AppSteps
@@ -536,12 +526,7 @@ Describe 'Get-OverlayLayer with a private podman store (containers/storage overl
         if (Test-Path -LiteralPath (Join-Path $Root 'ptamper')) { & rm -rf --one-file-system -- (Join-Path $Root 'ptamper') }
     }
 
-    BeforeEach {
-        $null = Assert-Prerequisite $script:PodmanReady 'needs root, podman and busybox-static'
-    }
-
     It 'gives, for every image, the paths of podman image inspect in order, its diff ids, sizes and history' {
-        if (-not $PodmanReady) { return }
         $PImageIds.Count | Should -BeGreaterThan 6
         foreach ($id in $PImageIds) {
             $inspect = $PImageInspect[$id]
@@ -559,7 +544,6 @@ Describe 'Get-OverlayLayer with a private podman store (containers/storage overl
     }
 
     It 'gives, for every container, the paths of podman inspect, its upper size and work dir' {
-        if (-not $PodmanReady) { return }
         $PContainerIds.Count | Should -Be 2
         foreach ($id in $PContainerIds) {
             $inspect = $PContainerInspect[$id]
@@ -576,14 +560,12 @@ Describe 'Get-OverlayLayer with a private podman store (containers/storage overl
     }
 
     It 'mounts each container read-only as podman export shows it' {
-        if (-not $PodmanReady) { return }
         foreach ($id in $PContainerIds) {
             Assert-ReadOnlyMountEqualsExport $id $PRoot $PExports[$id] (Join-Path $Root "mnt-p-$($id.Substring(0, 12))")
         }
     }
 
     It 'finds podman images by short name, full name, id and wildcard' {
-        if (-not $PodmanReady) { return }
         $full = @(Get-OverlayLayer -DataRoot $PRoot -Image localhost/app:1)
         $full[0].Image | Should -Be 'localhost/app:1'
         (Get-OverlayLayer -DataRoot $PRoot -Image app:1).Path | Should -Be $full.Path
@@ -594,7 +576,6 @@ Describe 'Get-OverlayLayer with a private podman store (containers/storage overl
     }
 
     It 'matches the layers of a container mounted by podman back to the container' {
-        if (-not $PodmanReady) { return }
         $merged = (Invoke-TestPodman $P mount web) | Select-Object -Last 1
         try {
             $layers = @(Get-OverlayLayer -Target $merged)
@@ -612,7 +593,6 @@ Describe 'Get-OverlayLayer with a private podman store (containers/storage overl
     }
 
     It 'changes nothing in the store, not even access times' {
-        if (-not $PodmanReady) { return }
         $null = Get-TreeFingerprint $PRoot -AccessTime
         $before = Get-TreeFingerprint $PRoot -AccessTime
         $layers = @(Get-OverlayLayer -DataRoot $PRoot -Image *) + @(Get-OverlayLayer -DataRoot $PRoot -Container *)
@@ -630,7 +610,6 @@ Describe 'Get-OverlayLayer with a private podman store (containers/storage overl
     }
 
     It 'reports a layer flagged incomplete and a missing diff dir, and lists the rest' {
-        if (-not $PodmanReady) { return }
         $copy = Join-Path $Root 'ptamper'
         & cp -a --one-file-system -- $PRoot $copy
         $app2 = (Get-OverlayLayer -DataRoot $copy -Image app:2)[0]

@@ -2,6 +2,11 @@
 # Invoke-OverlayCopyUp against the real kernel: what lands in the upper layer must equal the
 # lower item (bytes, mode, owner, times, xattrs), and the merged view must read the same.
 
+BeforeDiscovery {
+    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+    $script:IsRoot = Test-IsRoot
+}
+
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
     Import-OverlayToolsUnderTest
@@ -18,9 +23,8 @@ AfterAll {
     Remove-TestRoot $script:Root
 }
 
-Describe 'Invoke-OverlayCopyUp' -Tag 'RequiresRoot' {
+Describe 'Invoke-OverlayCopyUp' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
     BeforeEach {
-        $null = Assert-Prerequisite (Test-IsRoot) 'mounting needs root'
         $script:Case = Join-Path $script:Root ([guid]::NewGuid().ToString('N').Substring(0, 8))
         $script:Lower = New-Layer "$script:Case/lower" @{ 'etc/app.conf' = 'setting=1'; 'etc/deep/nested/file.txt' = 'deep'; 'top.txt' = 'top' }
         $script:Upper = New-Layer "$script:Case/upper"
