@@ -15,6 +15,7 @@ BeforeDiscovery {
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot 'TestEngines.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot 'TestTree.psm1') -Force
     Import-OverlayToolsUnderTest
 
     # The Describe below is skipped without these (BeforeDiscovery); set up only when it runs.
@@ -325,6 +326,60 @@ Describe 'Get-OverlayLayer on a containerd store' -Tag 'RequiresRoot', 'Engines'
             $err[0].FullyQualifiedErrorId | Should -Be 'BoltDatabaseCorrupt,OverlayTools.GetOverlayLayerCommand'
             $err[0].ErrorDetails.RecommendedAction | Should -Not -BeNullOrEmpty
             (Get-FileHash -LiteralPath $db -Algorithm SHA256).Hash | Should -Be ([Convert]::ToHexString([Security.Cryptography.SHA256]::HashData($bad)))
+        }
+
+        It 'changes nothing when inspected with every tool: contents, modes and times of files and dirs, access times aged first' {
+            $data = $script:Ctd.DataRoot
+            $target = New-Layer "$script:Root/m/strict"
+            $c1 = @(Get-Layers -Container c1)
+            $c1 | Select-Object -Skip 1 | Mount-Overlay -ReadOnly -Target $target
+            try {
+                $names = @([IO.Directory]::EnumerateFileSystemEntries($target, '*', [IO.SearchOption]::AllDirectories))
+                Assert-TestTreeUnchanged $data {
+                    $null = Get-Layers -Image *
+                    $all = @(Get-Layers -Container *)
+                    $all | Select-Object -ExpandProperty Path -Unique | ForEach-Object { $null = Get-OverlayLayer -Path $_ }
+                    $null = Get-OverlayLayer -Target $target -DataRoot $data
+                    foreach ($id in 'c1', 'c2', 'c3') {
+                        $l = @(Get-Layers -Container $id -Namespace k8s.io)
+                        $null = Get-OverlayChange -Upper $l[0].Path -Lower @($l | Select-Object -Skip 1 -ExpandProperty Path)
+                    }
+                    @($names | ForEach-Object { [pscustomobject]@{ LiteralPath = $_ } } | Resolve-OverlayPath -All).Count | Should -BeGreaterOrEqual $names.Count
+                }
+            }
+            finally {
+                Clear-TestMounts $target
+            }
+        }
+
+        It 'gives per-item errors and no path outside the store when <Name>' -ForEach @(
+            @{ Name = 'a snapshot dir is a symlink out of the store'; Id = 'LayerPathOutsideStore'; Tamper = { param($c, $s) Remove-Item -LiteralPath "$s/$($script:C1Ids[0])" -Recurse -Force; $null = New-Item -ItemType SymbolicLink -Path "$s/$($script:C1Ids[0])" -Target '/etc' } }
+            @{ Name = 'a lower''s fs dir is a symlink to /'; Id = 'LayerPathOutsideStore'; Tamper = { param($c, $s) Remove-Item -LiteralPath "$s/$($script:C1Ids[2])/fs" -Recurse -Force; $null = New-Item -ItemType SymbolicLink -Path "$s/$($script:C1Ids[2])/fs" -Target '/' } }
+            @{ Name = 'a lower''s snapshot dir is gone'; Id = 'LayerContentMissing'; Tamper = { param($c, $s) & rm -rf -- "$s/$($script:C1Ids[1])" } }
+            @{ Name = 'an image''s target blob is cut short'; Id = 'ContainerdBlobInvalid'; Tamper = { param($c, $s) $f = "$c/io.containerd.content.v1.content/blobs/sha256/$($script:AppTarget)"; $b = [IO.File]::ReadAllBytes($f); [IO.File]::WriteAllBytes($f, $b[0..([int]($b.Length / 2))]) } }
+            @{ Name = 'an image''s target blob is gone'; Id = 'ContainerdBlobMissing'; Tamper = { param($c, $s) Remove-Item -LiteralPath "$c/io.containerd.content.v1.content/blobs/sha256/$($script:AppTarget)" } }
+            @{ Name = 'the snapshotter''s metadata.db is cut short'; Id = 'BoltDatabaseTruncated'; Index = $true; Tamper = { param($c, $s) $f = "$c/io.containerd.snapshotter.v1.overlayfs/metadata.db"; $b = [IO.File]::ReadAllBytes($f); [IO.File]::WriteAllBytes($f, $b[0..(4096 * 4 - 1)]) } }
+        ) {
+            $data = $script:Ctd.DataRoot
+            $copy = "$script:Root/tamper-" + [guid]::NewGuid().ToString('N').Substring(0, 8)
+            & cp -a --one-file-system -- $data $copy
+            try {
+                $c1 = @(Get-OverlayLayer -DataRoot $copy -Container c1)
+                # Snapshot ids of c1 (upper, then lowers top first), and the target blob of its image.
+                $script:C1Ids = @($c1 | ForEach-Object { Split-Path -Leaf (Split-Path $_.Path) })
+                $script:AppTarget = ($c1[1].ImageId -replace '^sha256:', '')
+                $paths = @(Get-OverlayLayer -DataRoot $copy -Image *) + @(Get-OverlayLayer -DataRoot $copy -Container *) | ForEach-Object Path | Sort-Object -Unique
+                & $Tamper $copy "$copy/io.containerd.snapshotter.v1.overlayfs/snapshots"
+                $r = Invoke-TestStoreRead -DataRoot $copy -Path $paths
+                $r.Ids | Should -Contain $Id
+                Assert-TestPathsInside -Objects $r.Objects -Root $copy
+                if (-not $_.ContainsKey('Index')) {
+                    @($r.Objects | Where-Object Namespace -EQ 'moby').Count | Should -BeGreaterThan 0 -Because 'what the tampering does not touch is still read'
+                }
+            }
+            finally {
+                & rm -rf --one-file-system -- $copy
+            }
         }
     }
 }

@@ -14,6 +14,7 @@ BeforeDiscovery {
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot 'TestEngines.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot 'TestTree.psm1') -Force
     Import-OverlayToolsUnderTest
     $script:Root = New-TestRoot 'layer'
 
@@ -407,6 +408,35 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
             $after = Get-TreeFingerprint $DataRoot -AccessTime
             Compare-Object $before $after | Should -BeNullOrEmpty
         }
+
+        It 'changes nothing when inspected with every tool: contents, modes and times, access times aged first' {
+            # The user's own step, not inspection: a read-only overlay of the container, for Resolve-OverlayPath.
+            $target = Join-Path $Root 'mnt-strict'
+            $null = New-Item -ItemType Directory -Force -Path $target
+            $web = @(Get-OverlayLayer -DataRoot $DataRoot -Container web)
+            $web | Mount-Overlay -Target $target -ReadOnly
+            try {
+                $names = @(Get-MountEntryName $target)
+                $names.Count | Should -BeGreaterThan 10
+                Assert-TestTreeUnchanged $DataRoot {
+                    $null = Get-OverlayLayer -DataRoot $DataRoot -Image *
+                    $all = @(Get-OverlayLayer -DataRoot $DataRoot -Container *)
+                    $all | Select-Object -ExpandProperty Path -Unique | ForEach-Object { $null = Get-OverlayLayer -Path $_ }
+                    $null = Get-OverlayLayer -Target $target
+                    $null = Get-OverlayMount -Target $target
+                    foreach ($id in $ContainerIds) {
+                        $l = @(Get-OverlayLayer -DataRoot $DataRoot -Container $id)
+                        @(Get-OverlayChange -Upper $l[0].Path -Lower @($l | Select-Object -Skip 1 -ExpandProperty Path)).Count | Should -BeGreaterThan 0
+                        $null = Get-OverlayChange -Upper $l[0].Path -Lower @($l | Select-Object -Skip 1 -ExpandProperty Path) -Style Podman
+                    }
+                    $resolved = @($names | ForEach-Object { [pscustomobject]@{ LiteralPath = "$target/$_" } } | Resolve-OverlayPath -All)
+                    $resolved.Count | Should -BeGreaterOrEqual $names.Count
+                }
+            }
+            finally {
+                Clear-TestMounts $target
+            }
+        }
     }
 
     Context 'with a tampered or half-deleted copy of the store' {
@@ -481,6 +511,45 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
             Get-OverlayLayer -DataRoot $copy -Image app:1 -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
             $err[0].FullyQualifiedErrorId | Should -Be 'LayerChainMismatch,OverlayTools.GetOverlayLayerCommand'
             (Get-OverlayLayer -DataRoot $copy -Image other:1).Image | Should -Be 'other:1'
+        }
+
+        It 'gives per-item errors and no path outside the store when <Name>' -ForEach @(
+            @{ Name = 'a cache-id is an absolute path'; Id = 'LayerPathOutsideStore'; Tamper = { param($c) [IO.File]::WriteAllText("$(Get-LayerDbDir $c $Other.ChainId)/cache-id", '/etc') } }
+            @{ Name = 'a link file names a path'; Id = 'LayerPathOutsideStore'; Tamper = { param($c) [IO.File]::WriteAllText("$c/overlay2/$($App1Top.CacheId)/link", '../../../../etc') } }
+            @{ Name = 'a lower file climbs out'; Id = 'LayerPathOutsideStore'; Tamper = { param($c) [IO.File]::WriteAllText("$c/overlay2/$($App1Top.CacheId)/lower", 'l/../../../etc') } }
+            @{ Name = 'a diff dir is a symlink out of the store'; Id = 'LayerPathOutsideStore'; Tamper = { param($c) Remove-Item -LiteralPath "$c/overlay2/$($Other.CacheId)/diff" -Recurse -Force; $null = New-Item -ItemType SymbolicLink -Path "$c/overlay2/$($Other.CacheId)/diff" -Target '/etc' } }
+            @{ Name = 'a container''s mount-id is a path'; Id = 'LayerPathOutsideStore'; Tamper = { param($c) Get-ChildItem -LiteralPath "$c/image/overlay2/layerdb/mounts" | Select-Object -First 1 | ForEach-Object { [IO.File]::WriteAllText("$($_.FullName)/mount-id", '../../../../etc') } } }
+            @{ Name = 'a layer''s parent is a path'; Id = 'LayerPathOutsideStore'; Tamper = { param($c) [IO.File]::WriteAllText("$(Get-LayerDbDir $c $App2Top.ChainId)/parent", '../../../etc') } }
+            @{ Name = 'a layer''s diff file is cut short'; Id = 'LayerStoreMetadataInvalid'; Tamper = { param($c) $f = "$(Get-LayerDbDir $c $Other.ChainId)/diff"; [IO.File]::WriteAllText($f, [IO.File]::ReadAllText($f).Substring(0, 20)) } }
+            @{ Name = 'repositories.json is cut short'; Id = 'LayerStoreMetadataInvalid'; Index = $true; Tamper = { param($c) $f = "$c/image/overlay2/repositories.json"; $b = [IO.File]::ReadAllBytes($f); [IO.File]::WriteAllBytes($f, $b[0..([int]($b.Length / 2))]) } }
+            @{ Name = 'a container''s config.v2.json is cut short'; Id = 'LayerStoreMetadataInvalid'; Tamper = { param($c) Get-ChildItem -LiteralPath "$c/containers" -Directory | Select-Object -First 1 | ForEach-Object { $f = "$($_.FullName)/config.v2.json"; $b = [IO.File]::ReadAllBytes($f); [IO.File]::WriteAllBytes($f, $b[0..([int]($b.Length / 3))]) } } }
+            @{ Name = 'an image config is cut short under its own digest'; Id = 'LayerStoreMetadataInvalid'; Tamper = {
+                    param($c)
+                    $dir = "$c/image/overlay2/imagedb/content/sha256"
+                    $f = "$dir/$($App2Top.ImageId.Substring(7))"
+                    $b = [IO.File]::ReadAllBytes($f)
+                    $cut = [byte[]] $b[0..([int]($b.Length / 2))]
+                    [IO.File]::WriteAllBytes("$dir/$([Convert]::ToHexString([Security.Cryptography.SHA256]::HashData($cut)).ToLowerInvariant())", $cut)
+                } }
+            @{ Name = 'a FIFO stands where a cache-id file was'; Id = 'LayerStoreUnreadable'; Tamper = { param($c) $f = "$(Get-LayerDbDir $c $Other.ChainId)/cache-id"; Remove-Item -LiteralPath $f; & mkfifo $f } }
+        ) {
+            $copy = New-StoreCopy ('tamper-t-' + [guid]::NewGuid().ToString('N').Substring(0, 8))
+            try {
+                & $Tamper $copy
+                $paths = @(Get-OverlayLayer -DataRoot $DataRoot -Image *) + @(Get-OverlayLayer -DataRoot $DataRoot -Container *) |
+                    ForEach-Object { $_.Path.Replace($DataRoot, $copy) } | Sort-Object -Unique
+                $r = Invoke-TestStoreRead -DataRoot $copy -Path ($paths + "$copy/overlay2/l/$('A' * 26)")
+                $r.Ids | Should -Contain $Id
+                Assert-TestPathsInside -Objects $r.Objects -Root $copy
+                # Per item: what the tampering does not touch is still read (by name, unless the name index itself is broken).
+                $r.Objects.Count | Should -BeGreaterThan 0
+                if (-not $_.ContainsKey('Index')) {
+                    @($r.Objects | Where-Object Image -EQ 'app:1').Count + @($r.Objects | Where-Object Image -EQ 'other:1').Count | Should -BeGreaterThan 0
+                }
+            }
+            finally {
+                & rm -rf --one-file-system -- $copy
+            }
         }
     }
 }
@@ -622,5 +691,72 @@ Describe 'Get-OverlayLayer with a private podman store (containers/storage overl
         $out = Get-OverlayLayer -DataRoot $copy -Image app:2, other:1, app:1 -ErrorVariable err -ErrorAction SilentlyContinue
         @($err.FullyQualifiedErrorId) | Should -Be @('LayerIncomplete,OverlayTools.GetOverlayLayerCommand', 'LayerContentMissing,OverlayTools.GetOverlayLayerCommand')
         $out.Image | Sort-Object -Unique | Should -Be 'localhost/app:1'
+    }
+
+    It 'changes nothing when inspected with every tool: contents, modes and times, access times aged first' {
+        $target = Join-Path $Root 'mnt-p-strict'
+        $null = New-Item -ItemType Directory -Force -Path $target
+        Get-OverlayLayer -DataRoot $PRoot -Container web | Mount-Overlay -Target $target -ReadOnly
+        try {
+            $names = @(Get-MountEntryName $target)
+            Assert-TestTreeUnchanged $PRoot {
+                $null = Get-OverlayLayer -DataRoot $PRoot -Image *
+                $all = @(Get-OverlayLayer -DataRoot $PRoot -Container *)
+                $all | Select-Object -ExpandProperty Path -Unique | ForEach-Object { $null = Get-OverlayLayer -Path $_ }
+                $null = Get-OverlayLayer -Target $target
+                foreach ($id in $PContainerIds) {
+                    $l = @(Get-OverlayLayer -DataRoot $PRoot -Container $id)
+                    $null = Get-OverlayChange -Upper $l[0].Path -Lower @($l | Select-Object -Skip 1 -ExpandProperty Path) -Style Podman
+                }
+                @($names | ForEach-Object { [pscustomobject]@{ LiteralPath = "$target/$_" } } | Resolve-OverlayPath -All).Count | Should -BeGreaterOrEqual $names.Count
+            }
+        }
+        finally {
+            Clear-TestMounts $target
+        }
+    }
+
+    It 'gives per-item errors and no path outside the store when <Name>' -ForEach @(
+        @{ Name = 'layers.json gives a layer a parent that is a path'; Id = 'LayerPathOutsideStore'; Tamper = { param($c, $l) Set-PodmanRecord "$c/overlay-layers/layers.json" $l.App2 'parent' '../../../etc' } }
+        @{ Name = 'images.json gives an image the top layer /etc'; Id = 'LayerPathOutsideStore'; Tamper = { param($c, $l) Set-PodmanRecord "$c/overlay-images/images.json" $l.App2Image 'layer' '/etc' } }
+        @{ Name = 'containers.json gives a container a layer that is a path'; Id = 'LayerPathOutsideStore'; Tamper = { param($c, $l) Set-PodmanRecord "$c/overlay-containers/containers.json" $l.WebId 'layer' '../../etc' } }
+        @{ Name = 'a link file names a path'; Id = 'LayerPathOutsideStore'; Tamper = { param($c, $l) [IO.File]::WriteAllText("$c/overlay/$($l.App2)/link", '../../../etc') } }
+        @{ Name = 'an l/ link points at /'; Id = 'LayerPathOutsideStore'; Tamper = { param($c, $l) $link = [IO.File]::ReadAllText("$c/overlay/$($l.App2)/link").Trim(); Remove-Item -LiteralPath "$c/overlay/l/$link"; $null = New-Item -ItemType SymbolicLink -Path "$c/overlay/l/$link" -Target '/' } }
+        @{ Name = 'a diff dir is a symlink out of the store'; Id = 'LayerPathOutsideStore'; Tamper = { param($c, $l) Remove-Item -LiteralPath "$c/overlay/$($l.Other)/diff" -Recurse -Force; $null = New-Item -ItemType SymbolicLink -Path "$c/overlay/$($l.Other)/diff" -Target '/etc' } }
+        @{ Name = 'an image config is cut short'; Id = 'ImageConfigInvalid'; Tamper = { param($c, $l) Get-ChildItem -LiteralPath "$c/overlay-images/$($l.App2Image)" -Filter '=*' | ForEach-Object { $b = [IO.File]::ReadAllBytes($_.FullName); [IO.File]::WriteAllBytes($_.FullName, $b[0..([int]($b.Length / 2))]) } } }
+        @{ Name = 'layers.json is cut short'; Id = 'LayerStoreMetadataInvalid'; Index = $true; Tamper = { param($c, $l) $f = "$c/overlay-layers/layers.json"; $b = [IO.File]::ReadAllBytes($f); [IO.File]::WriteAllBytes($f, $b[0..([int]($b.Length / 2))]) } }
+        @{ Name = 'images.json is cut short'; Id = 'LayerStoreMetadataInvalid'; Index = $true; Tamper = { param($c, $l) $f = "$c/overlay-images/images.json"; $b = [IO.File]::ReadAllBytes($f); [IO.File]::WriteAllBytes($f, $b[0..([int]($b.Length / 2))]) } }
+        @{ Name = 'containers.json is cut short'; Id = 'LayerStoreMetadataInvalid'; Index = $true; Tamper = { param($c, $l) $f = "$c/overlay-containers/containers.json"; $b = [IO.File]::ReadAllBytes($f); [IO.File]::WriteAllBytes($f, $b[0..([int]($b.Length / 2))]) } }
+    ) {
+        function Set-PodmanRecord([string] $File, [string] $Id, [string] $Field, [string] $Value) {
+            $doc = @(Get-Content -LiteralPath $File -Raw | ConvertFrom-Json)
+            $rec = $doc | Where-Object id -EQ $Id
+            $rec | Should -Not -BeNullOrEmpty
+            $rec | Add-Member -NotePropertyName $Field -NotePropertyValue $Value -Force
+            [IO.File]::WriteAllText($File, (ConvertTo-Json -InputObject $doc -Depth 20))
+        }
+        $copy = Join-Path $Root ('ptamper-' + [guid]::NewGuid().ToString('N').Substring(0, 8))
+        & cp -a --one-file-system -- $PRoot $copy
+        try {
+            $web = @(Get-OverlayLayer -DataRoot $copy -Container web)
+            $ids = @{
+                App2 = (Get-OverlayLayer -DataRoot $copy -Image app:2)[0].CacheId
+                App2Image = (Get-OverlayLayer -DataRoot $copy -Image app:2)[0].ImageId
+                Other = (Get-OverlayLayer -DataRoot $copy -Image other:1)[0].CacheId
+                WebId = $web[0].ContainerId
+            }
+            $paths = @(Get-OverlayLayer -DataRoot $copy -Image *) + $web | ForEach-Object Path | Sort-Object -Unique
+            & $Tamper $copy $ids
+            $r = Invoke-TestStoreRead -DataRoot $copy -Path ($paths + "$copy/overlay/l/$('A' * 26)")
+            $r.Ids | Should -Contain $Id
+            Assert-TestPathsInside -Objects $r.Objects -Root $copy
+            $r.Objects.Count | Should -BeGreaterThan 0
+            if (-not $_.ContainsKey('Index')) {
+                @($r.Objects | Where-Object Image -EQ 'localhost/app:1').Count | Should -BeGreaterThan 0 -Because 'the images the tampering does not touch are still read'
+            }
+        }
+        finally {
+            & rm -rf --one-file-system -- $copy
+        }
     }
 }

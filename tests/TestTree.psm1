@@ -203,4 +203,62 @@ function Assert-TestTreeUnchanged {
     $before.Count | Should -BeGreaterThan 0
 }
 
-Export-ModuleMember -Function Get-TestTreeChecksum, Set-TestTreeAccessTime, Assert-TestTreeUnchanged
+function Assert-TestPathsInside {
+    <#
+    .SYNOPSIS
+        Every property of every object that holds a path (a string or string array element
+        starting with '/'; CreatedBy, free text from an image history, excepted) must lead, once
+        symbolic links are resolved, inside the store at $Root (or inside one of its top-level dirs,
+        which an admin may have moved behind a link), and have no '..' component.
+    #>
+    param([AllowEmptyCollection()] [object[]] $Objects = @(), [Parameter(Mandatory)] [string] $Root)
+    $values = [Collections.Generic.List[string]]::new()
+    foreach ($o in $Objects) {
+        foreach ($p in $o.PSObject.Properties) {
+            if ($p.Name -eq 'CreatedBy') { continue }
+            foreach ($v in @($p.Value)) {
+                if ($v -is [string] -and $v.StartsWith('/')) {
+                    $v.Split('/') | Should -Not -Contain '..' -Because "$($p.Name) '$v' must not climb out of the store"
+                    $values.Add($v)
+                }
+            }
+        }
+    }
+    if ($values.Count -eq 0) { return }
+    $places = @(& realpath -m -- $Root) + @(Get-ChildItem -LiteralPath $Root -Force | Where-Object LinkTarget | ForEach-Object { & realpath -m -- $_.FullName })
+    $real = @(& realpath -m -z -- $values | Out-String) -split "`0" | Where-Object { $_ -ne '' -and $_ -ne "`n" }
+    $real.Count | Should -Be $values.Count
+    for ($i = 0; $i -lt $values.Count; $i++) {
+        $inside = $false
+        foreach ($place in $places) { if ($real[$i] -eq $place -or $real[$i].StartsWith("$place/")) { $inside = $true } }
+        $inside | Should -BeTrue -Because "'$($values[$i])' leads to '$($real[$i])', which must lie inside the store '$Root'"
+    }
+}
+
+function Invoke-TestStoreRead {
+    <#
+    .SYNOPSIS
+        Reads a whole store through Get-OverlayLayer (every image, every container, and each
+        -Path given): the objects and the errors, each error checked to carry a known ErrorId, a
+        specific category and a recommended action.
+    #>
+    param([Parameter(Mandatory)] [string] $DataRoot, [string[]] $Path = @())
+    $objects = [Collections.Generic.List[object]]::new()
+    $errors = [Collections.Generic.List[object]]::new()
+    $known = [OverlayTools.ErrorIds].GetFields() | ForEach-Object { $_.GetRawConstantValue() }
+    $e1 = $e2 = $e3 = $null
+    $o1 = Get-OverlayLayer -DataRoot $DataRoot -Image * -ErrorVariable e1 -ErrorAction SilentlyContinue
+    $o2 = Get-OverlayLayer -DataRoot $DataRoot -Container * -ErrorVariable e2 -ErrorAction SilentlyContinue
+    $o3 = if ($Path) { Get-OverlayLayer -Path $Path -ErrorVariable e3 -ErrorAction SilentlyContinue }
+    foreach ($o in @($o1) + @($o2) + @($o3)) { if ($null -ne $o) { $objects.Add($o) } }
+    foreach ($x in @($e1) + @($e2) + @($e3)) { if ($null -ne $x) { $errors.Add($x) } }
+    foreach ($x in $errors) {
+        $x.FullyQualifiedErrorId | Should -Match '^\w+,OverlayTools\.GetOverlayLayerCommand$'
+        $known | Should -Contain ($x.FullyQualifiedErrorId -split ',')[0]
+        "$($x.CategoryInfo.Category)" | Should -Not -Be 'NotSpecified'
+        $x.ErrorDetails.RecommendedAction | Should -Not -BeNullOrEmpty
+    }
+    [pscustomobject]@{ Objects = $objects.ToArray(); Errors = $errors.ToArray(); Ids = @($errors | ForEach-Object { ($_.FullyQualifiedErrorId -split ',')[0] } | Sort-Object -Unique) }
+}
+
+Export-ModuleMember -Function Get-TestTreeChecksum, Set-TestTreeAccessTime, Assert-TestTreeUnchanged, Assert-TestPathsInside, Invoke-TestStoreRead
