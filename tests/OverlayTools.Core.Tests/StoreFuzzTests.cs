@@ -133,6 +133,8 @@ public class StoreFuzzTests
                 || Path.GetFileName(r).StartsWith('=') || r.Contains("/blobs/sha256/", StringComparison.Ordinal))).ToList(),
             "bigdata" => all.Where(r => IsFile(r) && Path.GetFileName(r).StartsWith('=')).ToList(),
             "any" => all,
+            // A literal path; it need not exist yet (a write or symlink creates it) as long as its parent does.
+            _ when select.StartsWith("path:", StringComparison.Ordinal) => Directory.Exists(Path.GetDirectoryName(Path.Combine(root, select[5..]))) ? [select[5..]] : [],
             _ when select.StartsWith("file:", StringComparison.Ordinal) => all.Where(r => Path.GetFileName(r) == select[5..] && IsFile(r)).ToList(),
             _ when select.StartsWith("dir:", StringComparison.Ordinal) => all.Where(r => Path.GetFileName(r) == select[4..] && IsDir(r)).ToList(),
             _ => [],
@@ -393,6 +395,18 @@ public class StoreFuzzTests
     {
         var backends = CorpusCases().Select(c => JsonSerializer.Deserialize<CorpusCase>(File.ReadAllText(Path.Combine(CorpusDir, (string)c[0])), new JsonSerializerOptions { PropertyNameCaseInsensitive = true })!.Backend).ToHashSet();
         Assert.Equal(["containerd", "docker", "podman"], backends.Order().ToArray());
+    }
+
+    [Theory]
+    [InlineData(new byte[] { (byte)'[', (byte)'"', 0xFF, 0xFE, (byte)'"', (byte)']' })]
+    [InlineData(new byte[] { (byte)'{', (byte)'"', 0xC3, (byte)'"', (byte)':', (byte)'1', (byte)'}' })]
+    [InlineData(new byte[] { (byte)'[', (byte)'"', (byte)'\\', (byte)'u', (byte)'d', (byte)'8', (byte)'0', (byte)'0', (byte)'"', (byte)']' })]
+    public void JSON_with_text_that_cannot_be_decoded_is_invalid_metadata(byte[] bytes)
+    {
+        var e = Assert.Throws<OverlayException>(() => StoreFormat.ParseJson(bytes, "/store/x.json").Dispose());
+        Assert.Equal(ErrorIds.LayerStoreMetadataInvalid, e.ErrorId);
+        Assert.Equal(OverlayErrorCategory.InvalidData, e.Category);
+        Assert.Equal("/store/x.json", e.Target);
     }
 
     // ---- truncated JSON: every store JSON file cut at every point --------------------------------
