@@ -357,7 +357,7 @@ Describe 'Get-OverlayLayer on a containerd store' -Tag 'RequiresRoot', 'Engines'
             @{ Name = 'a lower''s fs dir is a symlink to /'; Id = 'LayerPathOutsideStore'; Tamper = { param($c, $s) Remove-Item -LiteralPath "$s/$($script:C1Ids[2])/fs" -Recurse -Force; $null = New-Item -ItemType SymbolicLink -Path "$s/$($script:C1Ids[2])/fs" -Target '/' } }
             @{ Name = 'a lower''s snapshot dir is gone'; Id = 'LayerContentMissing'; Tamper = { param($c, $s) & rm -rf -- "$s/$($script:C1Ids[1])" } }
             @{ Name = 'an image''s target blob is cut short'; Id = 'ContainerdBlobInvalid'; Tamper = { param($c, $s) $f = "$c/io.containerd.content.v1.content/blobs/sha256/$($script:AppTarget)"; $b = [IO.File]::ReadAllBytes($f); [IO.File]::WriteAllBytes($f, $b[0..([int]($b.Length / 2))]) } }
-            @{ Name = 'an image''s target blob is gone'; Id = 'ContainerdBlobMissing'; Tamper = { param($c, $s) Remove-Item -LiteralPath "$c/io.containerd.content.v1.content/blobs/sha256/$($script:AppTarget)" } }
+            @{ Name = 'an image''s target blob is gone'; Id = 'ContainerdBlobMissing'; Tamper = { param($c, $s) Remove-Item -LiteralPath "$c/io.containerd.content.v1.content/blobs/sha256/$($script:AppTarget)" -Force } }
             @{ Name = 'the snapshotter''s metadata.db is cut short'; Id = 'BoltDatabaseTruncated'; Index = $true; Tamper = { param($c, $s) $f = "$c/io.containerd.snapshotter.v1.overlayfs/metadata.db"; $b = [IO.File]::ReadAllBytes($f); [IO.File]::WriteAllBytes($f, $b[0..(4096 * 4 - 1)]) } }
         ) {
             $data = $script:Ctd.DataRoot

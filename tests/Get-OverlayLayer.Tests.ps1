@@ -426,7 +426,8 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
                     $null = Get-OverlayMount -Target $target
                     foreach ($id in $ContainerIds) {
                         $l = @(Get-OverlayLayer -DataRoot $DataRoot -Container $id)
-                        @(Get-OverlayChange -Upper $l[0].Path -Lower @($l | Select-Object -Skip 1 -ExpandProperty Path)).Count | Should -BeGreaterThan 0
+                        $changes = @(Get-OverlayChange -Upper $l[0].Path -Lower @($l | Select-Object -Skip 1 -ExpandProperty Path))
+                        if ($l[0].Container -eq 'web') { $changes.Count | Should -BeGreaterThan 0 }
                         $null = Get-OverlayChange -Upper $l[0].Path -Lower @($l | Select-Object -Skip 1 -ExpandProperty Path) -Style Podman
                     }
                     $resolved = @($names | ForEach-Object { [pscustomobject]@{ LiteralPath = "$target/$_" } } | Resolve-OverlayPath -All)
@@ -542,8 +543,8 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
                 $r.Ids | Should -Contain $Id
                 Assert-TestPathsInside -Objects $r.Objects -Root $copy
                 # Per item: what the tampering does not touch is still read (by name, unless the name index itself is broken).
-                $r.Objects.Count | Should -BeGreaterThan 0
                 if (-not $_.ContainsKey('Index')) {
+                    $r.Objects.Count | Should -BeGreaterThan 0
                     @($r.Objects | Where-Object Image -EQ 'app:1').Count + @($r.Objects | Where-Object Image -EQ 'other:1').Count | Should -BeGreaterThan 0
                 }
             }
@@ -750,7 +751,6 @@ Describe 'Get-OverlayLayer with a private podman store (containers/storage overl
             $r = Invoke-TestStoreRead -DataRoot $copy -Path ($paths + "$copy/overlay/l/$('A' * 26)")
             $r.Ids | Should -Contain $Id
             Assert-TestPathsInside -Objects $r.Objects -Root $copy
-            $r.Objects.Count | Should -BeGreaterThan 0
             if (-not $_.ContainsKey('Index')) {
                 @($r.Objects | Where-Object Image -EQ 'localhost/app:1').Count | Should -BeGreaterThan 0 -Because 'the images the tampering does not touch are still read'
             }
