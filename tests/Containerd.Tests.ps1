@@ -4,13 +4,22 @@
 # ctr (and one run). Our paths must be what `ctr snapshots mounts` prints, our diff ids what the
 # image configs say, with the daemon running, committing and stopped; reading changes nothing.
 
+BeforeDiscovery {
+    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot 'TestEngines.psm1') -Force
+    # Known before the run: skipped here (a failure under CI=true), never a test that returns early.
+    $script:Ready = (Test-IsRoot) -and (Test-EngineAvailable Docker) -and (Test-EngineAvailable Containerd)
+    $script:HasRunc = [bool] (Get-Command runc -CommandType Application -ErrorAction SilentlyContinue)
+}
+
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot 'TestEngines.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot 'TestTree.psm1') -Force
     Import-OverlayToolsUnderTest
 
+    # The Describe below is skipped without these (BeforeDiscovery); set up only when it runs.
     $script:Ready = (Test-IsRoot) -and (Test-EngineAvailable Docker) -and (Test-EngineAvailable Containerd)
-    $script:Why = 'needs root, docker.io (dockerd, containerd, ctr) and busybox-static'
     # Short: dockerd's own containerd socket path must stay under 104 bytes.
     $script:Root = New-TestRoot 'ctd'
     $script:Docker = $null
@@ -119,10 +128,9 @@ AfterAll {
     Remove-TestRoot $script:Root
 }
 
-Describe 'Get-OverlayLayer on a containerd store' -Tag 'RequiresRoot', 'Engines' {
+Describe 'Get-OverlayLayer on a containerd store' -Tag 'RequiresRoot', 'Engines' -Skip:(-not $Ready) {
     BeforeEach {
-        $script:Go = Assert-Prerequisite $script:Ready $script:Why
-        if ($script:Go -and $script:SetupError) { throw $script:SetupError }
+        if ($script:SetupError) { throw $script:SetupError }
     }
 
     Context 'with the daemon running' {
@@ -131,7 +139,6 @@ Describe 'Get-OverlayLayer on a containerd store' -Tag 'RequiresRoot', 'Engines'
         }
 
         It 'gives every container the upperdir, workdir and lowerdirs of ctr snapshots mounts' {
-            if (-not $Go) { return }
             $ours = Get-OverlayLayer -DataRoot $script:Ctd.DataRoot -Container * -ErrorVariable err
             $err | Should -BeNullOrEmpty
             $ctr = @(Get-CtrContainers)
@@ -150,7 +157,6 @@ Describe 'Get-OverlayLayer on a containerd store' -Tag 'RequiresRoot', 'Engines'
         }
 
         It 'gives every image the diff ids of its image config, by name and by listing' {
-            if (-not $Go) { return }
             $all = Get-Layers -Image *
             $ctr = @(Get-CtrImages)
             $ctr.Count | Should -BeGreaterOrEqual 6
@@ -165,7 +171,6 @@ Describe 'Get-OverlayLayer on a containerd store' -Tag 'RequiresRoot', 'Engines'
         }
 
         It 'points each image layer at the snapshot dir holding that layer''s files' {
-            if (-not $Go) { return }
             $app = @(Get-Layers -Image example.com/demo/app:1.0)
             $app | Should -HaveCount 5
             # Top first: rm /one + three, data/sub/two, one, the busybox links, busybox itself.
@@ -180,7 +185,6 @@ Describe 'Get-OverlayLayer on a containerd store' -Tag 'RequiresRoot', 'Engines'
         }
 
         It 'finds images by the short names users type, in Docker''s namespace first' {
-            if (-not $Go) { return }
             foreach ($typed in 'busybox', 'busybox:latest', 'library/busybox', 'docker.io/library/busybox:latest') {
                 $l = @(Get-Layers -Image $typed)
                 $l.Namespace | Sort-Object -Unique | Should -Be 'moby'
@@ -194,7 +198,6 @@ Describe 'Get-OverlayLayer on a containerd store' -Tag 'RequiresRoot', 'Engines'
         }
 
         It 'reports a namespace that does not exist, and an image that is not there' {
-            if (-not $Go) { return }
             Get-OverlayLayer -DataRoot $script:Ctd.DataRoot -Image * -Namespace nope -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
             $err[0].FullyQualifiedErrorId | Should -Be 'ContainerdNamespaceNotFound,OverlayTools.GetOverlayLayerCommand'
             $err[0].TargetObject | Should -Be 'nope'
@@ -203,7 +206,6 @@ Describe 'Get-OverlayLayer on a containerd store' -Tag 'RequiresRoot', 'Engines'
         }
 
         It 'describes a snapshot dir given by -Path, and maps an upper dir back to its container' {
-            if (-not $Go) { return }
             $c1 = @(Get-Layers -Container c1)
             $up = Get-OverlayLayer -Path $c1[0].Path
             $up.Role | Should -Be 'Upper'
@@ -216,7 +218,6 @@ Describe 'Get-OverlayLayer on a containerd store' -Tag 'RequiresRoot', 'Engines'
         }
 
         It 'mounts a container read-only from the piped layers, as its image''s files' {
-            if (-not $Go) { return }
             $target = New-Layer "$script:Root/m/ro"
             Get-Layers -Container c1 | Mount-Overlay -ReadOnly -Target $target -ErrorAction Stop
             Get-Content -LiteralPath "$target/three" | Should -Be 'three'
@@ -225,9 +226,7 @@ Describe 'Get-OverlayLayer on a containerd store' -Tag 'RequiresRoot', 'Engines'
             Test-Path -LiteralPath "$target/bin/busybox" | Should -BeTrue
         }
 
-        It 'matches the mount of a running task, and a mount with relative lowerdirs, to the container' {
-            if (-not $Go) { return }
-            $null = Assert-Prerequisite ([bool] (Get-Command runc -CommandType Application -ErrorAction SilentlyContinue)) 'ctr run needs runc'
+        It 'matches the mount of a running task, and a mount with relative lowerdirs, to the container' -Skip:(-not $HasRunc) {
             $null = Invoke-TestCtr $script:Ctd -n k8s.io run -d docker.io/library/busybox:latest r1 sleep 600
             $script:Running = 'r1'
             try {
@@ -259,7 +258,6 @@ Describe 'Get-OverlayLayer on a containerd store' -Tag 'RequiresRoot', 'Engines'
         }
 
         It 'reads consistently while containerd commits' {
-            if (-not $Go) { return }
             $expected = Format-Layers (Get-Layers -Container * -Namespace moby)
             # Tag images in a loop (each tag is a commit to meta.db) while reading.
             $psi = [Diagnostics.ProcessStartInfo]::new('bash')
@@ -291,13 +289,11 @@ Describe 'Get-OverlayLayer on a containerd store' -Tag 'RequiresRoot', 'Engines'
         }
 
         It 'gives the same layers as while it ran' {
-            if (-not $Go) { return }
             $script:Ctd.Process.HasExited | Should -BeTrue
             Format-Layers ((Get-Layers -Image *) + (Get-Layers -Container *)) | Should -Be $script:Live
         }
 
         It 'changes nothing in the store: contents, modes and timestamps (atime included)' {
-            if (-not $Go) { return }
             $data = $script:Ctd.DataRoot
             $hashes = Get-TreeHashes $data
             # Age the access time of every file, so that any plain read would visibly update it (relatime).
@@ -312,7 +308,6 @@ Describe 'Get-OverlayLayer on a containerd store' -Tag 'RequiresRoot', 'Engines'
         }
 
         It 'reports a truncated or damaged meta.db clearly, and leaves the copy as it was' {
-            if (-not $Go) { return }
             $copy = "$script:Root/copy"
             $null = New-Item -ItemType Directory -Force -Path "$copy/io.containerd.metadata.v1.bolt"
             $db = "$copy/io.containerd.metadata.v1.bolt/meta.db"
@@ -331,6 +326,60 @@ Describe 'Get-OverlayLayer on a containerd store' -Tag 'RequiresRoot', 'Engines'
             $err[0].FullyQualifiedErrorId | Should -Be 'BoltDatabaseCorrupt,OverlayTools.GetOverlayLayerCommand'
             $err[0].ErrorDetails.RecommendedAction | Should -Not -BeNullOrEmpty
             (Get-FileHash -LiteralPath $db -Algorithm SHA256).Hash | Should -Be ([Convert]::ToHexString([Security.Cryptography.SHA256]::HashData($bad)))
+        }
+
+        It 'changes nothing when inspected with every tool: contents, modes and times of files and dirs, access times aged first' {
+            $data = $script:Ctd.DataRoot
+            $target = New-Layer "$script:Root/m/strict"
+            $c1 = @(Get-Layers -Container c1)
+            $c1 | Select-Object -Skip 1 | Mount-Overlay -ReadOnly -Target $target
+            try {
+                $names = @([IO.Directory]::EnumerateFileSystemEntries($target, '*', [IO.SearchOption]::AllDirectories))
+                Assert-TestTreeUnchanged $data {
+                    $null = Get-Layers -Image *
+                    $all = @(Get-Layers -Container *)
+                    $all | Select-Object -ExpandProperty Path -Unique | ForEach-Object { $null = Get-OverlayLayer -Path $_ }
+                    $null = Get-OverlayLayer -Target $target -DataRoot $data
+                    foreach ($id in 'c1', 'c2', 'c3') {
+                        $l = @(Get-Layers -Container $id -Namespace k8s.io)
+                        $null = Get-OverlayChange -Upper $l[0].Path -Lower @($l | Select-Object -Skip 1 -ExpandProperty Path)
+                    }
+                    @($names | ForEach-Object { [pscustomobject]@{ LiteralPath = $_ } } | Resolve-OverlayPath -All).Count | Should -BeGreaterOrEqual $names.Count
+                }
+            }
+            finally {
+                Clear-TestMounts $target
+            }
+        }
+
+        It 'gives per-item errors and no path outside the store when <Name>' -ForEach @(
+            @{ Name = 'a snapshot dir is a symlink out of the store'; Id = 'LayerPathOutsideStore'; Tamper = { param($c, $s) Remove-Item -LiteralPath "$s/$($script:C1Ids[0])" -Recurse -Force; $null = New-Item -ItemType SymbolicLink -Path "$s/$($script:C1Ids[0])" -Target '/etc' } }
+            @{ Name = 'a lower''s fs dir is a symlink to /'; Id = 'LayerPathOutsideStore'; Tamper = { param($c, $s) Remove-Item -LiteralPath "$s/$($script:C1Ids[2])/fs" -Recurse -Force; $null = New-Item -ItemType SymbolicLink -Path "$s/$($script:C1Ids[2])/fs" -Target '/' } }
+            @{ Name = 'a lower''s snapshot dir is gone'; Id = 'LayerContentMissing'; Tamper = { param($c, $s) & rm -rf -- "$s/$($script:C1Ids[1])" } }
+            @{ Name = 'an image''s target blob is cut short'; Id = 'ContainerdBlobInvalid'; Tamper = { param($c, $s) $f = "$c/io.containerd.content.v1.content/blobs/sha256/$($script:AppTarget)"; $b = [IO.File]::ReadAllBytes($f); [IO.File]::WriteAllBytes($f, $b[0..([int]($b.Length / 2))]) } }
+            @{ Name = 'an image''s target blob is gone'; Id = 'ContainerdBlobMissing'; Tamper = { param($c, $s) Remove-Item -LiteralPath "$c/io.containerd.content.v1.content/blobs/sha256/$($script:AppTarget)" -Force } }
+            @{ Name = 'the snapshotter''s metadata.db is cut short'; Id = 'BoltDatabaseTruncated'; Index = $true; Tamper = { param($c, $s) $f = "$c/io.containerd.snapshotter.v1.overlayfs/metadata.db"; $b = [IO.File]::ReadAllBytes($f); [IO.File]::WriteAllBytes($f, $b[0..(4096 * 4 - 1)]) } }
+        ) {
+            $data = $script:Ctd.DataRoot
+            $copy = "$script:Root/tamper-" + [guid]::NewGuid().ToString('N').Substring(0, 8)
+            & cp -a --one-file-system -- $data $copy
+            try {
+                $c1 = @(Get-OverlayLayer -DataRoot $copy -Container c1)
+                # Snapshot ids of c1 (upper, then lowers top first), and the target blob of its image.
+                $script:C1Ids = @($c1 | ForEach-Object { Split-Path -Leaf (Split-Path $_.Path) })
+                $script:AppTarget = ($c1[1].ImageId -replace '^sha256:', '')
+                $paths = @(Get-OverlayLayer -DataRoot $copy -Image *) + @(Get-OverlayLayer -DataRoot $copy -Container *) | ForEach-Object Path | Sort-Object -Unique
+                & $Tamper $copy "$copy/io.containerd.snapshotter.v1.overlayfs/snapshots"
+                $r = Invoke-TestStoreRead -DataRoot $copy -Path $paths
+                $r.Ids | Should -Contain $Id
+                Assert-TestPathsInside -Objects $r.Objects -Root $copy
+                if (-not $_.ContainsKey('Index')) {
+                    @($r.Objects | Where-Object Namespace -EQ 'moby').Count | Should -BeGreaterThan 0 -Because 'what the tampering does not touch is still read'
+                }
+            }
+            finally {
+                & rm -rf --one-file-system -- $copy
+            }
         }
     }
 }

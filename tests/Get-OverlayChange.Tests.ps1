@@ -2,6 +2,11 @@
 # Get-OverlayChange against the real kernel: change lists after real operations through the
 # merged view, cross-checked with what the kernel itself shows (merged view against the lowers).
 
+BeforeDiscovery {
+    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+    $script:IsRoot = Test-IsRoot
+}
+
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
     Import-OverlayToolsUnderTest
@@ -62,9 +67,8 @@ AfterAll {
     Remove-TestRoot $script:Root
 }
 
-Describe 'Get-OverlayChange' -Tag 'RequiresRoot' {
+Describe 'Get-OverlayChange' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
     BeforeEach {
-        $null = Assert-Prerequisite (Test-IsRoot) 'mounting needs root'
         $script:Case = Join-Path $script:Root ([guid]::NewGuid().ToString('N').Substring(0, 8))
         $script:Lower = New-Layer "$script:Case/lower" @{
             'etc/passwd' = 'root:x:0:0'; 'etc/hosts' = '127.0.0.1 localhost'; 'var/cache/a' = 'a'; 'var/cache/sub/b' = 'b'

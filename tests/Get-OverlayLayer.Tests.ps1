@@ -5,11 +5,16 @@
 
 BeforeDiscovery {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot 'TestEngines.psm1') -Force
+    # Known before the run: skipped here (a failure under CI=true), never a test that returns early.
+    $script:DockerReady = (Test-IsRoot) -and (Test-EngineAvailable Docker)
+    $script:PodmanReady = (Test-IsRoot) -and (Test-EngineAvailable Podman)
 }
 
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot 'TestEngines.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot 'TestTree.psm1') -Force
     Import-OverlayToolsUnderTest
     $script:Root = New-TestRoot 'layer'
 
@@ -109,10 +114,8 @@ Describe 'Get-OverlayLayer without an engine' {
     }
 }
 
-Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot', 'RequiresDocker' {
+Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot', 'RequiresDocker' -Skip:(-not $DockerReady) {
     BeforeAll {
-        $script:DockerReady = (Test-IsRoot) -and (Test-EngineAvailable Docker)
-        if (-not $script:DockerReady) { return }
         $script:D = Start-TestDocker -Root (Join-Path $Root 'docker')
         $script:DataRoot = $D.DataRoot
         $ctx = New-BusyboxContext -Path (Join-Path $Root 'ctx-app') -Steps $AppSteps
@@ -189,27 +192,20 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
         Get-ChildItem -LiteralPath $Root -Directory -Filter 'tamper-*' | ForEach-Object { & rm -rf --one-file-system -- $_.FullName }
     }
 
-    BeforeEach {
-        $null = Assert-Prerequisite $script:DockerReady 'needs root, dockerd, the docker CLI and busybox-static'
-    }
-
     Context 'with the daemon running' {
         It 'gives, for every image and container, the paths of docker inspect in order, its diff ids, sizes and history' {
-            if (-not $DockerReady) { return }
             $ImageIds.Count | Should -BeGreaterThan 6
             $ContainerIds.Count | Should -Be 2
             Assert-DockerStoreMatchesEngine
         }
 
         It 'mounts each container read-only as docker export shows it' {
-            if (-not $DockerReady) { return }
             foreach ($id in $ContainerIds) {
                 Assert-ReadOnlyMountEqualsExport $id $DataRoot $Exports[$id] (Join-Path $Root "mnt-d-$($id.Substring(0, 12))")
             }
         }
 
         It 'finds images by repo:tag, by name alone (latest), by full and short id, and by wildcard' {
-            if (-not $DockerReady) { return }
             $id = (Invoke-TestDocker $D image inspect app:1 --format '{{.Id}}')
             $byTag = @(Get-OverlayLayer -DataRoot $DataRoot -Image app:1)
             $byTag[0].Image | Should -Be 'app:1'
@@ -226,7 +222,6 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
         }
 
         It 'finds containers by name, id prefix and wildcard' {
-            if (-not $DockerReady) { return }
             $webId = $ContainerInspect.Values | Where-Object Name -EQ '/web' | ForEach-Object Id
             (Get-OverlayLayer -DataRoot $DataRoot -Container web)[0].ContainerId | Should -Be $webId
             (Get-OverlayLayer -DataRoot $DataRoot -Container $webId.Substring(0, 10))[0].Container | Should -Be 'web'
@@ -235,7 +230,6 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
         }
 
         It 'reports names that match nothing, and keeps going with the others' {
-            if (-not $DockerReady) { return }
             $out = Get-OverlayLayer -DataRoot $DataRoot -Image nosuch:1, other:1 -ErrorVariable err -ErrorAction SilentlyContinue
             $err[0].FullyQualifiedErrorId | Should -Be 'ImageNotFound,OverlayTools.GetOverlayLayerCommand'
             $err[0].TargetObject | Should -Be 'nosuch:1'
@@ -248,15 +242,28 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
         }
 
         It 'reports an id prefix that matches several images' {
-            if (-not $DockerReady) { return }
-            $prefix = $ImageIds | ForEach-Object { $_.Substring(7, 1) } | Group-Object | Where-Object Count -GT 1 | Select-Object -First 1 -ExpandProperty Name
-            if (-not $prefix) { Set-ItResult -Skipped -Because 'no two image ids share a first digit in this run'; return }
-            Get-OverlayLayer -DataRoot $DataRoot -Image $prefix -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
-            $err[0].FullyQualifiedErrorId | Should -Be 'ImageAmbiguous,OverlayTools.GetOverlayLayerCommand'
+            # Image ids are random: build tiny extra images until two ids share a first digit
+            # (16 digits, so at most 17 ids are needed), rather than skip when none do.
+            $extra = @()
+            try {
+                for ($i = 0; $i -lt 17; $i++) {
+                    $ids = @(Invoke-TestDocker $D images -a -q --no-trunc | Sort-Object -Unique)
+                    $prefix = $ids | ForEach-Object { $_.Substring(7, 1) } | Group-Object | Where-Object Count -GT 1 | Select-Object -First 1 -ExpandProperty Name
+                    if ($prefix) { break }
+                    $ctx = New-BusyboxContext -Path (Join-Path $Root "ctx-amb-$i") -From 'scratch' -Files @{ 'n.txt' = "$i" } -Steps @('COPY n.txt /n.txt')
+                    Invoke-TestDocker $D build -q -t "amb:$i" $ctx | Out-Null
+                    $extra += "amb:$i"
+                }
+                $prefix | Should -Not -BeNullOrEmpty
+                Get-OverlayLayer -DataRoot $DataRoot -Image $prefix -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+                $err[0].FullyQualifiedErrorId | Should -Be 'ImageAmbiguous,OverlayTools.GetOverlayLayerCommand'
+            }
+            finally {
+                foreach ($tag in $extra) { Invoke-TestDocker $D rmi $tag | Out-Null }
+            }
         }
 
         It 'describes one layer by its diff dir, its layer dir or its l/ link' {
-            if (-not $DockerReady) { return }
             $top = (Get-OverlayLayer -DataRoot $DataRoot -Image app:2)[0]
             $byDiff = Get-OverlayLayer -Path $top.Path
             $byDiff.ChainId | Should -Be $top.ChainId
@@ -273,7 +280,6 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
         }
 
         It 'matches the layers of a running container''s live mount back to the container and its image' {
-            if (-not $DockerReady) { return }
             Invoke-TestDocker $D run -d --name live app:2 sleep 600 | Out-Null
             try {
                 $gd = (Invoke-TestDocker $D inspect live) -join "`n" | ConvertFrom-Json | ForEach-Object { $_.GraphDriver.Data }
@@ -301,7 +307,6 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
         }
 
         It 'refuses to mount a container''s layers read-write without a fresh upper' {
-            if (-not $DockerReady) { return }
             $target = Join-Path $Root 'mnt-rw-refused'
             $null = New-Item -ItemType Directory -Force -Path $target
             Get-OverlayLayer -DataRoot $DataRoot -Container web | Mount-Overlay -Target $target -ErrorVariable err -ErrorAction SilentlyContinue
@@ -316,7 +321,6 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
         }
 
         It 'mounts a container read-write over a fresh upper, leaving the container''s own upper untouched' {
-            if (-not $DockerReady) { return }
             $target = Join-Path $Root 'mnt-rw'
             $fresh = Join-Path $Root 'rw-upper'
             $null = New-Item -ItemType Directory -Force -Path $target, $fresh
@@ -337,7 +341,6 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
         }
 
         It 'pipes layers into Mount-Overlay after Export-Clixml and Import-Clixml' {
-            if (-not $DockerReady) { return }
             $xml = Join-Path $Root 'layers.clixml'
             Get-OverlayLayer -DataRoot $DataRoot -Image app:2 | Export-Clixml -LiteralPath $xml
             $target = Join-Path $Root 'mnt-clixml'
@@ -356,7 +359,6 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
         }
 
         It 'completes image and container names from the store named by -DataRoot' {
-            if (-not $DockerReady) { return }
             $line = "Get-OverlayLayer -DataRoot '$DataRoot' -Image ap"
             $r = (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText
             $r | Should -Contain 'app:1'
@@ -371,24 +373,21 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
 
     Context 'with the daemon stopped' {
         BeforeAll {
-            if ($script:DockerReady) { Stop-TestDocker $script:D -KeepData }
+            Stop-TestDocker $script:D -KeepData
         }
 
         It 'gives the same paths, diff ids and sizes as the engine did' {
-            if (-not $DockerReady) { return }
             $D.Process.HasExited | Should -BeTrue
             Assert-DockerStoreMatchesEngine
         }
 
         It 'still mounts each container read-only as docker export showed it' {
-            if (-not $DockerReady) { return }
             foreach ($id in $ContainerIds) {
                 Assert-ReadOnlyMountEqualsExport $id $DataRoot $Exports[$id] (Join-Path $Root "mnt-ds-$($id.Substring(0, 12))")
             }
         }
 
         It 'changes nothing in the store, not even access times' {
-            if (-not $DockerReady) { return }
             # Two warm-up passes: relatime updates an access time at most once per read.
             $null = Get-TreeFingerprint $DataRoot -AccessTime
             $before = Get-TreeFingerprint $DataRoot -AccessTime
@@ -409,11 +408,40 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
             $after = Get-TreeFingerprint $DataRoot -AccessTime
             Compare-Object $before $after | Should -BeNullOrEmpty
         }
+
+        It 'changes nothing when inspected with every tool: contents, modes and times, access times aged first' {
+            # The user's own step, not inspection: a read-only overlay of the container, for Resolve-OverlayPath.
+            $target = Join-Path $Root 'mnt-strict'
+            $null = New-Item -ItemType Directory -Force -Path $target
+            $web = @(Get-OverlayLayer -DataRoot $DataRoot -Container web)
+            $web | Mount-Overlay -Target $target -ReadOnly
+            try {
+                $names = @(Get-MountEntryName $target)
+                $names.Count | Should -BeGreaterThan 10
+                Assert-TestTreeUnchanged $DataRoot {
+                    $null = Get-OverlayLayer -DataRoot $DataRoot -Image *
+                    $all = @(Get-OverlayLayer -DataRoot $DataRoot -Container *)
+                    $all | Select-Object -ExpandProperty Path -Unique | ForEach-Object { $null = Get-OverlayLayer -Path $_ }
+                    $null = Get-OverlayLayer -Target $target
+                    $null = Get-OverlayMount -Target $target
+                    foreach ($id in $ContainerIds) {
+                        $l = @(Get-OverlayLayer -DataRoot $DataRoot -Container $id)
+                        $changes = @(Get-OverlayChange -Upper $l[0].Path -Lower @($l | Select-Object -Skip 1 -ExpandProperty Path))
+                        if ($l[0].Container -eq 'web') { $changes.Count | Should -BeGreaterThan 0 }
+                        $null = Get-OverlayChange -Upper $l[0].Path -Lower @($l | Select-Object -Skip 1 -ExpandProperty Path) -Style Podman
+                    }
+                    $resolved = @($names | ForEach-Object { [pscustomobject]@{ LiteralPath = "$target/$_" } } | Resolve-OverlayPath -All)
+                    $resolved.Count | Should -BeGreaterOrEqual $names.Count
+                }
+            }
+            finally {
+                Clear-TestMounts $target
+            }
+        }
     }
 
     Context 'with a tampered or half-deleted copy of the store' {
         BeforeAll {
-            if (-not $script:DockerReady) { return }
             if (-not $script:D.Process.HasExited) { Stop-TestDocker $script:D -KeepData }
             function script:New-StoreCopy([string] $Name) {
                 $copy = Join-Path $Root $Name
@@ -428,7 +456,6 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
         }
 
         It 'reports a layer Docker is removing (a -removing dir) and still lists the other images' {
-            if (-not $DockerReady) { return }
             $copy = New-StoreCopy 'tamper-removing'
             $dir = Get-LayerDbDir $copy $App2Top.ChainId
             Rename-Item -LiteralPath $dir -NewName ((Split-Path $dir -Leaf) + '-4242-removing')
@@ -441,7 +468,6 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
         }
 
         It 'refuses a cache-id that leads out of the store' {
-            if (-not $DockerReady) { return }
             $copy = New-StoreCopy 'tamper-cacheid'
             [IO.File]::WriteAllText("$(Get-LayerDbDir $copy $Other.ChainId)/cache-id", '../../../../../../../etc')
             $out = Get-OverlayLayer -DataRoot $copy -Image other:1, app:2 -ErrorVariable err -ErrorAction SilentlyContinue
@@ -452,7 +478,6 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
         }
 
         It 'refuses an l/ link or a layer dir turned into a symlink out of the store' {
-            if (-not $DockerReady) { return }
             $copy = New-StoreCopy 'tamper-link'
             $link = Get-Content -LiteralPath "$copy/overlay2/$($App2Top.CacheId)/link" -Raw
             Remove-Item -LiteralPath "$copy/overlay2/l/$link"
@@ -469,7 +494,6 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
         }
 
         It 'reports a missing diff dir and an edited image config' {
-            if (-not $DockerReady) { return }
             $copy = New-StoreCopy 'tamper-missing'
             Rename-Item -LiteralPath "$copy/overlay2/$($Other.CacheId)/diff" -NewName 'diff-gone'
             $configId = $ImageInspect.Keys | Where-Object { $ImageInspect[$_].RepoTags -contains 'app:2' }
@@ -481,7 +505,6 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
         }
 
         It 'reports a lower file that does not match the layer''s parents' {
-            if (-not $DockerReady) { return }
             $copy = New-StoreCopy 'tamper-lower'
             $lowerFile = "$copy/overlay2/$($App1Top.CacheId)/lower"
             $entries = (Get-Content -LiteralPath $lowerFile -Raw) -split ':'
@@ -490,13 +513,50 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
             $err[0].FullyQualifiedErrorId | Should -Be 'LayerChainMismatch,OverlayTools.GetOverlayLayerCommand'
             (Get-OverlayLayer -DataRoot $copy -Image other:1).Image | Should -Be 'other:1'
         }
+
+        It 'gives per-item errors and no path outside the store when <Name>' -ForEach @(
+            @{ Name = 'a cache-id is an absolute path'; Id = 'LayerPathOutsideStore'; Tamper = { param($c) [IO.File]::WriteAllText("$(Get-LayerDbDir $c $Other.ChainId)/cache-id", '/etc') } }
+            @{ Name = 'a link file names a path'; Id = 'LayerPathOutsideStore'; Tamper = { param($c) [IO.File]::WriteAllText("$c/overlay2/$($App1Top.CacheId)/link", '../../../../etc') } }
+            @{ Name = 'a lower file climbs out'; Id = 'LayerPathOutsideStore'; Tamper = { param($c) [IO.File]::WriteAllText("$c/overlay2/$($App1Top.CacheId)/lower", 'l/../../../etc') } }
+            @{ Name = 'a diff dir is a symlink out of the store'; Id = 'LayerPathOutsideStore'; Tamper = { param($c) Remove-Item -LiteralPath "$c/overlay2/$($Other.CacheId)/diff" -Recurse -Force; $null = New-Item -ItemType SymbolicLink -Path "$c/overlay2/$($Other.CacheId)/diff" -Target '/etc' } }
+            @{ Name = 'a container''s mount-id is a path'; Id = 'LayerPathOutsideStore'; Tamper = { param($c) Get-ChildItem -LiteralPath "$c/image/overlay2/layerdb/mounts" | Select-Object -First 1 | ForEach-Object { [IO.File]::WriteAllText("$($_.FullName)/mount-id", '../../../../etc') } } }
+            @{ Name = 'a layer''s parent is a path'; Id = 'LayerPathOutsideStore'; Tamper = { param($c) [IO.File]::WriteAllText("$(Get-LayerDbDir $c $App2Top.ChainId)/parent", '../../../etc') } }
+            @{ Name = 'a layer''s diff file is cut short'; Id = 'LayerStoreMetadataInvalid'; Tamper = { param($c) $f = "$(Get-LayerDbDir $c $Other.ChainId)/diff"; [IO.File]::WriteAllText($f, [IO.File]::ReadAllText($f).Substring(0, 20)) } }
+            @{ Name = 'repositories.json is cut short'; Id = 'LayerStoreMetadataInvalid'; Index = $true; Tamper = { param($c) $f = "$c/image/overlay2/repositories.json"; $b = [IO.File]::ReadAllBytes($f); [IO.File]::WriteAllBytes($f, $b[0..([int]($b.Length / 2))]) } }
+            @{ Name = 'a container''s config.v2.json is cut short'; Id = 'LayerStoreMetadataInvalid'; Tamper = { param($c) Get-ChildItem -LiteralPath "$c/containers" -Directory | Select-Object -First 1 | ForEach-Object { $f = "$($_.FullName)/config.v2.json"; $b = [IO.File]::ReadAllBytes($f); [IO.File]::WriteAllBytes($f, $b[0..([int]($b.Length / 3))]) } } }
+            @{ Name = 'an image config is cut short under its own digest'; Id = 'LayerStoreMetadataInvalid'; Tamper = {
+                    param($c)
+                    $dir = "$c/image/overlay2/imagedb/content/sha256"
+                    $f = "$dir/$($App2Top.ImageId.Substring(7))"
+                    $b = [IO.File]::ReadAllBytes($f)
+                    $cut = [byte[]] $b[0..([int]($b.Length / 2))]
+                    [IO.File]::WriteAllBytes("$dir/$([Convert]::ToHexString([Security.Cryptography.SHA256]::HashData($cut)).ToLowerInvariant())", $cut)
+                } }
+            @{ Name = 'a FIFO stands where a cache-id file was'; Id = 'LayerStoreUnreadable'; Tamper = { param($c) $f = "$(Get-LayerDbDir $c $Other.ChainId)/cache-id"; Remove-Item -LiteralPath $f; & mkfifo $f } }
+        ) {
+            $copy = New-StoreCopy ('tamper-t-' + [guid]::NewGuid().ToString('N').Substring(0, 8))
+            try {
+                & $Tamper $copy
+                $paths = @(Get-OverlayLayer -DataRoot $DataRoot -Image *) + @(Get-OverlayLayer -DataRoot $DataRoot -Container *) |
+                    ForEach-Object { $_.Path.Replace($DataRoot, $copy) } | Sort-Object -Unique
+                $r = Invoke-TestStoreRead -DataRoot $copy -Path ($paths + "$copy/overlay2/l/$('A' * 26)")
+                $r.Ids | Should -Contain $Id
+                Assert-TestPathsInside -Objects $r.Objects -Root $copy
+                # Per item: what the tampering does not touch is still read (by name, unless the name index itself is broken).
+                if (-not $_.ContainsKey('Index')) {
+                    $r.Objects.Count | Should -BeGreaterThan 0
+                    @($r.Objects | Where-Object Image -EQ 'app:1').Count + @($r.Objects | Where-Object Image -EQ 'other:1').Count | Should -BeGreaterThan 0
+                }
+            }
+            finally {
+                & rm -rf --one-file-system -- $copy
+            }
+        }
     }
 }
 
-Describe 'Get-OverlayLayer with a private podman store (containers/storage overlay)' -Tag 'RequiresRoot', 'RequiresPodman' {
+Describe 'Get-OverlayLayer with a private podman store (containers/storage overlay)' -Tag 'RequiresRoot', 'RequiresPodman' -Skip:(-not $PodmanReady) {
     BeforeAll {
-        $script:PodmanReady = (Test-IsRoot) -and (Test-EngineAvailable Podman)
-        if (-not $script:PodmanReady) { return }
         $script:P = New-TestPodman -Root (Join-Path $Root 'podman')
         $script:PRoot = $P.StorageRoot
         $ctx = New-BusyboxContext -Path (Join-Path $Root 'pctx-app') -Steps $AppSteps
@@ -536,12 +596,7 @@ Describe 'Get-OverlayLayer with a private podman store (containers/storage overl
         if (Test-Path -LiteralPath (Join-Path $Root 'ptamper')) { & rm -rf --one-file-system -- (Join-Path $Root 'ptamper') }
     }
 
-    BeforeEach {
-        $null = Assert-Prerequisite $script:PodmanReady 'needs root, podman and busybox-static'
-    }
-
     It 'gives, for every image, the paths of podman image inspect in order, its diff ids, sizes and history' {
-        if (-not $PodmanReady) { return }
         $PImageIds.Count | Should -BeGreaterThan 6
         foreach ($id in $PImageIds) {
             $inspect = $PImageInspect[$id]
@@ -559,7 +614,6 @@ Describe 'Get-OverlayLayer with a private podman store (containers/storage overl
     }
 
     It 'gives, for every container, the paths of podman inspect, its upper size and work dir' {
-        if (-not $PodmanReady) { return }
         $PContainerIds.Count | Should -Be 2
         foreach ($id in $PContainerIds) {
             $inspect = $PContainerInspect[$id]
@@ -576,14 +630,12 @@ Describe 'Get-OverlayLayer with a private podman store (containers/storage overl
     }
 
     It 'mounts each container read-only as podman export shows it' {
-        if (-not $PodmanReady) { return }
         foreach ($id in $PContainerIds) {
             Assert-ReadOnlyMountEqualsExport $id $PRoot $PExports[$id] (Join-Path $Root "mnt-p-$($id.Substring(0, 12))")
         }
     }
 
     It 'finds podman images by short name, full name, id and wildcard' {
-        if (-not $PodmanReady) { return }
         $full = @(Get-OverlayLayer -DataRoot $PRoot -Image localhost/app:1)
         $full[0].Image | Should -Be 'localhost/app:1'
         (Get-OverlayLayer -DataRoot $PRoot -Image app:1).Path | Should -Be $full.Path
@@ -594,7 +646,6 @@ Describe 'Get-OverlayLayer with a private podman store (containers/storage overl
     }
 
     It 'matches the layers of a container mounted by podman back to the container' {
-        if (-not $PodmanReady) { return }
         $merged = (Invoke-TestPodman $P mount web) | Select-Object -Last 1
         try {
             $layers = @(Get-OverlayLayer -Target $merged)
@@ -612,7 +663,6 @@ Describe 'Get-OverlayLayer with a private podman store (containers/storage overl
     }
 
     It 'changes nothing in the store, not even access times' {
-        if (-not $PodmanReady) { return }
         $null = Get-TreeFingerprint $PRoot -AccessTime
         $before = Get-TreeFingerprint $PRoot -AccessTime
         $layers = @(Get-OverlayLayer -DataRoot $PRoot -Image *) + @(Get-OverlayLayer -DataRoot $PRoot -Container *)
@@ -630,7 +680,6 @@ Describe 'Get-OverlayLayer with a private podman store (containers/storage overl
     }
 
     It 'reports a layer flagged incomplete and a missing diff dir, and lists the rest' {
-        if (-not $PodmanReady) { return }
         $copy = Join-Path $Root 'ptamper'
         & cp -a --one-file-system -- $PRoot $copy
         $app2 = (Get-OverlayLayer -DataRoot $copy -Image app:2)[0]
@@ -643,5 +692,71 @@ Describe 'Get-OverlayLayer with a private podman store (containers/storage overl
         $out = Get-OverlayLayer -DataRoot $copy -Image app:2, other:1, app:1 -ErrorVariable err -ErrorAction SilentlyContinue
         @($err.FullyQualifiedErrorId) | Should -Be @('LayerIncomplete,OverlayTools.GetOverlayLayerCommand', 'LayerContentMissing,OverlayTools.GetOverlayLayerCommand')
         $out.Image | Sort-Object -Unique | Should -Be 'localhost/app:1'
+    }
+
+    It 'changes nothing when inspected with every tool: contents, modes and times, access times aged first' {
+        $target = Join-Path $Root 'mnt-p-strict'
+        $null = New-Item -ItemType Directory -Force -Path $target
+        Get-OverlayLayer -DataRoot $PRoot -Container web | Mount-Overlay -Target $target -ReadOnly
+        try {
+            $names = @(Get-MountEntryName $target)
+            Assert-TestTreeUnchanged $PRoot {
+                $null = Get-OverlayLayer -DataRoot $PRoot -Image *
+                $all = @(Get-OverlayLayer -DataRoot $PRoot -Container *)
+                $all | Select-Object -ExpandProperty Path -Unique | ForEach-Object { $null = Get-OverlayLayer -Path $_ }
+                $null = Get-OverlayLayer -Target $target
+                foreach ($id in $PContainerIds) {
+                    $l = @(Get-OverlayLayer -DataRoot $PRoot -Container $id)
+                    $null = Get-OverlayChange -Upper $l[0].Path -Lower @($l | Select-Object -Skip 1 -ExpandProperty Path) -Style Podman
+                }
+                @($names | ForEach-Object { [pscustomobject]@{ LiteralPath = "$target/$_" } } | Resolve-OverlayPath -All).Count | Should -BeGreaterOrEqual $names.Count
+            }
+        }
+        finally {
+            Clear-TestMounts $target
+        }
+    }
+
+    It 'gives per-item errors and no path outside the store when <Name>' -ForEach @(
+        @{ Name = 'layers.json gives a layer a parent that is a path'; Id = 'LayerPathOutsideStore'; Tamper = { param($c, $l) Set-PodmanRecord "$c/overlay-layers/layers.json" $l.App2 'parent' '../../../etc' } }
+        @{ Name = 'images.json gives an image the top layer /etc'; Id = 'LayerPathOutsideStore'; Tamper = { param($c, $l) Set-PodmanRecord "$c/overlay-images/images.json" $l.App2Image 'layer' '/etc' } }
+        @{ Name = 'containers.json gives a container a layer that is a path'; Id = 'LayerPathOutsideStore'; Tamper = { param($c, $l) Set-PodmanRecord "$c/overlay-containers/containers.json" $l.WebId 'layer' '../../etc' } }
+        @{ Name = 'a link file names a path'; Id = 'LayerPathOutsideStore'; Tamper = { param($c, $l) [IO.File]::WriteAllText("$c/overlay/$($l.App2)/link", '../../../etc') } }
+        @{ Name = 'an l/ link points at /'; Id = 'LayerPathOutsideStore'; Tamper = { param($c, $l) $link = [IO.File]::ReadAllText("$c/overlay/$($l.App2)/link").Trim(); Remove-Item -LiteralPath "$c/overlay/l/$link"; $null = New-Item -ItemType SymbolicLink -Path "$c/overlay/l/$link" -Target '/' } }
+        @{ Name = 'a diff dir is a symlink out of the store'; Id = 'LayerPathOutsideStore'; Tamper = { param($c, $l) Remove-Item -LiteralPath "$c/overlay/$($l.Other)/diff" -Recurse -Force; $null = New-Item -ItemType SymbolicLink -Path "$c/overlay/$($l.Other)/diff" -Target '/etc' } }
+        @{ Name = 'an image config is cut short'; Id = 'ImageConfigInvalid'; Tamper = { param($c, $l) Get-ChildItem -LiteralPath "$c/overlay-images/$($l.App2Image)" -Filter '=*' | ForEach-Object { $b = [IO.File]::ReadAllBytes($_.FullName); [IO.File]::WriteAllBytes($_.FullName, $b[0..([int]($b.Length / 2))]) } } }
+        @{ Name = 'layers.json is cut short'; Id = 'LayerStoreMetadataInvalid'; Index = $true; Tamper = { param($c, $l) $f = "$c/overlay-layers/layers.json"; $b = [IO.File]::ReadAllBytes($f); [IO.File]::WriteAllBytes($f, $b[0..([int]($b.Length / 2))]) } }
+        @{ Name = 'images.json is cut short'; Id = 'LayerStoreMetadataInvalid'; Index = $true; Tamper = { param($c, $l) $f = "$c/overlay-images/images.json"; $b = [IO.File]::ReadAllBytes($f); [IO.File]::WriteAllBytes($f, $b[0..([int]($b.Length / 2))]) } }
+        @{ Name = 'containers.json is cut short'; Id = 'LayerStoreMetadataInvalid'; Index = $true; Tamper = { param($c, $l) $f = "$c/overlay-containers/containers.json"; $b = [IO.File]::ReadAllBytes($f); [IO.File]::WriteAllBytes($f, $b[0..([int]($b.Length / 2))]) } }
+    ) {
+        function Set-PodmanRecord([string] $File, [string] $Id, [string] $Field, [string] $Value) {
+            $doc = @(Get-Content -LiteralPath $File -Raw | ConvertFrom-Json)
+            $rec = $doc | Where-Object id -EQ $Id
+            $rec | Should -Not -BeNullOrEmpty
+            $rec | Add-Member -NotePropertyName $Field -NotePropertyValue $Value -Force
+            [IO.File]::WriteAllText($File, (ConvertTo-Json -InputObject $doc -Depth 20))
+        }
+        $copy = Join-Path $Root ('ptamper-' + [guid]::NewGuid().ToString('N').Substring(0, 8))
+        & cp -a --one-file-system -- $PRoot $copy
+        try {
+            $web = @(Get-OverlayLayer -DataRoot $copy -Container web)
+            $ids = @{
+                App2 = (Get-OverlayLayer -DataRoot $copy -Image app:2)[0].CacheId
+                App2Image = (Get-OverlayLayer -DataRoot $copy -Image app:2)[0].ImageId
+                Other = (Get-OverlayLayer -DataRoot $copy -Image other:1)[0].CacheId
+                WebId = $web[0].ContainerId
+            }
+            $paths = @(Get-OverlayLayer -DataRoot $copy -Image *) + $web | ForEach-Object Path | Sort-Object -Unique
+            & $Tamper $copy $ids
+            $r = Invoke-TestStoreRead -DataRoot $copy -Path ($paths + "$copy/overlay/l/$('A' * 26)")
+            $r.Ids | Should -Contain $Id
+            Assert-TestPathsInside -Objects $r.Objects -Root $copy
+            if (-not $_.ContainsKey('Index')) {
+                @($r.Objects | Where-Object Image -EQ 'localhost/app:1').Count | Should -BeGreaterThan 0 -Because 'the images the tampering does not touch are still read'
+            }
+        }
+        finally {
+            & rm -rf --one-file-system -- $copy
+        }
     }
 }

@@ -2,6 +2,11 @@
 # Invoke-OverlayCopyUp against the real kernel: what lands in the upper layer must equal the
 # lower item (bytes, mode, owner, times, xattrs), and the merged view must read the same.
 
+BeforeDiscovery {
+    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+    $script:IsRoot = Test-IsRoot
+}
+
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
     Import-OverlayToolsUnderTest
@@ -18,9 +23,8 @@ AfterAll {
     Remove-TestRoot $script:Root
 }
 
-Describe 'Invoke-OverlayCopyUp' -Tag 'RequiresRoot' {
+Describe 'Invoke-OverlayCopyUp' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
     BeforeEach {
-        $null = Assert-Prerequisite (Test-IsRoot) 'mounting needs root'
         $script:Case = Join-Path $script:Root ([guid]::NewGuid().ToString('N').Substring(0, 8))
         $script:Lower = New-Layer "$script:Case/lower" @{ 'etc/app.conf' = 'setting=1'; 'etc/deep/nested/file.txt' = 'deep'; 'top.txt' = 'top' }
         $script:Upper = New-Layer "$script:Case/upper"
@@ -274,6 +278,111 @@ Describe 'Invoke-OverlayCopyUp' -Tag 'RequiresRoot' {
             @(Get-ChildItem -LiteralPath "$small/upper.work/work" -Force).Count | Should -Be 0
             (Get-FileHash "$Merged/big.bin").Hash | Should -Be (Get-FileHash "$Lower/big.bin").Hash
             (Invoke-OverlayCopyUp "$Merged/top.txt" -PassThru).Status | Should -Be 'CopiedUp' -Because 'small files still fit'
+        }
+
+        It 'reports ENOSPC for a directory (no inode left) and leaves no partial directory, then copies once there is room' {
+            $small = New-Layer "$Case/small-inodes"
+            & mount -t tmpfs -o size=8m,nr_inodes=40 tmpfs $small
+            $null = New-Item -ItemType Directory -Path "$small/upper"
+            Mount-Overlay -Lower $Lower -Upper "$small/upper" -Target $Merged
+            # Use up every inode left.
+            $null = New-Item -ItemType Directory -Path "$small/filler"
+            $filled = 0
+            try { while ($filled -lt 1000) { [IO.File]::WriteAllText("$small/filler/$filled", ''); $filled++ } } catch [IO.IOException] { }
+            $filled | Should -BeLessThan 1000
+
+            Invoke-OverlayCopyUp -LiteralPath "$Merged/etc" -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -Be 'CopyUpNoSpace,OverlayTools.InvokeOverlayCopyUpCommand'
+            $err[0].CategoryInfo.Category | Should -Be 'LimitsExceeded'
+            Test-Path -LiteralPath "$small/upper/etc" | Should -BeFalse
+            @(Get-ChildItem -LiteralPath "$small/upper.work/work" -Force).Count | Should -Be 0
+            (Get-ChildItem -LiteralPath "$Merged/etc" -Name | Sort-Object) | Should -Be @('app.conf', 'deep')
+
+            Remove-Item -LiteralPath "$small/filler/0", "$small/filler/1"
+            (Invoke-OverlayCopyUp -LiteralPath "$Merged/etc" -PassThru).Status | Should -Be 'CopiedUp'
+            (& stat -c '%Y.%y|%a' "$small/upper/etc") | Should -Be (& stat -c '%Y.%y|%a' "$Lower/etc")
+        }
+
+        It 'stops -Recurse at the first ENOSPC, with only complete copies in the upper (<How>)' -ForEach @(
+            @{ How = 'the free-space check'; Check = 'on' }
+            @{ How = 'the kernel failing'; Check = 'off' }
+        ) {
+            $small = New-Layer "$Case/small-recurse"
+            & mount -t tmpfs -o size=2m tmpfs $small
+            $null = New-Item -ItemType Directory -Path "$small/upper"
+            & dd if=/dev/urandom of="$Lower/etc/big.bin" bs=1M count=4 status=none
+            Mount-Overlay -Lower $Lower -Upper "$small/upper" -Target $Merged
+            $env:OVERLAYTOOLS_COPYUP_SPACE_CHECK = $Check
+            try {
+                $out = Invoke-OverlayCopyUp -LiteralPath "$Merged/etc" -Recurse -PassThru -ErrorVariable err -ErrorAction SilentlyContinue
+            }
+            finally {
+                Remove-Item Env:OVERLAYTOOLS_COPYUP_SPACE_CHECK
+            }
+            @($err).Count | Should -Be 1
+            $err[0].FullyQualifiedErrorId | Should -Be 'CopyUpNoSpace,OverlayTools.InvokeOverlayCopyUpCommand'
+            $err[0].TargetObject | Should -Be "$Merged/etc/big.bin"
+            # Sorted walk: etc, app.conf, big.bin (fails), and nothing after it.
+            @($out.Path) | Should -Be @("$Merged/etc", "$Merged/etc/app.conf")
+            @($out.Status) | Should -Be @('CopiedUp', 'CopiedUp')
+            Test-Path -LiteralPath "$small/upper/etc/big.bin" | Should -BeFalse
+            Test-Path -LiteralPath "$small/upper/etc/deep" | Should -BeFalse
+            Get-Content -LiteralPath "$small/upper/etc/app.conf" -Raw | Should -Be 'setting=1'
+            @(Get-ChildItem -LiteralPath "$small/upper.work/work" -Force).Count | Should -Be 0
+            (Get-FileHash -LiteralPath "$Merged/etc/big.bin").Hash | Should -Be (Get-FileHash -LiteralPath "$Lower/etc/big.bin").Hash
+        }
+
+        It 'leaves the upper consistent when a copy-up is killed midway, and the next mount of the same upper and work reads the lower' {
+            $null = New-Item -ItemType Directory -Path "$Lower/data"
+            & dd if=/dev/urandom of="$Lower/data/big.bin" bs=1M count=1024 status=none
+            $hash = (Get-FileHash -LiteralPath "$Lower/data/big.bin").Hash
+            Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged
+            $module = (Get-Module OverlayTools).Path -replace '\.dll$', '.psd1'
+            $exe = Get-PwshExe
+            $psi = [Diagnostics.ProcessStartInfo]::new($exe[0])
+            foreach ($a in @($exe | Select-Object -Skip 1) + @('-NoProfile', '-NonInteractive', '-Command',
+                    "Import-Module '$module'; [Console]::Out.WriteLine('go'); [Console]::Out.Flush(); Invoke-OverlayCopyUp -LiteralPath '$Merged/data/big.bin'")) {
+                $psi.ArgumentList.Add($a)
+            }
+            $psi.RedirectStandardOutput = $true
+            $psi.UseShellExecute = $false
+            $p = [Diagnostics.Process]::Start($psi)
+            $killedWhileCopying = $false
+            try {
+                $p.StandardOutput.ReadLine() | Should -Be 'go'
+                $base = $null
+                # The kernel copies in the child's own context: its write_bytes grow with the copy.
+                while (-not $p.HasExited) {
+                    $io = [IO.File]::ReadAllText("/proc/$($p.Id)/io")
+                    $written = [long] ([regex]::Match($io, 'write_bytes: (\d+)').Groups[1].Value)
+                    if ($null -eq $base) { $base = $written }
+                    elseif ($written - $base -ge 16MB) {
+                        & kill -KILL $p.Id
+                        $killedWhileCopying = $true
+                        break
+                    }
+                    Start-Sleep -Milliseconds 2
+                }
+                $p.WaitForExit()
+            }
+            finally {
+                if (-not $p.HasExited) { $p.Kill(); $p.WaitForExit() }
+            }
+            $killedWhileCopying | Should -BeTrue -Because 'the copy must be under way when the process is killed'
+            $p.ExitCode | Should -Not -Be 0
+            # The parent was copied up whole before the file; the file itself left nothing in the upper.
+            Test-Path -LiteralPath "$Upper/data" -PathType Container | Should -BeTrue
+            Test-Path -LiteralPath "$Upper/data/big.bin" | Should -BeFalse
+            (& find $Upper -type f) | Should -BeNullOrEmpty
+            (Get-FileHash -LiteralPath "$Merged/data/big.bin").Hash | Should -Be $hash
+
+            # The next mount of the same upper and work works and reads the lower's content; the copy then completes.
+            Dismount-Overlay -Target $Merged
+            Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged
+            (Get-FileHash -LiteralPath "$Merged/data/big.bin").Hash | Should -Be $hash
+            (Invoke-OverlayCopyUp -LiteralPath "$Merged/data/big.bin" -PassThru).Status | Should -Be 'CopiedUp'
+            (Get-FileHash -LiteralPath "$Upper/data/big.bin").Hash | Should -Be $hash
+            @(Get-ChildItem -LiteralPath "$Upper.work/work" -Force).Count | Should -Be 0
         }
     }
 

@@ -2,6 +2,11 @@
 # Resolve-OverlayPath against the real kernel: which layer supplies a path, before and after
 # copy-up, through whiteouts, opaque and renamed directories and metadata-only copies.
 
+BeforeDiscovery {
+    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+    $script:IsRoot = Test-IsRoot
+}
+
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
     Import-OverlayToolsUnderTest
@@ -12,9 +17,8 @@ AfterAll {
     Remove-TestRoot $script:Root
 }
 
-Describe 'Resolve-OverlayPath' -Tag 'RequiresRoot' {
+Describe 'Resolve-OverlayPath' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
     BeforeEach {
-        $null = Assert-Prerequisite (Test-IsRoot) 'mounting needs root'
         $script:Case = Join-Path $script:Root ([guid]::NewGuid().ToString('N').Substring(0, 8))
         $script:Base = New-Layer "$script:Case/base" @{ 'etc/os-release' = 'base'; 'etc/hosts' = 'base hosts'; 'app/lib/a.so' = 'a'; 'app/lib/b.so' = 'b' }
         $script:Patch = New-Layer "$script:Case/patch" @{ 'etc/os-release' = 'patched'; 'app/lib/c.so' = 'c' }

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.IO;
 using System.IO.Compression;
 using System.Text.Json;
@@ -53,7 +54,36 @@ internal static class ContainerdFixture
         {
             File.Copy(f, Path.Combine(blobs, Path.GetFileName(f)));
         }
+        // The snapshot dirs (empty): the reader checks that each one it returns is a real directory.
+        foreach (ulong id in SnapshotIds(snap ?? SnapshotDb()))
+        {
+            Directory.CreateDirectory(Path.Combine(root, "io.containerd.snapshotter.v1.overlayfs", "snapshots", id.ToString(System.Globalization.CultureInfo.InvariantCulture), "fs"));
+            Directory.CreateDirectory(Path.Combine(root, "io.containerd.snapshotter.v1.overlayfs", "snapshots", id.ToString(System.Globalization.CultureInfo.InvariantCulture), "work"));
+        }
         return new TempStore(dir, root);
+    }
+
+    /// <summary>The numeric ids of the snapshots a metadata.db records (none when it cannot be read).</summary>
+    internal static List<ulong> SnapshotIds(byte[] snapshotDb)
+    {
+        var ids = new List<ulong>();
+        try
+        {
+            using var db = OverlayTools.Stores.Bolt.BoltDb.FromBytes(snapshotDb);
+            var snapshots = db.Root.Bucket("v1")?.Bucket("snapshots");
+            foreach (var e in snapshots?.Entries() ?? [])
+            {
+                if (e.IsBucket && snapshots!.Open(e).Value("id") is { } v && OverlayTools.Stores.Containerd.GoEncoding.TryUvarint(v.Span, out ulong id) && id is > 0 and < 1_000_000)
+                {
+                    ids.Add(id);
+                }
+            }
+        }
+        catch (OverlayException)
+        {
+            // A damaged copy: the test is about the damage, not the dirs.
+        }
+        return ids;
     }
 
     internal sealed class TempStore(string dir, string root) : IDisposable

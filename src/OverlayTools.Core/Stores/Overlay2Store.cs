@@ -449,6 +449,7 @@ internal sealed class Overlay2Store : ILayerStore
         var top = parent is null ? null : LoadLayer(parent);
         var initDir = initId is null ? null : _driver.Check(initId, top?.Dir);
         var upperDir = _driver.Check(mountId, initDir ?? top?.Dir);
+        _driver.CheckOwnDirs(upperDir);
 
         // The image's history, when the container's image is still the one below it.
         StoreImageInfo? image = container.ImageId is null ? null : ListImages().FirstOrDefault(i => i.Id == container.ImageId);

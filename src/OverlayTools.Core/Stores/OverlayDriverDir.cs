@@ -144,6 +144,33 @@ internal sealed class OverlayDriverDir : IDisposable
         }
     }
 
+    /// <summary>
+    /// Checks the work and merged dirs beside a container's upper before their paths are handed
+    /// out: each may be missing (the engine makes merged/ when it mounts), but must not be a
+    /// symbolic link or anything other than a directory.
+    /// </summary>
+    internal void CheckOwnDirs(LayerDir dir)
+    {
+        foreach (var (leaf, path) in new[] { ("work", dir.WorkPath), ("merged", dir.MergedPath) })
+        {
+            StoreEntry? st;
+            try
+            {
+                st = _home.Stat(dir.Name + "/" + leaf);
+            }
+            catch (Exception e) when (e is not OverlayException)
+            {
+                throw StoreFormat.FromIo(e, path);
+            }
+            if (st is { IsDirectory: false })
+            {
+                throw st.Value.IsSymlink
+                    ? StoreFormat.OutsideStore(path, $"the {leaf} dir beside the container's upper is a symbolic link")
+                    : StoreFormat.Invalid(path, $"the {leaf} dir beside the container's upper is not a directory");
+            }
+        }
+    }
+
     /// <summary>The layer dir a short link points to (its target must be exactly ../&lt;dir&gt;/diff); null when it points elsewhere.</summary>
     internal static string? DirFromLinkTarget(string target)
     {

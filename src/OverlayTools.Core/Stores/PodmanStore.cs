@@ -163,9 +163,9 @@ internal sealed class PodmanStore : ILayerStore
                         using var meta = JsonDocument.Parse(metadata);
                         imageName = StoreFormat.GetString(meta.RootElement, "image-name");
                     }
-                    catch (JsonException)
+                    catch (Exception e) when (e is JsonException or InvalidOperationException)
                     {
-                        // Metadata is the engine's free-form string; without it the image name is unknown.
+                        // Metadata is the engine's free-form string; without it (or with undecodable text in it) the image name is unknown.
                     }
                 }
                 list.Add(new PContainer(id!, StoreFormat.GetStrings(c, "names"), StoreFormat.GetString(c, "image"), StoreFormat.GetString(c, "layer"),
@@ -420,6 +420,7 @@ internal sealed class PodmanStore : ILayerStore
         string owner = "container " + container.DisplayName;
         var stack = Stack(entry.Layer, owner);
         var upper = stack[0];
+        _driver.CheckOwnDirs(upper.Dir);
         var imageStack = stack.GetRange(1, stack.Count - 1);
 
         StoreImageInfo? image = container.ImageId is null ? null : ListImages().FirstOrDefault(i => i.Id == container.ImageId);

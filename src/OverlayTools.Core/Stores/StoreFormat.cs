@@ -155,16 +155,62 @@ public static class StoreFormat
             : null;
     }
 
-    /// <summary>Parses JSON (System.Text.Json), turning a syntax error into an OverlayException about the file.</summary>
+    /// <summary>
+    /// Parses JSON (System.Text.Json), turning a syntax error into an OverlayException about the file.
+    /// Every string and property name is decoded once here: System.Text.Json accepts invalid UTF-8
+    /// and lone surrogate escapes inside strings at parse time and fails only when a string is read,
+    /// which would otherwise surface as an InvalidOperationException far from the file.
+    /// </summary>
     public static JsonDocument ParseJson(byte[] bytes, string path)
     {
+        JsonDocument doc;
         try
         {
-            return JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 64 });
+            doc = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 64 });
         }
         catch (JsonException e)
         {
             throw Invalid(path, $"it is not valid JSON ({e.Message})", e);
+        }
+        try
+        {
+            CheckStrings(doc.RootElement);
+        }
+        catch (InvalidOperationException e)
+        {
+            doc.Dispose();
+            throw Invalid(path, "it holds a string that is not valid Unicode text", e);
+        }
+        return doc;
+    }
+
+    /// <summary>Decodes every string and property name below an element (iteratively); throws InvalidOperationException on text that cannot be decoded.</summary>
+    private static void CheckStrings(JsonElement root)
+    {
+        var stack = new Stack<JsonElement>();
+        stack.Push(root);
+        while (stack.Count > 0)
+        {
+            var e = stack.Pop();
+            switch (e.ValueKind)
+            {
+                case JsonValueKind.Object:
+                    foreach (var p in e.EnumerateObject())
+                    {
+                        _ = p.Name;
+                        stack.Push(p.Value);
+                    }
+                    break;
+                case JsonValueKind.Array:
+                    foreach (var item in e.EnumerateArray())
+                    {
+                        stack.Push(item);
+                    }
+                    break;
+                case JsonValueKind.String:
+                    _ = e.GetString();
+                    break;
+            }
         }
     }
 

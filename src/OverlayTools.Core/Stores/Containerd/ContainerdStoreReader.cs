@@ -45,6 +45,7 @@ public sealed class ContainerdStoreReader : IDisposable
     private readonly Dictionary<string, SnapshotRecord> _records = new(StringComparer.Ordinal);
     private readonly Dictionary<string, NamespaceView> _views = new(StringComparer.Ordinal);
     private Dictionary<ulong, string>? _keysById;
+    private StoreDir? _snapshotterDir;
 
     private ContainerdStoreReader(string root, IOperationLog log)
     {
@@ -154,6 +155,7 @@ public sealed class ContainerdStoreReader : IDisposable
     {
         _meta.Dispose();
         _snap?.Dispose();
+        _snapshotterDir?.Dispose();
     }
 
     /// <summary>A snapshot as the overlayfs snapshotter records it.</summary>
@@ -688,14 +690,50 @@ public sealed class ContainerdStoreReader : IDisposable
         return rec;
     }
 
-    /// <summary>&lt;snapshotter root&gt;/snapshots/&lt;id&gt;/&lt;leaf&gt;, built from a number and checked to stay in the root.</summary>
+    /// <summary>
+    /// &lt;snapshotter root&gt;/snapshots/&lt;id&gt;/&lt;leaf&gt;, built from a number, checked to stay in the
+    /// root, and checked on disk: every component below the snapshotter root must be a real
+    /// directory (reached one O_NOFOLLOW step at a time), so a snapshot dir replaced by a symbolic
+    /// link cannot send a caller out of the store, and a missing one is this item's error
+    /// (LayerContentMissing, as for the other backends' diff dirs) rather than a failed mount later.
+    /// </summary>
     private string SnapshotPath(ulong id, string leaf)
     {
-        string path = _snapshotterRoot + "/snapshots/" + IdText(id) + "/" + leaf;
+        string rel = "snapshots/" + IdText(id) + "/" + leaf;
+        string path = _snapshotterRoot + "/" + rel;
         if (!path.StartsWith(_snapshotterRoot + "/snapshots/", StringComparison.Ordinal) || path.Contains("/../", StringComparison.Ordinal))
         {
             throw new OverlayException(ErrorIds.ContainerdPathOutsideRoot, OverlayErrorCategory.SecurityError,
                 $"The snapshot path '{path}' would leave the snapshotter root '{_snapshotterRoot}'.", path, ContentStore.StoreAdvice);
+        }
+        try
+        {
+            if (_snapshotterDir is null)
+            {
+                // The snapshotter root itself may be a symbolic link (moved to another disk by an admin); nothing below it may.
+                _snapshotterDir = StoreDir.TryOpen(_snapshotterRoot, out int errno);
+                if (_snapshotterDir is null)
+                {
+                    throw errno == Errno.ENOENT
+                        ? StoreFormat.ContentMissing(path, $"the overlayfs snapshotter dir '{_snapshotterRoot}' does not exist")
+                        : new ErrnoException("open", errno, _snapshotterRoot);
+                }
+            }
+            var st = _snapshotterDir.Stat(rel);
+            if (st is null)
+            {
+                throw StoreFormat.ContentMissing(path, $"the snapshot {IdText(id)} has no {leaf} dir on disk (removed behind containerd's back, or by an interrupted removal)");
+            }
+            if (!st.Value.IsDirectory)
+            {
+                throw st.Value.IsSymlink
+                    ? StoreFormat.OutsideStore(path, $"the snapshot's {leaf} dir is a symbolic link")
+                    : StoreFormat.Invalid(path, "it is not a directory");
+            }
+        }
+        catch (Exception e) when (e is not OverlayException)
+        {
+            throw StoreFormat.FromIo(e, path);
         }
         return path;
     }
