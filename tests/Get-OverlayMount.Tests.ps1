@@ -135,11 +135,20 @@ Describe 'Get-OverlayMount' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
         $err[0].CategoryInfo.Category | Should -Be 'ObjectNotFound'
     }
 
-    It 'shows a default table with target, mode, lower and upper' {
+    It 'shows a default table with target, mode, container, upper and lower' {
         Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged
         $text = Get-OverlayMount -Target $Merged | Out-String -Width 400
-        $text | Should -Match 'Target\s+Mode\s+Lower\s+Upper'
-        $text | Should -Match ([regex]::Escape($Merged) + '\s+rw\s+' + [regex]::Escape($L1))
+        $text | Should -Match 'Target\s+Mode\s+Container\s+Upper\s+Lower'
+        $text | Should -Match ([regex]::Escape($Merged) + '\s+rw\s+' + [regex]::Escape($Up) + '\s+' + [regex]::Escape($L1))
+    }
+
+    It 'shortens 64-digit ids in the table, and only there' {
+        $id = 'db73ca6c860f21a71de160a18f4a4916ca2ec1324e08fdb271d2348c3d097c02'
+        $long = New-Layer "$Case/$id/merged"
+        Mount-Overlay -Lower $L1 -Upper $Up -Target $long
+        $m = Get-OverlayMount -Target $long
+        ($m | Out-String -Width 400) | Should -Match ([regex]::Escape("$Case/db73ca6c860f…/merged"))
+        $m.Target | Should -Be $long
     }
 
     It 'completes -Target with mounted overlays' {

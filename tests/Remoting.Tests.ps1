@@ -47,7 +47,7 @@ Describe 'Remoting over SSH' -Tag 'RequiresRoot', 'RequiresSsh' -Skip:(-not $Can
         $remote.Lower | Should -Be @($L1)
         $live = Get-OverlayMount -Target $Merged
         ($remote | Select-Object * -ExcludeProperty PSComputerName, RunspaceId, PSShowComputerName | Out-String -Width 300) | Should -Match ([regex]::Escape($Merged))
-        ($remote | Format-Table | Out-String -Width 300) | Should -Match 'Target\s+Mode\s+Lower\s+Upper'
+        ($remote | Format-Table | Out-String -Width 300) | Should -Match 'Target\s+Mode\s+Container\s+Upper\s+Lower'
         $live.MountId | Should -Be $remote.MountId
     }
 

@@ -163,6 +163,14 @@ public abstract class OverlayCmdlet : PSCmdlet, IOperationLog
     /// <summary>A case-sensitive wildcard pattern (Linux paths are case-sensitive).</summary>
     protected static WildcardPattern Pattern(string s) => new(s, WildcardOptions.None);
 
+    /// <summary>Fills in the container behind a mount (Backend, Container...), where a layer store knows it.</summary>
+    protected static OverlayMount WithOwner(OverlayMount mount)
+    {
+        using var owners = new Stores.MountOwners();
+        owners.Annotate(mount);
+        return mount;
+    }
+
     /// <summary>Reads mounted overlays, turning failures into an OverlayException.</summary>
     protected static List<OverlayMount> ReadMounts(int? processId)
     {

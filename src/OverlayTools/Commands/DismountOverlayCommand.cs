@@ -45,7 +45,7 @@ public sealed class DismountOverlayCommand : OverlayCmdlet
             {
                 foreach (var target in Expand(raw, Mounts))
                 {
-                    DismountOne(target, PassThru ? Mounts().LastOrDefault(m => m.Target == target) : null);
+                    DismountOne(target, PassThru && Mounts().LastOrDefault(m => m.Target == target) is { } before ? WithOwner(before) : null);
                 }
             }
             catch (OverlayException e)

@@ -160,7 +160,7 @@ public sealed class MountOverlayCommand : OverlayCmdlet
             var mount = ReadMounts(null).LastOrDefault(m => (ulong)m.MountId == result.MountId);
             if (mount is not null)
             {
-                WriteObject(mount);
+                WriteObject(WithOwner(mount));
             }
         }
     }
