@@ -163,6 +163,73 @@ public abstract class OverlayCmdlet : PSCmdlet, IOperationLog
     /// <summary>A case-sensitive wildcard pattern (Linux paths are case-sensitive).</summary>
     protected static WildcardPattern Pattern(string s) => new(s, WildcardOptions.None);
 
+    /// <summary>
+    /// Expands -Path / -LiteralPath values to file system paths, writing a non-terminating error
+    /// for each value that names nothing: literal values (and values without wildcards) are
+    /// resolved like any path; wildcards are expanded by the provider, file system only.
+    /// </summary>
+    protected IEnumerable<string> ExpandPaths(IEnumerable<string> raws, bool literal, string parameterName)
+    {
+        foreach (var raw in raws)
+        {
+            var expanded = new List<string>();
+            try
+            {
+                if (literal || !HasWildcards(raw))
+                {
+                    expanded.Add(ResolvePath(raw, parameterName));
+                }
+                else
+                {
+                    var paths = SessionState.Path.GetResolvedProviderPathFromPSPath(raw, out var provider);
+                    if (provider.Name != "FileSystem")
+                    {
+                        throw new OverlayException(ErrorIds.NotAFileSystemPath, OverlayErrorCategory.InvalidArgument,
+                            $"The -{parameterName} '{raw}' is on the {provider.Name} provider, not the file system.", raw, "Give a file system path.");
+                    }
+                    expanded.AddRange(paths);
+                }
+            }
+            catch (OverlayException e)
+            {
+                WriteOverlayError(e);
+            }
+            catch (ItemNotFoundException e)
+            {
+                WriteOverlayError(new OverlayException(ErrorIds.OverlayPathNotFound, OverlayErrorCategory.ObjectNotFound,
+                    $"Cannot find the path '{raw}': {e.Message}", raw, "Check the path; use -LiteralPath for names that hold wildcard characters.", e));
+            }
+            foreach (var p in expanded)
+            {
+                yield return p;
+            }
+        }
+    }
+
+    /// <summary>The overlay entries of this process's mountinfo, read once per command (Forget to re-read).</summary>
+    protected List<MountInfoEntry> Overlays()
+    {
+        try
+        {
+            return _overlays ??= MountInfo.Read(null, "overlay");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new OverlayException(ErrorIds.MountInfoUnreadable, OverlayErrorCategory.PermissionDenied,
+                $"Cannot read '/proc/self/mountinfo': {e.Message}", "/proc/self/mountinfo", "Check that /proc is mounted.", e);
+        }
+    }
+
+    /// <summary>True when the mount table was read by <see cref="Overlays"/>; clears it so the next call re-reads it.</summary>
+    protected bool ForgetOverlays()
+    {
+        bool had = _overlays is not null;
+        _overlays = null;
+        return had;
+    }
+
+    private List<MountInfoEntry>? _overlays;
+
     /// <summary>Fills in the container behind a mount (Backend, Container...), where a layer store knows it.</summary>
     protected static OverlayMount WithOwner(OverlayMount mount)
     {

@@ -12,6 +12,9 @@ internal static unsafe partial class Native
 
     internal const int O_NOCTTY = 0x100;
 
+    /// <summary>O_NOATIME: reading does not update the access time (owner or CAP_FOWNER only).</summary>
+    internal const int O_NOATIME = 0x40000;
+
     internal const uint STATX_NLINK = 0x4;
     internal const uint STATX_GID = 0x10;
     internal const uint STATX_ATIME = 0x20;

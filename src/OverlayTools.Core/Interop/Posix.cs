@@ -128,21 +128,7 @@ internal static unsafe class Posix
 
     /// <summary>lstat of an entry in a directory; false and errno when it does not exist or fails.</summary>
     internal static bool TryStatAt(int dirFd, byte[] nameZ, out EntryStat st, out int errno)
-    {
-        byte* buf = stackalloc byte[256];
-        fixed (byte* p = nameZ)
-        {
-            if (Native.Statx(dirFd, p, Native.AT_SYMLINK_NOFOLLOW | Native.AT_STATX_DONT_SYNC, StatMask, buf) != 0)
-            {
-                errno = Marshal.GetLastPInvokeError();
-                st = default;
-                return false;
-            }
-        }
-        errno = 0;
-        st = EntryStat.FromStatx(buf);
-        return true;
-    }
+        => TryStatxAt(dirFd, nameZ, Native.AT_SYMLINK_NOFOLLOW | Native.AT_STATX_DONT_SYNC, out st, out errno);
 
     /// <summary>
     /// stat of a relative path below a directory, following symbolic links (an absolute link
@@ -151,11 +137,14 @@ internal static unsafe class Posix
     /// podman's diff: nothing is opened.
     /// </summary>
     internal static bool TryStatFollowAt(int dirFd, byte[] pathZ, out EntryStat st, out int errno)
+        => TryStatxAt(dirFd, pathZ, Native.AT_NO_AUTOMOUNT | Native.AT_STATX_DONT_SYNC, out st, out errno);
+
+    private static bool TryStatxAt(int dirFd, byte[] pathZ, int flags, out EntryStat st, out int errno)
     {
         byte* buf = stackalloc byte[256];
         fixed (byte* p = pathZ)
         {
-            if (Native.Statx(dirFd, p, Native.AT_NO_AUTOMOUNT | Native.AT_STATX_DONT_SYNC, StatMask, buf) != 0)
+            if (Native.Statx(dirFd, p, flags, StatMask, buf) != 0)
             {
                 errno = Marshal.GetLastPInvokeError();
                 st = default;
@@ -203,7 +192,7 @@ internal static unsafe class Posix
     internal static Fd? TryOpenDirAt(int dirFd, byte[] nameZ, out int errno)
     {
         const int flags = Native.O_RDONLY | Native.O_DIRECTORY | Native.O_NOFOLLOW | Native.O_NONBLOCK;
-        var fd = TryOpenAt(dirFd, nameZ, flags | StoreNative.O_NOATIME, out errno);
+        var fd = TryOpenAt(dirFd, nameZ, flags | Native.O_NOATIME, out errno);
         return fd is null && errno == Errno.EPERM ? TryOpenAt(dirFd, nameZ, flags, out errno) : fd;
     }
 

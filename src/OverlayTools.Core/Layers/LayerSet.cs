@@ -138,7 +138,7 @@ internal sealed class LayerSet : IDisposable
     {
         FileSystem.CheckNoNul(path);
         // O_NOATIME where allowed: listing a layer leaves its access time alone.
-        var fd = FileSystem.TryOpen(path, Native.O_RDONLY | Native.O_DIRECTORY | StoreNative.O_NOATIME, out int errno);
+        var fd = FileSystem.TryOpen(path, Native.O_RDONLY | Native.O_DIRECTORY | Native.O_NOATIME, out int errno);
         if (fd is null && errno == Errno.EPERM)
         {
             fd = FileSystem.TryOpen(path, Native.O_RDONLY | Native.O_DIRECTORY, out errno);

@@ -338,24 +338,8 @@ internal sealed class Overlay2Store : ILayerStore
         string path = _imageDb.Join("imagedb/content/sha256/" + id);
         try
         {
-            byte[] bytes;
-            try
-            {
-                bytes = _imageDb.ReadFile("imagedb/content/sha256/" + id, StoreFormat.MaxJsonBytes)
-                    ?? throw new OverlayException(ErrorIds.ImageNotFound, OverlayErrorCategory.ObjectNotFound,
-                        $"The image {id} has no config in the store ('{path}' does not exist).", path, "The image was removed; list the images again.");
-            }
-            catch (Exception e) when (e is not OverlayException)
-            {
-                throw StoreFormat.FromIo(e, path);
-            }
-            string digest = StoreFormat.Sha256Digest(bytes);
-            if (digest != "sha256:" + id)
-            {
-                throw new OverlayException(ErrorIds.ImageConfigInvalid, OverlayErrorCategory.InvalidData,
-                    $"The image config '{path}' does not match its id: its sha256 is {digest}.", path,
-                    "The config was changed behind Docker's back; Docker itself refuses such an image. Remove it and pull or build it again.");
-            }
+            byte[] bytes = StoreFormat.ReadImageConfig(_imageDb, "imagedb/content/sha256/" + id, id, path,
+                ErrorIds.ImageNotFound, "The image was removed; list the images again.", "Docker");
             using var doc = StoreFormat.ParseJson(bytes, path);
             var diffIds = StoreFormat.DiffIds(doc.RootElement, path);
             var config = new ImageConfig(diffIds, StoreFormat.ChainIds(diffIds), StoreFormat.LayerHistory(doc.RootElement, diffIds.Count),

@@ -312,24 +312,8 @@ internal sealed class PodmanStore : ILayerStore
         string path = _root.Join(rel);
         try
         {
-            byte[] bytes;
-            try
-            {
-                bytes = _root.ReadFile(rel, StoreFormat.MaxJsonBytes)
-                    ?? throw new OverlayException(ErrorIds.ImageConfigInvalid, OverlayErrorCategory.ObjectNotFound,
-                        $"The image {id} has no config in the store ('{path}' does not exist).", path, "The image is incomplete; pull or build it again.");
-            }
-            catch (Exception e) when (e is not OverlayException)
-            {
-                throw StoreFormat.FromIo(e, path);
-            }
-            string digest = StoreFormat.Sha256Digest(bytes);
-            if (digest != "sha256:" + id)
-            {
-                throw new OverlayException(ErrorIds.ImageConfigInvalid, OverlayErrorCategory.InvalidData,
-                    $"The image config '{path}' does not match its id: its sha256 is {digest}.", path,
-                    "The config was changed behind podman's back; remove the image and pull or build it again.");
-            }
+            byte[] bytes = StoreFormat.ReadImageConfig(_root, rel, id, path,
+                ErrorIds.ImageConfigInvalid, "The image is incomplete; pull or build it again.", "podman");
             using var doc = StoreFormat.ParseJson(bytes, path);
             var diffIds = StoreFormat.DiffIds(doc.RootElement, path);
             var config = new ImageConfig(diffIds, StoreFormat.LayerHistory(doc.RootElement, diffIds.Count), StoreFormat.ParseTime(StoreFormat.GetString(doc.RootElement, "created")));

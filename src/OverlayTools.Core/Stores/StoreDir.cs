@@ -74,12 +74,12 @@ internal sealed unsafe class StoreDir : IDisposable
         {
             return null;
         }
-        int flags = Native.O_RDONLY | Native.O_NOFOLLOW | Native.O_NONBLOCK | StoreNative.O_NOATIME;
+        int flags = Native.O_RDONLY | Native.O_NOFOLLOW | Native.O_NONBLOCK | Native.O_NOATIME;
         var fd = FileSystem.TryOpenAt(parent.Value, name, flags, out int errno);
         if (fd is null && errno == Errno.EPERM)
         {
             // O_NOATIME needs ownership or CAP_FOWNER; read without it.
-            fd = FileSystem.TryOpenAt(parent.Value, name, flags & ~StoreNative.O_NOATIME, out errno);
+            fd = FileSystem.TryOpenAt(parent.Value, name, flags & ~Native.O_NOATIME, out errno);
         }
         if (fd is null)
         {
@@ -157,7 +157,7 @@ internal sealed unsafe class StoreDir : IDisposable
         fixed (byte* p = Native.Utf8Z(name))
         fixed (byte* b = buf)
         {
-            n = StoreNative.ReadLinkAt(parent.Value, p, b, buf.Length);
+            n = Native.ReadLinkAt(parent.Value, p, b, buf.Length);
         }
         if (n < 0)
         {
@@ -225,7 +225,7 @@ internal sealed unsafe class StoreDir : IDisposable
         var files = new List<byte[]>();
         ReadEntries(dir, path, (name, type) =>
         {
-            if (type == StoreNative.DT_DIR)
+            if (type == Native.DT_DIR)
             {
                 subdirs.Add(name);
             }
@@ -273,7 +273,7 @@ internal sealed unsafe class StoreDir : IDisposable
     {
         if (rel is null)
         {
-            var self = FileSystem.TryOpenAt(_fd.Value, ".", Native.O_RDONLY | Native.O_DIRECTORY | StoreNative.O_NOATIME, out int e0);
+            var self = FileSystem.TryOpenAt(_fd.Value, ".", Native.O_RDONLY | Native.O_DIRECTORY | Native.O_NOATIME, out int e0);
             if (self is null && e0 == Errno.EPERM)
             {
                 self = FileSystem.TryOpenAt(_fd.Value, ".", Native.O_RDONLY | Native.O_DIRECTORY, out e0);
@@ -300,7 +300,7 @@ internal sealed unsafe class StoreDir : IDisposable
 
     private static Fd? OpenAtForListing(int dirFd, byte[] name, out int errno)
     {
-        int flags = Native.O_RDONLY | Native.O_DIRECTORY | Native.O_NOFOLLOW | StoreNative.O_NOATIME | Native.O_CLOEXEC;
+        int flags = Native.O_RDONLY | Native.O_DIRECTORY | Native.O_NOFOLLOW | Native.O_NOATIME | Native.O_CLOEXEC;
         var z = new byte[name.Length + 1];
         name.CopyTo(z, 0);
         fixed (byte* p = z)
@@ -308,7 +308,7 @@ internal sealed unsafe class StoreDir : IDisposable
             int fd = Native.OpenAt(dirFd, p, flags, 0);
             if (fd < 0 && Marshal.GetLastPInvokeError() == Errno.EPERM)
             {
-                fd = Native.OpenAt(dirFd, p, flags & ~StoreNative.O_NOATIME, 0);
+                fd = Native.OpenAt(dirFd, p, flags & ~Native.O_NOATIME, 0);
             }
             errno = fd < 0 ? Marshal.GetLastPInvokeError() : 0;
             return fd < 0 ? null : new Fd(fd);
@@ -323,7 +323,7 @@ internal sealed unsafe class StoreDir : IDisposable
         {
             while (true)
             {
-                nint n = StoreNative.GetDents64(dir.Value, buf, BufferSize);
+                nint n = Native.GetDents64(dir.Value, buf, BufferSize);
                 if (n < 0)
                 {
                     int e = Marshal.GetLastPInvokeError();
@@ -426,7 +426,7 @@ internal sealed unsafe class StoreDir : IDisposable
         byte* buf = stackalloc byte[256];
         fixed (byte* p = z)
         {
-            if (Native.Statx(dirFd, p, Native.AT_SYMLINK_NOFOLLOW, Native.STATX_TYPE | Native.STATX_MODE | Native.STATX_INO | StoreNative.STATX_SIZE | StoreNative.STATX_NLINK, buf) != 0)
+            if (Native.Statx(dirFd, p, Native.AT_SYMLINK_NOFOLLOW, Native.STATX_TYPE | Native.STATX_MODE | Native.STATX_INO | Native.STATX_SIZE | Native.STATX_NLINK, buf) != 0)
             {
                 int errno = Marshal.GetLastPInvokeError();
                 return errno == Errno.ENOENT ? null : throw new ErrnoException("statx", errno, pathForErrors);
@@ -439,7 +439,7 @@ internal sealed unsafe class StoreDir : IDisposable
     {
         byte* buf = stackalloc byte[256];
         byte empty = 0;
-        if (Native.Statx(fd.Value, &empty, Native.AT_EMPTY_PATH, Native.STATX_TYPE | Native.STATX_MODE | Native.STATX_INO | StoreNative.STATX_SIZE | StoreNative.STATX_NLINK, buf) != 0)
+        if (Native.Statx(fd.Value, &empty, Native.AT_EMPTY_PATH, Native.STATX_TYPE | Native.STATX_MODE | Native.STATX_INO | Native.STATX_SIZE | Native.STATX_NLINK, buf) != 0)
         {
             throw new ErrnoException("statx", Marshal.GetLastPInvokeError(), pathForErrors);
         }

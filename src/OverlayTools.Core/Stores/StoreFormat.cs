@@ -356,4 +356,32 @@ public static class StoreFormat
         return new OverlayException(ErrorIds.LayerStoreUnreadable, OverlayErrorCategory.ReadError,
             $"Cannot read '{fallbackPath}': {e.Message}", fallbackPath, "Check the store's file system.", e);
     }
+
+    /// <summary>
+    /// Reads an image config file from a store and checks that its sha256 is the image id, as
+    /// the engines do; a missing file is <paramref name="missingErrorId"/>, a mismatch
+    /// ImageConfigInvalid, read errors as <see cref="FromIo"/> says.
+    /// </summary>
+    internal static byte[] ReadImageConfig(StoreDir dir, string rel, string id, string path, string missingErrorId, string missingAction, string engine)
+    {
+        byte[] bytes;
+        try
+        {
+            bytes = dir.ReadFile(rel, MaxJsonBytes)
+                ?? throw new OverlayException(missingErrorId, OverlayErrorCategory.ObjectNotFound,
+                    $"The image {id} has no config in the store ('{path}' does not exist).", path, missingAction);
+        }
+        catch (Exception e) when (e is not OverlayException)
+        {
+            throw FromIo(e, path);
+        }
+        string digest = Sha256Digest(bytes);
+        if (digest != "sha256:" + id)
+        {
+            throw new OverlayException(ErrorIds.ImageConfigInvalid, OverlayErrorCategory.InvalidData,
+                $"The image config '{path}' does not match its id: its sha256 is {digest}.", path,
+                $"The config was changed behind {engine}'s back, and {engine} itself refuses such an image; remove it and pull or build it again.");
+        }
+        return bytes;
+    }
 }

@@ -21,7 +21,6 @@ public sealed class InvokeOverlayCopyUpCommand : OverlayCmdlet
     private const string LiteralPathSet = "LiteralPath";
 
     private readonly CancellationTokenSource _cancel = new();
-    private List<MountInfoEntry>? _overlays;
 
     /// <summary>Items in a merged view (wildcards).</summary>
     [Parameter(ParameterSetName = PathSet, Mandatory = true, Position = 0, ValueFromPipeline = true)]
@@ -76,75 +75,9 @@ public sealed class InvokeOverlayCopyUpCommand : OverlayCmdlet
     }
 
     private IEnumerable<string> ExpandPaths()
-    {
-        if (ParameterSetName == LiteralPathSet)
-        {
-            foreach (var raw in LiteralPath)
-            {
-                string? resolved = null;
-                try
-                {
-                    resolved = ResolvePath(raw, nameof(LiteralPath));
-                }
-                catch (OverlayException e)
-                {
-                    WriteOverlayError(e);
-                }
-                if (resolved is not null)
-                {
-                    yield return resolved;
-                }
-            }
-            yield break;
-        }
-        foreach (var raw in Path)
-        {
-            var expanded = new List<string>();
-            try
-            {
-                if (!HasWildcards(raw))
-                {
-                    expanded.Add(ResolvePath(raw, nameof(Path)));
-                }
-                else
-                {
-                    var paths = SessionState.Path.GetResolvedProviderPathFromPSPath(raw, out var provider);
-                    if (provider.Name != "FileSystem")
-                    {
-                        throw new OverlayException(ErrorIds.NotAFileSystemPath, OverlayErrorCategory.InvalidArgument,
-                            $"The -Path '{raw}' is on the {provider.Name} provider, not the file system.", raw, "Give a file system path.");
-                    }
-                    expanded.AddRange(paths);
-                }
-            }
-            catch (OverlayException e)
-            {
-                WriteOverlayError(e);
-            }
-            catch (ItemNotFoundException e)
-            {
-                WriteOverlayError(new OverlayException(ErrorIds.OverlayPathNotFound, OverlayErrorCategory.ObjectNotFound,
-                    $"Cannot find the path '{raw}': {e.Message}", raw, "Check the path; use -LiteralPath for names that hold wildcard characters.", e));
-            }
-            foreach (var p in expanded)
-            {
-                yield return p;
-            }
-        }
-    }
-
-    private List<MountInfoEntry> Overlays()
-    {
-        try
-        {
-            return _overlays ??= MountInfo.Read(null, "overlay");
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new OverlayException(ErrorIds.MountInfoUnreadable, OverlayErrorCategory.PermissionDenied,
-                $"Cannot read '/proc/self/mountinfo': {e.Message}", "/proc/self/mountinfo", "Check that /proc is mounted.", e);
-        }
-    }
+        => ParameterSetName == LiteralPathSet
+            ? ExpandPaths(LiteralPath, literal: true, nameof(LiteralPath))
+            : ExpandPaths(Path, literal: false, nameof(Path));
 
     private void CopyUp(string path)
     {
@@ -153,10 +86,9 @@ public sealed class InvokeOverlayCopyUpCommand : OverlayCmdlet
         {
             location = OverlayLocator.Locate(path, Overlays, mustExist: true);
         }
-        catch (OverlayException e) when (e.ErrorId == ErrorIds.PathNotOnOverlay && _overlays is not null)
+        catch (OverlayException e) when (e.ErrorId == ErrorIds.PathNotOnOverlay && ForgetOverlays())
         {
             // Mounted since the table was read? Read it again once.
-            _overlays = null;
             location = OverlayLocator.Locate(path, Overlays, mustExist: true);
         }
         using (location)

@@ -18,7 +18,6 @@ public sealed class ResolveOverlayPathCommand : OverlayCmdlet
     private const string PathSet = "Path";
     private const string LiteralPathSet = "LiteralPath";
 
-    private List<MountInfoEntry>? _overlays;
 
     /// <summary>Paths in a merged view (wildcards match existing entries; a path without wildcards may name a deleted entry).</summary>
     [Parameter(ParameterSetName = PathSet, Mandatory = true, Position = 0, ValueFromPipeline = true)]
@@ -57,56 +56,9 @@ public sealed class ResolveOverlayPathCommand : OverlayCmdlet
     }
 
     private IEnumerable<string> ExpandPaths()
-    {
-        var raws = ParameterSetName == LiteralPathSet ? LiteralPath : Path;
-        foreach (var raw in raws)
-        {
-            var expanded = new List<string>();
-            try
-            {
-                if (ParameterSetName == LiteralPathSet || !HasWildcards(raw))
-                {
-                    expanded.Add(ResolvePath(raw, ParameterSetName));
-                }
-                else
-                {
-                    var paths = SessionState.Path.GetResolvedProviderPathFromPSPath(raw, out var provider);
-                    if (provider.Name != "FileSystem")
-                    {
-                        throw new OverlayException(ErrorIds.NotAFileSystemPath, OverlayErrorCategory.InvalidArgument,
-                            $"The -Path '{raw}' is on the {provider.Name} provider, not the file system.", raw, "Give a file system path.");
-                    }
-                    expanded.AddRange(paths);
-                }
-            }
-            catch (OverlayException e)
-            {
-                WriteOverlayError(e);
-            }
-            catch (ItemNotFoundException e)
-            {
-                WriteOverlayError(new OverlayException(ErrorIds.OverlayPathNotFound, OverlayErrorCategory.ObjectNotFound,
-                    $"Cannot find the path '{raw}': {e.Message}", raw, "Check the path; use -LiteralPath for names that hold wildcard characters.", e));
-            }
-            foreach (var p in expanded)
-            {
-                yield return p;
-            }
-        }
-    }
-
-    private List<MountInfoEntry> Overlays()
-    {
-        try
-        {
-            return _overlays ??= MountInfo.Read(null, "overlay");
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new OverlayException(ErrorIds.MountInfoUnreadable, OverlayErrorCategory.PermissionDenied,
-                $"Cannot read '/proc/self/mountinfo': {e.Message}", "/proc/self/mountinfo", "Check that /proc is mounted.", e);
-        }
-    }
+        => ParameterSetName == LiteralPathSet
+            ? ExpandPaths(LiteralPath, literal: true, nameof(LiteralPath))
+            : ExpandPaths(Path, literal: false, nameof(Path));
 
     private void ResolveOne(string path)
     {
