@@ -43,6 +43,13 @@ Describe 'Dismount-Overlay' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
         Test-MountedAt $Merged | Should -BeFalse
     }
 
+    It 'emits the mount with -PassThru when the target is given with a trailing slash' {
+        Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged
+        $out = Dismount-Overlay -Target "$Merged/" -PassThru
+        $out.Target | Should -Be $Merged
+        Test-MountedAt $Merged | Should -BeFalse
+    }
+
     It 'takes deserialized mounts (Export-Clixml / Import-Clixml) from the pipeline' {
         Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged
         $xml = Join-Path $Case 'mounts.xml'

@@ -360,6 +360,27 @@ Describe 'Mount-Overlay' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
             Test-Path -LiteralPath "$Case/unused" | Should -BeFalse
         }
 
+        It 'refuses an upper on a read-only file system even for a read-only overlay, and says how to view it' {
+            $ro = New-Layer "$Case/rofs"
+            & mount -t tmpfs tmpfs $ro
+            $null = New-Layer "$ro/up" @{ 'from-upper' = 'u' }
+            $null = New-Layer "$ro/wk"
+            & mount -o remount,ro $ro
+            Mount-Overlay -Lower $L1 -Upper "$ro/up" -Work "$ro/wk" -Target $Merged -Option ro -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -Be 'UpperReadOnly,OverlayTools.MountOverlayCommand'
+            $err[0].ErrorDetails.RecommendedAction | Should -Match '-Lower'
+            Test-MountedAt $Merged | Should -BeFalse
+            $m = Mount-Overlay -Lower "$ro/up", $L1 -Target $Merged -PassThru
+            Test-Path -LiteralPath "$Merged/from-upper" | Should -BeTrue
+        }
+
+        It 'refuses layers of two stacks piped into one mount' {
+            $stream = foreach ($stack in 1, 2) { [pscustomobject]@{ Path = $L1; Position = 0 }; [pscustomobject]@{ Path = $L2; Position = 1 } }
+            $stream | Mount-Overlay -Target $Merged -ReadOnly -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -Be 'LayerStreamMixed,OverlayTools.MountOverlayCommand'
+            Test-MountedAt $Merged | Should -BeFalse
+        }
+
         It 'refuses an upper that lives on an overlay' {
             Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged
             $inner = New-Layer "$Merged/inner-upper"

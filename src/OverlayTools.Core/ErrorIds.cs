@@ -86,8 +86,6 @@ public static class ErrorIds
     public const string MountNotFound = "MountNotFound";
     /// <summary>The module's own empty lower dir is not usable.</summary>
     public const string EmptyLowerUnusable = "EmptyLowerUnusable";
-    /// <summary>Not Linux.</summary>
-    public const string LinuxOnly = "LinuxOnly";
 
     // ---- layer stores (issue 3): Docker overlay2 and Podman stores read from disk; Mount-Overlay layer streams ----
 
@@ -123,6 +121,8 @@ public static class ErrorIds
     public const string LayerChainMismatch = "LayerChainMismatch";
     /// <summary>A -Path is no layer of a known store.</summary>
     public const string LayerNotInStore = "LayerNotInStore";
+    /// <summary>Layers of more than one image or container were piped into one Mount-Overlay.</summary>
+    public const string LayerStreamMixed = "LayerStreamMixed";
     /// <summary>Mount-Overlay: a container's layers were piped in without -ReadOnly and without a fresh -Upper.</summary>
     public const string LayerStreamNeedsUpper = "LayerStreamNeedsUpper";
     /// <summary>Mount-Overlay: the -Upper or -Work given for piped layers belongs to the piped container.</summary>
@@ -154,8 +154,6 @@ public static class ErrorIds
     public const string ContainerdImageNotUnpacked = "ContainerdImageNotUnpacked";
     /// <summary>A container uses a snapshotter other than overlayfs.</summary>
     public const string ContainerdUnsupportedSnapshotter = "ContainerdUnsupportedSnapshotter";
-    /// <summary>A path built from the store's records would leave the data root.</summary>
-    public const string ContainerdPathOutsideRoot = "ContainerdPathOutsideRoot";
     /// <summary>A -Namespace names no containerd namespace in the store.</summary>
     public const string ContainerdNamespaceNotFound = "ContainerdNamespaceNotFound";
 

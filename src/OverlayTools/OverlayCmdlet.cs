@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
+using System.Linq;
 using System.Management.Automation;
 using OverlayTools.Interop;
 using OverlayTools.Mounts;
@@ -229,6 +230,30 @@ public abstract class OverlayCmdlet : PSCmdlet, IOperationLog
     }
 
     private List<MountInfoEntry>? _overlays;
+
+    /// <summary>
+    /// The mounted overlays a -Target value selects. A literal path (or a mount point whose name
+    /// really holds wildcard characters) selects what is mounted exactly there, stacked mounts in
+    /// mount order, and is a MountNotFound error when nothing is; a wildcard pattern selects every
+    /// matching mount point, and matching none is no error.
+    /// </summary>
+    protected (List<OverlayMount> Mounts, bool Literal) SelectMounts(string raw, IReadOnlyList<OverlayMount> mounts, string? where = null, string? action = null)
+    {
+        bool literal = !HasWildcards(raw) || mounts.Any(m => m.Target == raw);
+        string path = FileSystem.TrimTrailingSlashes(ResolvePath(raw, "Target"));
+        if (!literal)
+        {
+            var pattern = Pattern(path);
+            return (mounts.Where(m => pattern.IsMatch(m.Target)).ToList(), false);
+        }
+        var found = mounts.Where(m => m.Target == path).ToList();
+        if (found.Count == 0)
+        {
+            throw new OverlayException(ErrorIds.MountNotFound, OverlayErrorCategory.ObjectNotFound,
+                $"No overlay is mounted at '{path}'{where}.", path, action ?? "Run Get-OverlayMount to see the mounted overlays.");
+        }
+        return (found, true);
+    }
 
     /// <summary>Fills in the container behind a mount (Backend, Container...), where a layer store knows it.</summary>
     protected static OverlayMount WithOwner(OverlayMount mount)

@@ -37,8 +37,6 @@ internal sealed class MountScope(IOperationLog log) : IDisposable
 
     internal void SetCreatedWorkFd(Fd fd) => _createdWork = fd;
 
-    internal IReadOnlyList<string> CreatedPaths => _created.ConvertAll(c => c.Path);
-
     /// <summary>
     /// Serialises Mount-Overlay calls for one upper (flock on the upper dir, opened through its
     /// descriptor), so that of two racing mounts the second sees the first one mounted.

@@ -16,16 +16,6 @@ public sealed class MountResult
 
     /// <summary>"new mount API" or "mount(2)".</summary>
     public string Api { get; init; } = "";
-
-    private Lazy<string>? _equivalent;
-
-    /// <summary>The util-linux command that would make the same mount (for -Verbose and docs); built when first read.</summary>
-    public string EquivalentCommand { get => _equivalent?.Value ?? ""; init => _equivalent = new Lazy<string>(value); }
-
-    internal Lazy<string> LazyEquivalentCommand { init => _equivalent = value; }
-
-    /// <summary>Directories the mount created (work dir, target) that stay while it is mounted.</summary>
-    public IReadOnlyList<string> CreatedDirectories { get; init; } = [];
 }
 
 /// <summary>
@@ -156,7 +146,7 @@ public static class OverlayMounter
         bool readOnly = spec.ReadOnly || spec.Upper is null || spec.Options.Any(o => o.Name == "ro");
         if (spec.Upper is not null)
         {
-            upper = OpenUpper(spec.Upper, spec.ReadOnly, scope, seen);
+            upper = OpenUpper(spec.Upper, scope, seen);
             DebugOpened(log, upper.Path, "O_PATH|O_DIRECTORY", upper.Fd, upper.Status);
             work = OpenOrCreateWork(spec.Work ?? OverlaySpec.DefaultWorkFor(spec.Upper), spec.Work is null, upper, scope);
             DebugOpened(log, work.Path, "O_PATH|O_DIRECTORY", work.Fd, work.Status);
@@ -247,7 +237,7 @@ public static class OverlayMounter
         {
             log.Verbose($"Mounted overlay at '{target.Path}' (mount id {mountId}, {api}).");
         }
-        return new MountResult { MountId = mountId, Api = api, LazyEquivalentCommand = equivalent, CreatedDirectories = scope.CreatedPaths };
+        return new MountResult { MountId = mountId, Api = api };
     }
 
     /// <summary>Everything one mount attempt has opened, handed to the kernel-facing half.</summary>
@@ -293,7 +283,7 @@ public static class OverlayMounter
         return new Layer(path, fd, st);
     }
 
-    private static Layer OpenUpper(string path, bool readOnly, MountScope scope, Dictionary<(ulong, uint, uint), string> lowers)
+    private static Layer OpenUpper(string path, MountScope scope, Dictionary<(ulong, uint, uint), string> lowers)
     {
         var fd = FileSystem.TryOpen(path, Native.O_PATH | Native.O_DIRECTORY, out int errno);
         if (fd is null)
@@ -318,11 +308,12 @@ public static class OverlayMounter
                 $"The upper layer '{path}' is on an overlay file system; the kernel cannot use an overlay as upper.", path,
                 "Put the upper (and work) dir on a regular file system such as ext4, xfs or tmpfs.");
         }
-        if (!readOnly && (flags & Native.ST_RDONLY) != 0)
+        if ((flags & Native.ST_RDONLY) != 0)
         {
+            // The kernel refuses such an upper even for a read-only overlay.
             throw new OverlayException(ErrorIds.UpperReadOnly, OverlayErrorCategory.InvalidArgument,
-                $"The upper layer '{path}' is on a read-only file system.", path,
-                "Put the upper on a writable file system, or add -ReadOnly.");
+                $"The upper layer '{path}' is on a read-only file system; the kernel takes no upper there, not even for a read-only overlay.", path,
+                "Put the upper on a writable file system, or, for a read-only view, give that directory as the top -Lower and leave out -Upper.");
         }
         if (lowers.ContainsKey((st.Inode, st.DevMajor, st.DevMinor)))
         {

@@ -4,6 +4,7 @@ using System.IO;
 using System.Linq;
 using System.Management.Automation;
 using System.Threading;
+using OverlayTools.Interop;
 using OverlayTools.Mounts;
 
 namespace OverlayTools;
@@ -45,7 +46,7 @@ public sealed class DismountOverlayCommand : OverlayCmdlet
             {
                 foreach (var target in Expand(raw, Mounts))
                 {
-                    DismountOne(target, PassThru && Mounts().LastOrDefault(m => m.Target == target) is { } before ? WithOwner(before) : null);
+                    DismountOne(target, PassThru ? Mounts().LastOrDefault(m => m.Target == target) : null);
                 }
             }
             catch (OverlayException e)
@@ -65,10 +66,10 @@ public sealed class DismountOverlayCommand : OverlayCmdlet
             {
                 return [raw];
             }
-            var pattern = Pattern(raw.StartsWith('/') ? raw : ResolvePath(raw, nameof(Target)));
+            var pattern = Pattern(FileSystem.TrimTrailingSlashes(ResolvePath(raw, nameof(Target))));
             return mounts().Where(m => pattern.IsMatch(m.Target)).Select(m => m.Target).Reverse().Distinct().ToList();
         }
-        return [ResolvePath(raw, nameof(Target))];
+        return [FileSystem.TrimTrailingSlashes(ResolvePath(raw, nameof(Target)))];
     }
 
     private void DismountOne(string target, OverlayMount? before)
@@ -97,6 +98,8 @@ public sealed class DismountOverlayCommand : OverlayCmdlet
         }
         if (before is not null)
         {
+            _owners ??= new Stores.MountOwners();
+            _owners.Annotate(before);
             WriteObject(before);
         }
     }
@@ -105,5 +108,11 @@ public sealed class DismountOverlayCommand : OverlayCmdlet
     protected override void StopProcessing() => _cancel.Cancel();
 
     /// <inheritdoc/>
-    protected override void EndProcessing() => _cancel.Dispose();
+    protected override void EndProcessing()
+    {
+        _cancel.Dispose();
+        _owners?.Dispose();
+    }
+
+    private Stores.MountOwners? _owners;
 }

@@ -130,21 +130,9 @@ public sealed class GetOverlayChangeCommand : OverlayCmdlet, IDisposable
     private IEnumerable<OverlayMount> MatchMounts(string raw)
     {
         _mounts ??= ReadMounts(null);
-        if (HasWildcards(raw) && !_mounts.Any(m => m.Target == raw))
-        {
-            var pattern = Pattern(raw.StartsWith('/') ? raw : ResolvePath(raw, nameof(Target)));
-            return _mounts.Where(m => pattern.IsMatch(m.Target)).GroupBy(m => m.Target).Select(g => g.Last()).ToList();
-        }
-        string path = ResolvePath(raw, nameof(Target));
-        string normalized = path.Length > 1 ? path.TrimEnd('/') : path;
-        var found = _mounts.LastOrDefault(m => m.Target == normalized);
-        if (found is null)
-        {
-            throw new OverlayException(ErrorIds.MountNotFound, OverlayErrorCategory.ObjectNotFound,
-                $"No overlay is mounted at '{normalized}'.", normalized,
-                "Give the mount point of an overlay (Get-OverlayMount lists them), or compare layer directories with -Upper and -Lower.");
-        }
-        return [found];
+        var (found, literal) = SelectMounts(raw, _mounts, action: "Give the mount point of an overlay (Get-OverlayMount lists them), or compare layer directories with -Upper and -Lower.");
+        // The mount on top of each mount point is the one that is visible.
+        return literal ? [found[^1]] : found.GroupBy(m => m.Target).Select(g => g.Last()).ToList();
     }
 
     private void WalkMount(OverlayMount mount)

@@ -423,34 +423,20 @@ public sealed class GetOverlayLayerCommand : OverlayCmdlet, IDisposable
         WriteObject(layer);
     }
 
+    private List<OverlayMount>? _mounts;
+
     private void WriteTargets()
     {
-        var mounts = ReadMounts(null);
+        var mounts = _mounts ??= ReadMounts(null);
         var written = new HashSet<int>();
         foreach (var raw in Target)
         {
-            var selected = new List<OverlayMount>();
-            bool literal = !HasWildcards(raw) || mounts.Any(m => m.Target == raw);
+            List<OverlayMount> selected;
             try
             {
-                string path = raw.StartsWith('/') ? raw : ResolvePath(raw, nameof(Target));
-                if (literal)
-                {
-                    string normalized = path.Length > 1 ? path.TrimEnd('/') : path;
-                    selected.AddRange(mounts.Where(m => m.Target == normalized));
-                    if (selected.Count == 0)
-                    {
-                        throw new OverlayException(ErrorIds.MountNotFound, OverlayErrorCategory.ObjectNotFound,
-                            $"No overlay is mounted at '{normalized}'.", normalized, "Run Get-OverlayMount to see the mounted overlays.");
-                    }
-                    // The mount on top is the one that is visible.
-                    selected = [selected[^1]];
-                }
-                else
-                {
-                    var pattern = Pattern(path);
-                    selected.AddRange(mounts.Where(m => pattern.IsMatch(m.Target)));
-                }
+                var (found, literal) = SelectMounts(raw, mounts);
+                // Of mounts stacked at one literal path, the top one is the one that is visible.
+                selected = literal ? [found[^1]] : found;
             }
             catch (OverlayException e)
             {

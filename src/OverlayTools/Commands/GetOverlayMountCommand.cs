@@ -56,61 +56,44 @@ public sealed class GetOverlayMountCommand : OverlayCmdlet
             return;
         }
         mounts = mounts.Where(m => byLower(m) && byUpper(m)).ToList();
-        if (ProcessId is null)
-        {
-            // Which container is this? Only paths of a known layer store open that store.
-            using var owners = new Stores.MountOwners();
-            owners.Annotate(mounts);
-        }
-
+        var selected = new List<OverlayMount>();
         if (Target is null || Target.Length == 0)
         {
-            foreach (var m in mounts)
-            {
-                WriteObject(m);
-            }
-            return;
+            selected = mounts;
         }
-        var written = new HashSet<int>();
-        foreach (var raw in Target)
+        else
         {
-            try
+            var written = new HashSet<int>();
+            foreach (var raw in Target)
             {
-                WriteMatches(raw, mounts, written);
-            }
-            catch (OverlayException e)
-            {
-                WriteOverlayError(e);
+                try
+                {
+                    var (found, _) = SelectMounts(raw, mounts, ProcessId is null ? "" : $" in the mount namespace of process {ProcessId}");
+                    selected.AddRange(found.Where(m => written.Add(m.MountId)));
+                }
+                catch (OverlayException e)
+                {
+                    WriteOverlayError(e);
+                }
             }
         }
-    }
-
-    private void WriteMatches(string raw, List<OverlayMount> mounts, HashSet<int> written)
-    {
-        bool literal = !HasWildcards(raw) || mounts.Any(m => m.Target == raw);
-        string path = raw.StartsWith('/') ? raw : ResolvePath(raw, nameof(Target));
-        if (literal)
+        // Which container is this? Only the mounts written, and only paths of a known layer
+        // store, open that store (once per command). Paths of another namespace are not ours to read.
+        if (ProcessId is null)
         {
-            var normalized = path.Length > 1 ? path.TrimEnd('/') : path;
-            var found = mounts.Where(m => m.Target == normalized).ToList();
-            if (found.Count == 0)
-            {
-                throw new OverlayException(ErrorIds.MountNotFound, OverlayErrorCategory.ObjectNotFound,
-                    $"No overlay is mounted at '{normalized}'{(ProcessId is null ? "" : $" in the mount namespace of process {ProcessId}")}.", normalized,
-                    "Run Get-OverlayMount without -Target to see the mounted overlays.");
-            }
-            foreach (var m in found.Where(m => written.Add(m.MountId)))
-            {
-                WriteObject(m);
-            }
-            return;
+            _owners ??= new Stores.MountOwners();
+            _owners.Annotate(selected);
         }
-        var pattern = Pattern(path);
-        foreach (var m in mounts.Where(m => pattern.IsMatch(m.Target) && written.Add(m.MountId)))
+        foreach (var m in selected)
         {
             WriteObject(m);
         }
     }
+
+    private Stores.MountOwners? _owners;
+
+    /// <inheritdoc/>
+    protected override void EndProcessing() => _owners?.Dispose();
 
     /// <summary>A filter on layer paths: a wildcard pattern, or a directory compared by its real path.</summary>
     private Func<OverlayMount, bool> PathFilter(string? raw, string parameterName, Func<OverlayMount, IEnumerable<string>> paths)
@@ -121,15 +104,13 @@ public sealed class GetOverlayMountCommand : OverlayCmdlet
         }
         if (HasWildcards(raw))
         {
-            var pattern = Pattern(raw.StartsWith('/') ? raw : ResolvePath(raw, parameterName));
+            var pattern = Pattern(ResolvePath(raw, parameterName));
             return m => paths(m).Any(pattern.IsMatch);
         }
         string resolved = ResolvePath(raw, parameterName);
         using var fd = FileSystem.TryOpen(resolved, Native.O_PATH, out _);
         string real = fd is null ? resolved : FileSystem.RealPath(fd);
-        var candidates = new HashSet<string>(StringComparer.Ordinal) { Trim(resolved), Trim(real) };
-        return m => paths(m).Any(p => candidates.Contains(Trim(p)));
+        var candidates = new HashSet<string>(StringComparer.Ordinal) { FileSystem.TrimTrailingSlashes(resolved), FileSystem.TrimTrailingSlashes(real) };
+        return m => paths(m).Any(p => candidates.Contains(FileSystem.TrimTrailingSlashes(p)));
     }
-
-    private static string Trim(string p) => p.Length > 1 ? p.TrimEnd('/') : p;
 }

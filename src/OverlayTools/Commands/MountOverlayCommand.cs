@@ -206,11 +206,6 @@ public sealed class MountOverlayCommand : OverlayCmdlet
         string? work = string.IsNullOrEmpty(Work) ? null : ResolvePath(Work, nameof(Work));
         string target = ResolvePath(Target, nameof(Target));
         WarnAboutGaps();
-        if (upper is null && work is not null)
-        {
-            throw new OverlayException(ErrorIds.WorkWithoutUpper, OverlayErrorCategory.InvalidArgument,
-                "-Work needs -Upper.", work, "Give -Upper too, or leave out -Work.");
-        }
         if (upper is null && !ReadOnly && containerUppers.Count > 0)
         {
             throw new OverlayException(ErrorIds.LayerStreamNeedsUpper, OverlayErrorCategory.InvalidOperation,
@@ -225,15 +220,14 @@ public sealed class MountOverlayCommand : OverlayCmdlet
             {
                 taken.Add(TrimSlash(l));
             }
-            foreach (var u in containerUppers.Where(u => u.EndsWith("/diff", StringComparison.Ordinal)))
-            {
-                taken.Add(u[..^5] + "/work");
-                taken.Add(u[..^5] + "/merged");
-            }
+            // A container's upper sits in its own layer dir beside its work (and merged) dir, in
+            // every store (overlay2/podman: <id>/diff, containerd: snapshots/<n>/fs): none of it.
+            var layerDirs = containerUppers.Select(u => System.IO.Path.GetDirectoryName(TrimSlash(u))).OfType<string>().ToList();
             string effectiveWork = work ?? OverlaySpec.DefaultWorkFor(upper);
             foreach (var (dir, name) in new[] { (upper, "-Upper"), (effectiveWork, "-Work") })
             {
-                if (taken.Contains(TrimSlash(dir)))
+                string d = TrimSlash(dir);
+                if (taken.Contains(d) || layerDirs.Any(l => d == l || d.StartsWith(l + "/", StringComparison.Ordinal)))
                 {
                     throw new OverlayException(ErrorIds.LayerStreamUpperNotFresh, OverlayErrorCategory.InvalidArgument,
                         $"The {name} dir '{dir}' belongs to the piped layers; the new upper and work dir must be fresh directories of your own.", dir,
@@ -254,7 +248,11 @@ public sealed class MountOverlayCommand : OverlayCmdlet
         };
     }
 
-    /// <summary>Warns when the positions of the piped layers are not 0, 1, 2...: layers were filtered out, or failed to bind.</summary>
+    /// <summary>
+    /// Refuses layers of several stacks (a position seen twice: two images or containers piped
+    /// in), and warns when the positions of the piped layers are not 0, 1, 2...: layers were
+    /// filtered out, or failed to bind.
+    /// </summary>
     private void WarnAboutGaps()
     {
         var positions = _streamed.Select(l => l.Position).ToList();
@@ -262,10 +260,17 @@ public sealed class MountOverlayCommand : OverlayCmdlet
         {
             return;
         }
+        int stacks = positions.GroupBy(p => p).Max(g => g.Count());
+        if (stacks > 1)
+        {
+            throw new OverlayException(ErrorIds.LayerStreamMixed, OverlayErrorCategory.InvalidArgument,
+                $"The piped layers form {stacks} stacks (position {positions.GroupBy(p => p).First(g => g.Count() > 1).Key} came more than once): one mount takes the layers of one image or container.",
+                Target, "Pipe the layers of one image or container, e.g. Get-OverlayLayer -Container web | Mount-Overlay ...");
+        }
         var missing = Enumerable.Range(0, positions.Max(p => p!.Value) + 1).Except(positions.Select(p => p!.Value)).ToList();
         if (missing.Count > 0)
         {
-            WriteWarning($"The piped layers skip position(s) {string.Join(", ", missing)}; mounting the {_streamed.Count} layer(s) received. Layers were filtered out or could not be read.");
+            WriteWarningOrDebug($"The piped layers skip position(s) {string.Join(", ", missing)}; mounting the {_streamed.Count} layer(s) received. Layers were filtered out or could not be read.");
         }
     }
 
