@@ -125,33 +125,10 @@ public static class LayerStores
     }
 
     /// <summary>
-    /// The store a layer path belongs to, judged from the path itself (".../overlay2/&lt;id&gt;/diff"
-    /// is in the Docker store at "..."); null when no backend recognises the path.
-    /// </summary>
-    public static ILayerStore? OpenForLayerPath(string path)
-    {
-        foreach (var b in Backends)
-        {
-            string? root = b.RootFromLayerPath(path);
-            if (root is not null && b.Probe(root, out string? problem) && problem is null)
-            {
-                try
-                {
-                    return b.Open(root);
-                }
-                catch (OverlayException)
-                {
-                    return null;
-                }
-            }
-        }
-        return null;
-    }
-
-    /// <summary>
     /// The one container named <paramref name="nameOrId"/> (name, full id or unique id prefix) in
     /// the stores at <paramref name="dataRoots"/> (default: the engines' default roots), with its
-    /// layers: UpperDir, WorkDir, MergedDir and LowerDirs are what a diff or a mount needs.
+    /// layers: UpperDir, WorkDir, MergedDir and LowerDirs are what a diff or a mount needs (sizes
+    /// and image details are not read).
     /// Throws OverlayException: LayerStoreNotFound, ContainerNotFound, ContainerAmbiguous, or the
     /// container's own error (a damaged layer).
     /// </summary>
@@ -177,7 +154,7 @@ public static class LayerStores
                 throw new OverlayException(ErrorIds.ContainerAmbiguous, OverlayErrorCategory.InvalidArgument,
                     $"'{nameOrId}' names a container in more than one store: {string.Join(", ", found.Select(f => f.Store.Root))}.", nameOrId, "Give -DataRoot to choose the store.");
             }
-            return found[0].Store.GetContainer(found[0].Info);
+            return found[0].Store.GetContainerPaths(found[0].Info);
         }
         finally
         {
@@ -467,7 +444,7 @@ internal sealed class PodmanBackend : ILayerStoreBackend
         return DefaultRootsFrom(configs, root, fallback);
     }
 
-    /// <summary>The graphroot (rootful) or rootless_storage_path of the first storage.conf that sets one, then the built-in default.</summary>
+    /// <summary>The graphroot (rootful; rootless also from the user's own storage.conf) or rootless_storage_path of the first storage.conf that sets one, then the built-in default.</summary>
     internal static IEnumerable<string> DefaultRootsFrom(IEnumerable<string> configFiles, bool isRoot, string? fallback)
     {
         foreach (var file in configFiles)
@@ -488,7 +465,10 @@ internal sealed class PodmanBackend : ILayerStoreBackend
             {
                 continue;
             }
-            string? value = TomlStorageValue(text, isRoot ? "graphroot" : "rootless_storage_path") ?? (isRoot ? null : null);
+            // Root reads graphroot; a user's own storage.conf may set rootless_storage_path or graphroot.
+            string? value = isRoot
+                ? TomlStorageValue(text, "graphroot")
+                : TomlStorageValue(text, "rootless_storage_path") ?? (file.StartsWith("/etc/", StringComparison.Ordinal) ? null : TomlStorageValue(text, "graphroot"));
             if (value is { Length: > 1 } && value.StartsWith('/'))
             {
                 yield return value.TrimEnd('/');

@@ -493,7 +493,7 @@ internal sealed class Overlay2Store : ILayerStore
         if (_containerByDir.TryGetValue(dir, out var containerId))
         {
             var info = ListContainers().FirstOrDefault(c => c.Id == containerId) ?? new StoreContainerInfo { Id = containerId };
-            var c = GetContainer(info);
+            var c = GetContainer(info, measure: false) /* naming the owner needs no walk of its upper */;
             var layer = c.Layers.First(l => l.CacheId == dir);
             return new StoreLayerMatch { Layer = layer, Container = info };
         }

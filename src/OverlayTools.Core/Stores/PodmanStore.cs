@@ -451,7 +451,7 @@ internal sealed class PodmanStore : ILayerStore
         if (owner is not null)
         {
             var info = ListContainers().First(c => c.Id == owner.Id);
-            var c = GetContainer(info);
+            var c = GetContainer(info, measure: false) /* naming the owner needs no walk of its upper */;
             return new StoreLayerMatch { Layer = c.Upper, Container = info };
         }
         if (Layers().ContainsKey(dir))

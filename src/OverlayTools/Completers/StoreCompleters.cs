@@ -14,7 +14,7 @@ public sealed class ImageNameCompleter : IArgumentCompleter
 {
     /// <inheritdoc/>
     public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete, CommandAst commandAst, IDictionary fakeBoundParameters)
-        => StoreCompletion.Complete(fakeBoundParameters, wordToComplete, store => store.ListImages().Select(i =>
+        => StoreCompletion.Complete(fakeBoundParameters, wordToComplete, (store, inNamespace) => store.ListImages().Where(i => inNamespace(i.Namespace)).Select(i =>
             (Names: i.Names.Concat(i.Aliases.Where(a => !a.Contains('@', StringComparison.Ordinal))), Id: i.Id, Tip: $"image {StoreFormat.ShortId(i.Id)} ({store.Backend}{(i.Namespace is null ? "" : " " + i.Namespace)}, {store.Root})")));
 }
 
@@ -23,17 +23,20 @@ public sealed class ContainerNameCompleter : IArgumentCompleter
 {
     /// <inheritdoc/>
     public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete, CommandAst commandAst, IDictionary fakeBoundParameters)
-        => StoreCompletion.Complete(fakeBoundParameters, wordToComplete, store => store.ListContainers().Select(c =>
+        => StoreCompletion.Complete(fakeBoundParameters, wordToComplete, (store, inNamespace) => store.ListContainers().Where(c => inNamespace(c.Namespace)).Select(c =>
             (Names: (IEnumerable<string>)c.Names, Id: c.Id, Tip: $"container {StoreFormat.ShortId(c.Id)} of {c.ImageName ?? "?"} ({store.Backend}{(c.Namespace is null ? "" : " " + c.Namespace)}, {store.Root})")));
 }
 
 internal static class StoreCompletion
 {
     internal static IEnumerable<CompletionResult> Complete(IDictionary fakeBoundParameters, string wordToComplete,
-        Func<ILayerStore, IEnumerable<(IEnumerable<string> Names, string Id, string Tip)>> items)
+        Func<ILayerStore, Func<string?, bool>, IEnumerable<(IEnumerable<string> Names, string Id, string Tip)>> items)
     {
         try
         {
+            // A -Namespace already typed narrows containerd items (stores without namespaces pass).
+            var namespaces = Values(fakeBoundParameters, "Namespace").Select(n => new WildcardPattern(n, WildcardOptions.IgnoreCase)).ToList();
+            bool InNamespace(string? ns) => ns is null || namespaces.Count == 0 || namespaces.Any(p => p.IsMatch(ns));
             string word = CompletionText.Unquote(wordToComplete);
             var byText = new SortedDictionary<string, string>(StringComparer.Ordinal);
             var ids = new SortedDictionary<string, string>(StringComparer.Ordinal);
@@ -45,7 +48,7 @@ internal static class StoreCompletion
                     IEnumerable<(IEnumerable<string> Names, string Id, string Tip)> list;
                     try
                     {
-                        list = items(store).ToList();
+                        list = items(store, InNamespace).ToList();
                     }
                     catch (OverlayException)
                     {
@@ -81,35 +84,42 @@ internal static class StoreCompletion
         }
     }
 
-    /// <summary>The stores named by an already typed -DataRoot, else the default ones.</summary>
+    /// <summary>The text values of an already typed parameter.</summary>
+    private static IEnumerable<string> Values(IDictionary fakeBoundParameters, string name)
+    {
+        if (!fakeBoundParameters.Contains(name))
+        {
+            yield break;
+        }
+        object? value = fakeBoundParameters[name];
+        if (value is PSObject pso)
+        {
+            value = pso.BaseObject;
+        }
+        IEnumerable<object?> values = value is string s ? [s] : value is IEnumerable e ? e.Cast<object?>() : [value];
+        foreach (var v in values)
+        {
+            string? text = v is PSObject p ? p.BaseObject?.ToString() : v?.ToString();
+            if (!string.IsNullOrEmpty(text))
+            {
+                yield return text;
+            }
+        }
+    }
+
+    /// <summary>The stores named by an already typed -DataRoot (resolved as the cmdlet resolves it: location, ~), else the default ones.</summary>
     internal static List<ILayerStore> OpenStores(IDictionary fakeBoundParameters)
     {
         var roots = new List<string>();
-        if (fakeBoundParameters.Contains("DataRoot"))
+        foreach (var text in Values(fakeBoundParameters, "DataRoot"))
         {
-            object? value = fakeBoundParameters["DataRoot"];
-            if (value is PSObject pso)
+            if (text.StartsWith('/'))
             {
-                value = pso.BaseObject;
-            }
-            IEnumerable<object?> values = value is string s ? [s] : value is IEnumerable e ? e.Cast<object?>() : [value];
-            foreach (var v in values)
-            {
-                string? text = v is PSObject p ? p.BaseObject?.ToString() : v?.ToString();
-                if (string.IsNullOrEmpty(text))
-                {
-                    continue;
-                }
-                if (!text.StartsWith('/'))
-                {
-                    var location = Runspace.DefaultRunspace?.SessionStateProxy.Path.CurrentFileSystemLocation.ProviderPath;
-                    if (location is null)
-                    {
-                        continue;
-                    }
-                    text = location.TrimEnd('/') + "/" + text;
-                }
                 roots.Add(text);
+            }
+            else if (Runspace.DefaultRunspace?.SessionStateProxy.Path.GetUnresolvedProviderPathFromPSPath(text) is { } resolved)
+            {
+                roots.Add(resolved);
             }
         }
         if (roots.Count == 0)

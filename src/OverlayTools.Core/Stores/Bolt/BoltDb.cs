@@ -36,7 +36,6 @@ internal sealed class BoltDb : IDisposable
     internal const ushort BranchPageFlag = 0x01;
     internal const ushort LeafPageFlag = 0x02;
     internal const ushort MetaPageFlag = 0x04;
-    internal const ushort FreelistPageFlag = 0x10;
     internal const uint BucketLeafFlag = 0x01;
 
     /// <summary>Smallest and largest page sizes accepted (bbolt uses the OS page size: 4 KiB, 16 KiB, 64 KiB).</summary>

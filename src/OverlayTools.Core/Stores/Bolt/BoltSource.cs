@@ -7,8 +7,6 @@ namespace OverlayTools.Stores.Bolt;
 /// <summary>Where a bbolt database's bytes come from: a file read with pread, or memory (tests).</summary>
 internal abstract class BoltSource : IDisposable
 {
-    /// <summary>O_NOATIME: reading leaves the access time alone (allowed to the owner and to root).</summary>
-    internal const int O_NOATIME = 0x40000;
 
     /// <summary>
     /// Opens a file inside a store for reading: no symlink followed, no blocking on a FIFO, no
@@ -17,7 +15,7 @@ internal abstract class BoltSource : IDisposable
     internal static Fd? TryOpenReadOnly(string path, out int errno)
     {
         int flags = Native.O_RDONLY | Native.O_NOFOLLOW | Native.O_NONBLOCK;
-        var fd = FileSystem.TryOpen(path, flags | O_NOATIME, out errno);
+        var fd = FileSystem.TryOpen(path, flags | Native.O_NOATIME, out errno);
         if (fd is null && errno == Errno.EPERM)
         {
             fd = FileSystem.TryOpen(path, flags, out errno);

@@ -255,7 +255,12 @@ internal sealed class ContainerdLayerStore : ILayerStore
         };
     }
 
-    public StoreContainer GetContainer(StoreContainerInfo container)
+    public StoreContainer GetContainer(StoreContainerInfo container) => GetContainer(container, withImage: true);
+
+    /// <summary>A container's dirs only: its image's manifest, config and history are not read.</summary>
+    public StoreContainer GetContainerPaths(StoreContainerInfo container) => GetContainer(container, withImage: false);
+
+    private StoreContainer GetContainer(StoreContainerInfo container, bool withImage)
     {
         string ns = container.Namespace ?? throw new ArgumentException("A containerd container carries its namespace.", nameof(container));
         var read = _reader.GetContainer(ns, container.Id);
@@ -263,13 +268,13 @@ internal sealed class ContainerdLayerStore : ILayerStore
         {
             throw new OverlayException(ErrorIds.ContainerdSnapshotMissing, OverlayErrorCategory.InvalidOperation,
                 $"Container '{container.Id}' in namespace '{ns}' has a read-only view ({read.SnapshotKey}) and no writable snapshot.", container.Id,
-                "Only containers with an active snapshot have an upper dir.");
+                "Read it as an image instead: Get-OverlayLayer -Image with the container's image shows the same layers.");
         }
 
         // The image's layers give the container's lowers their diff ids and history, when the image is still there.
         StoreImageInfo? imageInfo = null;
         Dictionary<string, StoreLayer>? byPath = null;
-        if (read.Image is { } imageName)
+        if (withImage && read.Image is { } imageName)
         {
             imageInfo = ListImages().FirstOrDefault(i => i.Namespace == ns && _records[(ns, i.Id)].Contains(imageName, StringComparer.Ordinal));
             if (imageInfo is not null)
