@@ -41,7 +41,6 @@ internal sealed class CopyUpEngine : IDisposable
     private readonly OverlayLocation _location;
     private readonly LayerSet _layers;
     private readonly bool _metadataOnly;
-    private readonly bool _metacopyOn;
     private readonly IOperationLog _log;
     // OVERLAYTOOLS_COPYUP_SPACE_CHECK=off leaves the free-space check to the kernel (tests use it to see the kernel's ENOSPC handling).
     private readonly bool _spaceCheck = !string.Equals(Environment.GetEnvironmentVariable("OVERLAYTOOLS_COPYUP_SPACE_CHECK"), "off", StringComparison.OrdinalIgnoreCase);
@@ -51,12 +50,11 @@ internal sealed class CopyUpEngine : IDisposable
     private long _items;
     private long _bytes;
 
-    private CopyUpEngine(OverlayLocation location, LayerSet layers, bool metadataOnly, bool metacopyOn, IOperationLog log)
+    private CopyUpEngine(OverlayLocation location, LayerSet layers, bool metadataOnly, IOperationLog log)
     {
         _location = location;
         _layers = layers;
         _metadataOnly = metadataOnly;
-        _metacopyOn = metacopyOn;
         _log = log;
     }
 
@@ -88,7 +86,7 @@ internal sealed class CopyUpEngine : IDisposable
                 "Mount with -Option metacopy=on (and redirect_dir=on), or copy up without -MetadataOnly.");
         }
         var layers = LayerSet.Open(mount.Upper, mount.Lower, mount.DataLower, OverlayLocator.UsesUserXattr(mount));
-        return new CopyUpEngine(location, layers, metadataOnly, metacopyOn, log);
+        return new CopyUpEngine(location, layers, metadataOnly, log);
     }
 
     /// <summary>Copies the located item up and, with <paramref name="recurse"/>, everything below it, parents first.</summary>
@@ -272,7 +270,8 @@ internal sealed class CopyUpEngine : IDisposable
             _log.Verbose($"'{merged}' is in the upper layer already.");
             return With(Ok(merged, upperPath, UpperPath, st, CopyUpResult.AlreadyUp, 0, TimeSpan.Zero));
         }
-        string source = found.Layer?.Path ?? "";
+        // Completing a metadata-only copy: the data comes from the layer that holds it, not the upper.
+        string source = (inUpper ? _layers.FindMetacopyData(found, name)?.Layer.Path : null) ?? found.Layer?.Path ?? "";
 
         // Room for the data? (The kernel would fail with ENOSPC part-way; it cleans up, but why start.)
         long need = wantData ? Math.Max(st.Blocks * 512, 0) : 0;

@@ -10,7 +10,6 @@ internal readonly record struct DirectoryProbe(List<string> Names, bool ReportsD
 
 internal static unsafe partial class FileSystem
 {
-    private const int NoAtime = 0x40000; // O_NOATIME
     /// <summary>statx of a name in a directory descriptor, not following a final symlink; null and errno on failure.</summary>
     internal static FileStatus? TryStatAt(int dirFd, string name, bool follow, out int errno)
     {
@@ -62,7 +61,7 @@ internal static unsafe partial class FileSystem
             // O_NOATIME: reading the work dir must not dirty its inode (relatime would update the
             // atime, since the kernel changes the dir at every mount), which the upper's sync at
             // dismount would then have to write.
-            int fd = Native.OpenAt(dir.Value, dot, Native.O_RDONLY | Native.O_DIRECTORY | Native.O_CLOEXEC | NoAtime, 0);
+            int fd = Native.OpenAt(dir.Value, dot, Native.O_RDONLY | Native.O_DIRECTORY | Native.O_CLOEXEC | Native.O_NOATIME, 0);
             if (fd < 0 && Marshal.GetLastPInvokeError() == Errno.EPERM)
             {
                 fd = Native.OpenAt(dir.Value, dot, Native.O_RDONLY | Native.O_DIRECTORY | Native.O_CLOEXEC, 0);

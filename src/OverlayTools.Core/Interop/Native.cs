@@ -1,10 +1,11 @@
 using System;
 using System.Runtime.InteropServices;
+using Tmds.Linux;
 
 namespace OverlayTools.Interop;
 
 /// <summary>
-/// Raw Linux calls that Tmds.LibC does not bind (the new mount API, fstatfs, statx with
+/// Linux calls: the classic ones through Tmds.LibC, and those it does not bind (the new mount API, fstatfs, statx with
 /// stx_mnt_id, flock, xattrs). New syscalls (424 and up) share one number on every
 /// architecture, so they go through syscall(2) and need no glibc wrapper.
 /// </summary>
@@ -13,12 +14,10 @@ internal static unsafe partial class Native
     internal const string LibC = "libc.so.6";
 
     // Unified syscall numbers (include/uapi/asm-generic/unistd.h, same on x86_64 and arm64).
-    internal const long SYS_open_tree = 428;
     internal const long SYS_move_mount = 429;
     internal const long SYS_fsopen = 430;
     internal const long SYS_fsconfig = 431;
     internal const long SYS_fsmount = 432;
-    internal const long SYS_mount_setattr = 442;
 
     // fsopen / fsmount / move_mount flags (include/uapi/linux/mount.h).
     internal const uint FSOPEN_CLOEXEC = 0x1;
@@ -73,7 +72,6 @@ internal static unsafe partial class Native
 
     internal const int LOCK_EX = 2;
     internal const int LOCK_NB = 4;
-    internal const int LOCK_UN = 8;
 
     internal const int SEEK_END = 2;
 
@@ -118,38 +116,31 @@ internal static unsafe partial class Native
     [LibraryImport(LibC, EntryPoint = "flock", SetLastError = true)]
     internal static partial int Flock(int fd, int operation);
 
-    [LibraryImport(LibC, EntryPoint = "mount", SetLastError = true)]
-    internal static partial int Mount(byte* source, byte* target, byte* fsType, ulong flags, byte* data);
+    // The classic calls come from Tmds.LibC (errno through Marshal.GetLastPInvokeError, as for ours).
 
-    [LibraryImport(LibC, EntryPoint = "umount2", SetLastError = true)]
-    internal static partial int Umount2(byte* target, int flags);
+    internal static int Mount(byte* source, byte* target, byte* fsType, ulong flags, byte* data)
+        => Tmds.Linux.LibC.mount(source, target, fsType, (ulong_t)flags, data);
 
-    [LibraryImport(LibC, EntryPoint = "openat", SetLastError = true)]
-    internal static partial int OpenAt(int dirfd, byte* path, int flags, uint mode);
+    internal static int Umount2(byte* target, int flags) => Tmds.Linux.LibC.umount2(target, flags);
 
-    [LibraryImport(LibC, EntryPoint = "mkdirat", SetLastError = true)]
-    internal static partial int MkdirAt(int dirfd, byte* path, uint mode);
+    internal static int OpenAt(int dirfd, byte* path, int flags, uint mode) => Tmds.Linux.LibC.openat(dirfd, path, flags, (ushort)mode);
 
-    [LibraryImport(LibC, EntryPoint = "unlinkat", SetLastError = true)]
-    internal static partial int UnlinkAt(int dirfd, byte* path, int flags);
+    internal static int MkdirAt(int dirfd, byte* path, uint mode) => Tmds.Linux.LibC.mkdirat(dirfd, path, (ushort)mode);
 
-    [LibraryImport(LibC, EntryPoint = "readlink", SetLastError = true)]
-    internal static partial nint ReadLink(byte* path, byte* buf, nint size);
+    internal static int UnlinkAt(int dirfd, byte* path, int flags) => Tmds.Linux.LibC.unlinkat(dirfd, path, flags);
 
-    [LibraryImport(LibC, EntryPoint = "read", SetLastError = true)]
-    internal static partial nint Read(int fd, byte* buf, nint count);
+    internal static nint ReadLink(byte* path, byte* buf, nint size) => (nint)(long)Tmds.Linux.LibC.readlink(path, buf, (int)size);
+
+    internal static nint Read(int fd, byte* buf, nint count) => (nint)(long)Tmds.Linux.LibC.read(fd, buf, (int)count);
 
     [LibraryImport(LibC, EntryPoint = "pread64", SetLastError = true)]
     internal static partial nint PRead(int fd, byte* buf, nint count, long offset);
 
-    [LibraryImport(LibC, EntryPoint = "lseek", SetLastError = true)]
-    internal static partial long LSeek(int fd, long offset, int whence);
+    internal static long LSeek(int fd, long offset, int whence) => Tmds.Linux.LibC.lseek(fd, offset, whence);
 
-    [LibraryImport(LibC, EntryPoint = "close", SetLastError = true)]
-    internal static partial int Close(int fd);
+    internal static int Close(int fd) => Tmds.Linux.LibC.close(fd);
 
-    [LibraryImport(LibC, EntryPoint = "geteuid")]
-    internal static partial uint GetEuid();
+    internal static uint GetEuid() => Tmds.Linux.LibC.geteuid();
 
     /// <summary>UTF-8 bytes of <paramref name="s"/> with a terminating NUL.</summary>
     internal static byte[] Utf8Z(string s)

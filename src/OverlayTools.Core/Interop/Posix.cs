@@ -48,8 +48,6 @@ internal readonly struct EntryStat
     /// <summary>A character device 0/0: the kernel's classic whiteout.</summary>
     internal bool IsWhiteoutDevice => Type == S_IFCHR && RdevMajor == 0 && RdevMinor == 0;
 
-    internal DateTime MtimeUtc => DateTime.UnixEpoch.AddTicks(MtimeSec * TimeSpan.TicksPerSecond + MtimeNsec / 100);
-
     /// <summary>The module's name for a file type, as ItemType properties show it.</summary>
     internal string ItemType => TypeName(Type);
 
@@ -64,14 +62,6 @@ internal readonly struct EntryStat
         S_IFBLK => "BlockDevice",
         _ => "Unknown",
     };
-
-    /// <summary>Mode, owner, size, timestamps and device number equal (what copy-up must keep).</summary>
-    internal bool SameMetadata(in EntryStat other, bool compareSize, bool compareAtime)
-        => Mode == other.Mode && Uid == other.Uid && Gid == other.Gid
-            && MtimeSec == other.MtimeSec && MtimeNsec == other.MtimeNsec
-            && RdevMajor == other.RdevMajor && RdevMinor == other.RdevMinor
-            && (!compareSize || Size == other.Size)
-            && (!compareAtime || (AtimeSec == other.AtimeSec && AtimeNsec == other.AtimeNsec));
 
     internal static unsafe EntryStat FromStatx(byte* buf)
     {

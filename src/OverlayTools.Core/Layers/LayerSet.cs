@@ -56,7 +56,6 @@ internal sealed class OverlayXattrs
         Whiteout = Prefix + "whiteout";
         MetacopyZ = Native.Utf8Z(Metacopy);
         WhiteoutZ = Native.Utf8Z(Whiteout);
-        RedirectZ = Native.Utf8Z(Redirect);
     }
 
     internal string Prefix { get; }
@@ -66,7 +65,6 @@ internal sealed class OverlayXattrs
     internal string Whiteout { get; }
     internal byte[] MetacopyZ { get; }
     internal byte[] WhiteoutZ { get; }
-    internal byte[] RedirectZ { get; }
 }
 
 /// <summary>

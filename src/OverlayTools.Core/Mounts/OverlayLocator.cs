@@ -43,8 +43,6 @@ internal sealed class OverlayLocation : IDisposable
     /// <summary>lstat of the entry as the merged view shows it; null when it does not exist.</summary>
     internal EntryStat? Stat { get; }
 
-    /// <summary>The path inside the overlay without the leading "/" ("" for the root).</summary>
-    internal string LayerRelative => RelativePath.TrimStart('/');
 
     public void Dispose()
     {
@@ -180,14 +178,14 @@ internal static class OverlayLocator
             {
                 throw new OverlayException(ErrorIds.OverlayLayersUnreachable, OverlayErrorCategory.InvalidOperation,
                     $"The overlay at '{mount.Target}' names its layer '{layer}' by a relative path (the mounter changed directory first), so its layers cannot be found from here.", path,
-                    "Use Get-OverlayChange -Upper/-Lower with the absolute layer paths.");
+                    "Remount it with absolute layer paths, or compare its layers with Get-OverlayChange -Upper/-Lower and their absolute paths.");
             }
             if (layer.StartsWith("/proc/", StringComparison.Ordinal))
             {
                 // A descriptor of the process that mounted it (mount(2) with /proc/self/fd/N layers), not one of ours.
                 throw new OverlayException(ErrorIds.OverlayLayersUnreachable, OverlayErrorCategory.InvalidOperation,
                     $"The overlay at '{mount.Target}' names its layer '{layer}' by a descriptor of the process that mounted it, so its layers cannot be found from here.", path,
-                    "Use Get-OverlayChange -Upper/-Lower with the real layer paths.");
+                    "Remount it with real layer paths (Mount-Overlay passes descriptors without this problem), or compare its layers with Get-OverlayChange -Upper/-Lower and their real paths.");
             }
         }
     }

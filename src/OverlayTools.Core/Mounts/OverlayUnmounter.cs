@@ -162,8 +162,6 @@ public static class OverlayUnmounter
             }
         });
 
-    /// <summary>Throws unless <paramref name="target"/> is the root of a mounted overlay.</summary>
-    public static void CheckIsOverlayMount(string target) => _ = CheckOverlayRoot(FileSystem.TrimTrailingSlashes(target));
 
     /// <summary>Throws unless <paramref name="target"/> is the root of a mounted overlay; returns what statx says about that root.</summary>
     private static (FileStatus Root, ulong FsId) CheckOverlayRoot(string target)

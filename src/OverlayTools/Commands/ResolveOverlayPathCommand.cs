@@ -90,7 +90,7 @@ public sealed class ResolveOverlayPathCommand : OverlayCmdlet
             {
                 throw new OverlayException(ErrorIds.OverlayPathNotFound, OverlayErrorCategory.ObjectNotFound,
                     $"'{location.MergedPath}' does not exist in the merged view of '{mount.Target}'{why}.", path,
-                    All ? "Check the path." : "Run Resolve-OverlayPath -All to list the layers that still hold it.");
+                    All || infos.Count == 0 ? "Check the path; Get-ChildItem of its parent in the merged view lists what is there." : "Run Resolve-OverlayPath -All to list the layers that still hold it.");
             }
             return;
         }
