@@ -31,7 +31,12 @@ $commands = foreach ($cmd in Get-Command -Module $module.Name -CommandType Cmdle
             IsSwitch          = $p.SwitchParameter
             Aliases           = @($p.Aliases)
             SupportsWildcards = [bool] ($attrs | Where-Object { $_ -is [System.Management.Automation.SupportsWildcardsAttribute] })
-            AcceptedValues    = @($attrs | Where-Object { $_ -is [System.Management.Automation.ValidateSetAttribute] } | ForEach-Object { $_.ValidValues })
+            AcceptedValues    = @(
+                $attrs | Where-Object { $_ -is [System.Management.Automation.ValidateSetAttribute] } | ForEach-Object { $_.ValidValues }
+                # An enum parameter (or a nullable one) accepts its names.
+                $t = if ([Nullable]::GetUnderlyingType($p.ParameterType)) { [Nullable]::GetUnderlyingType($p.ParameterType) } else { $p.ParameterType }
+                if ($t.IsEnum) { [Enum]::GetNames($t) }
+            )
             IsCommonDocumented = $p.Name -in $documentedCommon
         }
     }

@@ -73,6 +73,9 @@ public class HelpBuilderTests
           ValueFromPipeline: false
           ValueFromPipelineByPropertyName: true
           ValueFromRemainingArguments: false
+        DontShow: false
+        AcceptedValues: []
+        HelpMessage: ''
         ```
 
         ### CommonParameters

@@ -219,10 +219,15 @@ internal static class MamlWriter
     internal static string ShortType(string fullName)
     {
         var t = fullName;
-        if (t.StartsWith("System.Nullable`1[[", StringComparison.Ordinal))
+        foreach (var nullable in new[] { "System.Nullable`1[[", "System.Nullable`1[" })
         {
-            t = t["System.Nullable`1[[".Length..];
-            t = t[..t.IndexOf(',', StringComparison.Ordinal)];
+            if (t.StartsWith(nullable, StringComparison.Ordinal))
+            {
+                t = t[nullable.Length..];
+                int end = t.IndexOfAny([',', ']']);
+                t = end < 0 ? t : t[..end];
+                break;
+            }
         }
         int dot = t.LastIndexOf('.');
         return dot >= 0 ? t[(dot + 1)..] : t;

@@ -100,6 +100,7 @@ internal static class MarkdownHelp
                     if (block is FencedCodeBlock yaml && IsYamlFence(yaml))
                     {
                         parameter.YamlSpan = (yaml.Span.Start, yaml.Span.Length);
+                        parameter.YamlText = text.Substring(yaml.Span.Start, yaml.Span.Length);
                         ReadParameterYaml(CodeText(yaml), parameter);
                     }
                     else

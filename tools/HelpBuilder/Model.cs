@@ -87,6 +87,9 @@ internal sealed class ParameterDoc
     /// <summary>The yaml block as written (for drift checks).</summary>
     public Dictionary<string, string> Yaml { get; } = new(System.StringComparer.OrdinalIgnoreCase);
     public List<string> YamlAliases { get; } = [];
+    /// <summary>The yaml block as written, fences included.</summary>
+    public string? YamlText { get; set; }
+
     /// <summary>Where the yaml block sits in the file (for -Task UpdateDocs).</summary>
     public (int Start, int Length)? YamlSpan { get; set; }
 }

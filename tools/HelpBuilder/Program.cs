@@ -194,6 +194,9 @@ internal static class Validator
         return problems;
     }
 
+    private static string Normalize(string yaml)
+        => string.Join("\n", yaml.Replace("\r", "", StringComparison.Ordinal).Split('\n').Select(l => l.TrimEnd()).Where(l => l.Length > 0));
+
     private static IEnumerable<string> CheckYaml(string where, CommandFacts cmd, ParameterFacts p, ParameterDoc pd)
     {
         if (pd.YamlSpan is null)
@@ -214,19 +217,11 @@ internal static class Validator
         {
             yield return $"{where}: -{p.Name} aliases are [{string.Join(", ", pd.YamlAliases)}] in the docs but [{string.Join(", ", p.Aliases)}] in the code";
         }
-        var merged = MamlWriter.MergedSetFacts(cmd, p.Name);
-        foreach (var (key, value) in new[]
+        // Everything else in the block (parameter sets, positions, mandatory, pipeline input,
+        // accepted values) is the code's: the block must read as UpdateDocs writes it.
+        if (pd.YamlText is { } written && Normalize(written) != Normalize(DocUpdater.YamlBlock(cmd, p, pd)))
         {
-            ("IsRequired", merged.IsMandatory ? "true" : "false"),
-            ("Position", merged.IsNamed ? "Named" : merged.Position.ToString(CultureInfo.InvariantCulture)),
-            ("ValueFromPipeline", merged.ValueFromPipeline ? "true" : "false"),
-            ("ValueFromPipelineByPropertyName", merged.ValueFromPipelineByPropertyName ? "true" : "false"),
-        })
-        {
-            if (actual.TryGetValue(key, out var v) && !string.Equals(v, value, StringComparison.OrdinalIgnoreCase) && cmd.ParameterSets.Count == 1)
-            {
-                yield return $"{where}: -{p.Name} {key} is '{v}' in the docs but '{value}' in the code";
-            }
+            yield return $"{where}: the yaml block of -{p.Name} (parameter sets, position, required, pipeline input or accepted values) does not match the code";
         }
     }
 }
@@ -262,7 +257,12 @@ internal static class DocUpdater
         }
         sb.Append("ParameterSets:\n");
         var sets = MamlWriter.OrderedSets(cmd).Where(s => s.Parameters.Any(x => x.Name == p.Name)).ToList();
-        bool all = sets.Count == cmd.ParameterSets.Count;
+        var inSets = sets.Select(s => s.Parameters.First(x => x.Name == p.Name)).ToList();
+        // "(All)" only when the parameter is in every set and behaves the same in each.
+        bool all = sets.Count == cmd.ParameterSets.Count && inSets.All(x =>
+            x.Position == inSets[0].Position && x.IsMandatory == inSets[0].IsMandatory &&
+            x.ValueFromPipeline == inSets[0].ValueFromPipeline && x.ValueFromPipelineByPropertyName == inSets[0].ValueFromPipelineByPropertyName &&
+            x.ValueFromRemainingArguments == inSets[0].ValueFromRemainingArguments);
         if (all)
         {
             var merged = MamlWriter.MergedSetFacts(cmd, p.Name);
