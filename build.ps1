@@ -103,7 +103,20 @@ function Invoke-Build([switch] $SkipHelp) {
 
     $publish = Join-Path $OutDir "publish/$Configuration"
     Write-Host "Building OverlayTools $moduleVersion ($Configuration)..."
+    # A fresh folder: publish skips files that look up to date, and an earlier build's native code would stay.
+    if (Test-Path -LiteralPath $publish) { Remove-Item -LiteralPath $publish -Recurse -Force }
     Invoke-Dotnet publish (Join-Path $Root 'src/OverlayTools/OverlayTools.csproj') -c $Configuration -r linux-x64 --self-contained false -o $publish -nologo --verbosity quiet
+
+    # Precompile for the .NET this pwsh runs on (see tools/ReadyToRun): the IL targets net8.0, whose
+    # ReadyToRun code .NET 10 would reject.
+    $native = Join-Path $OutDir "readytorun/$Configuration"
+    $tfm = 'net{0}.0' -f [Environment]::Version.Major
+    # Fresh each time: the compiler's incremental check looks at its inputs only, not at the references.
+    foreach ($d in $native, (Join-Path $Root 'tools/ReadyToRun/obj'), (Join-Path $Root 'tools/ReadyToRun/bin')) {
+        if (Test-Path -LiteralPath $d) { Remove-Item -LiteralPath $d -Recurse -Force }
+    }
+    Invoke-Dotnet publish (Join-Path $Root 'tools/ReadyToRun/ReadyToRun.csproj') -c Release -o $native -nologo --verbosity quiet `
+        "-p:TargetFramework=$tfm" "-p:ModuleIL=$publish" "-p:PSHome=$PSHOME"
 
     # Stage the importable module: manifest, our assemblies, the real (not reference) Tmds.LibC, formats and types.
     if (Test-Path -LiteralPath $ModuleOut) { Remove-Item -LiteralPath $ModuleOut -Recurse -Force }
@@ -111,8 +124,8 @@ function Invoke-Build([switch] $SkipHelp) {
     Copy-Item -LiteralPath (Join-Path $Root 'OverlayTools.psd1') -Destination $ModuleOut
     foreach ($f in 'OverlayTools.dll', 'OverlayTools.pdb', 'OverlayTools.Core.dll', 'OverlayTools.Core.pdb', 'Tmds.LibC.dll',
         'OverlayTools.deps.json', 'OverlayTools.Format.ps1xml', 'OverlayTools.Types.ps1xml') {
-        $src = Join-Path $publish $f
-        if (-not (Test-Path -LiteralPath $src)) { throw "The publish output lacks $f." }
+        $src = if ($f -like '*.dll') { Join-Path $native $f } else { Join-Path $publish $f }
+        if (-not (Test-Path -LiteralPath $src)) { throw "The build output lacks $src." }
         Copy-Item -LiteralPath $src -Destination $ModuleOut
     }
     $libc = [Reflection.AssemblyName]::GetAssemblyName((Join-Path $ModuleOut 'Tmds.LibC.dll'))

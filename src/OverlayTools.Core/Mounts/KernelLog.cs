@@ -14,14 +14,28 @@ namespace OverlayTools.Mounts;
 /// </summary>
 internal sealed unsafe class KernelLogTail : IDisposable
 {
-    private readonly Fd? _fd;
+    // Opening /dev/kmsg makes the kernel walk its ring buffer to the oldest record, which costs
+    // about as much as a quarter of the mount itself; so descriptors are kept for the next mount
+    // (each is used by one mount at a time and is seeked to the end before use; all are O_CLOEXEC).
+    private const int PoolLimit = 4;
+    private static readonly Stack<Fd> s_pool = new();
+
+    private Fd? _fd;
 
     private KernelLogTail(Fd? fd) => _fd = fd;
 
     /// <summary>Starts tailing /dev/kmsg at its current end; a no-op where it cannot be read.</summary>
     internal static KernelLogTail Start()
     {
-        var fd = FileSystem.TryOpen("/dev/kmsg", Native.O_RDONLY | Native.O_NONBLOCK, out _);
+        Fd? fd = null;
+        lock (s_pool)
+        {
+            if (s_pool.Count > 0)
+            {
+                fd = s_pool.Pop();
+            }
+        }
+        fd ??= FileSystem.TryOpen("/dev/kmsg", Native.O_RDONLY | Native.O_NONBLOCK, out _);
         if (fd is not null && Native.LSeek(fd.Value, 0, Native.SEEK_END) < 0)
         {
             fd.Dispose();
@@ -117,5 +131,23 @@ internal sealed unsafe class KernelLogTail : IDisposable
         return result;
     }
 
-    public void Dispose() => _fd?.Dispose();
+    /// <summary>Gives the descriptor back for the next mount (or closes it when enough are kept).</summary>
+    public void Dispose()
+    {
+        var fd = _fd;
+        _fd = null;
+        if (fd is null)
+        {
+            return;
+        }
+        lock (s_pool)
+        {
+            if (s_pool.Count < PoolLimit)
+            {
+                s_pool.Push(fd);
+                return;
+            }
+        }
+        fd.Dispose();
+    }
 }
