@@ -70,6 +70,23 @@ Describe 'Get-OverlayLayer without an engine' {
         $err[0].ErrorDetails.RecommendedAction | Should -Not -BeNullOrEmpty
     }
 
+    It 'reports a store it may not read as a permission error, not as no store' {
+        # Root without CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH stands for any other user facing
+        # /var/lib/docker (root's alone): the store is there, this process just may not look.
+        $dir = Join-Path $Root 'unreadable-docker'
+        $null = New-Item -ItemType Directory -Force -Path "$dir/image/overlay2/layerdb", "$dir/overlay2"
+        & chown 65534 $dir; & chmod 0700 $dir
+        try {
+            $pwsh = Get-PwshExe
+            $module = if ($env:OVERLAYTOOLS_MODULE) { $env:OVERLAYTOOLS_MODULE } else { Join-Path $PSScriptRoot '../out/OverlayTools/OverlayTools.psd1' }
+            $script = "Import-Module '$module'; Get-OverlayLayer -DataRoot '$dir' -ErrorAction SilentlyContinue -ErrorVariable e; '{0}|{1}|{2}' -f `$e[0].FullyQualifiedErrorId, `$e[0].CategoryInfo.Category, `$e[0].TargetObject"
+            $caps = '-dac_override,-dac_read_search'
+            $out = & setpriv --bounding-set=$caps --inh-caps=$caps -- @pwsh -NoProfile -NonInteractive -Command $script
+            $out | Select-Object -Last 1 | Should -Be "LayerStoreUnreadable,OverlayTools.GetOverlayLayerCommand|PermissionDenied|$dir"
+        }
+        finally { & chmod 0755 $dir }
+    }
+
     It 'reports a -Path that is no layer of a store' {
         $dir = Join-Path $Root 'plain-dir'
         $null = New-Item -ItemType Directory -Force -Path $dir

@@ -71,49 +71,16 @@ internal static unsafe partial class FileSystem
                 throw new ErrnoException("open", Marshal.GetLastPInvokeError(), pathForErrors);
             }
             using var handle = new Fd(fd);
-            const int size = 4096;
-            byte* buf = stackalloc byte[size];
-            while (true)
+            byte* buf = stackalloc byte[4096];
+            Posix.ReadDirents(fd, buf, 4096, pathForErrors, (name, type) =>
             {
-                nint n = Native.GetDents64(fd, buf, size);
-                if (n < 0)
+                dtype |= type != Native.DT_UNKNOWN;
+                if (names.Count < max && !Posix.IsDotOrDotDot(name))
                 {
-                    throw new ErrnoException("getdents64", Marshal.GetLastPInvokeError(), pathForErrors);
+                    names.Add(Encoding.UTF8.GetString(name));
                 }
-                if (n == 0)
-                {
-                    break;
-                }
-                for (nint off = 0; off < n;)
-                {
-                    ushort reclen = *(ushort*)(buf + off + 16);
-                    byte type = buf[off + 18];
-                    byte* name = buf + off + 19;
-                    int len = 0;
-                    while (off + 19 + len < off + reclen && name[len] != 0)
-                    {
-                        len++;
-                    }
-                    if (type != Native.DT_UNKNOWN)
-                    {
-                        dtype = true;
-                    }
-                    bool dots = (len == 1 && name[0] == '.') || (len == 2 && name[0] == '.' && name[1] == '.');
-                    if (!dots && names.Count < max)
-                    {
-                        names.Add(Encoding.UTF8.GetString(name, len));
-                    }
-                    if (reclen == 0)
-                    {
-                        break;
-                    }
-                    off += reclen;
-                }
-                if (names.Count >= max && dtype)
-                {
-                    break;
-                }
-            }
+                return names.Count < max || !dtype;
+            }, withDots: true);
         }
         return new DirectoryProbe(names, dtype);
     }
@@ -135,12 +102,8 @@ internal static unsafe partial class FileSystem
     /// <summary>fstatfs: the file system magic and its f_fsid in one call.</summary>
     internal static (long Type, ulong FsId) StatFsWithId(Fd fd, string pathForErrors)
     {
-        byte* buf = stackalloc byte[128];
-        if (Native.FStatFs(fd.Value, buf) != 0)
-        {
-            throw new ErrnoException("fstatfs", Marshal.GetLastPInvokeError(), pathForErrors);
-        }
-        return (*(long*)buf, *(ulong*)(buf + 56));
+        var st = FsStat(fd, pathForErrors);
+        return (st.Type, st.FsId);
     }
 
     /// <summary>Removes trailing slashes ("/a/b/" to "/a/b"; "/" stays), so a final symlink is never followed because of one.</summary>

@@ -19,6 +19,9 @@ internal readonly record struct FileStatus(uint Mode, uint Uid, ulong Inode, uin
     internal bool SameFile(FileStatus other) => Inode == other.Inode && DevMajor == other.DevMajor && DevMinor == other.DevMinor;
 }
 
+/// <summary>What fstatfs says that the module looks at: magic, block size, blocks free to users, f_fsid, ST_* flags.</summary>
+internal readonly record struct FsStat(long Type, long BlockSize, long BlocksAvailable, ulong FsId, long Flags);
+
 /// <summary>Thin, checked wrappers over the calls the mount code uses. Every failure throws ErrnoException.</summary>
 internal static unsafe partial class FileSystem
 {
@@ -80,30 +83,35 @@ internal static unsafe partial class FileSystem
 
     private static FileStatus FromStatx(byte* buf)
     {
-        // struct statx offsets (include/uapi/linux/stat.h).
-        ulong attributes = *(ulong*)(buf + 8);
-        uint uid = *(uint*)(buf + 20);
-        uint mode = *(ushort*)(buf + 28);
-        ulong ino = *(ulong*)(buf + 32);
-        ulong attributesMask = *(ulong*)(buf + 56);
-        uint devMajor = *(uint*)(buf + 136);
-        uint devMinor = *(uint*)(buf + 140);
-        uint mask = *(uint*)buf;
-        ulong mntId = (mask & Native.STATX_MNT_ID) != 0 ? *(ulong*)(buf + 144) : 0;
-        bool mountRoot = (attributesMask & Native.STATX_ATTR_MOUNT_ROOT) != 0 && (attributes & Native.STATX_ATTR_MOUNT_ROOT) != 0;
-        return new FileStatus(mode, uid, ino, devMajor, devMinor, mntId, mountRoot);
+        var s = EntryStat.FromStatx(buf);
+        return new FileStatus(s.Mode, s.Uid, s.Ino, s.DevMajor, s.DevMinor, s.MountId, s.IsMountRoot);
     }
 
     /// <summary>fstatfs: the file system magic and its ST_* mount flags.</summary>
     internal static (long Type, long Flags) StatFs(Fd fd, string pathForErrors)
     {
+        var st = FsStat(fd, pathForErrors);
+        return (st.Type, st.Flags);
+    }
+
+    /// <summary>fstatfs of an open descriptor; throws ErrnoException.</summary>
+    internal static FsStat FsStat(Fd fd, string pathForErrors)
+        => TryFsStat(fd, out var st, out int errno) ? st : throw new ErrnoException("fstatfs", errno, pathForErrors);
+
+    /// <summary>fstatfs of an open descriptor; false and errno on failure. The one place that knows struct statfs.</summary>
+    internal static bool TryFsStat(Fd fd, out FsStat st, out int errno)
+    {
         byte* buf = stackalloc byte[128];
         if (Native.FStatFs(fd.Value, buf) != 0)
         {
-            throw new ErrnoException("fstatfs", Marshal.GetLastPInvokeError(), pathForErrors);
+            st = default;
+            errno = Marshal.GetLastPInvokeError();
+            return false;
         }
-        // struct statfs on 64-bit Linux: f_type @0, f_flags @80.
-        return (*(long*)buf, *(long*)(buf + 80));
+        // struct statfs on 64-bit Linux: f_type @0, f_bsize @8, f_bavail @32, f_fsid @56, f_flags @80.
+        st = new FsStat(*(long*)buf, *(long*)(buf + 8), *(long*)(buf + 32), *(ulong*)(buf + 56), *(long*)(buf + 80));
+        errno = 0;
+        return true;
     }
 
     /// <summary>The path the kernel has for an open descriptor (readlink of /proc/self/fd/N).</summary>

@@ -38,6 +38,9 @@ internal readonly struct EntryStat
     internal uint DevMinor { get; init; }
     internal ulong MountId { get; init; }
 
+    /// <summary>STATX_ATTR_MOUNT_ROOT: the entry is the root of a mount (false where the kernel does not say).</summary>
+    internal bool IsMountRoot { get; init; }
+
     internal uint Type => Mode & S_IFMT;
     internal uint Permissions => Mode & 0xFFF;
     internal bool IsDirectory => Type == S_IFDIR;
@@ -63,10 +66,12 @@ internal readonly struct EntryStat
         _ => "Unknown",
     };
 
+    /// <summary>Decodes a struct statx (include/uapi/linux/stat.h): the one place that knows its layout.</summary>
     internal static unsafe EntryStat FromStatx(byte* buf)
     {
-        // struct statx (include/uapi/linux/stat.h).
         uint mask = *(uint*)buf;
+        ulong attributes = *(ulong*)(buf + 8);
+        ulong attributesMask = *(ulong*)(buf + 56);
         return new EntryStat
         {
             Nlink = *(uint*)(buf + 16),
@@ -85,6 +90,7 @@ internal readonly struct EntryStat
             DevMajor = *(uint*)(buf + 136),
             DevMinor = *(uint*)(buf + 140),
             MountId = (mask & Native.STATX_MNT_ID) != 0 ? *(ulong*)(buf + 144) : 0,
+            IsMountRoot = (attributesMask & attributes & Native.STATX_ATTR_MOUNT_ROOT) != 0,
         };
     }
 }
@@ -249,41 +255,75 @@ internal static unsafe class Posix
         var result = new List<DirEntry>();
         fixed (byte* b = buffer)
         {
-            while (true)
+            ReadDirents(dir.Value, b, buffer.Length, pathForErrors, (name, type) =>
             {
-                nint n = Native.GetDents64(dir.Value, b, buffer.Length);
-                if (n < 0)
+                var nameZ = new byte[name.Length + 1];
+                name.CopyTo(nameZ);
+                result.Add(new DirEntry(Encoding.UTF8.GetString(name), nameZ, type));
+                return true;
+            });
+        }
+        return result;
+    }
+
+    /// <summary>True for the names "." and "..".</summary>
+    internal static bool IsDotOrDotDot(ReadOnlySpan<byte> name) => name.SequenceEqual("."u8) || name.SequenceEqual(".."u8);
+
+    /// <summary>Takes one directory entry (its name without the NUL, its d_type); false stops the reading.</summary>
+    internal delegate bool DirentVisitor(ReadOnlySpan<byte> name, byte type);
+
+    /// <summary>
+    /// The one getdents64 loop: reads the entries of the open directory <paramref name="fd"/>
+    /// through <paramref name="buf"/> and hands each but "." and ".." to <paramref name="visit"/>,
+    /// in the order the file system returns them (with <paramref name="withDots"/>, those two as
+    /// well: their d_type tells whether the file system fills it in even where a directory is
+    /// empty). Retries EINTR; a record that does not fit the bytes returned is an error (EIO),
+    /// never a read past them.
+    /// </summary>
+    internal static void ReadDirents(int fd, byte* buf, int size, string pathForErrors, DirentVisitor visit, bool withDots = false)
+    {
+        const int NameOffset = 19; // d_ino (8), d_off (8), d_reclen (2), d_type (1)
+        while (true)
+        {
+            nint n = Native.GetDents64(fd, buf, size);
+            if (n < 0)
+            {
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno == Errno.EINTR)
                 {
-                    throw new ErrnoException("getdents64", Marshal.GetLastPInvokeError(), pathForErrors);
+                    continue;
                 }
-                if (n == 0)
+                throw new ErrnoException("getdents64", errno, pathForErrors);
+            }
+            if (n == 0)
+            {
+                return;
+            }
+            for (nint off = 0; off < n;)
+            {
+                byte* d = buf + off;
+                int reclen = off + NameOffset <= n ? *(ushort*)(d + 16) : 0;
+                if (reclen <= NameOffset || off + reclen > n)
                 {
-                    break;
+                    throw new ErrnoException("getdents64", Errno.EIO, pathForErrors, "the kernel returned a malformed directory record");
                 }
-                int pos = 0;
-                while (pos < n)
+                var name = new ReadOnlySpan<byte>(d + NameOffset, reclen - NameOffset);
+                int nul = name.IndexOf((byte)0);
+                if (nul >= 0)
                 {
-                    byte* d = b + pos;
-                    ushort reclen = *(ushort*)(d + 16);
-                    byte type = d[18];
-                    byte* name = d + 19;
-                    int len = 0;
-                    while (name[len] != 0)
-                    {
-                        len++;
-                    }
-                    pos += reclen;
-                    if ((len == 1 && name[0] == '.') || (len == 2 && name[0] == '.' && name[1] == '.'))
-                    {
-                        continue;
-                    }
-                    var nameZ = new byte[len + 1];
-                    new ReadOnlySpan<byte>(name, len).CopyTo(nameZ);
-                    result.Add(new DirEntry(Encoding.UTF8.GetString(name, len), nameZ, type));
+                    name = name[..nul];
+                }
+                off += reclen;
+                if (!withDots && IsDotOrDotDot(name))
+                {
+                    continue;
+                }
+                if (!visit(name, d[18]))
+                {
+                    return;
                 }
             }
         }
-        return result;
     }
 
     /// <summary>An extended attribute of an open descriptor; null when it is not set (or xattrs are unsupported).</summary>
@@ -480,14 +520,5 @@ internal static unsafe class Posix
 
     /// <summary>Bytes available on the file system holding <paramref name="fd"/> (f_bavail * f_bsize); null when fstatfs fails.</summary>
     internal static long? FreeBytes(Fd fd)
-    {
-        byte* buf = stackalloc byte[128];
-        if (Native.FStatFs(fd.Value, buf) != 0)
-        {
-            return null;
-        }
-        long bsize = *(long*)(buf + 8);
-        long bavail = *(long*)(buf + 32);
-        return bsize * bavail;
-    }
+        => FileSystem.TryFsStat(fd, out var st, out _) ? st.BlockSize * st.BlocksAvailable : null;
 }

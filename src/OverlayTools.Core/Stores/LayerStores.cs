@@ -52,7 +52,8 @@ public static class LayerStores
         var backend = Detect(dataRoot, out string? problem);
         if (backend is null)
         {
-            throw new OverlayException(ErrorIds.LayerStoreNotFound, OverlayErrorCategory.ObjectNotFound,
+            // What cannot be looked into is not "no store": say so, with the permission problem.
+            throw UnreadableRoot(dataRoot) ?? new OverlayException(ErrorIds.LayerStoreNotFound, OverlayErrorCategory.ObjectNotFound,
                 $"'{dataRoot}' holds no Docker overlay2 store, no Podman overlay store and no containerd store.", dataRoot,
                 StoreHint);
         }
@@ -197,11 +198,22 @@ public static class LayerStores
         return stores;
     }
 
-    /// <summary>The error for "no store at the default roots".</summary>
+    /// <summary>
+    /// The error for "no store at the default roots"; where a default root exists but cannot be
+    /// read (a user other than root, /var/lib/docker being root's alone), that permission error.
+    /// </summary>
     public static OverlayException NoDefaultStore()
-        => new(ErrorIds.LayerStoreNotFound, OverlayErrorCategory.ObjectNotFound,
+        => DefaultRoots().Select(r => UnreadableRoot(r.Root)).FirstOrDefault(e => e is not null)
+            ?? new(ErrorIds.LayerStoreNotFound, OverlayErrorCategory.ObjectNotFound,
             $"No Docker overlay2, Podman overlay or containerd store was found at the default roots ({string.Join(", ", DefaultRoots().Select(r => r.Root))}).",
             null, "Give -DataRoot: the Docker Root Dir of docker info, the graphRoot of podman info, or containerd's root (/var/lib/containerd).");
+
+    /// <summary>LayerStoreUnreadable (PermissionDenied) when <paramref name="root"/> is a directory this process may not list; null otherwise.</summary>
+    private static OverlayException? UnreadableRoot(string root)
+    {
+        using var fd = FileSystem.TryOpen(root, Native.O_RDONLY | Native.O_DIRECTORY, out int errno);
+        return errno is Errno.EACCES or Errno.EPERM ? StoreFormat.FromIo(new ErrnoException("open", errno, root), root) : null;
+    }
 
     private const string StoreHint = "Give the data root of a Docker daemon (docker info: Docker Root Dir), of a Podman store (podman info: graphRoot) or of containerd (its root, /var/lib/containerd by default).";
 

@@ -321,41 +321,11 @@ internal sealed unsafe class StoreDir : IDisposable
         byte* buf = (byte*)NativeMemory.Alloc(BufferSize);
         try
         {
-            while (true)
+            Posix.ReadDirents(dir.Value, buf, BufferSize, path, (name, type) =>
             {
-                nint n = Native.GetDents64(dir.Value, buf, BufferSize);
-                if (n < 0)
-                {
-                    int e = Marshal.GetLastPInvokeError();
-                    if (e == Errno.EINTR)
-                    {
-                        continue;
-                    }
-                    throw new ErrnoException("getdents64", e, path);
-                }
-                if (n == 0)
-                {
-                    return;
-                }
-                for (nint off = 0; off < n;)
-                {
-                    byte* d = buf + off;
-                    ushort reclen = *(ushort*)(d + 16);
-                    byte type = *(d + 18);
-                    byte* namePtr = d + 19;
-                    int len = 0;
-                    while (19 + len < reclen && namePtr[len] != 0)
-                    {
-                        len++;
-                    }
-                    bool dot = (len == 1 && namePtr[0] == '.') || (len == 2 && namePtr[0] == '.' && namePtr[1] == '.');
-                    if (!dot)
-                    {
-                        onEntry(new ReadOnlySpan<byte>(namePtr, len).ToArray(), type);
-                    }
-                    off += reclen;
-                }
-            }
+                onEntry(name.ToArray(), type);
+                return true;
+            });
         }
         finally
         {
@@ -447,7 +417,10 @@ internal sealed unsafe class StoreDir : IDisposable
     }
 
     private static StoreEntry FromStatx(byte* buf)
-        => new(*(ushort*)(buf + 28), (long)*(ulong*)(buf + 40), *(ulong*)(buf + 32), *(uint*)(buf + 16));
+    {
+        var s = EntryStat.FromStatx(buf);
+        return new(s.Mode, s.Size, s.Ino, s.Nlink);
+    }
 
     /// <inheritdoc/>
     public void Dispose() => _fd.Dispose();
