@@ -376,17 +376,12 @@ public static class OverlayMounter
                     ? "The upper is a mount point, so the default work dir beside it is on another mount: give -Work on the upper's mount."
                     : "Give a -Work directory on the same mount as the upper (a sibling of the upper usually is).");
         }
-        if (work.RealPath == upper.RealPath || IsUnder(work.RealPath, upper.RealPath))
+        // Nesting seen in the names given is refused here; nesting through a symbolic link (which
+        // needs both real paths, two readlinks every mount would pay) is found when the work dir
+        // read below or the kernel refuses, and reported the same way.
+        if (Nesting(upper, work, real: false) is { } nested)
         {
-            throw new OverlayException(ErrorIds.WorkInsideUpper, OverlayErrorCategory.InvalidArgument,
-                $"The work dir '{path}' is inside the upper '{upper.Path}'; the kernel needs them in separate subtrees.", path,
-                "Use a work dir beside the upper, not inside it.");
-        }
-        if (IsUnder(upper.RealPath, work.RealPath))
-        {
-            throw new OverlayException(ErrorIds.UpperInsideWork, OverlayErrorCategory.InvalidArgument,
-                $"The upper '{upper.Path}' is inside the work dir '{path}'; the kernel needs them in separate subtrees.", path,
-                "Use a work dir beside the upper, not around it.");
+            throw nested;
         }
 
         // One directory read tells both whether the work dir holds anything the kernel would
@@ -404,12 +399,35 @@ public static class OverlayMounter
             var foreign = probe.Names.Where(n => n is not ("work" or "index")).Take(3).ToList();
             if (foreign.Count > 0)
             {
-                throw new OverlayException(ErrorIds.WorkNotEmpty, OverlayErrorCategory.InvalidOperation,
+                throw Nesting(upper, work, real: true) ?? new OverlayException(ErrorIds.WorkNotEmpty, OverlayErrorCategory.InvalidOperation,
                     $"The work dir '{path}' holds {string.Join(", ", foreign.Select(f => "'" + f + "'"))}; the kernel empties its work dir when mounting, so that would be lost.", path,
                     "Give an empty directory with -Work, or move those entries away.");
             }
         }
         return work;
+    }
+
+    /// <summary>
+    /// WorkInsideUpper or UpperInsideWork when one of the two directories is (or is inside) the
+    /// other, by the paths given or, with <paramref name="real"/>, by the kernel's real paths; else null.
+    /// </summary>
+    private static OverlayException? Nesting(Layer upper, Layer work, bool real)
+    {
+        string u = real ? upper.RealPath : upper.Path.TrimEnd('/');
+        string w = real ? work.RealPath : work.Path.TrimEnd('/');
+        if (w == u || IsUnder(w, u))
+        {
+            return new OverlayException(ErrorIds.WorkInsideUpper, OverlayErrorCategory.InvalidArgument,
+                $"The work dir '{work.Path}' is inside the upper '{upper.Path}'; the kernel needs them in separate subtrees.", work.Path,
+                "Use a work dir beside the upper, not inside it.");
+        }
+        if (IsUnder(u, w))
+        {
+            return new OverlayException(ErrorIds.UpperInsideWork, OverlayErrorCategory.InvalidArgument,
+                $"The upper '{upper.Path}' is inside the work dir '{work.Path}'; the kernel needs them in separate subtrees.", work.Path,
+                "Use a work dir beside the upper, not around it.");
+        }
+        return null;
     }
 
     private static void CheckNotInUse(Layer upper, Layer work)
@@ -1074,6 +1092,10 @@ public static class OverlayMounter
 
     private static OverlayException KernelRefused(OverlaySpec spec, MountLayers ls, int errno, List<string> messages, string call)
     {
+        if (errno == Errno.EINVAL && ls.Upper is not null && ls.Work is not null && Nesting(ls.Upper, ls.Work, real: true) is { } nested)
+        {
+            return nested; // "workdir and upperdir must be separate subtrees", through a symbolic link
+        }
         if (errno == Errno.EBUSY && ls.Upper is not null && messages.Any(m => m.Contains("in-use", StringComparison.Ordinal)))
         {
             // index=on: the kernel refuses an upper or work dir in use itself.
