@@ -64,6 +64,10 @@ try {
     "Mount + dismount pair (median of $Rounds rounds of $Pairs pairs, after $warmPairs warm-up pairs)"
     Row 'Mount-Overlay + Dismount-Overlay' $o 'C mount(2) + umount2' (Median $rawMs)
     Row 'Mount-Overlay + Dismount-Overlay' $o 'util-linux mount + umount' (Median $util)
+    # The machine's speed drifts between rounds (shared host); within a round the two loops run
+    # back to back, so each round's own ratio is steadier than a ratio of medians.
+    $perRound = foreach ($r in 0..($Rounds - 1)) { $ours[$r] / $rawMs[$r] }
+    '{0,-46} {1}   median {2:N2}x' -f 'ratio to C in each round', (($perRound | ForEach-Object { $_.ToString('N2') + 'x' }) -join ' '), (Median $perRound)
 
     # 500 layers of 120-character paths.
     $lowers = foreach ($i in 1..500) {
