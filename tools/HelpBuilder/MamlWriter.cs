@@ -133,7 +133,7 @@ internal static class MamlWriter
         w.WriteAttributeString("variableLength", p.Type.EndsWith("[]", StringComparison.Ordinal) ? "true" : "false");
         w.WriteAttributeString("globbing", p.SupportsWildcards ? "true" : "false");
         w.WriteAttributeString("pipelineInput", PipelineText(set));
-        w.WriteAttributeString("position", set.IsNamed ? "named" : (set.Position + 1).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        w.WriteAttributeString("position", set.IsNamed ? "named" : set.Position.ToString(System.Globalization.CultureInfo.InvariantCulture));
         w.WriteAttributeString("aliases", p.Aliases.Count == 0 ? "none" : string.Join(", ", p.Aliases));
         w.WriteElementString("maml", "name", Maml, p.Name);
         w.WriteStartElement("maml", "description", Maml);
@@ -245,11 +245,15 @@ internal static class MamlWriter
             .ThenBy(p => p.Name is "WhatIf" or "Confirm" ? 1 : 0)
             .ThenBy(p => p.Name, StringComparer.OrdinalIgnoreCase);
 
-    /// <summary>A parameter's facts across its sets (mandatory/position from the default set where it appears).</summary>
+    /// <summary>
+    /// A parameter's facts across its sets: mandatory only where every set says so; the position
+    /// of the first set (default first) where it is positional, so Get-Help -Parameter never says
+    /// "named" for a parameter that can be given by position.
+    /// </summary>
     internal static ParameterInSet MergedSetFacts(CommandFacts facts, string name)
     {
         var inSets = OrderedSets(facts).SelectMany(s => s.Parameters).Where(p => p.Name.Equals(name, StringComparison.OrdinalIgnoreCase)).ToList();
-        var first = inSets.FirstOrDefault() ?? new ParameterInSet { Name = name, Position = -1 };
+        var first = inSets.FirstOrDefault(p => !p.IsNamed) ?? inSets.FirstOrDefault() ?? new ParameterInSet { Name = name, Position = -1 };
         return new ParameterInSet
         {
             Name = name,
