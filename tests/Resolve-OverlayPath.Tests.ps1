@@ -30,6 +30,20 @@ Describe 'Resolve-OverlayPath' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
         Clear-TestMounts $script:Case
     }
 
+    It 'warns once when it cannot read the trusted.overlay.* marks (no CAP_SYS_ADMIN), also as uid 0' {
+        Mount-Overlay -Lower $Patch, $Base -Upper $Upper -Target $Merged
+        $pwsh = Get-PwshExe
+        $module = (Get-Module OverlayTools).Path -replace '\.dll$', '.psd1'
+        $script = "Import-Module '$module'; `$w = @(); `$r = @(Resolve-OverlayPath '$Merged/etc/os-release', '$Merged/etc/hosts' -WarningVariable w -WarningAction SilentlyContinue); '{0}|{1}|{2}' -f `$r.Count, `$w.Count, `$w[0]"
+        $out = & setpriv --bounding-set=-sys_admin --inh-caps=-sys_admin -- @pwsh -NoProfile -NonInteractive -Command $script
+        $count, $warnings, $text = ($out | Select-Object -Last 1) -split '\|', 3
+        $count | Should -Be 2
+        $warnings | Should -Be 1
+        $text | Should -Match 'CAP_SYS_ADMIN'
+        Resolve-OverlayPath "$Merged/etc/os-release" -WarningVariable mine -WarningAction SilentlyContinue | Should -Not -BeNullOrEmpty
+        $mine | Should -BeNullOrEmpty
+    }
+
     It 'names the layer that supplies a file: the top-most lower that has it' {
         Mount-Overlay -Lower $Patch, $Base -Upper $Upper -Target $Merged
         $r = Resolve-OverlayPath "$Merged/etc/os-release"

@@ -132,9 +132,9 @@ public static class ChangeWalker
     {
         // Opened on the first MoveNext, so an enumeration that never starts holds no descriptors.
         var layers = LayerSet.Open(request.Upper, request.Lower, null, request.UserXattr);
-        if (!request.UserXattr && !FileSystem.IsRoot)
+        if (!request.UserXattr && !FileSystem.HasCapSysAdmin)
         {
-            log.Warning("Reading trusted.overlay.* attributes needs root: without it opaque directories, renamed directories and metadata-only copies are not recognised.");
+            log.Warning(FileSystem.TrustedXattrsUnreadable);
         }
         var changes = new Walker(layers, request, log, progress, cancel).Run();
         if (request.Style == ChangeStyle.Podman)

@@ -181,4 +181,35 @@ internal static unsafe partial class FileSystem
 
     /// <summary>True when this process runs with root's effective uid.</summary>
     internal static bool IsRoot => Native.GetEuid() == 0;
+
+    /// <summary>
+    /// True when this process holds CAP_SYS_ADMIN (the CapEff line of /proc/self/status), which
+    /// reading overlayfs's trusted.* attributes needs: root in a default container lacks it, and
+    /// a uid check alone would not tell.
+    /// </summary>
+    internal static bool HasCapSysAdmin
+    {
+        get
+        {
+            const int CAP_SYS_ADMIN = 21;
+            try
+            {
+                foreach (var line in System.IO.File.ReadLines("/proc/self/status"))
+                {
+                    if (line.StartsWith("CapEff:", StringComparison.Ordinal))
+                    {
+                        return (Convert.ToUInt64(line[7..].Trim(), 16) & (1UL << CAP_SYS_ADMIN)) != 0;
+                    }
+                }
+            }
+            catch (Exception e) when (e is System.IO.IOException or UnauthorizedAccessException or FormatException)
+            {
+            }
+            return IsRoot;
+        }
+    }
+
+    /// <summary>What a user is told when the layers' trusted.overlay.* marks cannot be read.</summary>
+    internal const string TrustedXattrsUnreadable =
+        "Reading trusted.overlay.* attributes needs CAP_SYS_ADMIN (root): without it opaque directories, renamed directories and metadata-only copies are not recognised, so what is reported can differ from what the merged view shows.";
 }

@@ -60,12 +60,20 @@ public sealed class ResolveOverlayPathCommand : OverlayCmdlet
             ? ExpandPaths(LiteralPath, literal: true, nameof(LiteralPath))
             : ExpandPaths(Path, literal: false, nameof(Path));
 
+    private bool _warnedXattrs;
+
     private void ResolveOne(string path)
     {
         using var location = OverlayLocator.Locate(path, Overlays, mustExist: false);
         var mount = location.Mount;
         OverlayLocator.CheckLayersReachable(mount, path);
-        using var layers = LayerSet.Open(mount.Upper, mount.Lower, mount.DataLower, OverlayLocator.UsesUserXattr(mount));
+        bool userXattr = OverlayLocator.UsesUserXattr(mount);
+        if (!userXattr && !_warnedXattrs && !Interop.FileSystem.HasCapSysAdmin)
+        {
+            _warnedXattrs = true;
+            WriteWarning(Interop.FileSystem.TrustedXattrsUnreadable);
+        }
+        using var layers = LayerSet.Open(mount.Upper, mount.Lower, mount.DataLower, userXattr);
         bool exists = location.Stat is not null;
         var infos = PathResolver.Resolve(layers, location.MergedPath, location.RelativePath, mount.Target, All || !exists);
         var supplier = infos.FirstOrDefault(i => i.State == OverlayPathInfo.Supplies);
