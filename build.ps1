@@ -105,7 +105,7 @@ function Invoke-Build([switch] $SkipHelp) {
     Write-Host "Building OverlayTools $moduleVersion ($Configuration)..."
     # A fresh folder: publish skips files that look up to date, and an earlier build's native code would stay.
     if (Test-Path -LiteralPath $publish) { Remove-Item -LiteralPath $publish -Recurse -Force }
-    Invoke-Dotnet publish (Join-Path $Root 'src/OverlayTools/OverlayTools.csproj') -c $Configuration -r linux-x64 --self-contained false -o $publish -nologo --verbosity quiet
+    Invoke-Dotnet publish (Join-Path $Root 'src/OverlayTools/OverlayTools.csproj') -c $Configuration -o $publish -nologo --verbosity quiet
 
     # Precompile for the .NET this pwsh runs on (see tools/ReadyToRun): the IL targets net8.0, whose
     # ReadyToRun code .NET 10 would reject.
