@@ -1,6 +1,4 @@
 using System;
-using System.IO;
-using System.Linq;
 using OverlayTools.Interop;
 
 namespace OverlayTools.Mounts;
@@ -45,19 +43,24 @@ public static class ModuleEmptyDir
     /// <summary>Opens it, creating it if needed, and checks it is safe to stack.</summary>
     internal static Fd Open()
     {
-        using var parent = OpenRunDir();
-        int errno;
-        int e = FileSystem.MkdirAt(parent.Value, "empty", 0x16D /* 0555 */);
-        if (e is not 0 and not Errno.EEXIST)
+        // Usually it exists: one open (/run is root's alone, so nothing else can plant a link on
+        // the way); else create /run/overlaytools (checked) and the dir in it.
+        var dir = FileSystem.TryOpen(DirPath, Native.O_PATH | Native.O_DIRECTORY | Native.O_NOFOLLOW, out int errno);
+        if (dir is null)
         {
-            throw Unusable(DirPath, e);
+            using var parent = OpenRunDir();
+            int e = FileSystem.MkdirAt(parent.Value, "empty", 0x16D /* 0555 */);
+            if (e is not 0 and not Errno.EEXIST)
+            {
+                throw Unusable(DirPath, e);
+            }
+            dir = FileSystem.TryOpenAt(parent.Value, "empty", Native.O_PATH | Native.O_DIRECTORY | Native.O_NOFOLLOW, out errno)
+                ?? throw Unusable(DirPath, errno);
         }
-        var dir = FileSystem.TryOpenAt(parent.Value, "empty", Native.O_PATH | Native.O_DIRECTORY | Native.O_NOFOLLOW, out errno)
-            ?? throw Unusable(DirPath, errno);
         try
         {
             CheckOwned(dir, DirPath);
-            if (Directory.EnumerateFileSystemEntries(dir.ProcPath).Any())
+            if (FileSystem.ProbeDirectory(dir, 1, DirPath).Names.Count > 0)
             {
                 throw new OverlayException(ErrorIds.EmptyLowerUnusable, OverlayErrorCategory.InvalidData,
                     $"The module's empty layer '{DirPath}' is not empty, so it cannot be stacked beneath a single lower layer.",
