@@ -210,6 +210,12 @@ Describe 'Get-OverlayChange' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
             $other = New-Layer "$Case/other"
             ConvertTo-DiffLines (Get-OverlayChange -Upper $Upper -Lower $Lower) | Should -Be $mounted
             ConvertTo-DiffLines (Get-OverlayChange -Upper $Upper -Lower "${Lower}:$other") | Should -Be $mounted
+            Push-Location -LiteralPath $Case
+            try {
+                # Relative and colon-joined: PowerShell alone would read the first part as a drive.
+                ConvertTo-DiffLines (Get-OverlayChange -Upper $Upper -Lower ((Split-Path -Leaf $Lower) + ':other')) | Should -Be $mounted
+            }
+            finally { Pop-Location }
             $data = [pscustomobject]@{ LowerDir = "${Lower}:$other"; UpperDir = $Upper; WorkDir = "$Upper.work"; MergedDir = $Merged }
             ConvertTo-DiffLines ($data | Get-OverlayChange) | Should -Be $mounted
         }

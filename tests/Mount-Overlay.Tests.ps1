@@ -144,6 +144,15 @@ Describe 'Mount-Overlay' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
             $m.Lower | Should -Be @($L2, $L1)
         }
 
+        It 'splits a colon-joined -Lower of relative paths (which PowerShell would read as a drive)' {
+            Push-Location -LiteralPath $Case
+            try {
+                $m = Mount-Overlay -Lower ((Split-Path -Leaf $L2) + ':' + (Split-Path -Leaf $L1)) -Target $Merged -PassThru
+                $m.Lower | Should -Be @($L2, $L1)
+            }
+            finally { Pop-Location }
+        }
+
         It 'takes "\:" in a colon-joined -Lower as a literal colon' {
             $colon = New-Layer "$Case/with:colon" @{ 'c' = 'c' }
             $escaped = $colon -replace ':', '\:'

@@ -15,6 +15,35 @@ public abstract class OverlayCmdlet : PSCmdlet, IOperationLog
     internal const string HelpBase = "https://github.com/OverlayTools/OverlayTools/blob/main/docs/en-US/";
 
     /// <summary>
+    /// One -Lower value: a directory that exists under that exact name is taken literally (so
+    /// names holding ':' work); otherwise a value with an unescaped ':' is a colon-joined list as
+    /// docker inspect prints LowerDir ("\:" is a literal colon, "::" starts data-only layers).
+    /// A relative list ("lower:base") looks to PowerShell like a path on a drive "lower:", so the
+    /// literal reading is only tried, never required.
+    /// </summary>
+    protected (List<string> Lower, List<string> Data) ExpandLowerValue(string raw, string parameterName)
+    {
+        if (!OverlayOptionCodec.HasUnescapedColon(raw))
+        {
+            return ([ResolvePath(raw, parameterName)], []);
+        }
+        string? literal = null;
+        try
+        {
+            literal = ResolvePath(raw, parameterName);
+        }
+        catch (OverlayException e) when (e.ErrorId == ErrorIds.NotAFileSystemPath)
+        {
+        }
+        if (literal is not null && Directory.Exists(literal))
+        {
+            return ([literal], []);
+        }
+        var (parts, dataParts) = OverlayOptionCodec.SplitLowerdir(raw);
+        return (parts.Select(p => ResolvePath(p, parameterName)).ToList(), dataParts.Select(p => ResolvePath(p, parameterName)).ToList());
+    }
+
+    /// <summary>
     /// Resolves a path the PowerShell way (current location, ~, PSDrives) to an absolute file
     /// system path, without wildcard expansion. An absolute path (starting with '/') is taken
     /// exactly as written, whether it exists yet or not: every character, a backslash included,

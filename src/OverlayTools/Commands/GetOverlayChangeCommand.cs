@@ -206,14 +206,7 @@ public sealed class GetOverlayChangeCommand : OverlayCmdlet, IDisposable
             {
                 continue;
             }
-            string literal = ResolvePath(raw, nameof(Lower));
-            if (!OverlayOptionCodec.HasUnescapedColon(raw) || Directory.Exists(literal))
-            {
-                result.Add(literal);
-                continue;
-            }
-            var (parts, _) = OverlayOptionCodec.SplitLowerdir(raw);
-            result.AddRange(parts.Select(p => ResolvePath(p, nameof(Lower))));
+            result.AddRange(ExpandLowerValue(raw, nameof(Lower)).Lower);
         }
         return result;
     }

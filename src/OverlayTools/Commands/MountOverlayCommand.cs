@@ -276,25 +276,14 @@ public sealed class MountOverlayCommand : OverlayCmdlet
 
     private static string TrimSlash(string p) => p.Length > 1 ? p.TrimEnd('/') : p;
 
-    /// <summary>
-    /// One -Lower value: a directory that exists under that exact name is taken literally (so
-    /// names holding ':' work); otherwise a value with an unescaped ':' is a colon-joined list as
-    /// docker inspect prints LowerDir ("\:" is a literal colon, "::" starts data-only layers).
-    /// </summary>
     private void AddLower(string raw, List<string> lower, List<string> data)
     {
         if (string.IsNullOrEmpty(raw))
         {
             return;
         }
-        string literal = ResolvePath(raw, nameof(Lower));
-        if (!OverlayOptionCodec.HasUnescapedColon(raw) || Directory.Exists(literal))
-        {
-            lower.Add(literal);
-            return;
-        }
-        var (parts, dataParts) = OverlayOptionCodec.SplitLowerdir(raw);
-        lower.AddRange(parts.Select(p => ResolvePath(p, nameof(Lower))));
-        data.AddRange(dataParts.Select(p => ResolvePath(p, nameof(Lower))));
+        var (parts, dataParts) = ExpandLowerValue(raw, nameof(Lower));
+        lower.AddRange(parts);
+        data.AddRange(dataParts);
     }
 }
