@@ -36,8 +36,9 @@ Describe 'Get-OverlayMount' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
         $m.Lower | Should -Be @($L1, $L2)
         $m.Upper | Should -Be $Up
         $m.Work | Should -Be "$Up.work"
-        $m.MountId | Should -BeGreaterThan 0
-        $m.ParentId | Should -BeGreaterThan 0
+        $fields = (Get-MountInfoLine $Merged) -split ' '
+        $m.MountId | Should -Be ([int] $fields[0])
+        $m.ParentId | Should -Be ([int] $fields[1])
         $m.ReadOnly | Should -BeFalse
     }
 

@@ -234,7 +234,7 @@ AfterAll {
 
 Describe 'Hardening of the mount lifecycle' -Tag 'RequiresRoot' {
     BeforeEach {
-        $null = Assert-Prerequisite (Test-IsRoot) 'mounting needs root'
+        Assert-Prerequisite (Test-IsRoot) 'mounting needs root'
         $script:Case = Join-Path $script:Root ([guid]::NewGuid().ToString('N').Substring(0, 8))
         $script:L1 = New-Layer "$script:Case/lower" @{ 'in-lower' = 'l' }
         $script:L2 = New-Layer "$script:Case/lower2" @{ 'in-lower2' = 'l2' }
@@ -647,7 +647,7 @@ Describe 'Hardening of the mount lifecycle' -Tag 'RequiresRoot' {
             $work = New-Layer "$Case/immutable-work"
             & chattr +i $work 2>$null
             $immutable = $LASTEXITCODE -eq 0
-            if (-not (Assert-Prerequisite $immutable 'chattr +i needs a file system with the immutable flag (ext4, xfs, btrfs) under the test root')) { return }
+            Assert-Prerequisite $immutable 'chattr +i needs a file system with the immutable flag (ext4, xfs, btrfs) under the test root'
             try {
                 Mount-Overlay -Lower $L1 -Upper $Up -Work $work -Target $Merged -ErrorVariable err -ErrorAction SilentlyContinue
                 $err[0].FullyQualifiedErrorId | Should -Be 'MountFellBackToReadOnly,OverlayTools.MountOverlayCommand'
@@ -662,8 +662,8 @@ Describe 'Hardening of the mount lifecycle' -Tag 'RequiresRoot' {
 
         It 'refuses an upper on a file system without d_type (ext4 made with -O ^filetype on a loop device)' {
             $mkfs = Get-Command mkfs.ext4 -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1
-            if (-not (Assert-Prerequisite ([bool] $mkfs) 'mkfs.ext4 (e2fsprogs) is needed to make a file system without d_type')) { return }
-            if (-not (Assert-Prerequisite (Test-Path /dev/loop-control) 'loop devices are needed for a file system image')) { return }
+            Assert-Prerequisite ([bool] $mkfs) 'mkfs.ext4 (e2fsprogs) is needed to make a file system without d_type'
+            Assert-Prerequisite (Test-Path /dev/loop-control) 'loop devices are needed for a file system image'
             $image = Join-Path $Case 'nodtype.img'
             $fs = New-Layer "$Case/nodtype"
             & truncate -s 32M $image

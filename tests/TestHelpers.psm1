@@ -24,10 +24,10 @@ function Assert-Prerequisite {
         every skip as a failure under CI=true.
     #>
     param([Parameter(Mandatory)] [bool] $Condition, [Parameter(Mandatory)] [string] $Because)
-    if ($Condition) { return $true }
+    if ($Condition) { return }
     if ($env:CI -eq 'true') { throw "Prerequisite missing under CI=true: $Because" }
+    # Set-ItResult ends the It (it throws), so nothing after a failed check runs.
     Set-ItResult -Skipped -Because $Because
-    return $false
 }
 
 function New-TestRoot {
