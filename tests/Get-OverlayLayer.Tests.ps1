@@ -246,6 +246,26 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
             @(Get-OverlayLayer -DataRoot $DataRoot -Container * | Where-Object Role -EQ Upper).Count | Should -Be 2
         }
 
+        It 'still lists a container whose upper holds a directory it may not read, with no size' {
+            # As in a rootless store: files of a sub-uid the reading user cannot enter. Root
+            # without its DAC capabilities stands for that user.
+            $upper = (Get-OverlayLayer -DataRoot $DataRoot -Container web | Where-Object Role -EQ Upper).Path
+            $locked = Join-Path $upper 'locked-by-subuid'
+            $null = New-Item -ItemType Directory -Path $locked
+            Set-Content -LiteralPath "$locked/secret" -Value 's'
+            & chown -R 65534 $locked; & chmod 0700 $locked
+            try {
+                $pwsh = Get-PwshExe
+                $module = (Get-Module OverlayTools).Path -replace '\.dll$', '.psd1'
+                $script = "Import-Module '$module'; `$l = @(Get-OverlayLayer -DataRoot '$DataRoot' -Container web -ErrorVariable e -ErrorAction SilentlyContinue); '{0}|{1}|{2}' -f `$l.Count, `$e.Count, (`$null -eq (`$l | Where-Object Role -EQ Upper).Size)"
+                $caps = '-dac_override,-dac_read_search'
+                $out = & setpriv --bounding-set=$caps --inh-caps=$caps -- @pwsh -NoProfile -NonInteractive -Command $script
+                $expected = @(Get-OverlayLayer -DataRoot $DataRoot -Container web).Count
+                $out | Select-Object -Last 1 | Should -Be "$expected|0|True"
+            }
+            finally { & rm -rf -- $locked }
+        }
+
         It 'reports names that match nothing, and keeps going with the others' {
             $out = Get-OverlayLayer -DataRoot $DataRoot -Image nosuch:1, other:1 -ErrorVariable err -ErrorAction SilentlyContinue
             $err[0].FullyQualifiedErrorId | Should -Be 'ImageNotFound,OverlayTools.GetOverlayLayerCommand'

@@ -29,7 +29,7 @@ public sealed class OverlayLayer
     /// <summary>The layer's directory name in the driver dir (Docker cache-id or mount-id, Podman layer id).</summary>
     public string? CacheId { get; init; }
 
-    /// <summary>Size in bytes, as the engine reports it (docker/podman history; docker ps --size for a container's layers).</summary>
+    /// <summary>Size in bytes, as the engine reports it (docker/podman history; docker ps --size for a container's layers); null where it cannot be measured.</summary>
     public long? Size { get; init; }
 
     /// <summary>The build step that created the layer (image history).</summary>

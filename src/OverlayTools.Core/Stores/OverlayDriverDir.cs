@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using OverlayTools.Interop;
 
 namespace OverlayTools.Stores;
 
@@ -267,12 +268,20 @@ internal sealed class OverlayDriverDir : IDisposable
         }
     }
 
-    /// <summary>The size of a layer's diff dir, counted as docker ps --size counts a container's layer.</summary>
+    /// <summary>
+    /// The size of a layer's diff dir, counted as docker ps --size counts a container's layer;
+    /// null when a directory in it may not be read (a rootless container's files owned by a
+    /// sub-uid): the size is only shown, and the layer stays listed.
+    /// </summary>
     internal long? DiffSize(string name)
     {
         try
         {
             return _home.DiskUsage(name + "/diff");
+        }
+        catch (ErrnoException e) when (e.Errno is Errno.EACCES or Errno.EPERM)
+        {
+            return null;
         }
         catch (Exception e)
         {
