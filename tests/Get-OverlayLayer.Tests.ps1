@@ -377,6 +377,20 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
             Get-TreeFingerprint (Split-Path $upper.Path) | Should -Be $before
         }
 
+        It 'names no container for a read-only view of its layers, but the container for its own root' {
+            $target = Join-Path $Root 'mnt-view'
+            $null = New-Item -ItemType Directory -Force -Path $target
+            try {
+                $view = Get-OverlayLayer -DataRoot $DataRoot -Container web | Mount-Overlay -Target $target -ReadOnly -PassThru
+                $view.Backend | Should -Be 'overlay2'
+                $view.Container | Should -BeNullOrEmpty
+                (Get-OverlayMount -Target $target).Container | Should -BeNullOrEmpty
+            }
+            finally {
+                Clear-TestMounts $target
+            }
+        }
+
         It 'pipes layers into Mount-Overlay after Export-Clixml and Import-Clixml' {
             $xml = Join-Path $Root 'layers.clixml'
             Get-OverlayLayer -DataRoot $DataRoot -Image app:2 | Export-Clixml -LiteralPath $xml

@@ -15,7 +15,7 @@ public sealed class MountOwners : IDisposable
 {
     private readonly Dictionary<string, ILayerStore?> _stores = new(StringComparer.Ordinal);
 
-    /// <summary>Fills Backend, ContainerId, Container and Image of each mount where a store knows them.</summary>
+    /// <summary>Fills Backend, and for a container's own root ContainerId, Container and Image, of each mount where a store knows them.</summary>
     public void Annotate(IEnumerable<OverlayMount> mounts)
     {
         foreach (var m in mounts)
@@ -40,7 +40,9 @@ public sealed class MountOwners : IDisposable
                 return;
             }
             mount.Backend = store.Backend;
-            if (match.Container is { } c)
+            // Only an overlay writing into the container's own upper is that container's root;
+            // a read-only view of its layers (the upper stacked as the top lower) is not.
+            if (match.Container is { } c && mount.Upper is not null)
             {
                 mount.ContainerId = c.Id;
                 mount.Container = c.DisplayName;
