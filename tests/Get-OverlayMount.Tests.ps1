@@ -130,6 +130,15 @@ Describe 'Get-OverlayMount' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
         }
     }
 
+    It 'lists the overlays of a mount namespace once when several of its processes are piped in' {
+        Mount-Overlay -Lower $L1, $L2 -Target $Merged
+        $self = [pscustomobject]@{ Id = $PID }
+        $shell = [pscustomobject]@{ Id = (Get-Process -Id $PID).Parent.Id }
+        $m = @($self, $shell | Get-OverlayMount -Verbose 4>&1)
+        @($m | Where-Object { $_ -is [OverlayTools.OverlayMount] -and $_.Target -eq $Merged }).Count | Should -Be 1
+        @($m | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] -and $_.Message -match 'already listed' }).Count | Should -Be 1
+    }
+
     It 'reports an unreadable process as MountInfoUnreadable' {
         Get-OverlayMount -ProcessId 999999999 -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
         $err[0].FullyQualifiedErrorId | Should -Be 'MountInfoUnreadable,OverlayTools.GetOverlayMountCommand'

@@ -42,6 +42,12 @@ public sealed class GetOverlayMountCommand : OverlayCmdlet
     /// <inheritdoc/>
     protected override void ProcessRecord()
     {
+        // Piped processes mostly share a mount namespace: each namespace is listed once.
+        if (ProcessId is { } pid && FileSystem.TryReadLink($"/proc/{pid}/ns/mnt", out _) is { } ns && !_namespaces.Add(ns))
+        {
+            WriteVerboseOrDebug($"Process {pid} is in a mount namespace already listed ({ns}); its overlays are not written again.");
+            return;
+        }
         List<OverlayMount> mounts;
         Func<OverlayMount, bool> byLower, byUpper;
         try
@@ -91,6 +97,7 @@ public sealed class GetOverlayMountCommand : OverlayCmdlet
     }
 
     private Stores.MountOwners? _owners;
+    private readonly HashSet<string> _namespaces = new(StringComparer.Ordinal);
 
     /// <inheritdoc/>
     protected override void EndProcessing() => _owners?.Dispose();
