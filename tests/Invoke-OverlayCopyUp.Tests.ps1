@@ -149,6 +149,28 @@ Describe 'Invoke-OverlayCopyUp' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
             Get-Content -LiteralPath "$Upper/etc/deep/nested/file.txt" | Should -Be 'deep'
         }
 
+        It 'copies a directory named with a trailing /. as the directory itself' {
+            Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged
+            $byDot = Resolve-OverlayPath "$Merged/etc/deep/."
+            $byName = Resolve-OverlayPath "$Merged/etc/deep"
+            $byDot.Layer | Should -Be $Lower
+            $byDot.PSObject.Properties.ForEach({ "$($_.Name)=$($_.Value)" }) | Should -Be $byName.PSObject.Properties.ForEach({ "$($_.Name)=$($_.Value)" })
+
+            $r = Invoke-OverlayCopyUp "$Merged/etc/deep/." -PassThru
+            $r.Status | Should -Be 'CopiedUp'
+            $r.Path | Should -Be "$Merged/etc/deep"
+            $r.UpperPath | Should -Be "$Upper/etc/deep"
+            $r.SourceLayer | Should -Be $Lower
+            $r.ItemType | Should -Be 'Directory'
+            Test-Path -LiteralPath "$Upper/etc/deep" -PathType Container | Should -BeTrue
+            Test-Path -LiteralPath "$Upper/etc/deep/nested" | Should -BeFalse
+            (& stat -c '%Y.%y|%a' "$Upper/etc/deep") | Should -Be (& stat -c '%Y.%y|%a' "$Lower/etc/deep")
+
+            $root = Invoke-OverlayCopyUp "$Merged/." -PassThru
+            $root.Path | Should -Be $Merged
+            $root.Status | Should -Be 'AlreadyUp'
+        }
+
         It 'copies a symbolic link itself, not its target' {
             $null = New-Item -ItemType SymbolicLink -Path "$Lower/link" -Target 'top.txt'
             $null = New-Item -ItemType SymbolicLink -Path "$Lower/dangling" -Target '/nonexistent/target'

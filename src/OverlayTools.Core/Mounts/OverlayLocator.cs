@@ -63,6 +63,15 @@ internal static class OverlayLocator
     {
         FileSystem.CheckNoNul(path);
         string trimmed = path.Length > 1 ? path.TrimEnd('/') : path;
+        // 'dir/.' is 'dir': drop trailing "." components, so the entry is found by its own name in its parent.
+        while (trimmed.EndsWith("/.", StringComparison.Ordinal))
+        {
+            trimmed = trimmed[..^2].TrimEnd('/');
+        }
+        if (trimmed.Length == 0)
+        {
+            trimmed = "/";
+        }
         var missing = new List<string>();
         string dir = trimmed == "/" ? "/" : ParentOf(trimmed);
         string name = trimmed == "/" ? "." : trimmed[(trimmed.LastIndexOf('/') + 1)..];
@@ -145,6 +154,15 @@ internal static class OverlayLocator
             {
                 item.Dispose();
                 item = null;
+            }
+            if (missing.Count == 0 && parts.Count == 0 && name != ".")
+            {
+                // The overlay's root (its mount point): its parent is outside the overlay, so it is "." in itself.
+                var root = Posix.TryOpenAt(item!.Value, Native.Utf8Z("."), Native.O_PATH | Native.O_NOFOLLOW, out int rootErrno) ?? throw NotFound(path, rootErrno);
+                parent.Dispose();
+                parent = item;
+                item = root;
+                name = ".";
             }
             var location = new OverlayLocation(OverlayMount.FromEntry(entry), entry, merged, relative, parent, missing.Count > 0 ? missing[^1] : name, item, stat);
             parent = null;
