@@ -8,10 +8,9 @@ namespace OverlayTools.Mounts;
 /// <summary>Where a path of a merged view lives: its overlay mount, and its path inside the overlay.</summary>
 internal sealed class OverlayLocation : IDisposable
 {
-    internal OverlayLocation(OverlayMount mount, MountInfoEntry entry, string mergedPath, string relativePath, Fd parent, string name, Fd? item, EntryStat? stat)
+    internal OverlayLocation(OverlayMount mount, string mergedPath, string relativePath, Fd parent, string name, Fd? item, EntryStat? stat)
     {
         Mount = mount;
-        Entry = entry;
         MergedPath = mergedPath;
         RelativePath = relativePath;
         Parent = parent;
@@ -22,8 +21,6 @@ internal sealed class OverlayLocation : IDisposable
 
     /// <summary>The overlay, with its layers decoded.</summary>
     internal OverlayMount Mount { get; }
-
-    internal MountInfoEntry Entry { get; }
 
     /// <summary>The path in the merged view, parents resolved (symbolic links followed), the last component as given.</summary>
     internal string MergedPath { get; }
@@ -114,7 +111,8 @@ internal static class OverlayLocator
 
             EntryStat? stat = item is null || missing.Count > 0 ? null : Posix.StatFd(item, path);
             var anchor = item ?? parent;
-            var anchorStat = Posix.StatFd(anchor, path);
+            // When the entry exists it is the anchor, and already stat'ed.
+            var anchorStat = stat ?? Posix.StatFd(anchor, path);
             var anchorFs = FileSystem.StatFs(anchor, path);
             var entries = overlays();
             var entry = entries.LastOrDefault(e => (ulong)e.MountId == anchorStat.MountId);
@@ -164,7 +162,7 @@ internal static class OverlayLocator
                 item = root;
                 name = ".";
             }
-            var location = new OverlayLocation(OverlayMount.FromEntry(entry), entry, merged, relative, parent, missing.Count > 0 ? missing[^1] : name, item, stat);
+            var location = new OverlayLocation(OverlayMount.FromEntry(entry), merged, relative, parent, missing.Count > 0 ? missing[^1] : name, item, stat);
             parent = null;
             item = null;
             return location;
