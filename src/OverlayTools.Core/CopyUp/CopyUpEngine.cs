@@ -359,6 +359,19 @@ internal sealed class CopyUpEngine : IDisposable
             }
         }
 
+        OverlayException? error = null;
+        if (problems.Count > 0)
+        {
+            error = new OverlayException(ErrorIds.CopyUpChangedItem, OverlayErrorCategory.InvalidResult,
+                $"Copying up '{merged}' changed it: {string.Join("; ", problems)}.", merged,
+                "Compare the item in the upper layer with the lower one (Resolve-OverlayPath -All); another process may have changed it at the same time.");
+        }
+        if (upperStat is null)
+        {
+            // Nothing was copied up as far as the upper shows: the error alone, no result claiming a copy.
+            return With(new CopyUpOutcome { Error = error });
+        }
+
         if (st.IsRegular && ((st.Mode & (EntryStat.S_ISUID | EntryStat.S_ISGID)) != 0 || xattrsBefore.ContainsKey("security.capability")))
         {
             var what = new List<string>();
@@ -382,11 +395,8 @@ internal sealed class CopyUpEngine : IDisposable
         }
 
         long bytes = status == CopyUpResult.CopiedUp && st.IsRegular ? st.Size : 0;
-        if (status.Length > 0)
-        {
-            _bytes += bytes;
-            _log.Verbose($"Copied up '{merged}' from '{source}' with {how}{(bytes > 0 ? $" ({bytes:N0} bytes)" : "")}.");
-        }
+        _bytes += bytes;
+        _log.Verbose($"Copied up '{merged}' from '{source}' with {how}{(bytes > 0 ? $" ({bytes:N0} bytes)" : "")}.");
         var result = new CopyUpResult
         {
             Path = merged,
@@ -394,16 +404,9 @@ internal sealed class CopyUpEngine : IDisposable
             SourceLayer = source,
             ItemType = st.ItemType,
             Bytes = bytes,
-            Status = status.Length == 0 ? CopyUpResult.CopiedUp : status,
+            Status = status,
             Duration = clock.Elapsed,
         };
-        OverlayException? error = null;
-        if (problems.Count > 0)
-        {
-            error = new OverlayException(ErrorIds.CopyUpChangedItem, OverlayErrorCategory.InvalidResult,
-                $"Copying up '{merged}' changed it: {string.Join("; ", problems)}.", merged,
-                "Compare the item in the upper layer with the lower one (Resolve-OverlayPath -All); another process may have changed it at the same time.");
-        }
         return With(new CopyUpOutcome { Result = result, Error = error });
     }
 
