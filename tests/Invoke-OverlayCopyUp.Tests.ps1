@@ -234,6 +234,7 @@ Describe 'Invoke-OverlayCopyUp' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
             $full = Invoke-OverlayCopyUp "$Merged/etc/app.conf" -PassThru
             $full.Status | Should -Be 'CopiedUp'
             $full.Bytes | Should -Be 9
+            $full.SourceLayer | Should -Be $Lower -Because 'the data came from the lower, not from the metadata-only copy in the upper'
             Get-TestXattr "$Upper/etc/app.conf" -List | Should -Not -Contain 'trusted.overlay.metacopy'
             (& stat -c '%Y.%y|%a|%s' "$Upper/etc/app.conf") | Should -Be (& stat -c '%Y.%y|%a|%s' "$Lower/etc/app.conf") -Because 'the kernel stamps the data copy with the current time and the cmdlet puts it back'
             Get-Content -LiteralPath "$Upper/etc/app.conf" | Should -Be 'setting=1'

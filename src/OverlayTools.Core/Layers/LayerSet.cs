@@ -338,12 +338,10 @@ internal sealed class LayerSet : IDisposable
                             result.StoppedBy = layer;
                             if (st.IsRegular && st.Size > 0 && Posix.HasXattrAt(dirFd, entryZ, Xattrs.MetacopyZ))
                             {
+                                // Where its data lives (FindMetacopyData) is wanted whenever it is a metacopy, not only with trackDrops.
                                 result.Metacopy = true;
-                                if (trackDrops)
-                                {
-                                    result.MetacopyRedirect = DecodeRedirect(Posix.GetXattrAt(dirFd, entryZ, Xattrs.Redirect));
-                                    result.DataSearch = (parent, next);
-                                }
+                                result.MetacopyRedirect = DecodeRedirect(Posix.GetXattrAt(dirFd, entryZ, Xattrs.Redirect));
+                                result.DataSearch = (parent, next);
                             }
                             break;
                         }
