@@ -113,6 +113,24 @@ Describe 'Dismount-Overlay' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
         Test-MountedAt $Merged | Should -BeFalse
     }
 
+    Context 'refused by the kernel' {
+        BeforeEach {
+            $script:Pwsh = Get-PwshExe
+            $script:ModulePath = if ($env:OVERLAYTOOLS_MODULE) { $env:OVERLAYTOOLS_MODULE } else { Join-Path $PSScriptRoot '../out/OverlayTools/OverlayTools.psd1' }
+            Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged
+        }
+
+        It 'reports missing CAP_SYS_ADMIN as NotRoot, not as a failure to look up in dmesg' {
+            $script = "Import-Module '$ModulePath'; Dismount-Overlay -Target '$Merged' -ErrorAction SilentlyContinue -ErrorVariable e; `$e[0].FullyQualifiedErrorId; `$e[0].CategoryInfo.Category; `$e[0].Exception.Message"
+            $out = & setpriv --bounding-set=-sys_admin --inh-caps=-sys_admin -- @Pwsh -NoProfile -NonInteractive -Command $script
+            $out | Select-Object -Last 3 | Select-Object -First 1 | Should -Be 'NotRoot,OverlayTools.DismountOverlayCommand'
+            $out | Select-Object -Last 2 | Select-Object -First 1 | Should -Be 'PermissionDenied'
+            $out | Select-Object -Last 1 | Should -BeLike '*EPERM*CAP_SYS_ADMIN*'
+            $out | Select-Object -Last 1 | Should -Not -BeLike '*dmesg*'
+            Test-MountedAt $Merged | Should -BeTrue
+        }
+    }
+
     Context 'a busy mount' {
         BeforeEach {
             Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged

@@ -6,7 +6,7 @@ namespace OverlayTools;
 /// </summary>
 public static class ErrorIds
 {
-    /// <summary>Mounting needs root (CAP_SYS_ADMIN).</summary>
+    /// <summary>Mounting or dismounting needs root with CAP_SYS_ADMIN (the kernel said EPERM or EACCES, or the euid is not 0).</summary>
     public const string NotRoot = "NotRoot";
     /// <summary>The kernel has no overlay file system.</summary>
     public const string OverlayNotSupported = "OverlayNotSupported";

@@ -1105,14 +1105,26 @@ public static class OverlayMounter
         var text = KernelText(errno, messages);
         var (id, category, action) = errno switch
         {
-            Errno.EPERM or Errno.EACCES => (ErrorIds.NotRoot, OverlayErrorCategory.PermissionDenied, "Run as root with CAP_SYS_ADMIN."),
             Errno.EBUSY => (ErrorIds.UpperInUse, OverlayErrorCategory.ResourceBusy, "Dismount the overlay that uses this upper or work dir first."),
             Errno.ESTALE => (ErrorIds.MountFailed, OverlayErrorCategory.InvalidData, "With index=on the upper remembers its lowers; mount it with the same lowers, or use a fresh upper and work dir."),
-            _ => (ErrorIds.MountFailed, OverlayException.CategoryFor(errno), messages.Count > 0 ? "Fix what the kernel names above." : "See the kernel log (dmesg | grep overlayfs) for the reason."),
+            _ => KernelErrnoMeaning(errno, ErrorIds.MountFailed, messages.Count > 0 ? "Fix what the kernel names above." : "See the kernel log (dmesg | grep overlayfs) for the reason."),
         };
         return new OverlayException(id, category, $"The kernel refused to mount the overlay at '{spec.Target}': {text}", spec.Target, action,
             new ErrnoException(call, errno, spec.Target, messages.Count > 0 ? string.Join("; ", messages) : null));
     }
+
+    /// <summary>
+    /// What an errno from mount(2), the new mount API or umount2 means, shared by Mount-Overlay and
+    /// Dismount-Overlay: EPERM and EACCES are NotRoot (no CAP_SYS_ADMIN in the user namespace that
+    /// owns the mount namespace); any other errno is <paramref name="otherId"/> with the category
+    /// the errno implies and <paramref name="otherAction"/>.
+    /// </summary>
+    internal static (string Id, OverlayErrorCategory Category, string Action) KernelErrnoMeaning(int errno, string otherId, string otherAction)
+        => errno switch
+        {
+            Errno.EPERM or Errno.EACCES => (ErrorIds.NotRoot, OverlayErrorCategory.PermissionDenied, "Run as root with CAP_SYS_ADMIN."),
+            _ => (otherId, OverlayException.CategoryFor(errno), otherAction),
+        };
 
     private static string KernelText(int errno, List<string> messages)
         => messages.Count > 0

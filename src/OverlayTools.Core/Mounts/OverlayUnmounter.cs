@@ -62,9 +62,7 @@ public static class OverlayUnmounter
         }
         if (errno != Errno.EBUSY)
         {
-            throw new OverlayException(ErrorIds.DismountFailed, OverlayException.CategoryFor(errno),
-                $"The kernel refused to dismount '{target}': {Errno.Describe(errno)} ({Errno.Name(errno)}).", target,
-                "Check the kernel log (dmesg).", new ErrnoException("umount2", errno, target));
+            throw Refused(target, errno, "dismount");
         }
 
         var holders = MountHolders.Find(target);
@@ -79,9 +77,7 @@ public static class OverlayUnmounter
         errno = Umount(target, Native.UMOUNT_NOFOLLOW | Native.MNT_DETACH, log);
         if (errno != 0)
         {
-            throw new OverlayException(ErrorIds.DismountFailed, OverlayException.CategoryFor(errno),
-                $"The kernel refused to detach '{target}': {Errno.Describe(errno)} ({Errno.Name(errno)}).", target,
-                "Check the kernel log (dmesg).", new ErrnoException("umount2", errno, target));
+            throw Refused(target, errno, "detach");
         }
         log.Warning($"The overlay at '{target}' was busy and has been detached lazily; the kernel frees it when the last user leaves. Held by: {who}.");
         WarnIfStillMountedElsewhere(target, root, rootFsId, log, cancel);
@@ -196,6 +192,22 @@ public static class OverlayUnmounter
                 "Use umount for other file systems.");
         }
         return (st, fsid);
+    }
+
+    /// <summary>
+    /// umount2 failed with <paramref name="errno"/>: EPERM and EACCES mean what they mean for
+    /// Mount-Overlay (NotRoot), anything else is DismountFailed.
+    /// </summary>
+    private static OverlayException Refused(string target, int errno, string verb)
+    {
+        var (id, category, action) = OverlayMounter.KernelErrnoMeaning(errno, ErrorIds.DismountFailed,
+            $"See umount2(2) for what {Errno.Name(errno)} means; the kernel logs nothing for a refused dismount.");
+        string why = id == ErrorIds.NotRoot
+            ? " This process lacks CAP_SYS_ADMIN in the user namespace that owns its mount namespace (running as uid 0 is not enough when the capability was dropped, for example by setpriv, capsh, a container or systemd's CapabilityBoundingSet)."
+            : "";
+        return new OverlayException(id, category,
+            $"The kernel refused to {verb} '{target}': {Errno.Describe(errno)} ({Errno.Name(errno)}).{why}", target, action,
+            new ErrnoException("umount2", errno, target));
     }
 
     private static OverlayException NotMounted(string target, string why)
