@@ -117,7 +117,15 @@ Describe 'Dismount-Overlay' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
         BeforeEach {
             $script:Pwsh = Get-PwshExe
             $script:ModulePath = if ($env:OVERLAYTOOLS_MODULE) { $env:OVERLAYTOOLS_MODULE } else { Join-Path $PSScriptRoot '../out/OverlayTools/OverlayTools.psd1' }
+            $script:Holder = $null
             Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged
+        }
+        AfterEach {
+            # The outer AfterEach dismounts what is left.
+            if ($script:Holder) {
+                Stop-Process -Id $script:Holder.Id -Force -ErrorAction SilentlyContinue
+                $script:Holder.WaitForExit()
+            }
         }
 
         It 'reports missing CAP_SYS_ADMIN as NotRoot, not as a failure to look up in dmesg' {
@@ -127,6 +135,28 @@ Describe 'Dismount-Overlay' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
             $out | Select-Object -Last 2 | Select-Object -First 1 | Should -Be 'PermissionDenied'
             $out | Select-Object -Last 1 | Should -BeLike '*EPERM*CAP_SYS_ADMIN*'
             $out | Select-Object -Last 1 | Should -Not -BeLike '*dmesg*'
+            Test-MountedAt $Merged | Should -BeTrue
+        }
+
+        It 'reports an overlay locked in a less privileged mount namespace as locked, not as dismounted meanwhile' {
+            $script = "Import-Module '$ModulePath'; Dismount-Overlay -Target '$Merged' -ErrorAction SilentlyContinue -ErrorVariable e; `$e[0].FullyQualifiedErrorId; `$e[0].Exception.Message"
+            $out = & unshare --user --map-root-user --mount -- @Pwsh -NoProfile -NonInteractive -Command $script
+            $out | Select-Object -Last 2 | Select-Object -First 1 | Should -Be 'DismountFailed,OverlayTools.DismountOverlayCommand'
+            $out | Select-Object -Last 1 | Should -BeLike '*EINVAL*locked*'
+            Test-MountedAt $Merged | Should -BeTrue
+        }
+
+        It 'reports an overlay of another mount namespace, reached through /proc/PID/root, as not dismountable from here' {
+            $script:Holder = Start-Process -FilePath unshare -ArgumentList '--mount', '--propagation', 'private', 'sleep', '300' -PassThru
+            $myNs = (Get-Item /proc/self/ns/mnt).LinkTarget
+            $deadline = [datetime]::UtcNow.AddSeconds(10)
+            while (((Get-Content -LiteralPath "/proc/$($Holder.Id)/comm" -ErrorAction SilentlyContinue) -ne 'sleep' -or (Get-Item "/proc/$($Holder.Id)/ns/mnt").LinkTarget -eq $myNs) -and [datetime]::UtcNow -lt $deadline) {
+                Start-Sleep -Milliseconds 20
+            }
+            Dismount-Overlay -Target "/proc/$($Holder.Id)/root$Merged" -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -Be 'DismountFailed,OverlayTools.DismountOverlayCommand'
+            $err[0].Exception.Message | Should -BeLike '*another mount namespace*'
+            $err[0].Exception.Message | Should -Not -BeLike '*dismounted meanwhile*'
             Test-MountedAt $Merged | Should -BeTrue
         }
     }

@@ -58,7 +58,7 @@ public static class OverlayUnmounter
         }
         if (errno == Errno.EINVAL)
         {
-            throw NotMounted(target, "it was dismounted meanwhile");
+            throw GoneOrLocked(target, root, errno);
         }
         if (errno != Errno.EBUSY)
         {
@@ -77,7 +77,7 @@ public static class OverlayUnmounter
         errno = Umount(target, Native.UMOUNT_NOFOLLOW | Native.MNT_DETACH, log);
         if (errno != 0)
         {
-            throw Refused(target, errno, "detach");
+            throw errno == Errno.EINVAL ? GoneOrLocked(target, root, errno) : Refused(target, errno, "detach");
         }
         log.Warning($"The overlay at '{target}' was busy and has been detached lazily; the kernel frees it when the last user leaves. Held by: {who}.");
         WarnIfStillMountedElsewhere(target, root, rootFsId, log, cancel);
@@ -208,6 +208,50 @@ public static class OverlayUnmounter
         return new OverlayException(id, category,
             $"The kernel refused to {verb} '{target}': {Errno.Describe(errno)} ({Errno.Name(errno)}).{why}", target, action,
             new ErrnoException("umount2", errno, target));
+    }
+
+    /// <summary>
+    /// EINVAL from umount2 for a path just seen to be an overlay's mount root: it went meanwhile;
+    /// or it is still there and locked (MNT_LOCKED: it came into this mount namespace from a more
+    /// privileged one, which alone may take it away); or it belongs to another mount namespace
+    /// (a path through /proc/&lt;pid&gt;/root).
+    /// </summary>
+    private static OverlayException GoneOrLocked(string target, FileStatus root, int errno)
+    {
+        if (!StillMounted(target, root))
+        {
+            return NotMounted(target, "it was dismounted meanwhile");
+        }
+        if (!MountInfo.Read().Exists(e => (ulong)e.MountId == root.MountId))
+        {
+            return new OverlayException(ErrorIds.DismountFailed, OverlayErrorCategory.InvalidOperation,
+                $"The kernel refused to dismount '{target}' ({Errno.Name(errno)}): the overlay there belongs to another mount namespace (reached through /proc/<pid>/root?), and a mount can only be dismounted from its own.", target,
+                "Dismount it inside that namespace: nsenter -t <pid> -m umount <path there>.",
+                new ErrnoException("umount2", errno, target));
+        }
+        return new OverlayException(ErrorIds.DismountFailed, OverlayErrorCategory.PermissionDenied,
+            $"The kernel refused to dismount '{target}' ({Errno.Name(errno)}): the mount is locked. It came into this mount namespace from a more privileged one (a copy made by unshare -Urm, a rootless container or a sandbox), and only that namespace may take it away.", target,
+            "Dismount it in the mount namespace it was mounted in; here it goes away when this namespace ends.",
+            new ErrnoException("umount2", errno, target));
+    }
+
+    /// <summary>Whether <paramref name="target"/> is still the root of the very mount <paramref name="root"/> was read from.</summary>
+    private static bool StillMounted(string target, FileStatus root)
+    {
+        using var fd = FileSystem.TryOpen(target, Native.O_PATH | Native.O_NOFOLLOW, out _);
+        if (fd is null)
+        {
+            return false;
+        }
+        try
+        {
+            var st = FileSystem.Stat(fd, target);
+            return st.IsMountRoot && st.MountId == root.MountId && st.DevMajor == root.DevMajor && st.DevMinor == root.DevMinor && st.Inode == root.Inode;
+        }
+        catch (ErrnoException)
+        {
+            return false;
+        }
     }
 
     private static OverlayException NotMounted(string target, string why)
