@@ -420,6 +420,31 @@ Describe 'Mount-Overlay' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
             $err[0].FullyQualifiedErrorId | Should -Be 'WorkInUse,OverlayTools.MountOverlayCommand'
         }
 
+        It 'refuses with index=on a lower that a mounted overlay uses as upper, naming that overlay, as LowerInUse (<Api>)' -ForEach @(
+            @{ Api = 'auto' }
+            @{ Api = 'legacy' }
+        ) {
+            $env:OVERLAYTOOLS_MOUNT_API = $Api
+            try {
+                Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged
+                $up2 = New-Layer "$Case/upper2"
+                $target2 = New-Layer "$Case/merged2"
+                $before = @(Get-ChildItem -LiteralPath $Case -Force).Name
+                Mount-Overlay -Lower $Up, $L2 -Upper $up2 -Option index=on -Target $target2 -ErrorVariable err -ErrorAction SilentlyContinue
+                $err.Count | Should -Be 1
+                $err[0].FullyQualifiedErrorId | Should -Be 'LowerInUse,OverlayTools.MountOverlayCommand'
+                $err[0].CategoryInfo.Category | Should -Be 'ResourceBusy'
+                $err[0].Exception.Message | Should -BeLike "*the lower '$Up' is the upper of the overlay mounted at '$Merged'*"
+                $err[0].Exception.Message | Should -BeLike '*lowerdir is in-use*'
+                $err[0].ErrorDetails.RecommendedAction | Should -BeLike "*Dismount-Overlay -Target '$Merged'*"
+                $err[0].TargetObject | Should -Be $Up
+                Test-MountedAt $target2 | Should -BeFalse
+                @(Get-ChildItem -LiteralPath $Case -Force).Name | Should -Be $before
+                Test-MountedAt $Merged | Should -BeTrue
+            }
+            finally { $env:OVERLAYTOOLS_MOUNT_API = $null }
+        }
+
         It 'creates a missing target with -Force and keeps it while mounted' {
             $target = "$Case/made/by/force"
             Mount-Overlay -Lower $L1 -Upper $Up -Target $target -Force

@@ -38,6 +38,8 @@ public static class ErrorIds
     public const string UpperIsLower = "UpperIsLower";
     /// <summary>The upper is already used by a mounted overlay.</summary>
     public const string UpperInUse = "UpperInUse";
+    /// <summary>With index=on, a lower (or data layer) is the upper or work dir of a mounted overlay, so the kernel refuses it.</summary>
+    public const string LowerInUse = "LowerInUse";
     /// <summary>-Work given without -Upper.</summary>
     public const string WorkWithoutUpper = "WorkWithoutUpper";
     /// <summary>The work dir is not a directory.</summary>

@@ -68,6 +68,50 @@ public static class MountNamespaces
     public static List<OverlayUser> FindUsers(string? upper, string? work, int? excludeOwnMountId = null)
     {
         var result = new List<OverlayUser>();
+        ScanOverlays(excludeOwnMountId, (pid, comm, m) =>
+        {
+            string? role = Same(m.Upper, upper) ? "upper"
+                : Same(m.Work, work) ? "work dir"
+                : Same(m.Upper, work) ? "upper"
+                : Same(m.Work, upper) ? "work dir"
+                : null;
+            if (role is not null)
+            {
+                result.Add(new OverlayUser(pid, comm, m.Target, role));
+            }
+        });
+        return result;
+    }
+
+    /// <summary>
+    /// Overlays whose upper or work dir is one of <paramref name="dirs"/> (real paths, such as the
+    /// lowers of a mount the kernel refused with index=on), each with the directory it uses:
+    /// first in this namespace, then in every other one.
+    /// </summary>
+    public static List<(OverlayUser User, string Dir)> FindUsersOf(IReadOnlyCollection<string> dirs, int? excludeOwnMountId = null)
+    {
+        var result = new List<(OverlayUser, string)>();
+        if (dirs.Count == 0)
+        {
+            return result;
+        }
+        ScanOverlays(excludeOwnMountId, (pid, comm, m) =>
+        {
+            foreach (var dir in dirs)
+            {
+                string? role = Same(m.Upper, dir) ? "upper" : Same(m.Work, dir) ? "work dir" : null;
+                if (role is not null)
+                {
+                    result.Add((new OverlayUser(pid, comm, m.Target, role), dir));
+                }
+            }
+        });
+        return result;
+    }
+
+    /// <summary>Every overlay in this mount namespace (pid null), then in every other one.</summary>
+    private static void ScanOverlays(int? excludeOwnMountId, Action<int?, string, OverlayMount> visit)
+    {
         void Scan(int? pid, string comm)
         {
             IEnumerable<OverlayMount> mounts;
@@ -85,15 +129,7 @@ public static class MountNamespaces
                 {
                     continue;
                 }
-                string? role = Same(m.Upper, upper) ? "upper"
-                    : Same(m.Work, work) ? "work dir"
-                    : Same(m.Upper, work) ? "upper"
-                    : Same(m.Work, upper) ? "work dir"
-                    : null;
-                if (role is not null)
-                {
-                    result.Add(new OverlayUser(pid, comm, m.Target, role));
-                }
+                visit(pid, comm, m);
             }
         }
         Scan(null, "");
@@ -101,7 +137,6 @@ public static class MountNamespaces
         {
             Scan(pid, comm);
         }
-        return result;
     }
 
     /// <summary>

@@ -1085,6 +1085,40 @@ public static class OverlayMounter
             : error;
     }
 
+    /// <summary>
+    /// With index=on the kernel refuses a lower that another overlay uses as upper or work dir
+    /// ("lowerdir is in-use as upperdir/workdir of another mount"), without saying which lower:
+    /// the error names the lowers (and data layers) found as another overlay's upper or work dir,
+    /// and those overlays, in this or another mount namespace.
+    /// </summary>
+    private static OverlayException LowerInUse(OverlaySpec spec, MountLayers ls, string kernelSays, ErrnoException cause)
+    {
+        var mine = ls.Lowers.Concat(ls.Datas).Where(l => l.Path != ModuleEmptyDir.DirPath).ToList();
+        var byReal = new Dictionary<string, Layer>(StringComparer.Ordinal);
+        foreach (var l in mine)
+        {
+            byReal.TryAdd(l.RealPath.TrimEnd('/'), l);
+        }
+        var found = MountNamespaces.FindUsersOf(byReal.Keys, ls.OwnMountId);
+        const string why = "with index=on the kernel refuses a lower layer that another overlay writes to";
+        if (found.Count == 0)
+        {
+            string which = mine.Count == 1 ? $"The lower '{mine[0].Path}'" : $"One of the lowers ({string.Join(", ", mine.Take(5).Select(l => $"'{l.Path}'"))}{(mine.Count > 5 ? ", ..." : "")})";
+            return new OverlayException(ErrorIds.LowerInUse, OverlayErrorCategory.ResourceBusy,
+                $"{which} is the upper or work dir of an overlay that is not mounted in any mount namespace readable here (perhaps one detached lazily and still held open); {why}. (The kernel said: \"{kernelSays}\".)",
+                mine.Count == 1 ? mine[0].Path : spec.Target,
+                "Wait until the other overlay is released, or use a copy of the layer as lower.", cause);
+        }
+        var (first, firstDir) = found[0];
+        string uses = string.Join("; ", found.Take(5).Select(f => $"the lower '{byReal[f.Dir].Path}' is the {f.User.Role} of {f.User}"));
+        string action = first.OtherNamespace
+            ? $"Dismount it in that namespace (nsenter -t {first.ProcessId} -m umount '{first.MountPoint}'), end the process that holds the namespace, or use a copy of the layer as lower."
+            : $"Dismount '{first.MountPoint}' first (Dismount-Overlay -Target '{first.MountPoint}'), or use a copy of the layer as lower.";
+        return new OverlayException(ErrorIds.LowerInUse, OverlayErrorCategory.ResourceBusy,
+            $"The kernel refused to mount the overlay at '{spec.Target}': {uses}{(found.Count > 5 ? $"; and {found.Count - 5} more" : "")}; {why}. (The kernel said: \"{kernelSays}\".)",
+            byReal[firstDir].Path, action + " Without index=on the kernel only warns, and what that overlay writes shows through this one unpredictably.", cause);
+    }
+
     private static OverlayException FellBackToReadOnly(OverlaySpec spec, List<string> warnings)
         => new(ErrorIds.MountFellBackToReadOnly, OverlayErrorCategory.InvalidResult,
             $"The kernel would mount '{spec.Target}' read-only although read-write was asked for{(warnings.Count > 0 ? ": " + string.Join("; ", warnings) : "")}. The mount was not kept.",
@@ -1096,16 +1130,26 @@ public static class OverlayMounter
         {
             return nested; // "workdir and upperdir must be separate subtrees", through a symbolic link
         }
-        if (errno == Errno.EBUSY && ls.Upper is not null && messages.Any(m => m.Contains("in-use", StringComparison.Ordinal)))
+        if (errno == Errno.EBUSY && messages.FirstOrDefault(m => m.Contains(" is in-use ", StringComparison.Ordinal)) is { } busy)
         {
-            // index=on: the kernel refuses an upper or work dir in use itself.
-            var busy = messages.First(m => m.Contains("in-use", StringComparison.Ordinal));
-            return (OverlayException)InUse(spec, ls, isUpper: !busy.StartsWith("workdir", StringComparison.Ordinal), busy, confirmed: true);
+            // index=on: the kernel refuses a layer another overlay uses as upper or work dir, and
+            // names the role of the layer given: "upperdir", "workdir" or "lowerdir is in-use as
+            // upperdir/workdir of another mount, ...".
+            switch (busy[..busy.IndexOf(' ', StringComparison.Ordinal)])
+            {
+                case "upperdir" when ls.Upper is not null:
+                    return (OverlayException)InUse(spec, ls, isUpper: true, busy, confirmed: true);
+                case "workdir" when ls.Work is not null:
+                    return (OverlayException)InUse(spec, ls, isUpper: false, busy, confirmed: true);
+                case "lowerdir":
+                    return LowerInUse(spec, ls, busy, new ErrnoException(call, errno, spec.Target, busy));
+            }
         }
         var text = KernelText(errno, messages);
         var (id, category, action) = errno switch
         {
-            Errno.EBUSY => (ErrorIds.UpperInUse, OverlayErrorCategory.ResourceBusy, "Dismount the overlay that uses this upper or work dir first."),
+            // No in-use report read from the kernel log: with an upper, most likely that one.
+            Errno.EBUSY when ls.Upper is not null => (ErrorIds.UpperInUse, OverlayErrorCategory.ResourceBusy, "Dismount the overlay that uses this upper or work dir first."),
             Errno.ESTALE => (ErrorIds.MountFailed, OverlayErrorCategory.InvalidData, "With index=on the upper remembers its lowers; mount it with the same lowers, or use a fresh upper and work dir."),
             _ => KernelErrnoMeaning(errno, ErrorIds.MountFailed, messages.Count > 0 ? "Fix what the kernel names above." : "See the kernel log (dmesg | grep overlayfs) for the reason."),
         };
