@@ -270,6 +270,7 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
             $out = Get-OverlayLayer -DataRoot $DataRoot -Image nosuch:1, other:1 -ErrorVariable err -ErrorAction SilentlyContinue
             $err[0].FullyQualifiedErrorId | Should -Be 'ImageNotFound,OverlayTools.GetOverlayLayerCommand'
             $err[0].TargetObject | Should -Be 'nosuch:1'
+            @($err).Count | Should -Be 1
             @($out).Count | Should -Be 1
             $out.Image | Should -Be 'other:1'
             Get-OverlayLayer -DataRoot $DataRoot -Container nosuch -ErrorVariable err2 -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
@@ -294,6 +295,7 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
                 $prefix | Should -Not -BeNullOrEmpty
                 Get-OverlayLayer -DataRoot $DataRoot -Image $prefix -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
                 $err[0].FullyQualifiedErrorId | Should -Be 'ImageAmbiguous,OverlayTools.GetOverlayLayerCommand'
+                @($err).Count | Should -Be 1 -Because 'an ambiguous prefix is not also reported as not found'
             }
             finally {
                 foreach ($tag in $extra) { Invoke-TestDocker $D rmi $tag | Out-Null }

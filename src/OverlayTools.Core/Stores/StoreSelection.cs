@@ -6,12 +6,70 @@ using OverlayTools.Stores.Containerd;
 namespace OverlayTools.Stores;
 
 /// <summary>
-/// What a -Container value (and -Namespace) selects across open stores, shared by every cmdlet
-/// that takes containers (Get-OverlayLayer, Get-OverlayChange). Wildcard matching is passed in,
+/// What an -Image or -Container value (and -Namespace) selects across open stores, shared by every
+/// cmdlet that takes them (Get-OverlayLayer, Get-OverlayChange). Wildcard matching is passed in,
 /// so the Core keeps no PowerShell reference.
 /// </summary>
 public static class StoreSelection
 {
+    /// <summary>
+    /// The images <paramref name="query"/> selects: with <paramref name="wildcard"/>, every image
+    /// that matches in any store (names, aliases, ids; intermediate images left out; none is no
+    /// error); without it, the one image each store has under that name (":latest" implied), full
+    /// id or unique id prefix, and ImageNotFound when no store has one. Only images whose namespace
+    /// <paramref name="inNamespaces"/> accepts are considered (null: all). A store whose index
+    /// cannot be read, or an ambiguous id prefix, goes to <paramref name="report"/> and the other
+    /// stores are still searched; ImageNotFound is then not reported as well.
+    /// </summary>
+    public static List<(ILayerStore Store, StoreImageInfo Info)> Images(
+        IReadOnlyList<ILayerStore> stores, string query, Func<string, bool>? wildcard, Func<string?, bool>? inNamespaces, Action<OverlayException> report)
+    {
+        ArgumentNullException.ThrowIfNull(stores);
+        ArgumentNullException.ThrowIfNull(report);
+        var selected = new List<(ILayerStore, StoreImageInfo)>();
+        bool reported = false;
+        foreach (var store in stores)
+        {
+            IReadOnlyList<StoreImageInfo> images;
+            try
+            {
+                images = store.ListImages();
+            }
+            catch (OverlayException e)
+            {
+                report(e);
+                reported = true;
+                continue;
+            }
+            if (inNamespaces is not null)
+            {
+                images = images.Where(i => inNamespaces(i.Namespace)).ToList();
+            }
+            if (wildcard is not null)
+            {
+                selected.AddRange(StoreLookup.MatchImages(images, wildcard).Select(i => (store, i)));
+                continue;
+            }
+            try
+            {
+                if (StoreLookup.FindImage(images, query) is { } found)
+                {
+                    selected.Add((store, found));
+                }
+            }
+            catch (OverlayException e)
+            {
+                report(e);
+                reported = true;
+            }
+        }
+        if (wildcard is null && selected.Count == 0 && !reported)
+        {
+            report(StoreLookup.NotFound("image", query, stores));
+        }
+        return selected;
+    }
+
     /// <summary>
     /// The containers <paramref name="query"/> selects: with <paramref name="wildcard"/>, every
     /// container whose name or id matches in any store (none is no error); without it, the one

@@ -246,42 +246,17 @@ public sealed class GetOverlayLayerCommand : OverlayCmdlet, IDisposable
             return;
         }
         CheckNamespaces(stores);
-        var work = new List<(ILayerStore Store, StoreImageInfo Info, string? Shown)>();
-        if (HasWildcards(query))
-        {
-            var pattern = Pattern(query);
-            foreach (var s in stores)
-            {
-                if (TryList(() => InNamespaces(s.ListImages(), i => i.Namespace)) is { } images)
-                {
-                    work.AddRange(StoreLookup.MatchImages(images, pattern.IsMatch).Select(i => (s, i, (string?)null)));
-                }
-            }
-        }
-        else
-        {
-            foreach (var s in stores)
-            {
-                if (TryList(() => InNamespaces(s.ListImages(), i => i.Namespace)) is { } images && TryFind(() => StoreLookup.FindImage(images, query)) is { } found)
-                {
-                    string? shown = found.Names.Contains(query, StringComparer.Ordinal) ? query
-                        : !StoreLookup.HasTagOrDigest(query) && found.Names.Contains(query + ":latest", StringComparer.Ordinal) ? query + ":latest" : null;
-                    work.Add((s, found, shown));
-                }
-            }
-            if (work.Count == 0)
-            {
-                WriteOverlayError(StoreLookup.NotFound("image", query, stores));
-                return;
-            }
-        }
+        bool wildcard = HasWildcards(query);
+        var patterns = Namespace is { Length: > 0 } ? Namespace.Select(Pattern).ToList() : null;
+        var work = StoreSelection.Images(stores, query, wildcard ? Pattern(query).IsMatch : null,
+            patterns is null ? null : ns => ns is not null && patterns.Any(p => p.IsMatch(ns)), WriteOverlayError);
         for (int n = 0; n < work.Count && !_stopping; n++)
         {
-            var (store, info, shown) = work[n];
+            var (store, info) = work[n];
             Progress($"Image {info.DisplayName}", n, work.Count);
             try
             {
-                WriteLayers(LayerOutput.FromImage(store.GetImage(info), shown));
+                WriteLayers(LayerOutput.FromImage(store.GetImage(info), wildcard ? null : ShownName(info, query)));
             }
             catch (OverlayException e)
             {
@@ -315,16 +290,10 @@ public sealed class GetOverlayLayerCommand : OverlayCmdlet, IDisposable
         }
     }
 
-    /// <summary>The items in the -Namespace namespaces (all items when -Namespace is not given).</summary>
-    private IReadOnlyList<T> InNamespaces<T>(IReadOnlyList<T> items, Func<T, string?> ns)
-    {
-        if (Namespace is not { Length: > 0 })
-        {
-            return items;
-        }
-        var patterns = Namespace.Select(Pattern).ToList();
-        return items.Where(i => ns(i) is { } n && patterns.Any(p => p.IsMatch(n))).ToList();
-    }
+    /// <summary>The name a literal -Image value gave the image by (with ":latest" when implied); null when it named the image by id or alias.</summary>
+    private static string? ShownName(StoreImageInfo image, string query)
+        => image.Names.Contains(query, StringComparer.Ordinal) ? query
+            : !StoreLookup.HasTagOrDigest(query) && image.Names.Contains(query + ":latest", StringComparer.Ordinal) ? query + ":latest" : null;
 
     /// <summary>Reports, once, each literal -Namespace that no containerd store read here has.</summary>
     private void CheckNamespaces(List<ILayerStore> stores)
@@ -337,32 +306,6 @@ public sealed class GetOverlayLayerCommand : OverlayCmdlet, IDisposable
         foreach (var e in StoreSelection.UnknownNamespaces(stores, Namespace.Where(n => !HasWildcards(n))))
         {
             WriteOverlayError(e);
-        }
-    }
-
-    private IReadOnlyList<T>? TryList<T>(Func<IReadOnlyList<T>> list)
-    {
-        try
-        {
-            return list();
-        }
-        catch (OverlayException e)
-        {
-            WriteOverlayError(e);
-            return null;
-        }
-    }
-
-    private T? TryFind<T>(Func<T?> find) where T : class
-    {
-        try
-        {
-            return find();
-        }
-        catch (OverlayException e)
-        {
-            WriteOverlayError(e);
-            return null;
         }
     }
 
