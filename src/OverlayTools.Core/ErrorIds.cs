@@ -97,7 +97,7 @@ public static class ErrorIds
     public const string LayerStoreUnsupported = "LayerStoreUnsupported";
     /// <summary>A store file cannot be read (permissions, I/O errors).</summary>
     public const string LayerStoreUnreadable = "LayerStoreUnreadable";
-    /// <summary>A store file holds what the engine would not write (bad JSON, an id that is no id, a bad number).</summary>
+    /// <summary>A store file holds what the engine would not write (bad JSON, an id that is no id, a bad number), or a plain file stands where the store keeps a directory.</summary>
     public const string LayerStoreMetadataInvalid = "LayerStoreMetadataInvalid";
     /// <summary>A literal -Image names no image.</summary>
     public const string ImageNotFound = "ImageNotFound";

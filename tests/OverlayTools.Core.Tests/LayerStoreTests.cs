@@ -347,6 +347,63 @@ public class Overlay2StoreTests : IDisposable
     }
 
     [Fact]
+    public void Reports_a_plain_file_where_a_directory_belongs_as_invalid_metadata_not_as_tampering()
+    {
+        // A layer's diff dir is a plain file: checked, measured and looked up by path.
+        string cache = _f.CacheIds[StoreFormat.ChainIds(_diffs)[2]];
+        Directory.Delete(Path.Combine(_f.Home, cache, "diff"), recursive: true);
+        File.WriteAllText(Path.Combine(_f.Home, cache, "diff"), "not a dir");
+        var e = ErrorFor("app:1");
+        Assert.Equal(ErrorIds.LayerStoreMetadataInvalid, e.ErrorId);
+        Assert.Equal(OverlayErrorCategory.InvalidData, e.Category);
+        using (var driver = new OverlayDriverDir(StoreDir.TryOpen(_f.Home, out _)!))
+        {
+            e = Assert.Throws<OverlayException>(() => driver.DiffSize(cache));
+            Assert.Equal(ErrorIds.LayerStoreMetadataInvalid, e.ErrorId);
+            Assert.Equal(OverlayErrorCategory.InvalidData, e.Category);
+        }
+        string orphan = StoreFixture.Hex("orphan");
+        Directory.CreateDirectory(Path.Combine(_f.Home, orphan));
+        File.WriteAllText(Path.Combine(_f.Home, orphan, "diff"), "not a dir");
+        using (var s = Open())
+        {
+            e = Assert.Throws<OverlayException>(() => s.FindLayer(Path.Combine(_f.Home, orphan, "diff")));
+            Assert.Equal(ErrorIds.LayerStoreMetadataInvalid, e.ErrorId);
+        }
+
+        // The image config dir is a plain file: the index cannot be listed, and that is no attack either.
+        string configs = Path.Combine(_f.Root, "image/overlay2/imagedb/content/sha256");
+        Directory.Delete(configs, recursive: true);
+        File.WriteAllText(configs, "not a dir");
+        using (var s = Open())
+        {
+            e = Assert.Throws<OverlayException>(() => s.ListImages());
+            Assert.Equal(ErrorIds.LayerStoreMetadataInvalid, e.ErrorId);
+            Assert.Equal(OverlayErrorCategory.InvalidData, e.Category);
+        }
+    }
+
+    [Fact]
+    public void Refuses_a_symlink_where_a_listed_or_measured_directory_belongs()
+    {
+        // Listing and measuring open with O_DIRECTORY|O_NOFOLLOW, which says ENOTDIR for a link as for a file.
+        string cache = _f.CacheIds[StoreFormat.ChainIds(_diffs)[2]];
+        Directory.Move(Path.Combine(_f.Home, cache, "diff"), Path.Combine(_f.Home, cache, "real"));
+        Directory.CreateSymbolicLink(Path.Combine(_f.Home, cache, "diff"), "real");
+        using (var driver = new OverlayDriverDir(StoreDir.TryOpen(_f.Home, out _)!))
+        {
+            var e = Assert.Throws<OverlayException>(() => driver.DiffSize(cache));
+            Assert.Equal(ErrorIds.LayerPathOutsideStore, e.ErrorId);
+            Assert.Equal(OverlayErrorCategory.SecurityError, e.Category);
+        }
+        string configs = Path.Combine(_f.Root, "image/overlay2/imagedb/content/sha256");
+        Directory.Move(configs, configs + ".real");
+        Directory.CreateSymbolicLink(configs, configs + ".real");
+        using var s = Open();
+        Assert.Equal(ErrorIds.LayerPathOutsideStore, Assert.Throws<OverlayException>(() => s.ListImages()).ErrorId);
+    }
+
+    [Fact]
     public void Refuses_a_metadata_dir_replaced_by_a_symlink()
     {
         string db = _f.LayerDb(StoreFixture.Digest("other"));

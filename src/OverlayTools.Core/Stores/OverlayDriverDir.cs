@@ -260,7 +260,13 @@ internal sealed class OverlayDriverDir : IDisposable
             {
                 return null;
             }
-            return st.Value.IsDirectory ? diffPath : throw StoreFormat.OutsideStore(diffPath, "the diff dir is not a plain directory");
+            if (!st.Value.IsDirectory)
+            {
+                throw st.Value.IsSymlink
+                    ? StoreFormat.OutsideStore(diffPath, "the diff dir is a symbolic link")
+                    : StoreFormat.Invalid(diffPath, "the diff dir is not a directory");
+            }
+            return diffPath;
         }
         catch (Exception e) when (e is not OverlayException)
         {

@@ -288,12 +288,26 @@ internal sealed unsafe class StoreDir : IDisposable
         var fd = OpenAtForListing(parent.Value, Native.Utf8Z(name)[..^1], out int errno);
         if (fd is null)
         {
-            return errno switch
+            if (errno == Errno.ENOENT)
             {
-                Errno.ENOENT => null,
-                Errno.ENOTDIR or Errno.ELOOP => throw new ErrnoException("open", errno, Join(rel), "not a directory (a symbolic link or a file where the store keeps a directory)"),
-                _ => throw new ErrnoException("open", errno, Join(rel)),
-            };
+                return null;
+            }
+            if (errno == Errno.ENOTDIR)
+            {
+                // O_DIRECTORY|O_NOFOLLOW gives ENOTDIR for a symbolic link as for a file: tell them
+                // apart as Walk does, so that only a real link becomes ELOOP (an attempt to leave the store).
+                var st = StatAt(parent.Value, name, Join(rel));
+                if (st is null)
+                {
+                    return null; // removed since the open
+                }
+                throw st.Value.IsSymlink
+                    ? new ErrnoException("open", Errno.ELOOP, Join(rel), "a symbolic link where the store keeps a directory")
+                    : new ErrnoException("open", Errno.ENOTDIR, Join(rel), "not a directory (a file where the store keeps a directory)");
+            }
+            throw errno == Errno.ELOOP
+                ? new ErrnoException("open", Errno.ELOOP, Join(rel), "a symbolic link where the store keeps a directory")
+                : new ErrnoException("open", errno, Join(rel));
         }
         return fd;
     }

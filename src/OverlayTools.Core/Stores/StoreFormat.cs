@@ -331,7 +331,12 @@ public static class StoreFormat
             $"The layer content at '{path}' is missing: {what}.", path,
             "The layer was deleted behind the engine's back or by an interrupted removal; remove and pull or build the image again.");
 
-    /// <summary>An I/O failure on a store file: permissions, a symlink in place of a store entry, I/O errors.</summary>
+    /// <summary>
+    /// An I/O failure on a store file: a symlink in place of a store entry (ELOOP: StoreDir turns
+    /// the ENOTDIR an O_DIRECTORY|O_NOFOLLOW open gives for a link into ELOOP after an lstat) is
+    /// LayerPathOutsideStore; anything else in place of a directory (ENOTDIR) is
+    /// LayerStoreMetadataInvalid; permissions and I/O errors are LayerStoreUnreadable.
+    /// </summary>
     public static OverlayException FromIo(Exception e, string fallbackPath)
     {
         if (e is OverlayException oe)
@@ -341,9 +346,13 @@ public static class StoreFormat
         if (e is ErrnoException ee)
         {
             string path = ee.Path ?? fallbackPath;
-            if (ee.Errno == Errno.ELOOP || (ee.Errno == Errno.ENOTDIR && ee.Message.Contains("symbolic", StringComparison.Ordinal)))
+            if (ee.Errno == Errno.ELOOP)
             {
                 return OutsideStore(path, "a symbolic link stands where the store keeps a plain file or directory");
+            }
+            if (ee.Errno == Errno.ENOTDIR)
+            {
+                return Invalid(path, "something other than a directory stands where the store keeps a directory", e);
             }
             if (ee.Errno is Errno.EACCES or Errno.EPERM)
             {
