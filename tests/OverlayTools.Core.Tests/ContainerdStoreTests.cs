@@ -265,4 +265,44 @@ public class ContainerdStoreTests
             }
         }
     }
+
+    [Theory]
+    [InlineData("0001-01-01T00:00:00Z")] // Go's zero time: no time, as overlay2 and podman give
+    [InlineData("2026-11-27 12:36:03")] // not RFC 3339
+    [InlineData("11/27/2026")]
+    [InlineData("2026-11-27T12:36:03.329645235Z")]
+    [InlineData("2026-11-27T14:36:03.5+02:00")]
+    public void Config_times_are_read_as_the_other_stores_read_them(string created)
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "ot-content-" + Guid.NewGuid().ToString("N")[..10]);
+        Directory.CreateDirectory(Path.Combine(dir, "blobs", "sha256"));
+        try
+        {
+            byte[] config = JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, object>
+            {
+                ["created"] = created,
+                ["history"] = new[] { new Dictionary<string, object> { ["created"] = created, ["created_by"] = "/bin/sh -c true" } },
+                ["rootfs"] = new Dictionary<string, object> { ["type"] = "layers", ["diff_ids"] = new[] { StoreFixture.Digest("zero") } },
+            });
+            string digest = OverlayTools.Stores.StoreFormat.Sha256Digest(config);
+            File.WriteAllBytes(Path.Combine(dir, "blobs", "sha256", digest[7..]), config);
+            var read = new ContentStore(dir).ReadConfig(digest);
+            var expected = OverlayTools.Stores.StoreFormat.ParseTime(created);
+            Assert.Equal(expected, read.Created);
+            Assert.Equal(expected, Assert.Single(read.History).Created);
+            if (created.StartsWith("0001-", StringComparison.Ordinal) || !created.Contains('T', StringComparison.Ordinal))
+            {
+                Assert.Null(read.Created);
+            }
+            else
+            {
+                Assert.NotNull(read.Created);
+                Assert.Equal(DateTimeKind.Utc, read.Created.Value.Kind);
+            }
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 }

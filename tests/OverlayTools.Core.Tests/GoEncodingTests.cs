@@ -45,12 +45,4 @@ public class GoEncodingTests
         Assert.Null(GoEncoding.TryTime(Convert.FromHexString("030000000EE29B706A2BF63D4CFFFF")));
         Assert.Null(GoEncoding.TryTime(Convert.FromHexString("010000000EE29B706AFFFFFFFFFFFF"))); // nanoseconds out of range
     }
-
-    [Theory]
-    [InlineData("sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", true)]
-    [InlineData("sha256:0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef", false)]
-    [InlineData("sha256:../../../../etc/passwd", false)]
-    [InlineData("sha512:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", false)]
-    [InlineData("sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n", false)]
-    public void Only_sha256_digests_become_paths(string digest, bool ok) => Assert.Equal(ok, GoEncoding.IsSha256Digest(digest));
 }

@@ -27,6 +27,15 @@ public class StoreFormatTests
         Assert.False(StoreFormat.IsHexPrefix("web"));
     }
 
+    // The containerd reader checks its digests (target, manifest, config, layer, diff id) with the same function.
+    [Theory]
+    [InlineData("sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", true)]
+    [InlineData("sha256:0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef", false)]
+    [InlineData("sha256:../../../../etc/passwd", false)]
+    [InlineData("sha512:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", false)]
+    [InlineData("sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n", false)]
+    public void Only_sha256_digests_become_paths(string digest, bool ok) => Assert.Equal(ok, StoreFormat.IsDigest(digest));
+
     [Fact]
     public void Computes_OCI_chain_ids()
     {

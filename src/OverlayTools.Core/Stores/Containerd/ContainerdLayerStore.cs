@@ -149,7 +149,7 @@ internal sealed class ContainerdLayerStore : ILayerStore
         {
             // Records whose target digest is no digest cannot be read; GetImage would say so, but
             // there is nothing to list them by.
-            var byTarget = all.Where(e => e.Namespace == ns && GoEncoding.IsSha256Digest(e.Digest)).GroupBy(e => e.Digest, StringComparer.Ordinal);
+            var byTarget = all.Where(e => e.Namespace == ns && StoreFormat.IsDigest(e.Digest)).GroupBy(e => e.Digest, StringComparer.Ordinal);
             foreach (var g in byTarget)
             {
                 string id = g.Key["sha256:".Length..];

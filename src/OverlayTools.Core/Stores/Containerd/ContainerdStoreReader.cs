@@ -3,8 +3,6 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using System.Runtime.InteropServices;
-using System.Security.Cryptography;
-using System.Text;
 using System.Threading;
 using OverlayTools.Interop;
 using OverlayTools.Mounts;
@@ -375,7 +373,7 @@ public sealed class ContainerdStoreReader : IDisposable
             Kind = KindName(rec.Kind),
             Path = SnapshotPath(rec.Id, "fs"),
             Work = rec.Kind == KindActive ? SnapshotPath(rec.Id, "work") : null,
-            ChainId = rec.Kind == KindCommitted && GoEncoding.IsSha256Digest(name) ? name : null,
+            ChainId = rec.Kind == KindCommitted && StoreFormat.IsDigest(name) ? name : null,
             ContainerIds = users,
         };
     });
@@ -386,7 +384,7 @@ public sealed class ContainerdStoreReader : IDisposable
     {
         var target = bucket.Bucket("target") ?? throw Invalid($"image '{name}' has no target", name);
         string digest = target.Text("digest") ?? throw Invalid($"image '{name}' has no target digest", name);
-        if (!GoEncoding.IsSha256Digest(digest))
+        if (!StoreFormat.IsDigest(digest))
         {
             throw Invalid($"image '{name}' has the target digest '{digest}', which is not a sha256 digest", name);
         }
@@ -395,7 +393,7 @@ public sealed class ContainerdStoreReader : IDisposable
 
         // Chain ids: the first is the first diff id, each next one sha256("<chain> <diff>").
         int n = config.DiffIds.Count;
-        var chain = ChainIds(config.DiffIds);
+        var chain = StoreFormat.ChainIds(config.DiffIds);
         var keys = new string?[n];
         var missing = new List<string>();
         for (int i = 0; i < n; i++)
@@ -514,7 +512,7 @@ public sealed class ContainerdStoreReader : IDisposable
             var resolved = ResolveManifest(ns, c, depth + 1);
             present ??= resolved;
             var diffIds = resolved.Config.DiffIds;
-            if (diffIds.Count == 0 || SnapshotKeyFor(ns, ChainIds(diffIds)[^1]) is not null)
+            if (diffIds.Count == 0 || SnapshotKeyFor(ns, StoreFormat.ChainIds(diffIds)[^1]) is not null)
             {
                 return resolved;
             }
@@ -522,16 +520,6 @@ public sealed class ContainerdStoreReader : IDisposable
         return present ?? throw new OverlayException(ErrorIds.ContainerdImageNotUnpacked, OverlayErrorCategory.ObjectNotFound,
             $"The image index {desc.Digest} has no manifest for linux/{arch} in the content store.", desc.Digest,
             "Pull the image for this platform (ctr images pull --platform linux/" + arch + ").");
-    }
-
-    internal static List<string> ChainIds(IReadOnlyList<string> diffIds)
-    {
-        var chain = new List<string>(diffIds.Count);
-        foreach (string d in diffIds)
-        {
-            chain.Add(chain.Count == 0 ? d : "sha256:" + Convert.ToHexString(SHA256.HashData(Encoding.ASCII.GetBytes(chain[^1] + " " + d))).ToLowerInvariant());
-        }
-        return chain;
     }
 
     /// <summary>The snapshotter key of a namespace's snapshot named by a chain id (or labelled with it).</summary>

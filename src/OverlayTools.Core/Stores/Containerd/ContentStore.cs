@@ -1,6 +1,5 @@
 using System;
 using System.Collections.Generic;
-using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text.Json;
@@ -54,7 +53,7 @@ internal sealed class ContentStore
     /// <summary>The blob's path; the digest must already be a valid sha256 digest.</summary>
     internal string PathOf(string digest)
     {
-        if (!GoEncoding.IsSha256Digest(digest))
+        if (!StoreFormat.IsDigest(digest))
         {
             throw new OverlayException(ErrorIds.ContainerdMetadataInvalid, OverlayErrorCategory.InvalidData,
                 $"'{digest}' is not a sha256 digest, so it cannot name a content blob.", digest, StoreAdvice);
@@ -64,7 +63,7 @@ internal sealed class ContentStore
 
     /// <summary>True when the blob is present (a regular file or anything else: it is checked when read).</summary>
     internal bool Exists(string digest)
-        => GoEncoding.IsSha256Digest(digest) && FileSystem.TryLStat(PathOf(digest), out _) is not null;
+        => StoreFormat.IsDigest(digest) && FileSystem.TryLStat(PathOf(digest), out _) is not null;
 
     internal ImageIndex ReadIndex(string digest) => Cached(digest, ParseIndex);
 
@@ -189,7 +188,7 @@ internal sealed class ContentStore
             var d = ParseDescriptor(m);
             if (m.TryGetProperty("platform", out var p) && p.ValueKind == JsonValueKind.Object)
             {
-                d = d with { Os = OptString(p, "os"), Architecture = OptString(p, "architecture"), Variant = OptString(p, "variant") };
+                d = d with { Os = StoreFormat.GetString(p, "os"), Architecture = StoreFormat.GetString(p, "architecture"), Variant = StoreFormat.GetString(p, "variant") };
             }
             list.Add(d);
         }
@@ -220,7 +219,7 @@ internal sealed class ContentStore
         foreach (var d in Array(rootfs, "diff_ids"))
         {
             string id = d.ValueKind == JsonValueKind.String ? d.GetString()! : throw new InvalidOperationException("a diff id is not a string");
-            if (!GoEncoding.IsSha256Digest(id))
+            if (!StoreFormat.IsDigest(id))
             {
                 throw new InvalidOperationException($"diff id '{id}' is not a sha256 digest");
             }
@@ -236,10 +235,10 @@ internal sealed class ContentStore
                     continue;
                 }
                 bool empty = e.TryGetProperty("empty_layer", out var el) && el.ValueKind == JsonValueKind.True;
-                history.Add(new HistoryEntry(OptTime(e, "created"), OptString(e, "created_by"), OptString(e, "comment"), empty));
+                history.Add(new HistoryEntry(OptTime(e, "created"), StoreFormat.GetString(e, "created_by"), StoreFormat.GetString(e, "comment"), empty));
             }
         }
-        return new ImageConfig(diffIds, history, OptTime(root, "created"), OptString(root, "os"), OptString(root, "architecture"), OptString(root, "variant"));
+        return new ImageConfig(diffIds, history, OptTime(root, "created"), StoreFormat.GetString(root, "os"), StoreFormat.GetString(root, "architecture"), StoreFormat.GetString(root, "variant"));
     }
 
     private static Descriptor ParseDescriptor(JsonElement e)
@@ -248,13 +247,13 @@ internal sealed class ContentStore
         {
             throw new InvalidOperationException("a descriptor is not an object");
         }
-        string digest = OptString(e, "digest") ?? throw new InvalidOperationException("a descriptor has no digest");
-        if (!GoEncoding.IsSha256Digest(digest))
+        string digest = StoreFormat.GetString(e, "digest") ?? throw new InvalidOperationException("a descriptor has no digest");
+        if (!StoreFormat.IsDigest(digest))
         {
             throw new InvalidOperationException($"descriptor digest '{digest}' is not a sha256 digest");
         }
         long size = e.TryGetProperty("size", out var s) && s.ValueKind == JsonValueKind.Number && s.TryGetInt64(out long v) ? v : -1;
-        return new Descriptor(OptString(e, "mediaType") ?? "", digest, size);
+        return new Descriptor(StoreFormat.GetString(e, "mediaType") ?? "", digest, size);
     }
 
     private static IEnumerable<JsonElement> Array(JsonElement parent, string name)
@@ -270,35 +269,13 @@ internal sealed class ContentStore
         return a.EnumerateArray();
     }
 
-    private static string? OptString(JsonElement e, string name)
-        => e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
-
-    private static DateTime? OptTime(JsonElement e, string name) => OptString(e, name) is { } s ? ParseRfc3339(s) : null;
-
-    /// <summary>RFC 3339 as Go writes it (up to 9 fractional digits; .NET parses 7), in UTC; null if malformed.</summary>
-    internal static DateTime? ParseRfc3339(string s)
-    {
-        int dot = s.IndexOf('.', StringComparison.Ordinal);
-        if (dot > 0)
-        {
-            int end = dot + 1;
-            while (end < s.Length && char.IsAsciiDigit(s[end]))
-            {
-                end++;
-            }
-            if (end - dot - 1 > 7)
-            {
-                s = string.Concat(s.AsSpan(0, dot + 8), s.AsSpan(end));
-            }
-        }
-        return DateTime.TryParse(s, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var t) ? t : null;
-    }
+    private static DateTime? OptTime(JsonElement e, string name) => StoreFormat.ParseTime(StoreFormat.GetString(e, name));
 
     internal const string StoreAdvice = "The store's records are damaged or were written by something else than containerd; check them with 'ctr' while the daemon runs.";
 
     private OverlayException Invalid(string digest, string why, int errno = 0)
     {
-        string path = GoEncoding.IsSha256Digest(digest) ? PathOf(digest) : digest;
+        string path = StoreFormat.IsDigest(digest) ? PathOf(digest) : digest;
         return new OverlayException(ErrorIds.ContainerdBlobInvalid, errno is Errno.EACCES or Errno.EPERM ? OverlayErrorCategory.PermissionDenied : OverlayErrorCategory.InvalidData,
             $"The content blob {digest} cannot be used: {why}.", path,
             errno is Errno.EACCES or Errno.EPERM ? "Run as root: containerd's content store is readable by root only." : "The image is damaged: pull it again, or remove it.");

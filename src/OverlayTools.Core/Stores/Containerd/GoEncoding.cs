@@ -1,14 +1,14 @@
 using System;
 using System.Buffers.Binary;
-using System.Text.RegularExpressions;
 
 namespace OverlayTools.Stores.Containerd;
 
 /// <summary>
 /// Decoders for the values containerd stores in its bbolt files: Go's encoding/binary varints and
-/// time.Time.MarshalBinary, and checks for the digests and ids that become paths.
+/// time.Time.MarshalBinary. (Digests that become paths are checked with StoreFormat.IsDigest, as in
+/// the other stores.)
 /// </summary>
-internal static partial class GoEncoding
+internal static class GoEncoding
 {
     /// <summary>Go binary.Uvarint, strict: the whole value must be one varint of at most 10 bytes.</summary>
     internal static bool TryUvarint(ReadOnlySpan<byte> data, out ulong value)
@@ -68,10 +68,4 @@ internal static partial class GoEncoding
         // The instant is absolute; the zone offset only tells how Go would print it.
         return new DateTime(1, 1, 1, 0, 0, 0, DateTimeKind.Utc).AddTicks((seconds * TimeSpan.TicksPerSecond) + (nanos / 100));
     }
-
-    /// <summary>sha256:&lt;64 lowercase hex&gt;, the only digest form used to build paths.</summary>
-    internal static bool IsSha256Digest(string? s) => s is not null && Sha256Digest().IsMatch(s);
-
-    [GeneratedRegex(@"^sha256:[0-9a-f]{64}\z", RegexOptions.CultureInvariant)]
-    private static partial Regex Sha256Digest();
 }
