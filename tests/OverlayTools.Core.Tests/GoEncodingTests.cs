@@ -42,6 +42,7 @@ public class GoEncodingTests
         Assert.Equal(DateTimeKind.Utc, t.Value.Kind);
         Assert.Equal(new DateTime(2026, 11, 27, 12, 36, 58, DateTimeKind.Utc), t.Value.AddTicks(-(t.Value.Ticks % TimeSpan.TicksPerSecond)));
         Assert.Null(GoEncoding.TryTime([1, 2, 3]));
+        Assert.Null(GoEncoding.TryTime(Convert.FromHexString("01000000000000000000000000FFFF"))); // Go's zero time: not set
         Assert.Null(GoEncoding.TryTime(Convert.FromHexString("030000000EE29B706A2BF63D4CFFFF")));
         Assert.Null(GoEncoding.TryTime(Convert.FromHexString("010000000EE29B706AFFFFFFFFFFFF"))); // nanoseconds out of range
     }

@@ -65,6 +65,10 @@ internal static class GoEncoding
         {
             return null;
         }
+        if (seconds == 0 && nanos == 0)
+        {
+            return null; // Go's zero time: "not set", as StoreFormat.ParseTime reads it in JSON
+        }
         // The instant is absolute; the zone offset only tells how Go would print it.
         return new DateTime(1, 1, 1, 0, 0, 0, DateTimeKind.Utc).AddTicks((seconds * TimeSpan.TicksPerSecond) + (nanos / 100));
     }
