@@ -23,52 +23,8 @@ public static class StoreSelection
     /// </summary>
     public static List<(ILayerStore Store, StoreImageInfo Info)> Images(
         IReadOnlyList<ILayerStore> stores, string query, Func<string, bool>? wildcard, Func<string?, bool>? inNamespaces, Action<OverlayException> report)
-    {
-        ArgumentNullException.ThrowIfNull(stores);
-        ArgumentNullException.ThrowIfNull(report);
-        var selected = new List<(ILayerStore, StoreImageInfo)>();
-        bool reported = false;
-        foreach (var store in stores)
-        {
-            IReadOnlyList<StoreImageInfo> images;
-            try
-            {
-                images = store.ListImages();
-            }
-            catch (OverlayException e)
-            {
-                report(e);
-                reported = true;
-                continue;
-            }
-            if (inNamespaces is not null)
-            {
-                images = images.Where(i => inNamespaces(i.Namespace)).ToList();
-            }
-            if (wildcard is not null)
-            {
-                selected.AddRange(StoreLookup.MatchImages(images, wildcard).Select(i => (store, i)));
-                continue;
-            }
-            try
-            {
-                if (StoreLookup.FindImage(images, query) is { } found)
-                {
-                    selected.Add((store, found));
-                }
-            }
-            catch (OverlayException e)
-            {
-                report(e);
-                reported = true;
-            }
-        }
-        if (wildcard is null && selected.Count == 0 && !reported)
-        {
-            report(StoreLookup.NotFound("image", query, stores));
-        }
-        return selected;
-    }
+        => Select(stores, "image", query, wildcard, inNamespaces, report,
+            s => s.ListImages(), i => i.Namespace, StoreLookup.MatchImages, StoreLookup.FindImage);
 
     /// <summary>
     /// The containers <paramref name="query"/> selects: with <paramref name="wildcard"/>, every
@@ -81,17 +37,26 @@ public static class StoreSelection
     /// </summary>
     public static List<(ILayerStore Store, StoreContainerInfo Info)> Containers(
         IReadOnlyList<ILayerStore> stores, string query, Func<string, bool>? wildcard, Func<string?, bool>? inNamespaces, Action<OverlayException> report)
+        => Select(stores, "container", query, wildcard, inNamespaces, report,
+            s => s.ListContainers(), c => c.Namespace, StoreLookup.MatchContainers, StoreLookup.FindContainer);
+
+    /// <summary>The one selection loop behind <see cref="Images"/> and <see cref="Containers"/>.</summary>
+    private static List<(ILayerStore Store, T Info)> Select<T>(
+        IReadOnlyList<ILayerStore> stores, string kind, string query, Func<string, bool>? wildcard, Func<string?, bool>? inNamespaces, Action<OverlayException> report,
+        Func<ILayerStore, IReadOnlyList<T>> list, Func<T, string?> namespaceOf,
+        Func<IReadOnlyList<T>, Func<string, bool>, IEnumerable<T>> match, Func<IReadOnlyList<T>, string, T?> find)
+        where T : class
     {
         ArgumentNullException.ThrowIfNull(stores);
         ArgumentNullException.ThrowIfNull(report);
-        var selected = new List<(ILayerStore, StoreContainerInfo)>();
+        var selected = new List<(ILayerStore, T)>();
         bool reported = false;
         foreach (var store in stores)
         {
-            IReadOnlyList<StoreContainerInfo> containers;
+            IReadOnlyList<T> items;
             try
             {
-                containers = store.ListContainers();
+                items = list(store);
             }
             catch (OverlayException e)
             {
@@ -101,16 +66,16 @@ public static class StoreSelection
             }
             if (inNamespaces is not null)
             {
-                containers = containers.Where(c => inNamespaces(c.Namespace)).ToList();
+                items = items.Where(i => inNamespaces(namespaceOf(i))).ToList();
             }
             if (wildcard is not null)
             {
-                selected.AddRange(StoreLookup.MatchContainers(containers, wildcard).Select(c => (store, c)));
+                selected.AddRange(match(items, wildcard).Select(i => (store, i)));
                 continue;
             }
             try
             {
-                if (StoreLookup.FindContainer(containers, query) is { } found)
+                if (find(items, query) is { } found)
                 {
                     selected.Add((store, found));
                 }
@@ -123,7 +88,7 @@ public static class StoreSelection
         }
         if (wildcard is null && selected.Count == 0 && !reported)
         {
-            report(StoreLookup.NotFound("container", query, stores));
+            report(StoreLookup.NotFound(kind, query, stores));
         }
         return selected;
     }
