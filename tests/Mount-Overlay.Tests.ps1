@@ -451,6 +451,12 @@ Describe 'Mount-Overlay' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
             Test-MountedAt $target | Should -BeTrue
         }
 
+        It 'asks for -Lower, not for the pipeline-only LayerPath, when the lower layers are forgotten' {
+            { Mount-Overlay -Upper $Up -Target $Merged -ErrorAction Stop } | Should -Throw -ErrorId 'MissingMandatoryParameter,OverlayTools.MountOverlayCommand' -ExpectedMessage '*-Lower*'
+            Test-MountedAt $Merged | Should -BeFalse
+            Test-Path -LiteralPath "$Up.work" | Should -BeFalse
+        }
+
         It 'reports missing CAP_SYS_ADMIN as NotRoot' {
             $pwsh = Get-PwshExe
             $module = if ($env:OVERLAYTOOLS_MODULE) { $env:OVERLAYTOOLS_MODULE } else { Join-Path $PSScriptRoot '../out/OverlayTools/OverlayTools.psd1' }

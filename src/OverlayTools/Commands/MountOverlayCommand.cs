@@ -27,7 +27,12 @@ public sealed class MountOverlayCommand : OverlayCmdlet
     public string[] Lower { get; set; } = [];
 
     /// <summary>One layer of a stream of layers (Get-OverlayLayer's Path), top first; all records together form the stack.</summary>
-    [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true, ParameterSetName = LayerSet)]
+    /// <remarks>
+    /// Not mandatory, though the Layer set needs it: the Layer set is the default, so a forgotten
+    /// -Lower would otherwise make PowerShell ask for "LayerPath", a name nobody types. Without
+    /// pipeline input the command asks for -Lower instead (see ProcessRecord).
+    /// </remarks>
+    [Parameter(ValueFromPipelineByPropertyName = true, ParameterSetName = LayerSet)]
     [Alias("Path")]
     [ValidateNotNullOrEmpty]
     public string LayerPath { get; set; } = "";
@@ -92,6 +97,16 @@ public sealed class MountOverlayCommand : OverlayCmdlet
     {
         if (ParameterSetName == LayerSet)
         {
+            if (string.IsNullOrEmpty(LayerPath))
+            {
+                string message = MyInvocation.ExpectingInput
+                    ? "An object piped to Mount-Overlay has no Path (a layer from Get-OverlayLayer) and no LowerDir (as docker inspect's GraphDriver.Data has)."
+                    : "Mount-Overlay needs the lower layers: give -Lower, for example Mount-Overlay -Lower ./lower -Upper ./upper -Target ./merged, or pipe Get-OverlayLayer output in.";
+                ThrowTerminatingError(new ErrorRecord(new ParameterBindingException(message), "MissingMandatoryParameter", ErrorCategory.InvalidArgument, null)
+                {
+                    ErrorDetails = new ErrorDetails(message) { RecommendedAction = "Give -Lower <dir[]> (highest priority first), or pipe layers from Get-OverlayLayer." },
+                });
+            }
             // A stream of layers forms one stack: collect it, mount it at the end.
             _streamed.Add((LayerPath, LayerRole, LayerPosition));
             return;
