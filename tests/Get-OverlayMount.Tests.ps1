@@ -139,6 +139,15 @@ Describe 'Get-OverlayMount' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
         @($m | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] -and $_.Message -match 'already listed' }).Count | Should -Be 1
     }
 
+    It 'takes its own output from the pipeline again (a null ProcessId is this namespace)' {
+        Mount-Overlay -Lower $L1, $L2 -Target $Merged
+        $again = @(Get-OverlayMount -Target $Merged | Get-OverlayMount)
+        $again.Count | Should -Be 1
+        $again[0].MountId | Should -Be (Get-OverlayMount -Target $Merged).MountId
+        Get-OverlayMount -ProcessId 0 -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        $err[0].FullyQualifiedErrorId | Should -Be 'ProcessIdOutOfRange,OverlayTools.GetOverlayMountCommand'
+    }
+
     It 'reports an unreadable process as MountInfoUnreadable' {
         Get-OverlayMount -ProcessId 999999999 -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
         $err[0].FullyQualifiedErrorId | Should -Be 'MountInfoUnreadable,OverlayTools.GetOverlayMountCommand'

@@ -34,14 +34,23 @@ public sealed class GetOverlayMountCommand : OverlayCmdlet
     public string? Upper { get; set; }
 
     /// <summary>Read the mount namespace of this process instead of the current one.</summary>
+    /// <remarks>
+    /// No ValidateRange: an OverlayMount of the current namespace carries a null ProcessId, and
+    /// piping Get-OverlayMount output back in must bind it as "this namespace", not fail.
+    /// </remarks>
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [Alias("Id", "Pid")]
-    [ValidateRange(1, int.MaxValue)]
     public int? ProcessId { get; set; }
 
     /// <inheritdoc/>
     protected override void ProcessRecord()
     {
+        if (ProcessId is <= 0)
+        {
+            WriteError(new ErrorRecord(new ArgumentOutOfRangeException(nameof(ProcessId), ProcessId, "A process id is 1 or more."),
+                "ProcessIdOutOfRange", ErrorCategory.InvalidArgument, ProcessId));
+            return;
+        }
         // Piped processes mostly share a mount namespace: each namespace is listed once.
         if (ProcessId is { } pid && FileSystem.TryReadLink($"/proc/{pid}/ns/mnt", out _) is { } ns && !_namespaces.Add(ns))
         {
