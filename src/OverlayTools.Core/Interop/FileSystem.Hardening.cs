@@ -12,25 +12,7 @@ internal static unsafe partial class FileSystem
 {
     /// <summary>statx of a name in a directory descriptor, not following a final symlink; null and errno on failure.</summary>
     internal static FileStatus? TryStatAt(int dirFd, string name, bool follow, out int errno)
-    {
-        CheckNoNul(name);
-        byte* buf = stackalloc byte[256];
-        fixed (byte* p = Native.Utf8Z(name))
-        {
-            int flags = follow ? 0 : Native.AT_SYMLINK_NOFOLLOW;
-            if (name.Length == 0)
-            {
-                flags |= Native.AT_EMPTY_PATH;
-            }
-            if (Native.Statx(dirFd, p, flags, Native.STATX_TYPE | Native.STATX_MODE | Native.STATX_INO | Native.STATX_UID | Native.STATX_MNT_ID, buf) != 0)
-            {
-                errno = Marshal.GetLastPInvokeError();
-                return null;
-            }
-        }
-        errno = 0;
-        return FromStatx(buf);
-    }
+        => TryStatus(dirFd, name, (follow ? 0 : Native.AT_SYMLINK_NOFOLLOW) | (name.Length == 0 ? Native.AT_EMPTY_PATH : 0), out errno);
 
     /// <summary>openat(2) with O_CREAT and a mode (O_CLOEXEC is always added); null and errno on failure.</summary>
     internal static Fd? TryOpenCreateAt(int dirFd, string name, int flags, uint mode, out int errno)

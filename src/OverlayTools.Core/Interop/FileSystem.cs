@@ -53,37 +53,21 @@ internal static unsafe partial class FileSystem
 
     /// <summary>statx of a path without following its last symlink; null if it does not exist.</summary>
     internal static FileStatus? TryLStat(string path, out int errno)
-    {
-        CheckNoNul(path);
-        byte* buf = stackalloc byte[256];
-        fixed (byte* p = Native.Utf8Z(path))
-        {
-            if (Native.Statx(Native.AT_FDCWD, p, Native.AT_SYMLINK_NOFOLLOW, Native.STATX_TYPE | Native.STATX_MODE | Native.STATX_INO | Native.STATX_UID | Native.STATX_MNT_ID, buf) != 0)
-            {
-                errno = Marshal.GetLastPInvokeError();
-                return null;
-            }
-        }
-        errno = 0;
-        return FromStatx(buf);
-    }
+        => TryStatus(Native.AT_FDCWD, path, Native.AT_SYMLINK_NOFOLLOW, out errno);
 
     private static FileStatus StatAt(int dirFd, string path, int flags, string? pathForErrors)
-    {
-        byte* buf = stackalloc byte[256];
-        fixed (byte* p = Native.Utf8Z(path))
-        {
-            if (Native.Statx(dirFd, p, flags, Native.STATX_TYPE | Native.STATX_MODE | Native.STATX_INO | Native.STATX_UID | Native.STATX_MNT_ID, buf) != 0)
-            {
-                throw new ErrnoException("statx", Marshal.GetLastPInvokeError(), pathForErrors ?? path);
-            }
-        }
-        return FromStatx(buf);
-    }
+        => TryStatus(dirFd, path, flags, out int errno) ?? throw new ErrnoException("statx", errno, pathForErrors ?? path);
 
-    private static FileStatus FromStatx(byte* buf)
+    private const uint StatusMask = Native.STATX_TYPE | Native.STATX_MODE | Native.STATX_INO | Native.STATX_UID | Native.STATX_MNT_ID;
+
+    /// <summary>statx (through <see cref="Posix.TryStatx"/>) as a FileStatus; null and errno on failure.</summary>
+    private static FileStatus? TryStatus(int dirFd, string path, int flags, out int errno)
     {
-        var s = EntryStat.FromStatx(buf);
+        CheckNoNul(path);
+        if (!Posix.TryStatx(dirFd, Native.Utf8Z(path), flags, StatusMask, out var s, out errno))
+        {
+            return null;
+        }
         return new FileStatus(s.Mode, s.Uid, s.Ino, s.DevMajor, s.DevMinor, s.MountId, s.IsMountRoot);
     }
 

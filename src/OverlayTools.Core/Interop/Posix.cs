@@ -124,7 +124,7 @@ internal static unsafe class Posix
 
     /// <summary>lstat of an entry in a directory; false and errno when it does not exist or fails.</summary>
     internal static bool TryStatAt(int dirFd, byte[] nameZ, out EntryStat st, out int errno)
-        => TryStatxAt(dirFd, nameZ, Native.AT_SYMLINK_NOFOLLOW | Native.AT_STATX_DONT_SYNC, out st, out errno);
+        => TryStatx(dirFd, nameZ, Native.AT_SYMLINK_NOFOLLOW | Native.AT_STATX_DONT_SYNC, StatMask, out st, out errno);
 
     /// <summary>
     /// stat of a relative path below a directory, following symbolic links (an absolute link
@@ -133,42 +133,25 @@ internal static unsafe class Posix
     /// podman's diff: nothing is opened.
     /// </summary>
     internal static bool TryStatFollowAt(int dirFd, byte[] pathZ, out EntryStat st, out int errno)
-        => TryStatxAt(dirFd, pathZ, Native.AT_NO_AUTOMOUNT | Native.AT_STATX_DONT_SYNC, out st, out errno);
+        => TryStatx(dirFd, pathZ, Native.AT_NO_AUTOMOUNT | Native.AT_STATX_DONT_SYNC, StatMask, out st, out errno);
 
-    private static bool TryStatxAt(int dirFd, byte[] pathZ, int flags, out EntryStat st, out int errno)
+    /// <summary>statx of an open descriptor (AT_EMPTY_PATH).</summary>
+    internal static EntryStat StatFd(Fd fd, string pathForErrors)
+        => TryStatx(fd.Value, s_empty, Native.AT_SYMLINK_NOFOLLOW | Native.AT_EMPTY_PATH, StatMask, out var st, out int errno)
+            ? st
+            : throw new ErrnoException("statx", errno, pathForErrors);
+
+    /// <summary>
+    /// statx(2) of <paramref name="pathZ"/> (NUL-terminated) relative to <paramref name="dirFd"/>,
+    /// decoded by <see cref="EntryStat.FromStatx"/>; false and errno on failure. The one statx
+    /// call in the module: every stat wrapper (here, in FileSystem, in StoreDir) goes through it.
+    /// </summary>
+    internal static bool TryStatx(int dirFd, byte[] pathZ, int flags, uint mask, out EntryStat st, out int errno)
     {
         byte* buf = stackalloc byte[256];
         fixed (byte* p = pathZ)
         {
-            if (Native.Statx(dirFd, p, flags, StatMask, buf) != 0)
-            {
-                errno = Marshal.GetLastPInvokeError();
-                st = default;
-                return false;
-            }
-        }
-        errno = 0;
-        st = EntryStat.FromStatx(buf);
-        return true;
-    }
-
-    /// <summary>statx of an open descriptor (AT_EMPTY_PATH).</summary>
-    internal static EntryStat StatFd(Fd fd, string pathForErrors)
-    {
-        if (!TryStatAt(fd.Value, s_empty, out var st, out int errno, emptyPath: true))
-        {
-            throw new ErrnoException("statx", errno, pathForErrors);
-        }
-        return st;
-    }
-
-    private static bool TryStatAt(int dirFd, byte[] nameZ, out EntryStat st, out int errno, bool emptyPath)
-    {
-        byte* buf = stackalloc byte[256];
-        fixed (byte* p = nameZ)
-        {
-            int flags = Native.AT_SYMLINK_NOFOLLOW | (emptyPath ? Native.AT_EMPTY_PATH : 0);
-            if (Native.Statx(dirFd, p, flags, StatMask, buf) != 0)
+            if (Native.Statx(dirFd, p, flags, mask, buf) != 0)
             {
                 errno = Marshal.GetLastPInvokeError();
                 st = default;

@@ -407,34 +407,22 @@ internal sealed unsafe class StoreDir : IDisposable
     {
         var z = new byte[name.Length + 1];
         name.CopyTo(z, 0);
-        byte* buf = stackalloc byte[256];
-        fixed (byte* p = z)
+        if (!Posix.TryStatx(dirFd, z, Native.AT_SYMLINK_NOFOLLOW, StatMask, out var s, out int errno))
         {
-            if (Native.Statx(dirFd, p, Native.AT_SYMLINK_NOFOLLOW, Native.STATX_TYPE | Native.STATX_MODE | Native.STATX_INO | Native.STATX_SIZE | Native.STATX_NLINK, buf) != 0)
-            {
-                int errno = Marshal.GetLastPInvokeError();
-                return errno == Errno.ENOENT ? null : throw new ErrnoException("statx", errno, pathForErrors);
-            }
+            return errno == Errno.ENOENT ? null : throw new ErrnoException("statx", errno, pathForErrors);
         }
-        return FromStatx(buf);
+        return Entry(s);
     }
 
     private static StoreEntry StatFd(Fd fd, string pathForErrors)
-    {
-        byte* buf = stackalloc byte[256];
-        byte empty = 0;
-        if (Native.Statx(fd.Value, &empty, Native.AT_EMPTY_PATH, Native.STATX_TYPE | Native.STATX_MODE | Native.STATX_INO | Native.STATX_SIZE | Native.STATX_NLINK, buf) != 0)
-        {
-            throw new ErrnoException("statx", Marshal.GetLastPInvokeError(), pathForErrors);
-        }
-        return FromStatx(buf);
-    }
+        => Posix.TryStatx(fd.Value, s_emptyZ, Native.AT_EMPTY_PATH, StatMask, out var s, out int errno)
+            ? Entry(s)
+            : throw new ErrnoException("statx", errno, pathForErrors);
 
-    private static StoreEntry FromStatx(byte* buf)
-    {
-        var s = EntryStat.FromStatx(buf);
-        return new(s.Mode, s.Size, s.Ino, s.Nlink);
-    }
+    private const uint StatMask = Native.STATX_TYPE | Native.STATX_MODE | Native.STATX_INO | Native.STATX_SIZE | Native.STATX_NLINK;
+    private static readonly byte[] s_emptyZ = [0];
+
+    private static StoreEntry Entry(in EntryStat s) => new(s.Mode, s.Size, s.Ino, s.Nlink);
 
     /// <inheritdoc/>
     public void Dispose() => _fd.Dispose();
