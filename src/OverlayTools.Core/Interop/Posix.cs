@@ -450,25 +450,6 @@ internal static unsafe class Posix
         }
     }
 
-    /// <summary>readlinkat(2) of an entry in a directory; null when it fails.</summary>
-    internal static string? ReadLinkAt(int dirFd, byte[] nameZ)
-    {
-        byte[] buf = ArrayPool<byte>.Shared.Rent(4097);
-        try
-        {
-            fixed (byte* n = nameZ)
-            fixed (byte* b = buf)
-            {
-                nint r = Native.ReadLinkAt(dirFd, n, b, buf.Length);
-                return r < 0 ? null : Encoding.UTF8.GetString(b, (int)r);
-            }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buf);
-        }
-    }
-
     /// <summary>fchownat(fd, "", -1, -1, AT_EMPTY_PATH): touches nothing but ctime; on an overlay it copies the entry up. Returns errno.</summary>
     internal static int ChownNoChange(Fd fd)
     {
