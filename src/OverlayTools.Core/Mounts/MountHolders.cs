@@ -30,22 +30,10 @@ public static class MountHolders
             }
         }
 
-        IEnumerable<string> procs;
-        try
+        foreach (int pid in ProcFs.Pids())
         {
-            procs = Directory.EnumerateDirectories("/proc");
-        }
-        catch (IOException)
-        {
-            return result;
-        }
-        foreach (var dir in procs)
-        {
-            if (!int.TryParse(System.IO.Path.GetFileName(dir), out int pid))
-            {
-                continue;
-            }
-            string name = ReadComm(dir);
+            string dir = "/proc/" + pid;
+            string name = ProcFs.ReadComm(pid);
             foreach (var link in new[] { "cwd", "root", "exe" })
             {
                 var p = FileSystem.TryReadLink(dir + "/" + link, out _);
@@ -85,17 +73,5 @@ public static class MountHolders
             }
         }
         return result;
-    }
-
-    private static string ReadComm(string dir)
-    {
-        try
-        {
-            return File.ReadAllText(dir + "/comm").Trim();
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return "?";
-        }
     }
 }

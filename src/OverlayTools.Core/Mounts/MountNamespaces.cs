@@ -34,28 +34,12 @@ public static class MountNamespaces
         {
             seen.Add(mine);
         }
-        var pids = new List<int>();
-        try
-        {
-            foreach (var dir in Directory.EnumerateDirectories("/proc"))
-            {
-                if (int.TryParse(Path.GetFileName(dir), out int pid))
-                {
-                    pids.Add(pid);
-                }
-            }
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return result;
-        }
-        pids.Sort();
-        foreach (int pid in pids)
+        foreach (int pid in ProcFs.Pids())
         {
             var ns = FileSystem.TryReadLink($"/proc/{pid}/ns/mnt", out _);
             if (ns is not null && seen.Add(ns))
             {
-                result.Add((pid, ReadComm(pid)));
+                result.Add((pid, ProcFs.ReadComm(pid)));
             }
         }
         return result;
@@ -176,16 +160,4 @@ public static class MountNamespaces
 
     private static bool Same(string? a, string? b)
         => a is not null && b is not null && string.Equals(a.TrimEnd('/'), b.TrimEnd('/'), StringComparison.Ordinal);
-
-    private static string ReadComm(int pid)
-    {
-        try
-        {
-            return File.ReadAllText($"/proc/{pid}/comm").Trim();
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return "?";
-        }
-    }
 }
