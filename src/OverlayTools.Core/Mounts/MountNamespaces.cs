@@ -47,12 +47,13 @@ public static class MountNamespaces
 
     /// <summary>
     /// Overlays whose upper or work dir is <paramref name="upper"/> or <paramref name="work"/>:
-    /// first in this namespace, then in every other one.
+    /// first in this namespace, then (unless <paramref name="otherNamespaces"/> is false) in
+    /// every other one.
     /// </summary>
-    public static List<OverlayUser> FindUsers(string? upper, string? work, int? excludeOwnMountId = null)
+    public static List<OverlayUser> FindUsers(string? upper, string? work, int? excludeOwnMountId = null, bool otherNamespaces = true)
     {
         var result = new List<OverlayUser>();
-        ScanOverlays(excludeOwnMountId, (pid, comm, m) =>
+        ScanOverlays(excludeOwnMountId, otherNamespaces, (pid, comm, m) =>
         {
             string? role = Same(m.Upper, upper) ? "upper"
                 : Same(m.Work, work) ? "work dir"
@@ -79,7 +80,7 @@ public static class MountNamespaces
         {
             return result;
         }
-        ScanOverlays(excludeOwnMountId, (pid, comm, m) =>
+        ScanOverlays(excludeOwnMountId, otherNamespaces: true, (pid, comm, m) =>
         {
             foreach (var dir in dirs)
             {
@@ -93,8 +94,8 @@ public static class MountNamespaces
         return result;
     }
 
-    /// <summary>Every overlay in this mount namespace (pid null), then in every other one.</summary>
-    private static void ScanOverlays(int? excludeOwnMountId, Action<int?, string, OverlayMount> visit)
+    /// <summary>Every overlay in this mount namespace (pid null), then (if <paramref name="otherNamespaces"/>) in every other one.</summary>
+    private static void ScanOverlays(int? excludeOwnMountId, bool otherNamespaces, Action<int?, string, OverlayMount> visit)
     {
         void Scan(int? pid, string comm)
         {
@@ -117,6 +118,10 @@ public static class MountNamespaces
             }
         }
         Scan(null, "");
+        if (!otherNamespaces)
+        {
+            return;
+        }
         foreach (var (pid, comm) in OtherNamespaces())
         {
             Scan(pid, comm);

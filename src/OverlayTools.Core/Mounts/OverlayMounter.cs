@@ -430,23 +430,21 @@ public static class OverlayMounter
         return null;
     }
 
+    /// <summary>
+    /// Where the kernel log cannot be read (so its in-use report cannot be seen), refuses an upper
+    /// or work dir that an overlay in this mount namespace already uses, with the same error as
+    /// that report gets.
+    /// </summary>
     private static void CheckNotInUse(Layer upper, Layer work)
     {
-        foreach (var m in OverlayMount.ReadAll())
+        var users = MountNamespaces.FindUsers(upper.RealPath, work.RealPath, otherNamespaces: false);
+        if (users.Count > 0)
         {
-            foreach (var (mine, what) in new[] { (upper, "upper"), (work, "work dir") })
-            {
-                if (SamePath(m.Upper, mine.RealPath) || SamePath(m.Work, mine.RealPath))
-                {
-                    throw new OverlayException(what == "upper" ? ErrorIds.UpperInUse : ErrorIds.WorkInUse, OverlayErrorCategory.ResourceBusy,
-                        $"The {what} '{mine.Path}' is already used by the overlay mounted at '{m.Target}'; two overlays sharing an upper or work dir corrupt each other.", mine.Path,
-                        $"Dismount '{m.Target}' first (Dismount-Overlay -Target '{m.Target}'), or use another directory.");
-                }
-            }
+            bool isUpper = MountNamespaces.FindUsers(upper.RealPath, null, otherNamespaces: false).Count > 0;
+            throw InUseError(isUpper ? upper : work, isUpper, users,
+                "Found in this mount namespace before mounting; the kernel log, which would tell of users in other namespaces, cannot be read here.");
         }
     }
-
-    private static bool SamePath(string? a, string b) => a is not null && string.Equals(a.TrimEnd('/'), b.TrimEnd('/'), StringComparison.Ordinal);
 
     private sealed record Target(string Path, Fd Fd, FileStatus Status);
 
@@ -1059,9 +1057,27 @@ public static class OverlayMounter
     /// <summary>The error for an upper or work dir another overlay uses, naming that overlay (in this or another mount namespace).</summary>
     private static Exception InUse(OverlaySpec spec, MountLayers ls, bool isUpper, string kernelSays, bool confirmed = false)
     {
-        var layer = isUpper ? ls.Upper! : ls.Work!;
-        string what = isUpper ? "upper" : "work dir";
         var users = MountNamespaces.FindUsers(ls.Upper?.RealPath, ls.Work?.RealPath, ls.OwnMountId);
+        var error = InUseError(isUpper ? ls.Upper! : ls.Work!, isUpper, users,
+            confirmed
+                ? $"The kernel said: \"{kernelSays}\"."
+                : $"The kernel only warned: \"{kernelSays}\"; the mount was not kept.");
+        if (confirmed)
+        {
+            return error;
+        }
+        return users.Count == 0 ? new RetryableInUse(error, kernelSays, unconfirmed: true)
+            : users.TrueForAll(u => u.OtherNamespace) ? new RetryableInUse(error, kernelSays, unconfirmed: false)
+            : error;
+    }
+
+    /// <summary>
+    /// UpperInUse or WorkInUse for <paramref name="layer"/>, naming the overlays that use it (at
+    /// most five) and how to release the first; <paramref name="source"/> says how it was found.
+    /// </summary>
+    private static OverlayException InUseError(Layer layer, bool isUpper, List<OverlayUser> users, string source)
+    {
+        string what = isUpper ? "upper" : "work dir";
         string who = users.Count > 0
             ? string.Join("; ", users.Take(5).Select(u => u.ToString()))
             : "an overlay that is not mounted in any mount namespace readable here (perhaps one detached lazily and still held open)";
@@ -1071,18 +1087,9 @@ public static class OverlayMounter
             { } u => $"Dismount '{u.MountPoint}' first (Dismount-Overlay -Target '{u.MountPoint}'), or use another {what}.",
             _ => $"Wait until the other overlay is released, or use another {what}.",
         };
-        var error = new OverlayException(isUpper ? ErrorIds.UpperInUse : ErrorIds.WorkInUse, OverlayErrorCategory.ResourceBusy,
-            confirmed
-                ? $"The {what} '{layer.Path}' is already used by {who}; two overlays sharing an upper or work dir corrupt each other. (The kernel said: \"{kernelSays}\".)"
-                : $"The {what} '{layer.Path}' is already used by {who}; two overlays sharing an upper or work dir corrupt each other. (The kernel only warned: \"{kernelSays}\"; the mount was not kept.)",
+        return new OverlayException(isUpper ? ErrorIds.UpperInUse : ErrorIds.WorkInUse, OverlayErrorCategory.ResourceBusy,
+            $"The {what} '{layer.Path}' is already used by {who}; two overlays sharing an upper or work dir corrupt each other. ({source})",
             layer.Path, action);
-        if (confirmed)
-        {
-            return error;
-        }
-        return users.Count == 0 ? new RetryableInUse(error, kernelSays, unconfirmed: true)
-            : users.TrueForAll(u => u.OtherNamespace) ? new RetryableInUse(error, kernelSays, unconfirmed: false)
-            : error;
     }
 
     /// <summary>
