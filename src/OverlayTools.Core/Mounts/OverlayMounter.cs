@@ -206,7 +206,7 @@ public static class OverlayMounter
                     {
                         throw new OverlayException(ErrorIds.OverlayNotSupported, OverlayErrorCategory.NotImplemented,
                             "This kernel lacks the new mount API pieces the module needs (fsopen, lowerdir+).", spec.Target,
-                            "Use the default mount API selection so the module can fall back to mount(2).");
+                            "Unset the environment variable OVERLAYTOOLS_MOUNT_API (or set it to auto), which forces the new mount API here, so the module can fall back to mount(2).");
                     }
                     mountId = MountLegacy(spec, layers, log);
                     api = "mount(2)";
