@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using System.Management.Automation;
+using OverlayTools.Interop;
 using OverlayTools.Mounts;
 
 namespace OverlayTools;
@@ -233,15 +234,15 @@ public sealed class MountOverlayCommand : OverlayCmdlet
             var taken = new HashSet<string>(StringComparer.Ordinal);
             foreach (var l in lower)
             {
-                taken.Add(TrimSlash(l));
+                taken.Add(FileSystem.TrimTrailingSlashes(l));
             }
             // A container's upper sits in its own layer dir beside its work (and merged) dir, in
             // every store (overlay2/podman: <id>/diff, containerd: snapshots/<n>/fs): none of it.
-            var layerDirs = containerUppers.Select(u => System.IO.Path.GetDirectoryName(TrimSlash(u))).OfType<string>().ToList();
+            var layerDirs = containerUppers.Select(u => System.IO.Path.GetDirectoryName(FileSystem.TrimTrailingSlashes(u))).OfType<string>().ToList();
             string effectiveWork = work ?? OverlaySpec.DefaultWorkFor(upper);
             foreach (var (dir, name) in new[] { (upper, "-Upper"), (effectiveWork, "-Work") })
             {
-                string d = TrimSlash(dir);
+                string d = FileSystem.TrimTrailingSlashes(dir);
                 if (taken.Contains(d) || layerDirs.Any(l => d == l || d.StartsWith(l + "/", StringComparison.Ordinal)))
                 {
                     throw new OverlayException(ErrorIds.LayerStreamUpperNotFresh, OverlayErrorCategory.InvalidArgument,
@@ -288,8 +289,6 @@ public sealed class MountOverlayCommand : OverlayCmdlet
             WriteWarningOrDebug($"The piped layers skip position(s) {string.Join(", ", missing)}; mounting the {_streamed.Count} layer(s) received. Layers were filtered out or could not be read.");
         }
     }
-
-    private static string TrimSlash(string p) => p.Length > 1 ? p.TrimEnd('/') : p;
 
     private void AddLower(string raw, List<string> lower, List<string> data)
     {
