@@ -155,4 +155,17 @@ Describe 'Resolve-OverlayPath' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
         Resolve-OverlayPath "$Base/etc/hosts" -ErrorVariable err -ErrorAction SilentlyContinue
         $err[0].FullyQualifiedErrorId | Should -Be 'PathNotOnOverlay,OverlayTools.ResolveOverlayPathCommand'
     }
+
+    It 'finds an overlay mounted after the command read the mount table, as Invoke-OverlayCopyUp does' {
+        $items = { "$Base/etc/hosts"; Mount-Overlay -Lower $Patch, $Base -Upper $Upper -Target $Merged; "$Merged/etc/hosts" }
+        $r = & $items | Resolve-OverlayPath -ErrorVariable err -ErrorAction SilentlyContinue
+        $err.Count | Should -Be 1
+        $err[0].FullyQualifiedErrorId | Should -Be 'PathNotOnOverlay,OverlayTools.ResolveOverlayPathCommand'
+        $r.LayerPath | Should -Be "$Base/etc/hosts"
+        Dismount-Overlay $Merged
+        $c = & $items | Invoke-OverlayCopyUp -PassThru -ErrorVariable err2 -ErrorAction SilentlyContinue
+        $err2.Count | Should -Be 1
+        $err2[0].FullyQualifiedErrorId | Should -Be 'PathNotOnOverlay,OverlayTools.InvokeOverlayCopyUpCommand'
+        $c.UpperPath | Should -Be "$Upper/etc/hosts"
+    }
 }

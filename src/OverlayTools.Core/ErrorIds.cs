@@ -160,7 +160,7 @@ public static class ErrorIds
     public const string ContainerdNamespaceNotFound = "ContainerdNamespaceNotFound";
 
     // Copy-on-write tools (Invoke-OverlayCopyUp, Get-OverlayChange, Resolve-OverlayPath).
-    /// <summary>The path is not on an overlay file system.</summary>
+    /// <summary>The path is not on an overlay file system, or on one this process's mount table does not list.</summary>
     public const string PathNotOnOverlay = "PathNotOnOverlay";
     /// <summary>The path does not exist (in the merged view).</summary>
     public const string OverlayPathNotFound = "OverlayPathNotFound";

@@ -236,12 +236,19 @@ public abstract class OverlayCmdlet : PSCmdlet, IOperationLog
         }
     }
 
-    /// <summary>The overlay entries of this process's mountinfo, read once per command (Forget to re-read).</summary>
-    protected List<MountInfoEntry> Overlays()
+    /// <summary>
+    /// This process's whole mount table, read once per command; <paramref name="reread"/> reads
+    /// it again (OverlayLocator.Locate asks for that when a path is on an overlay mounted since).
+    /// </summary>
+    protected IReadOnlyList<MountInfoEntry> MountTable(bool reread)
     {
+        if (reread)
+        {
+            _mountTable = null;
+        }
         try
         {
-            return _overlays ??= MountInfo.Read(null, "overlay");
+            return _mountTable ??= MountInfo.Read();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -250,15 +257,7 @@ public abstract class OverlayCmdlet : PSCmdlet, IOperationLog
         }
     }
 
-    /// <summary>True when the mount table was read by <see cref="Overlays"/>; clears it so the next call re-reads it.</summary>
-    protected bool ForgetOverlays()
-    {
-        bool had = _overlays is not null;
-        _overlays = null;
-        return had;
-    }
-
-    private List<MountInfoEntry>? _overlays;
+    private List<MountInfoEntry>? _mountTable;
 
     /// <summary>
     /// The mounted overlays a -Target value selects. A literal path (or a mount point whose name

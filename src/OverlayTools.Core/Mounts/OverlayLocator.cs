@@ -54,9 +54,12 @@ internal static class OverlayLocator
     /// <summary>
     /// Locates <paramref name="path"/> (absolute). With <paramref name="mustExist"/> false, a
     /// missing entry (for instance a deleted file) is located through its nearest existing
-    /// ancestor. Throws OverlayException when the path is not on an overlay.
+    /// ancestor. <paramref name="mountTable"/> gives this process's whole mount table, read once
+    /// by the caller; called with true it reads the table again, which happens only when the
+    /// path is on overlayfs but the table has no overlay of that mount id (mounted after the
+    /// table was read). Throws OverlayException when the path is not on an overlay.
     /// </summary>
-    internal static OverlayLocation Locate(string path, Func<List<MountInfoEntry>> overlays, bool mustExist)
+    internal static OverlayLocation Locate(string path, Func<bool, IReadOnlyList<MountInfoEntry>> mountTable, bool mustExist)
     {
         FileSystem.CheckNoNul(path);
         string trimmed = path.Length > 1 ? path.TrimEnd('/') : path;
@@ -114,14 +117,18 @@ internal static class OverlayLocator
             // When the entry exists it is the anchor, and already stat'ed.
             var anchorStat = stat ?? Posix.StatFd(anchor, path);
             var anchorFs = FileSystem.StatFs(anchor, path);
-            var entries = overlays();
-            var entry = entries.LastOrDefault(e => (ulong)e.MountId == anchorStat.MountId);
-            if (anchorFs.Type != Native.OVERLAYFS_SUPER_MAGIC || entry is null)
+            bool onOverlayFs = anchorFs.Type == Native.OVERLAYFS_SUPER_MAGIC;
+            var table = mountTable(false);
+            var entry = FindMount(table, anchorStat.MountId);
+            if (onOverlayFs && entry is not { FsType: "overlay" })
             {
-                var any = MountInfo.Read().LastOrDefault(e => (ulong)e.MountId == anchorStat.MountId);
-                throw new OverlayException(ErrorIds.PathNotOnOverlay, OverlayErrorCategory.InvalidArgument,
-                    $"'{path}' is not on an overlay: it is on {(any is null ? "another file system" : $"the {any.FsType} mount at '{any.MountPoint}'")}.", path,
-                    "Give a path inside the merged directory of a mounted overlay (Get-OverlayMount lists them).");
+                // On overlayfs, but not an overlay of the table: mounted since it was read? Read it once more.
+                table = mountTable(true);
+                entry = FindMount(table, anchorStat.MountId);
+            }
+            if (!onOverlayFs || entry is not { FsType: "overlay" })
+            {
+                throw NotOnOverlay(path, onOverlayFs, anchorStat.MountId, entry);
             }
 
             // The path of the anchor inside the overlay: its real path below the mount point, under the mount's root.
@@ -172,6 +179,31 @@ internal static class OverlayLocator
             item?.Dispose();
             parent?.Dispose();
         }
+    }
+
+    private static MountInfoEntry? FindMount(IReadOnlyList<MountInfoEntry> table, ulong mountId)
+    {
+        for (int i = table.Count - 1; i >= 0; i--)
+        {
+            if ((ulong)table[i].MountId == mountId)
+            {
+                return table[i];
+            }
+        }
+        return null;
+    }
+
+    private static OverlayException NotOnOverlay(string path, bool onOverlayFs, ulong mountId, MountInfoEntry? entry)
+    {
+        if (onOverlayFs)
+        {
+            return new OverlayException(ErrorIds.PathNotOnOverlay, OverlayErrorCategory.InvalidArgument,
+                $"'{path}' is on an overlay file system that this process's mount table does not list (mount id {mountId}): it belongs to another mount namespace, lies outside this process's root, or was detached.", path,
+                "Run the command in the mount namespace of the process that mounted the overlay, and give the path there.");
+        }
+        return new OverlayException(ErrorIds.PathNotOnOverlay, OverlayErrorCategory.InvalidArgument,
+            $"'{path}' is not on an overlay: it is on {(entry is null ? "another file system" : $"the {entry.FsType} mount at '{entry.MountPoint}'")}.", path,
+            "Give a path inside the merged directory of a mounted overlay (Get-OverlayMount lists them).");
     }
 
     private static string ParentOf(string p)

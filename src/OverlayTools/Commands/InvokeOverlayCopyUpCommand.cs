@@ -81,17 +81,7 @@ public sealed class InvokeOverlayCopyUpCommand : OverlayCmdlet
 
     private void CopyUp(string path)
     {
-        OverlayLocation location;
-        try
-        {
-            location = OverlayLocator.Locate(path, Overlays, mustExist: true);
-        }
-        catch (OverlayException e) when (e.ErrorId == ErrorIds.PathNotOnOverlay && ForgetOverlays())
-        {
-            // Mounted since the table was read? Read it again once.
-            location = OverlayLocator.Locate(path, Overlays, mustExist: true);
-        }
-        using (location)
+        using (var location = OverlayLocator.Locate(path, MountTable, mustExist: true))
         {
             using var engine = CopyUpEngine.Open(location, MetadataOnly, this);
             bool isDir = location.Stat?.IsDirectory ?? false;

@@ -64,7 +64,7 @@ public sealed class ResolveOverlayPathCommand : OverlayCmdlet
 
     private void ResolveOne(string path)
     {
-        using var location = OverlayLocator.Locate(path, Overlays, mustExist: false);
+        using var location = OverlayLocator.Locate(path, MountTable, mustExist: false);
         var mount = location.Mount;
         OverlayLocator.CheckLayersReachable(mount, path);
         bool userXattr = OverlayLocator.UsesUserXattr(mount);
