@@ -156,6 +156,30 @@ Describe 'Resolve-OverlayPath' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
         $err[0].FullyQualifiedErrorId | Should -Be 'PathNotOnOverlay,OverlayTools.ResolveOverlayPathCommand'
     }
 
+    It 'names the overlay when a layer its mount table gives has been moved away since mounting' {
+        Mount-Overlay -Lower $Patch, $Base -Upper $Upper -Target $Merged
+        Rename-Item -LiteralPath $Base -NewName 'base-moved'
+        try {
+            Resolve-OverlayPath "$Merged/etc/hosts" -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+            $err.Count | Should -Be 1
+            $err[0].FullyQualifiedErrorId | Should -Be 'OverlayLayersUnreachable,OverlayTools.ResolveOverlayPathCommand'
+            $err[0].CategoryInfo.Category | Should -Be 'ObjectNotFound'
+            $err[0].TargetObject | Should -Be "$Merged/etc/hosts"
+            $err[0].Exception.Message | Should -BeLike "The overlay at '$Merged' was mounted with the lower layer '$Base', which this process cannot see*moved or deleted after mounting*another mount namespace*"
+            $err[0].ErrorDetails.RecommendedAction + $err[0].Exception.Message | Should -Not -BeLike '*read directly from disk*'
+            Invoke-OverlayCopyUp "$Merged/etc/hosts" -ErrorVariable err2 -ErrorAction SilentlyContinue
+            $err2[0].FullyQualifiedErrorId | Should -Be 'OverlayLayersUnreachable,OverlayTools.InvokeOverlayCopyUpCommand'
+            $err2[0].Exception.Message | Should -BeLike "The overlay at '$Merged' was mounted with the lower layer '$Base'*"
+            Get-OverlayChange -Target $Merged -ErrorVariable err3 -ErrorAction SilentlyContinue
+            $err3[0].FullyQualifiedErrorId | Should -Be 'OverlayLayersUnreachable,OverlayTools.GetOverlayChangeCommand'
+            $err3[0].Exception.Message | Should -BeLike "The overlay at '$Merged' was mounted with the lower layer '$Base'*"
+        }
+        finally {
+            Rename-Item -LiteralPath "$Case/base-moved" -NewName 'base'
+        }
+        (Resolve-OverlayPath "$Merged/etc/hosts").LayerPath | Should -Be "$Base/etc/hosts"
+    }
+
     It 'finds an overlay mounted after the command read the mount table, as Invoke-OverlayCopyUp does' {
         $items = { "$Base/etc/hosts"; Mount-Overlay -Lower $Patch, $Base -Upper $Upper -Target $Merged; "$Merged/etc/hosts" }
         $r = & $items | Resolve-OverlayPath -ErrorVariable err -ErrorAction SilentlyContinue

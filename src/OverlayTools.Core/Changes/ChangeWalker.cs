@@ -67,6 +67,12 @@ public sealed class ChangeWalkRequest
     /// <summary>Look for metadata-only copies (one extra xattr read per non-empty upper file). Off only when metacopy is known to be off.</summary>
     public bool CheckMetacopy { get; init; } = true;
 
+    /// <summary>
+    /// The mounted overlay <see cref="Upper"/> and <see cref="Lower"/> come from (Get-OverlayChange -Target), or null:
+    /// its layers are then opened as the mount table names them, and a missing one is reported against the overlay.
+    /// </summary>
+    internal OverlayMount? Mount { get; init; }
+
     /// <summary>Paths left out of the result; null for the style's default (Podman hides the files it manages).</summary>
     public IReadOnlyCollection<string>? HiddenPaths { get; init; }
 
@@ -131,7 +137,9 @@ public static class ChangeWalker
     private static IEnumerable<OverlayChange> Iterate(ChangeWalkRequest request, IOperationLog log, Action<ChangeWalkProgress>? progress, CancellationToken cancel)
     {
         // Opened on the first MoveNext, so an enumeration that never starts holds no descriptors.
-        var layers = LayerSet.Open(request.Upper, request.Lower, null, request.UserXattr);
+        var layers = request.Mount is { } mount
+            ? LayerSet.OpenMounted(mount, mount.Target, dataLayers: false)
+            : LayerSet.Open(request.Upper, request.Lower, null, request.UserXattr);
         if (!request.UserXattr && !FileSystem.HasCapSysAdmin)
         {
             log.Warning(FileSystem.TrustedXattrsUnreadable);

@@ -77,7 +77,6 @@ internal sealed class CopyUpEngine : IDisposable
                 $"'{path}' is on the overlay at '{mount.Target}', which is mounted read-only.", path,
                 "Remount the overlay read-write to copy files up.");
         }
-        OverlayLocator.CheckLayersReachable(mount, path);
         bool metacopyOn = OverlayLocator.MetacopyEnabled(mount);
         if (metadataOnly && !metacopyOn)
         {
@@ -85,7 +84,7 @@ internal sealed class CopyUpEngine : IDisposable
                 $"-MetadataOnly needs metacopy, but the overlay at '{mount.Target}' is mounted without metacopy=on.", path,
                 "Mount with -Option metacopy=on (and redirect_dir=on), or copy up without -MetadataOnly.");
         }
-        var layers = LayerSet.Open(mount.Upper, mount.Lower, mount.DataLower, OverlayLocator.UsesUserXattr(mount));
+        var layers = LayerSet.OpenMounted(mount, path);
         return new CopyUpEngine(location, layers, metadataOnly, log);
     }
 

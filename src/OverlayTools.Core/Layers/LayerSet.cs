@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Text;
 using OverlayTools.Interop;
+using OverlayTools.Mounts;
 
 namespace OverlayTools.Layers;
 
@@ -101,6 +102,22 @@ internal sealed class LayerSet : IDisposable
 
     /// <summary>Opens the layers; throws an OverlayException naming the first one that cannot be used.</summary>
     internal static LayerSet Open(string? upper, IReadOnlyList<string> lowers, IReadOnlyList<string>? data, bool userXattr)
+        => Open(upper, lowers, data, userXattr, mounted: null, errorTarget: null);
+
+    /// <summary>
+    /// Opens the layers of a mounted overlay as its mount table entry names them (the data-only
+    /// layers too with <paramref name="dataLayers"/>), after checking that they can be found from
+    /// here (OverlayLocator.CheckLayersReachable). The user never gave these paths, so a layer
+    /// that is not there is OverlayLayersUnreachable naming the overlay, with
+    /// <paramref name="path"/> (what the user gave) as the error's target.
+    /// </summary>
+    internal static LayerSet OpenMounted(OverlayMount mount, string path, bool dataLayers = true)
+    {
+        OverlayLocator.CheckLayersReachable(mount, path);
+        return Open(mount.Upper, mount.Lower, dataLayers ? mount.DataLower : null, OverlayLocator.UsesUserXattr(mount), mount, path);
+    }
+
+    private static LayerSet Open(string? upper, IReadOnlyList<string> lowers, IReadOnlyList<string>? data, bool userXattr, OverlayMount? mounted, string? errorTarget)
     {
         Layer? up = null;
         var low = new List<Layer>();
@@ -109,15 +126,15 @@ internal sealed class LayerSet : IDisposable
         {
             if (upper is not null)
             {
-                up = OpenLayer(upper, LayerRole.Upper, 0);
+                up = OpenLayer(upper, LayerRole.Upper, 0, mounted, errorTarget);
             }
             foreach (var l in lowers)
             {
-                low.Add(OpenLayer(l, LayerRole.Lower, low.Count + 1));
+                low.Add(OpenLayer(l, LayerRole.Lower, low.Count + 1, mounted, errorTarget));
             }
             foreach (var d in data ?? [])
             {
-                dat.Add(OpenLayer(d, LayerRole.Data, low.Count + dat.Count + 1));
+                dat.Add(OpenLayer(d, LayerRole.Data, low.Count + dat.Count + 1, mounted, errorTarget));
             }
             return new LayerSet(up, low, dat, new OverlayXattrs(userXattr));
         }
@@ -132,7 +149,7 @@ internal sealed class LayerSet : IDisposable
         }
     }
 
-    private static Layer OpenLayer(string path, LayerRole role, int position)
+    private static Layer OpenLayer(string path, LayerRole role, int position, OverlayMount? mounted, string? errorTarget)
     {
         FileSystem.CheckNoNul(path);
         // O_NOATIME where allowed: listing a layer leaves its access time alone.
@@ -145,6 +162,14 @@ internal sealed class LayerSet : IDisposable
         {
             bool isUpper = role == LayerRole.Upper;
             string what = isUpper ? "upper layer" : role == LayerRole.Data ? "data layer" : "lower layer";
+            if (mounted is not null && errno == Errno.ENOENT)
+            {
+                throw new OverlayException(ErrorIds.OverlayLayersUnreachable, OverlayErrorCategory.ObjectNotFound,
+                    $"The overlay at '{mounted.Target}' was mounted with the {what} '{path}', which this process cannot see ({Errno.Name(errno)}): it was moved or deleted after mounting, or it is in another mount namespace.",
+                    errorTarget ?? path,
+                    "Run the command in the mount namespace of the process that mounted the overlay; a layer moved since must be moved back, or the overlay mounted again.",
+                    new ErrnoException("open", errno, path));
+            }
             string id = errno switch
             {
                 Errno.ENOENT => isUpper ? ErrorIds.UpperNotFound : ErrorIds.LayerNotFound,

@@ -142,9 +142,9 @@ public sealed class GetOverlayChangeCommand : OverlayCmdlet, IDisposable
             WriteVerboseOrDebug($"The overlay at '{mount.Target}' has no upper layer, so it changes nothing.");
             return;
         }
-        OverlayLocator.CheckLayersReachable(mount, mount.Target);
         Walk(new ChangeWalkRequest
         {
+            Mount = mount,
             Upper = mount.Upper,
             Lower = mount.Lower,
             Style = Style,

@@ -66,14 +66,12 @@ public sealed class ResolveOverlayPathCommand : OverlayCmdlet
     {
         using var location = OverlayLocator.Locate(path, MountTable, mustExist: false);
         var mount = location.Mount;
-        OverlayLocator.CheckLayersReachable(mount, path);
-        bool userXattr = OverlayLocator.UsesUserXattr(mount);
-        if (!userXattr && !_warnedXattrs && !Interop.FileSystem.HasCapSysAdmin)
+        using var layers = LayerSet.OpenMounted(mount, path);
+        if (!OverlayLocator.UsesUserXattr(mount) && !_warnedXattrs && !Interop.FileSystem.HasCapSysAdmin)
         {
             _warnedXattrs = true;
             WriteWarning(Interop.FileSystem.TrustedXattrsUnreadable);
         }
-        using var layers = LayerSet.Open(mount.Upper, mount.Lower, mount.DataLower, userXattr);
         bool exists = location.Stat is not null;
         var infos = PathResolver.Resolve(layers, location.MergedPath, location.RelativePath, mount.Target, All || !exists);
         var supplier = infos.FirstOrDefault(i => i.State == OverlayPathInfo.Supplies);
