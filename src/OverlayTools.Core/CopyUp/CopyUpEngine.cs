@@ -337,7 +337,7 @@ internal sealed class CopyUpEngine : IDisposable
             after = Posix.StatFd(item, merged);
         }
         var upperStat = PathResolver.StatBeneath(_layers.Upper, relative.TrimStart('/'));
-        bool upperMeta = upperStat is { IsRegular: true } && HasMetacopy(relative);
+        bool upperMeta = upperStat is { IsRegular: true } && _layers.GetXattr(_layers.Upper!, relative.TrimStart('/'), _layers.Xattrs.Metacopy) is not null;
         string status = upperStat is null ? "" : st.IsRegular && upperMeta ? CopyUpResult.MetadataOnly : CopyUpResult.CopiedUp;
         var problems = new List<string>();
         if (upperStat is null)
@@ -407,15 +407,6 @@ internal sealed class CopyUpEngine : IDisposable
             Duration = clock.Elapsed,
         };
         return With(new CopyUpOutcome { Result = result, Error = error });
-    }
-
-    private bool HasMetacopy(string relative)
-    {
-        string rel = relative.TrimStart('/');
-        int slash = rel.LastIndexOf('/');
-        using var dir = slash < 0 ? null : Posix.TryOpenBeneath(_layers.Upper!.Root.Value, rel[..slash], Native.O_RDONLY | Native.O_DIRECTORY, out _);
-        int dirFd = dir?.Value ?? _layers.Upper!.Root.Value;
-        return Posix.HasXattrAt(dirFd, Native.Utf8Z(slash < 0 ? rel : rel[(slash + 1)..]), _layers.Xattrs.MetacopyZ);
     }
 
     private static void Compare(in EntryStat before, in EntryStat after, List<string> problems)
