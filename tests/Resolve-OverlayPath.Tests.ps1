@@ -156,6 +156,30 @@ Describe 'Resolve-OverlayPath' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
         $err[0].FullyQualifiedErrorId | Should -Be 'PathNotOnOverlay,OverlayTools.ResolveOverlayPathCommand'
     }
 
+    It 'names the layer and the merged path of a path inside a layer directory of a mounted overlay' {
+        Mount-Overlay -Lower $Patch, $Base -Upper $Upper -Target $Merged
+        Set-Content -LiteralPath "$Merged/app/new.txt" -Value 'new'
+        $link = Join-Path $Case 'base-link'
+        $null = New-Item -ItemType SymbolicLink -Path $link -Target $Base
+        $cases = @(
+            @{ Path = "$Base/app/lib/a.so"; Role = 'lower'; Layer = $Base; Merged = "$Merged/app/lib/a.so" }
+            @{ Path = "$link/app/lib/a.so"; Role = 'lower'; Layer = $Base; Merged = "$Merged/app/lib/a.so" }
+            @{ Path = "$Upper/app/new.txt"; Role = 'upper'; Layer = $Upper; Merged = "$Merged/app/new.txt" }
+            @{ Path = "$Patch/etc/missing"; Role = 'lower'; Layer = $Patch; Merged = "$Merged/etc/missing" }
+            @{ Path = $Patch; Role = 'lower'; Layer = $Patch; Merged = $Merged }
+        )
+        foreach ($c in $cases) {
+            Resolve-OverlayPath -LiteralPath $c.Path -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+            $err.Count | Should -Be 1 -Because $c.Path
+            $err[0].FullyQualifiedErrorId | Should -Be 'PathNotOnOverlay,OverlayTools.ResolveOverlayPathCommand'
+            $err[0].Exception.Message | Should -BeExactly "'$($c.Path)' is not on an overlay: it is inside the $($c.Role) layer '$($c.Layer)' of the overlay at '$Merged'; its merged path is '$($c.Merged)'."
+            $err[0].ErrorDetails.RecommendedAction | Should -BeLike "Give the merged path '$($c.Merged)'*"
+        }
+        Invoke-OverlayCopyUp -LiteralPath "$Base/etc/hosts" -ErrorVariable err2 -ErrorAction SilentlyContinue
+        $err2[0].FullyQualifiedErrorId | Should -Be 'PathNotOnOverlay,OverlayTools.InvokeOverlayCopyUpCommand'
+        $err2[0].Exception.Message | Should -BeLike "*inside the lower layer '$Base' of the overlay at '$Merged'; its merged path is '$Merged/etc/hosts'."
+    }
+
     It 'names the overlay when a layer its mount table gives has been moved away since mounting' {
         Mount-Overlay -Lower $Patch, $Base -Upper $Upper -Target $Merged
         Rename-Item -LiteralPath $Base -NewName 'base-moved'

@@ -128,7 +128,10 @@ internal static class OverlayLocator
             }
             if (!onOverlayFs || entry is not { FsType: "overlay" })
             {
-                throw NotOnOverlay(path, onOverlayFs, anchorStat.MountId, entry);
+                // The path as given and as the kernel resolves it (symbolic links followed), for the error only.
+                var anchorPath = FileSystem.TryReadLink(anchor.ProcPath, out _);
+                var resolved = anchorPath is null || missing.Count == 0 ? anchorPath : (anchorPath == "/" ? "" : anchorPath) + "/" + string.Join('/', missing);
+                throw NotOnOverlay(path, onOverlayFs, anchorStat.MountId, entry, table, trimmed, resolved);
             }
 
             // The path of the anchor inside the overlay: its real path below the mount point, under the mount's root.
@@ -193,7 +196,8 @@ internal static class OverlayLocator
         return null;
     }
 
-    private static OverlayException NotOnOverlay(string path, bool onOverlayFs, ulong mountId, MountInfoEntry? entry)
+    private static OverlayException NotOnOverlay(string path, bool onOverlayFs, ulong mountId, MountInfoEntry? entry,
+        IReadOnlyList<MountInfoEntry> table, string asGiven, string? resolved)
     {
         if (onOverlayFs)
         {
@@ -201,9 +205,96 @@ internal static class OverlayLocator
                 $"'{path}' is on an overlay file system that this process's mount table does not list (mount id {mountId}): it belongs to another mount namespace, lies outside this process's root, or was detached.", path,
                 "Run the command in the mount namespace of the process that mounted the overlay, and give the path there.");
         }
+        if (FindInLayer(table, asGiven, resolved) is { } inLayer)
+        {
+            var (mount, role, layer, merged, others) = inLayer;
+            string what = role switch { "Upper" => "upper layer", "Lower" => "lower layer", _ => "data-only layer" };
+            string also = others == 0 ? "" : $" (also a layer of {others} other overlay{(others == 1 ? "" : "s")})";
+            return new OverlayException(ErrorIds.PathNotOnOverlay, OverlayErrorCategory.InvalidArgument,
+                $"'{path}' is not on an overlay: it is inside the {what} '{layer}' of the overlay at '{mount.Target}'{also}"
+                + (merged is null ? ", which shows its files only as the data of metadata-only copies." : $"; its merged path is '{merged}'."), path,
+                merged is null
+                    ? "Give a path inside the merged directory of a mounted overlay (Get-OverlayMount lists them)."
+                    : $"Give the merged path '{merged}' (Resolve-OverlayPath -All on it tells whether this layer's entry is the one seen there).");
+        }
         return new OverlayException(ErrorIds.PathNotOnOverlay, OverlayErrorCategory.InvalidArgument,
             $"'{path}' is not on an overlay: it is on {(entry is null ? "another file system" : $"the {entry.FsType} mount at '{entry.MountPoint}'")}.", path,
             "Give a path inside the merged directory of a mounted overlay (Get-OverlayMount lists them).");
+    }
+
+    /// <summary>
+    /// The layer of an overlay in <paramref name="table"/> that holds a path (as given, or as resolved),
+    /// the deepest layer directory first; with the path's merged path when the layer's entries show
+    /// there (not for data-only layers, nor below a mount of a subtree that leaves it out), and how
+    /// many other overlays share that layer.
+    /// </summary>
+    private static (OverlayMount Mount, string Role, string Layer, string? Merged, int Others)? FindInLayer(
+        IReadOnlyList<MountInfoEntry> table, string asGiven, string? resolved)
+    {
+        (MountInfoEntry Entry, OverlayMount Mount, string Role, string Layer, string Below)? best = null;
+        int users = 0;
+        foreach (var e in table)
+        {
+            if (e.FsType != "overlay")
+            {
+                continue;
+            }
+            var mount = OverlayMount.FromEntry(e);
+            var layers = mount.Lower.Select(l => (Role: "Lower", Layer: l)).Concat(mount.DataLower.Select(l => (Role: "Data", Layer: l)));
+            if (mount.Upper is not null)
+            {
+                layers = layers.Prepend(("Upper", mount.Upper));
+            }
+            foreach (var (role, layer) in layers)
+            {
+                if (!layer.StartsWith('/') || (Below(asGiven, layer) ?? (resolved is null ? null : Below(resolved, layer))) is not { } below)
+                {
+                    continue;
+                }
+                if (best is { } b && b.Layer == layer)
+                {
+                    users++;
+                    best = (e, mount, role, layer, below);
+                }
+                else if (best is null || layer.Length > best.Value.Layer.Length)
+                {
+                    users = 1;
+                    best = (e, mount, role, layer, below);
+                }
+                break;
+            }
+        }
+        if (best is not { } found)
+        {
+            return null;
+        }
+        string? merged = null;
+        if (found.Role != "Data")
+        {
+            // The mount shows its overlay's subtree at Root; what lies outside it has no merged path here.
+            string inOverlay = "/" + found.Below;
+            string root = found.Entry.Root.TrimEnd('/');
+            string? inView = root.Length == 0 ? inOverlay
+                : inOverlay == root ? "/"
+                : inOverlay.StartsWith(root + "/", StringComparison.Ordinal) ? inOverlay[root.Length..]
+                : null;
+            if (inView is not null)
+            {
+                merged = inView == "/" ? found.Mount.Target : (found.Mount.Target == "/" ? "" : found.Mount.Target) + inView;
+            }
+        }
+        return (found.Mount, found.Role, found.Layer, merged, users - 1);
+    }
+
+    /// <summary>The part of <paramref name="path"/> below the directory <paramref name="dir"/> ("" for the directory itself); null when not below it.</summary>
+    private static string? Below(string path, string dir)
+    {
+        dir = dir.TrimEnd('/');
+        if (path == dir || (dir.Length == 0 && path == "/"))
+        {
+            return "";
+        }
+        return path.StartsWith(dir + "/", StringComparison.Ordinal) ? path[(dir.Length + 1)..] : null;
     }
 
     private static string ParentOf(string p)
