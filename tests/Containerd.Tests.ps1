@@ -203,6 +203,22 @@ Describe 'Get-OverlayLayer on a containerd store' -Tag 'RequiresRoot', 'Engines'
             $err[0].TargetObject | Should -Be 'nope'
             Get-OverlayLayer -DataRoot $script:Ctd.DataRoot -Image nginx -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
             $err[0].FullyQualifiedErrorId | Should -Be 'ImageNotFound,OverlayTools.GetOverlayLayerCommand'
+            # Filtered by -Namespace, the error says where it looked.
+            Get-OverlayLayer -DataRoot $script:Ctd.DataRoot -Image app2 -Namespace moby -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+            $err[0].FullyQualifiedErrorId | Should -Be 'ImageNotFound,OverlayTools.GetOverlayLayerCommand'
+            $err[0].Exception.Message | Should -BeLike "No image 'app2' in namespace 'moby' of the store at *"
+        }
+
+        It 'completes names within -Namespace by the rule the command selects with' {
+            $line = "Get-OverlayLayer -DataRoot '$($script:Ctd.DataRoot)' -Namespace moby -Container "
+            (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Be @('m1')
+            # Namespaces match case-sensitively, as in the command: K8S.IO offers nothing, as it selects nothing.
+            $line = "Get-OverlayLayer -DataRoot '$($script:Ctd.DataRoot)' -Namespace K8S.IO -Container c"
+            (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches | Should -BeNullOrEmpty
+            Get-Layers -Container 'c*' -Namespace 'K8S.IO' -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+            $line = "Get-OverlayLayer -DataRoot '$($script:Ctd.DataRoot)' -Namespace 'k8s*' -Container c"
+            $r = @((TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText)
+            foreach ($c in 'c1', 'c2', 'c3') { $r | Should -Contain $c }
         }
 
         It 'describes a snapshot dir given by -Path, and maps an upper dir back to its container' {

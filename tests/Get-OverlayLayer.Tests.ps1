@@ -421,6 +421,10 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
             (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Be @('web')
             $line = "Get-OverlayLayer -DataRoot '$Root/nowhere' -Image ap"
             (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches | Should -BeNullOrEmpty
+            # -Namespace selects containerd items only, in completion as in the command.
+            $line = "Get-OverlayLayer -DataRoot '$DataRoot' -Namespace * -Image ap"
+            (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches | Should -BeNullOrEmpty
+            Get-OverlayLayer -DataRoot $DataRoot -Namespace * -Image * | Should -BeNullOrEmpty
         }
     }
 

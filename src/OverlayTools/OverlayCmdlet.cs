@@ -5,6 +5,7 @@ using System.Linq;
 using System.Management.Automation;
 using OverlayTools.Interop;
 using OverlayTools.Mounts;
+using OverlayTools.Stores;
 
 namespace OverlayTools;
 
@@ -192,6 +193,29 @@ public abstract class OverlayCmdlet : PSCmdlet, IOperationLog
 
     /// <summary>A case-sensitive wildcard pattern (Linux paths are case-sensitive).</summary>
     protected static WildcardPattern Pattern(string s) => new(s, WildcardOptions.None);
+
+    /// <summary>
+    /// What -Namespace values select (case-sensitive wildcards; items without a namespace never),
+    /// null when none is given. The one rule of the cmdlets and their completers.
+    /// </summary>
+    internal static NamespaceFilter? ToNamespaceFilter(IReadOnlyCollection<string>? namespaces)
+        => namespaces is { Count: > 0 } ? new NamespaceFilter(namespaces, n => Pattern(n).IsMatch) : null;
+
+    private bool _namespacesChecked;
+
+    /// <summary>Reports, once per command, each literal -Namespace value that no containerd store among <paramref name="stores"/> has.</summary>
+    protected void CheckNamespaces(IReadOnlyList<ILayerStore> stores, IReadOnlyCollection<string>? namespaces)
+    {
+        if (_namespacesChecked || namespaces is not { Count: > 0 })
+        {
+            return;
+        }
+        _namespacesChecked = true;
+        foreach (var e in StoreSelection.UnknownNamespaces(stores, namespaces.Where(n => !HasWildcards(n))))
+        {
+            WriteOverlayError(e);
+        }
+    }
 
     /// <summary>
     /// Expands -Path / -LiteralPath values to file system paths, writing a non-terminating error

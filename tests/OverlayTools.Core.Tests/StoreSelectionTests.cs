@@ -91,16 +91,41 @@ public sealed class StoreSelectionTests : IDisposable
         Assert.Empty(errors);
     }
 
+    /// <summary>A stand-in for PowerShell's wildcards: a trailing '*' matches any rest; case-sensitive.</summary>
+    private static NamespaceFilter Namespaces(params string[] patterns)
+        => new(patterns, p => ns => p.EndsWith('*') ? ns.StartsWith(p[..^1], StringComparison.Ordinal) : ns == p);
+
     [Fact]
     public void Namespaces_narrow_the_images_considered()
     {
         using var store = LayerStores.Open(_good.Root);
         var errors = new List<OverlayException>();
-        var selected = StoreSelection.Images([store], "img3:1", null, ns => ns == "moby", errors.Add);
+        var selected = StoreSelection.Images([store], "img3:1", null, Namespaces("moby"), errors.Add);
         Assert.Empty(selected);
-        Assert.Equal(ErrorIds.ImageNotFound, Assert.Single(errors).ErrorId);
+        var e = Assert.Single(errors);
+        Assert.Equal(ErrorIds.ImageNotFound, e.ErrorId);
+        Assert.Contains("No image 'img3:1' in namespace 'moby' of the store at", e.Message, StringComparison.Ordinal);
         errors.Clear();
-        Assert.Single(StoreSelection.Images([store], "img3:1", null, ns => ns is null, errors.Add));
+        Assert.Single(StoreSelection.Images([store], "img3:1", null, null, errors.Add));
+        Assert.Empty(errors);
+    }
+
+    [Fact]
+    public void A_namespace_filter_never_selects_items_without_a_namespace_and_matches_case_sensitively()
+    {
+        // overlay2 and podman items have no namespace: even a pattern that matches anything passes them over.
+        var any = Namespaces("*");
+        Assert.False(any.Accepts(null));
+        Assert.True(any.Accepts("moby"));
+        var k8s = Namespaces("moby", "k8s*");
+        Assert.True(k8s.Accepts("k8s.io"));
+        Assert.False(k8s.Accepts("K8S.io"));
+        Assert.False(k8s.Accepts("MOBY"));
+        Assert.Equal("namespaces 'moby', 'k8s*'", k8s.ToString());
+
+        using var store = LayerStores.Open(_good.Root);
+        var errors = new List<OverlayException>();
+        Assert.Empty(StoreSelection.Images([store], "img*", s => s.StartsWith("img", StringComparison.Ordinal), any, errors.Add));
         Assert.Empty(errors);
     }
 }

@@ -319,13 +319,13 @@ public static class StoreLookup
     public static IEnumerable<StoreContainerInfo> MatchContainers(IReadOnlyList<StoreContainerInfo> containers, Func<string, bool> isMatch)
         => containers.Where(c => Keys(c).Any(isMatch));
 
-    /// <summary>The error for a literal name that matched nothing.</summary>
-    public static OverlayException NotFound(string kind, string reference, IReadOnlyCollection<ILayerStore> stores)
+    /// <summary>The error for a literal name that matched nothing (among the items of <paramref name="namespaces"/>, when given).</summary>
+    public static OverlayException NotFound(string kind, string reference, IReadOnlyCollection<ILayerStore> stores, NamespaceFilter? namespaces = null)
         => new(kind == "image" ? ErrorIds.ImageNotFound : ErrorIds.ContainerNotFound, OverlayErrorCategory.ObjectNotFound,
-            $"No {kind} '{reference}' in {(stores.Count == 1 ? "the store at" : "the stores at")} {string.Join(", ", stores.Select(s => $"{s.Root} ({s.Backend})"))}.", reference,
+            $"No {kind} '{reference}' in {(namespaces is null ? "" : namespaces + " of ")}{(stores.Count == 1 ? "the store at" : "the stores at")} {string.Join(", ", stores.Select(s => $"{s.Root} ({s.Backend})"))}.", reference,
             kind == "image"
-                ? "Run Get-OverlayLayer -Image * to see the images, or give -DataRoot for another store."
-                : "Run Get-OverlayLayer -Container * to see the containers, or give -DataRoot for another store.");
+                ? $"Run Get-OverlayLayer -Image * to see the images{(namespaces is null ? "" : " of every namespace and store")}, or give -DataRoot for another store."
+                : $"Run Get-OverlayLayer -Container * to see the containers{(namespaces is null ? "" : " of every namespace and store")}, or give -DataRoot for another store.");
 }
 
 /// <summary>Docker's overlay2 store.</summary>

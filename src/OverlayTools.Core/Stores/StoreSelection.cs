@@ -16,33 +16,33 @@ public static class StoreSelection
     /// The images <paramref name="query"/> selects: with <paramref name="wildcard"/>, every image
     /// that matches in any store (names, aliases, ids; intermediate images left out; none is no
     /// error); without it, the one image each store has under that name (":latest" implied), full
-    /// id or unique id prefix, and ImageNotFound when no store has one. Only images whose namespace
-    /// <paramref name="inNamespaces"/> accepts are considered (null: all). A store whose index
+    /// id or unique id prefix, and ImageNotFound when no store has one. Only images
+    /// <paramref name="namespaces"/> accepts are considered (null: all). A store whose index
     /// cannot be read, or an ambiguous id prefix, goes to <paramref name="report"/> and the other
     /// stores are still searched; ImageNotFound is then not reported as well.
     /// </summary>
     public static List<(ILayerStore Store, StoreImageInfo Info)> Images(
-        IReadOnlyList<ILayerStore> stores, string query, Func<string, bool>? wildcard, Func<string?, bool>? inNamespaces, Action<OverlayException> report)
-        => Select(stores, "image", query, wildcard, inNamespaces, report,
+        IReadOnlyList<ILayerStore> stores, string query, Func<string, bool>? wildcard, NamespaceFilter? namespaces, Action<OverlayException> report)
+        => Select(stores, "image", query, wildcard, namespaces, report,
             s => s.ListImages(), i => i.Namespace, StoreLookup.MatchImages, StoreLookup.FindImage);
 
     /// <summary>
     /// The containers <paramref name="query"/> selects: with <paramref name="wildcard"/>, every
     /// container whose name or id matches in any store (none is no error); without it, the one
     /// container each store has under that name, full id or unique id prefix, and
-    /// ContainerNotFound when no store has one. Only containers whose namespace
-    /// <paramref name="inNamespaces"/> accepts are considered (null: all). A store whose index
+    /// ContainerNotFound when no store has one. Only containers <paramref name="namespaces"/>
+    /// accepts are considered (null: all). A store whose index
     /// cannot be read, or an ambiguous id prefix, goes to <paramref name="report"/> and the other
     /// stores are still searched.
     /// </summary>
     public static List<(ILayerStore Store, StoreContainerInfo Info)> Containers(
-        IReadOnlyList<ILayerStore> stores, string query, Func<string, bool>? wildcard, Func<string?, bool>? inNamespaces, Action<OverlayException> report)
-        => Select(stores, "container", query, wildcard, inNamespaces, report,
+        IReadOnlyList<ILayerStore> stores, string query, Func<string, bool>? wildcard, NamespaceFilter? namespaces, Action<OverlayException> report)
+        => Select(stores, "container", query, wildcard, namespaces, report,
             s => s.ListContainers(), c => c.Namespace, StoreLookup.MatchContainers, StoreLookup.FindContainer);
 
     /// <summary>The one selection loop behind <see cref="Images"/> and <see cref="Containers"/>.</summary>
     private static List<(ILayerStore Store, T Info)> Select<T>(
-        IReadOnlyList<ILayerStore> stores, string kind, string query, Func<string, bool>? wildcard, Func<string?, bool>? inNamespaces, Action<OverlayException> report,
+        IReadOnlyList<ILayerStore> stores, string kind, string query, Func<string, bool>? wildcard, NamespaceFilter? namespaces, Action<OverlayException> report,
         Func<ILayerStore, IReadOnlyList<T>> list, Func<T, string?> namespaceOf,
         Func<IReadOnlyList<T>, Func<string, bool>, IEnumerable<T>> match, Func<IReadOnlyList<T>, string, T?> find)
         where T : class
@@ -64,9 +64,9 @@ public static class StoreSelection
                 reported = true;
                 continue;
             }
-            if (inNamespaces is not null)
+            if (namespaces is not null)
             {
-                items = items.Where(i => inNamespaces(namespaceOf(i))).ToList();
+                items = items.Where(i => namespaces.Accepts(namespaceOf(i))).ToList();
             }
             if (wildcard is not null)
             {
@@ -88,7 +88,7 @@ public static class StoreSelection
         }
         if (wildcard is null && selected.Count == 0 && !reported)
         {
-            report(StoreLookup.NotFound(kind, query, stores));
+            report(StoreLookup.NotFound(kind, query, stores, namespaces));
         }
         return selected;
     }
@@ -110,4 +110,34 @@ public static class StoreSelection
                 ns, "Docker keeps its images in 'moby', Kubernetes in 'k8s.io'; give -DataRoot for the containerd root (default /var/lib/containerd).");
         }
     }
+}
+
+/// <summary>
+/// What -Namespace selects, one rule for every cmdlet and completer that takes it: the items whose
+/// containerd namespace one of <see cref="Patterns"/> matches, case-sensitively (containerd's
+/// namespace names are); items of stores without namespaces (overlay2, podman) never. Wildcard
+/// matching is passed in, so the Core keeps no PowerShell reference.
+/// </summary>
+public sealed class NamespaceFilter
+{
+    private readonly Func<string, bool>[] _matches;
+
+    /// <summary>A filter for the -Namespace values <paramref name="patterns"/>; <paramref name="match"/> turns one value into its case-sensitive match.</summary>
+    public NamespaceFilter(IEnumerable<string> patterns, Func<string, Func<string, bool>> match)
+    {
+        ArgumentNullException.ThrowIfNull(patterns);
+        ArgumentNullException.ThrowIfNull(match);
+        Patterns = patterns.ToList();
+        _matches = Patterns.Select(match).ToArray();
+    }
+
+    /// <summary>The -Namespace values, as given.</summary>
+    public IReadOnlyList<string> Patterns { get; }
+
+    /// <summary>True when an item of namespace <paramref name="ns"/> (null: a store without namespaces) is selected.</summary>
+    public bool Accepts(string? ns) => ns is not null && _matches.Any(m => m(ns));
+
+    /// <summary>"namespace 'moby'" or "namespaces 'moby', 'k8s*'", for messages.</summary>
+    public override string ToString()
+        => (Patterns.Count == 1 ? "namespace " : "namespaces ") + string.Join(", ", Patterns.Select(p => $"'{p}'"));
 }

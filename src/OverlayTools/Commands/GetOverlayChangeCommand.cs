@@ -25,7 +25,6 @@ public sealed class GetOverlayChangeCommand : OverlayCmdlet, IDisposable
     private List<OverlayMount>? _mounts;
     private List<ILayerStore>? _stores;
     private readonly HashSet<string> _walkedContainers = new(StringComparer.Ordinal);
-    private bool _namespacesChecked;
     private int _activity;
 
     /// <summary>Mount points of mounted overlays (wildcards match mounted overlays).</summary>
@@ -220,17 +219,8 @@ public sealed class GetOverlayChangeCommand : OverlayCmdlet, IDisposable
         {
             return;
         }
-        if (!_namespacesChecked && Namespace is { Length: > 0 })
-        {
-            _namespacesChecked = true;
-            foreach (var e in StoreSelection.UnknownNamespaces(stores, Namespace.Where(n => !HasWildcards(n))))
-            {
-                WriteOverlayError(e);
-            }
-        }
-        var namespaces = Namespace is { Length: > 0 } ? Namespace.Select(Pattern).ToList() : null;
-        var selected = StoreSelection.Containers(stores, query, HasWildcards(query) ? Pattern(query).IsMatch : null,
-            namespaces is null ? null : ns => ns is not null && namespaces.Any(p => p.IsMatch(ns)), WriteOverlayError);
+        CheckNamespaces(stores, Namespace);
+        var selected = StoreSelection.Containers(stores, query, HasWildcards(query) ? Pattern(query).IsMatch : null, ToNamespaceFilter(Namespace), WriteOverlayError);
         bool styleGiven = MyInvocation.BoundParameters.ContainsKey(nameof(Style));
         foreach (var (store, info) in selected)
         {

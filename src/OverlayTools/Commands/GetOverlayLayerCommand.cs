@@ -22,7 +22,6 @@ public sealed class GetOverlayLayerCommand : OverlayCmdlet, IDisposable
     private readonly Dictionary<string, ILayerStore?> _storesByRoot = new(StringComparer.Ordinal);
     private List<ILayerStore>? _stores;
     private bool _storeErrorWritten;
-    private bool _namespacesChecked;
     private volatile bool _stopping;
     private readonly Stopwatch _progressClock = new();
 
@@ -245,11 +244,9 @@ public sealed class GetOverlayLayerCommand : OverlayCmdlet, IDisposable
         {
             return;
         }
-        CheckNamespaces(stores);
+        CheckNamespaces(stores, Namespace);
         bool wildcard = HasWildcards(query);
-        var patterns = Namespace is { Length: > 0 } ? Namespace.Select(Pattern).ToList() : null;
-        var work = StoreSelection.Images(stores, query, wildcard ? Pattern(query).IsMatch : null,
-            patterns is null ? null : ns => ns is not null && patterns.Any(p => p.IsMatch(ns)), WriteOverlayError);
+        var work = StoreSelection.Images(stores, query, wildcard ? Pattern(query).IsMatch : null, ToNamespaceFilter(Namespace), WriteOverlayError);
         for (int n = 0; n < work.Count && !_stopping; n++)
         {
             var (store, info) = work[n];
@@ -271,10 +268,8 @@ public sealed class GetOverlayLayerCommand : OverlayCmdlet, IDisposable
         {
             return;
         }
-        CheckNamespaces(stores);
-        var patterns = Namespace is { Length: > 0 } ? Namespace.Select(Pattern).ToList() : null;
-        var work = StoreSelection.Containers(stores, query, HasWildcards(query) ? Pattern(query).IsMatch : null,
-            patterns is null ? null : ns => ns is not null && patterns.Any(p => p.IsMatch(ns)), WriteOverlayError);
+        CheckNamespaces(stores, Namespace);
+        var work = StoreSelection.Containers(stores, query, HasWildcards(query) ? Pattern(query).IsMatch : null, ToNamespaceFilter(Namespace), WriteOverlayError);
         for (int n = 0; n < work.Count && !_stopping; n++)
         {
             var (store, info) = work[n];
@@ -294,20 +289,6 @@ public sealed class GetOverlayLayerCommand : OverlayCmdlet, IDisposable
     private static string? ShownName(StoreImageInfo image, string query)
         => image.Names.Contains(query, StringComparer.Ordinal) ? query
             : !StoreLookup.HasTagOrDigest(query) && image.Names.Contains(query + ":latest", StringComparer.Ordinal) ? query + ":latest" : null;
-
-    /// <summary>Reports, once, each literal -Namespace that no containerd store read here has.</summary>
-    private void CheckNamespaces(List<ILayerStore> stores)
-    {
-        if (_namespacesChecked || Namespace is not { Length: > 0 })
-        {
-            return;
-        }
-        _namespacesChecked = true;
-        foreach (var e in StoreSelection.UnknownNamespaces(stores, Namespace.Where(n => !HasWildcards(n))))
-        {
-            WriteOverlayError(e);
-        }
-    }
 
     private void WriteLayers(List<OverlayLayer> layers)
     {

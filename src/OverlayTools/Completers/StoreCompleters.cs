@@ -34,9 +34,9 @@ internal static class StoreCompletion
     {
         try
         {
-            // A -Namespace already typed narrows containerd items (stores without namespaces pass).
-            var namespaces = Values(fakeBoundParameters, "Namespace").Select(n => new WildcardPattern(n, WildcardOptions.IgnoreCase)).ToList();
-            bool InNamespace(string? ns) => ns is null || namespaces.Count == 0 || namespaces.Any(p => p.IsMatch(ns));
+            // A -Namespace already typed selects what the command would: containerd items of a matching namespace.
+            var namespaces = OverlayCmdlet.ToNamespaceFilter(Values(fakeBoundParameters, "Namespace").ToList());
+            bool InNamespace(string? ns) => namespaces is null || namespaces.Accepts(ns);
             string word = CompletionText.Unquote(wordToComplete);
             var byText = new SortedDictionary<string, string>(StringComparer.Ordinal);
             var ids = new SortedDictionary<string, string>(StringComparer.Ordinal);
