@@ -201,6 +201,38 @@ public abstract class OverlayCmdlet : PSCmdlet, IOperationLog
     internal static NamespaceFilter? ToNamespaceFilter(IReadOnlyCollection<string>? namespaces)
         => namespaces is { Count: > 0 } ? new NamespaceFilter(namespaces, n => Pattern(n).IsMatch) : null;
 
+    /// <summary>
+    /// The stores a -DataRoot parameter names (each value resolved the PowerShell way; one that
+    /// cannot be resolved or opened is an error of its own), or without it those at the default
+    /// roots (a default root whose store cannot be read: a verbose line; no store at all:
+    /// <paramref name="noDefaultStore"/>). Each store is opened once; the caller disposes them.
+    /// </summary>
+    protected List<ILayerStore> OpenStores(string[]? dataRoot, Action<OverlayException> noDefaultStore)
+    {
+        List<string>? roots = null;
+        if (dataRoot is { Length: > 0 })
+        {
+            roots = [];
+            foreach (var raw in dataRoot)
+            {
+                try
+                {
+                    roots.Add(ResolvePath(raw, "DataRoot"));
+                }
+                catch (OverlayException e)
+                {
+                    WriteOverlayError(e);
+                }
+            }
+        }
+        var stores = LayerStores.OpenStores(roots, roots is null ? noDefaultStore : WriteOverlayError, (root, e) => WriteVerboseOrDebug($"Skipping {root}: {e.Message}"));
+        foreach (var s in stores)
+        {
+            WriteVerboseOrDebug($"Reading the {s.Backend} store at {s.Root} (read-only, without the engine).");
+        }
+        return stores;
+    }
+
     private bool _namespacesChecked;
 
     /// <summary>Reports, once per command, each literal -Namespace value that no containerd store among <paramref name="stores"/> has.</summary>

@@ -84,13 +84,44 @@ public static class LayerStores
     }
 
     /// <summary>
-    /// Opens the stores found at the default roots. Roots that do not exist are skipped silently;
-    /// a root that holds an unreadable store is reported through <paramref name="skipped"/>.
+    /// The stores a command reads: those at <paramref name="dataRoots"/> (paths already resolved;
+    /// an empty list opens none), or, when it is null, those found at the default roots (roots that
+    /// do not exist are passed over). Each store is opened once: roots that lead to one store (its
+    /// backend and real root) give one object. A given root that cannot be opened, and finding no
+    /// store at all at the default roots (<see cref="NoDefaultStore"/>), go to
+    /// <paramref name="error"/>; a default root that holds a store that cannot be read goes to
+    /// <paramref name="skipped"/>. Never throws an OverlayException; the caller disposes the stores.
     /// </summary>
-    public static List<ILayerStore> OpenDefault(Action<string, OverlayException>? skipped = null)
+    public static List<ILayerStore> OpenStores(IReadOnlyCollection<string>? dataRoots, Action<OverlayException> error, Action<string, OverlayException>? skipped = null)
     {
+        ArgumentNullException.ThrowIfNull(error);
         var stores = new List<ILayerStore>();
-        var realRoots = new HashSet<string>(StringComparer.Ordinal);
+        void Keep(ILayerStore store)
+        {
+            if (stores.Any(s => s.Backend == store.Backend && s.Root == store.Root))
+            {
+                store.Dispose();
+            }
+            else
+            {
+                stores.Add(store);
+            }
+        }
+        if (dataRoots is not null)
+        {
+            foreach (var root in dataRoots)
+            {
+                try
+                {
+                    Keep(Open(root));
+                }
+                catch (OverlayException e)
+                {
+                    error(e);
+                }
+            }
+            return stores;
+        }
         foreach (var (backend, root) in DefaultRoots())
         {
             if (FileSystem.TryLStat(root, out _) is null)
@@ -107,20 +138,16 @@ public static class LayerStores
                 {
                     throw new OverlayException(ErrorIds.LayerStoreUnsupported, OverlayErrorCategory.NotImplemented, problem, root, "Give -DataRoot for a store that can be read.");
                 }
-                var store = backend.Open(root);
-                if (realRoots.Add(store.Backend + ":" + store.Root))
-                {
-                    stores.Add(store);
-                }
-                else
-                {
-                    store.Dispose();
-                }
+                Keep(backend.Open(root));
             }
             catch (OverlayException e)
             {
                 skipped?.Invoke(root, e);
             }
+        }
+        if (stores.Count == 0)
+        {
+            error(NoDefaultStore());
         }
         return stores;
     }
@@ -135,9 +162,15 @@ public static class LayerStores
     /// </summary>
     public static StoreContainer ResolveContainer(string nameOrId, IEnumerable<string>? dataRoots = null)
     {
-        var stores = OpenStores(dataRoots);
+        var roots = dataRoots?.ToList();
+        OverlayException? failed = null;
+        var stores = OpenStores(roots is { Count: > 0 } ? roots : null, e => failed ??= e);
         try
         {
+            if (failed is not null)
+            {
+                throw failed;
+            }
             var found = new List<(ILayerStore Store, StoreContainerInfo Info)>();
             foreach (var s in stores)
             {
@@ -164,38 +197,6 @@ public static class LayerStores
                 s.Dispose();
             }
         }
-    }
-
-    /// <summary>Opens the stores at the given roots, or the default ones; throws LayerStoreNotFound when there is none.</summary>
-    public static List<ILayerStore> OpenStores(IEnumerable<string>? dataRoots)
-    {
-        var roots = dataRoots?.ToList();
-        if (roots is { Count: > 0 })
-        {
-            var list = new List<ILayerStore>();
-            try
-            {
-                foreach (var r in roots)
-                {
-                    list.Add(Open(r));
-                }
-            }
-            catch
-            {
-                foreach (var s in list)
-                {
-                    s.Dispose();
-                }
-                throw;
-            }
-            return list;
-        }
-        var stores = OpenDefault();
-        if (stores.Count == 0)
-        {
-            throw NoDefaultStore();
-        }
-        return stores;
     }
 
     /// <summary>

@@ -13,7 +13,7 @@ namespace OverlayTools.Stores;
 /// </summary>
 public sealed class MountOwners : IDisposable
 {
-    private readonly Dictionary<string, ILayerStore?> _stores = new(StringComparer.Ordinal);
+    private readonly LayerPathStores _stores = new();
 
     /// <summary>Fills Backend, and for a container's own root ContainerId, Container and Image, of each mount where a store knows them.</summary>
     public void Annotate(IEnumerable<OverlayMount> mounts)
@@ -28,7 +28,7 @@ public sealed class MountOwners : IDisposable
     public void Annotate(OverlayMount mount)
     {
         var path = mount.Upper ?? mount.Lower.FirstOrDefault();
-        if (path is null || StoreFor(path) is not { } store)
+        if (path is null || _stores.StoreFor(path) is not { } store)
         {
             return;
         }
@@ -55,45 +55,6 @@ public sealed class MountOwners : IDisposable
         }
     }
 
-    private ILayerStore? StoreFor(string path)
-    {
-        foreach (var backend in LayerStores.Backends)
-        {
-            if (backend.RootFromLayerPath(path) is not { } root)
-            {
-                continue;
-            }
-            string key = backend.Name + "\0" + root;
-            if (!_stores.TryGetValue(key, out var store))
-            {
-                store = null;
-                try
-                {
-                    if (backend.Probe(root, out var problem) && problem is null)
-                    {
-                        store = backend.Open(root);
-                    }
-                }
-                catch (OverlayException)
-                {
-                }
-                _stores[key] = store;
-            }
-            if (store is not null)
-            {
-                return store;
-            }
-        }
-        return null;
-    }
-
     /// <inheritdoc/>
-    public void Dispose()
-    {
-        foreach (var s in _stores.Values)
-        {
-            s?.Dispose();
-        }
-        _stores.Clear();
-    }
+    public void Dispose() => _stores.Dispose();
 }

@@ -255,46 +255,7 @@ public sealed class GetOverlayChangeCommand : OverlayCmdlet, IDisposable
     internal static ChangeStyle DefaultStyle(string backend) => backend == "podman" ? ChangeStyle.Podman : ChangeStyle.Docker;
 
     /// <summary>The stores named by -DataRoot (each failing one reported), or those at the default roots; opened once per command.</summary>
-    private List<ILayerStore> Stores()
-    {
-        if (_stores is not null)
-        {
-            return _stores;
-        }
-        _stores = [];
-        if (DataRoot is { Length: > 0 })
-        {
-            foreach (var raw in DataRoot)
-            {
-                try
-                {
-                    var store = LayerStores.Open(ResolvePath(raw, nameof(DataRoot)));
-                    if (_stores.Any(s => s.Root == store.Root && s.Backend == store.Backend))
-                    {
-                        store.Dispose();
-                        continue;
-                    }
-                    WriteVerboseOrDebug($"Reading the {store.Backend} store at {store.Root} (read-only, without the engine).");
-                    _stores.Add(store);
-                }
-                catch (OverlayException e)
-                {
-                    WriteOverlayError(e);
-                }
-            }
-            return _stores;
-        }
-        foreach (var store in LayerStores.OpenDefault((root, e) => WriteVerboseOrDebug($"Skipping {root}: {e.Message}")))
-        {
-            WriteVerboseOrDebug($"Reading the {store.Backend} store at {store.Root} (read-only, without the engine).");
-            _stores.Add(store);
-        }
-        if (_stores.Count == 0)
-        {
-            WriteOverlayError(LayerStores.NoDefaultStore());
-        }
-        return _stores;
-    }
+    private List<ILayerStore> Stores() => _stores ??= OpenStores(DataRoot, WriteOverlayError);
 
     /// <inheritdoc/>
     protected override void StopProcessing() => _cancel.Cancel();

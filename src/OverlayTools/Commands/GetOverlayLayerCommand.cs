@@ -19,11 +19,15 @@ public sealed class GetOverlayLayerCommand : OverlayCmdlet, IDisposable
     private const string PathSet = "Path";
     private const string TargetSet = "Target";
 
-    private readonly Dictionary<string, ILayerStore?> _storesByRoot = new(StringComparer.Ordinal);
+    private readonly LayerPathStores _pathStores;
     private List<ILayerStore>? _stores;
-    private bool _storeErrorWritten;
+    private OverlayException? _noDefaultStore;
     private volatile bool _stopping;
     private readonly Stopwatch _progressClock = new();
+
+    /// <summary>A new command.</summary>
+    public GetOverlayLayerCommand()
+        => _pathStores = new(s => WriteVerboseOrDebug($"Reading the {s.Backend} store at {s.Root} (read-only, without the engine)."));
 
     /// <summary>Images by name (repo:tag, as the engine shows them), full or short id; wildcards. None: every image.</summary>
     [Parameter(Position = 0, ParameterSetName = ImageSet, ValueFromPipeline = true)]
@@ -120,61 +124,12 @@ public sealed class GetOverlayLayerCommand : OverlayCmdlet, IDisposable
 
     // ---- stores -----------------------------------------------------------------------------------
 
-    /// <summary>The stores named by -DataRoot, or those at the default roots; empty (after one error) when there is none.</summary>
+    /// <summary>
+    /// The stores named by -DataRoot (each failing one reported), or those at the default roots;
+    /// opened once per command and shared with <see cref="StoresFor"/>.
+    /// </summary>
     private List<ILayerStore> Stores()
-    {
-        if (_stores is not null)
-        {
-            return _stores;
-        }
-        _stores = [];
-        if (DataRoot is { Length: > 0 })
-        {
-            foreach (var raw in DataRoot)
-            {
-                try
-                {
-                    string root = ResolvePath(raw, nameof(DataRoot));
-                    if (OpenStore(root) is { } s && !_stores.Contains(s))
-                    {
-                        _stores.Add(s);
-                    }
-                }
-                catch (OverlayException e)
-                {
-                    WriteOverlayError(e);
-                }
-            }
-            return _stores;
-        }
-        foreach (var s in LayerStores.OpenDefault((root, e) => WriteVerboseOrDebug($"Skipping {root}: {e.Message}")))
-        {
-            WriteVerboseOrDebug($"Reading the {s.Backend} store at {s.Root} (read-only, without the engine).");
-            _storesByRoot[s.Root] = s;
-            _stores.Add(s);
-        }
-        return _stores;
-    }
-
-    private ILayerStore? OpenStore(string root)
-    {
-        if (_storesByRoot.TryGetValue(root, out var known))
-        {
-            return known;
-        }
-        var store = LayerStores.Open(root);
-        WriteVerboseOrDebug($"Reading the {store.Backend} store at {store.Root} (read-only, without the engine).");
-        var same = _storesByRoot.Values.FirstOrDefault(s => s is not null && s.Root == store.Root && s.Backend == store.Backend);
-        if (same is not null)
-        {
-            store.Dispose();
-            _storesByRoot[root] = same;
-            return same;
-        }
-        _storesByRoot[root] = store;
-        _storesByRoot[store.Root] = store;
-        return store;
-    }
+        => _stores ??= OpenStores(DataRoot, e => _noDefaultStore = e).Select(_pathStores.Add).Distinct().ToList();
 
     /// <summary>
     /// Stores for one layer path: the one the path itself names, then -DataRoot's. The default
@@ -184,26 +139,9 @@ public sealed class GetOverlayLayerCommand : OverlayCmdlet, IDisposable
     private IEnumerable<ILayerStore> StoresFor(string path)
     {
         var seen = new HashSet<ILayerStore>();
-        foreach (var backend in LayerStores.Backends)
+        foreach (var s in _pathStores.StoresFor(path))
         {
-            if (backend.RootFromLayerPath(path) is not { } root)
-            {
-                continue;
-            }
-            ILayerStore? s = null;
-            if (!_storesByRoot.TryGetValue(root, out s))
-            {
-                try
-                {
-                    s = backend.Probe(root, out string? problem) && problem is null ? OpenStore(root) : null;
-                }
-                catch (OverlayException)
-                {
-                    s = null;
-                }
-                _storesByRoot[root] = s;
-            }
-            if (s is not null && seen.Add(s))
+            if (seen.Add(s))
             {
                 yield return s;
             }
@@ -220,16 +158,17 @@ public sealed class GetOverlayLayerCommand : OverlayCmdlet, IDisposable
         }
     }
 
+    /// <summary>The stores for -Image and -Container; null (after one error for the default roots) when there is none.</summary>
     private List<ILayerStore>? StoresOrError()
     {
         var stores = Stores();
         if (stores.Count == 0)
         {
             // Each -DataRoot reported its own error; for the default roots say it once.
-            if (DataRoot is not { Length: > 0 } && !_storeErrorWritten)
+            if (_noDefaultStore is not null)
             {
-                _storeErrorWritten = true;
-                WriteOverlayError(LayerStores.NoDefaultStore());
+                WriteOverlayError(_noDefaultStore);
+                _noDefaultStore = null;
             }
             return null;
         }
@@ -386,11 +325,8 @@ public sealed class GetOverlayLayerCommand : OverlayCmdlet, IDisposable
     /// <inheritdoc/>
     public void Dispose()
     {
-        foreach (var s in _storesByRoot.Values.Concat(_stores ?? []).Where(s => s is not null).Distinct())
-        {
-            s!.Dispose();
-        }
-        _storesByRoot.Clear();
+        // Holds every store: those of -DataRoot and the defaults too (Stores adds them).
+        _pathStores.Dispose();
         _stores = null;
     }
 }

@@ -107,12 +107,13 @@ internal static class StoreCompletion
         }
     }
 
-    /// <summary>The stores named by an already typed -DataRoot (resolved as the cmdlet resolves it: location, ~), else the default ones.</summary>
+    /// <summary>The stores named by an already typed -DataRoot (resolved as the cmdlet resolves it: location, ~), else the default ones; opened as the cmdlets open them, errors left out.</summary>
     internal static List<ILayerStore> OpenStores(IDictionary fakeBoundParameters)
     {
-        var roots = new List<string>();
+        List<string>? roots = null;
         foreach (var text in Values(fakeBoundParameters, "DataRoot"))
         {
+            roots ??= [];
             if (text.StartsWith('/'))
             {
                 roots.Add(text);
@@ -122,22 +123,7 @@ internal static class StoreCompletion
                 roots.Add(resolved);
             }
         }
-        if (roots.Count == 0)
-        {
-            return LayerStores.OpenDefault();
-        }
-        var stores = new List<ILayerStore>();
-        foreach (var r in roots)
-        {
-            try
-            {
-                stores.Add(LayerStores.Open(r));
-            }
-            catch (OverlayException)
-            {
-                // Silent: completion never reports errors.
-            }
-        }
-        return stores;
+        // Silent: completion never reports errors.
+        return LayerStores.OpenStores(roots, _ => { });
     }
 }
