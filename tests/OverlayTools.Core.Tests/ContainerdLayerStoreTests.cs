@@ -93,6 +93,41 @@ public class ContainerdLayerStoreTests
     }
 
     [Fact]
+    public void Reads_each_image_once_per_store_and_keeps_its_error()
+    {
+        using var fx = ContainerdFixture.Extract();
+        using var store = LayerStores.Open(fx.Root);
+        var images = store.ListImages();
+        var busybox = images.Single(i => i.Namespace == "moby" && i.Names.Contains("docker.io/library/busybox:latest"));
+        var first = store.GetImage(busybox);
+
+        // With the target blob gone, a fresh store cannot read the image; this one does not read it again.
+        File.Delete(fx.BlobPath(busybox.DisplayId));
+        using (var fresh = LayerStores.Open(fx.Root))
+        {
+            Assert.Throws<OverlayException>(() => fresh.GetImage(fresh.ListImages().Single(i => i.Namespace == "moby" && i.Id == busybox.Id)));
+        }
+        Assert.Same(first, store.GetImage(busybox));
+
+        // A container of the image takes its lowers' diff ids from that one read.
+        var m1 = store.GetContainer(store.ListContainers().Single(c => c.Id == "m1"));
+        Assert.Equal(2, m1.LowerDirs.Count);
+        Assert.All(m1.Layers.Skip(1), l => Assert.Equal(first.Layers.Single(il => il.Path == l.Path).DiffId, l.DiffId));
+        Assert.NotNull(LayerOutput.ImageWithLayer(store, first.Layers[0].ChainId!));
+
+        // Asked with another info for the same image (as a container names it), the result carries that info.
+        var renamed = new StoreImageInfo { Id = busybox.Id, DisplayId = busybox.DisplayId, Names = ["busybox:renamed"], Namespace = "moby" };
+        var again = store.GetImage(renamed);
+        Assert.Same(renamed, again.Info);
+        Assert.Same(first.Layers, again.Layers);
+
+        // A failure is kept as well.
+        var native = images.Single(i => i.Namespace == "native");
+        var error = Assert.Throws<OverlayException>(() => store.GetImage(native));
+        Assert.Same(error, Assert.Throws<OverlayException>(() => store.GetImage(native)));
+    }
+
+    [Fact]
     public void Finds_layers_by_absolute_and_by_containerds_relative_paths()
     {
         using var fx = ContainerdFixture.Extract();

@@ -113,6 +113,7 @@ internal sealed class ContainerdLayerStore : ILayerStore
     private List<StoreImageInfo>? _images;
     private List<StoreContainerInfo>? _containers;
     private readonly Dictionary<(string Ns, string Id), List<string>> _records = new();
+    private readonly Dictionary<(string Ns, string Id), object> _imageReads = new(); // StoreImage or OverlayException, as overlay2 keeps its configs
 
     internal ContainerdLayerStore(string root)
     {
@@ -225,9 +226,34 @@ internal sealed class ContainerdLayerStore : ILayerStore
         return list;
     }
 
+    /// <summary>
+    /// An image's layers, read once per store (GetContainer and LayerOutput.ImageWithLayer ask for
+    /// the same image again and again); a failure is kept as well. Each call's result carries the
+    /// <see cref="StoreImageInfo"/> it was asked with.
+    /// </summary>
     public StoreImage GetImage(StoreImageInfo image)
     {
         string ns = image.Namespace ?? throw new ArgumentException("A containerd image carries its namespace.", nameof(image));
+        var key = (ns, image.Id);
+        if (!_imageReads.TryGetValue(key, out var known))
+        {
+            try
+            {
+                known = ReadImage(ns, image);
+            }
+            catch (OverlayException e)
+            {
+                known = e;
+            }
+            _imageReads[key] = known;
+        }
+        var read = known as StoreImage ?? throw (OverlayException)known;
+        return ReferenceEquals(read.Info, image) ? read
+            : new StoreImage { Backend = read.Backend, Root = read.Root, Info = image, Created = read.Created, Layers = read.Layers };
+    }
+
+    private StoreImage ReadImage(string ns, StoreImageInfo image)
+    {
         ListImages();
         if (!_records.TryGetValue((ns, image.Id), out var records) || records.Count == 0)
         {
