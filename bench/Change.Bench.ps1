@@ -27,21 +27,13 @@ param(
 $ErrorActionPreference = 'Stop'
 Import-Module $ModulePath -Force
 Import-Module (Join-Path $PSScriptRoot '../tests/TestEngines.psm1') -Force
+Import-Module (Join-Path $PSScriptRoot 'BenchHelpers.psm1') -Force
 
 if ((& id -u) -ne '0') { throw 'The change benchmark needs root.' }
 
 $work = Join-Path ([IO.Path]::GetTempPath()) ('overlaytools-bench-' + [guid]::NewGuid().ToString('N').Substring(0, 8))
 $null = New-Item -ItemType Directory -Path $work
 
-function Median([double[]] $xs) { $s = $xs | Sort-Object; return $s[[int][math]::Floor($s.Count / 2)] }
-function Row([string] $what, [double] $ours, [string] $baseline, [double] $base) {
-    '{0,-44} {1,10:N1} ms   {2,-30} {3,10:N1} ms   ratio {4,6:N2}x' -f $what, $ours, $baseline, $base, ($ours / $base)
-}
-function Time([scriptblock] $action) {
-    $sw = [Diagnostics.Stopwatch]::StartNew()
-    & $action
-    return $sw.Elapsed.TotalMilliseconds
-}
 function Add-Files([string] $root, [int] $count) {
     # $count one-byte files in 100 directories below $root/data; returns how many were made.
     $perDir = [math]::Ceiling($count / 100)

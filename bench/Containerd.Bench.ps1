@@ -24,6 +24,7 @@ param(
 $ErrorActionPreference = 'Stop'
 Import-Module $ModulePath -Force
 Import-Module (Join-Path $PSScriptRoot '../tests/TestEngines.psm1') -Force
+Import-Module (Join-Path $PSScriptRoot 'BenchHelpers.psm1') -Force
 
 if ((& id -u) -ne '0') { throw 'The containerd benchmark needs root.' }
 foreach ($e in 'Docker', 'Containerd') { if (-not (Test-EngineAvailable $e)) { throw "The containerd benchmark needs $e (apt-get install docker.io busybox-static)." } }
@@ -31,11 +32,6 @@ foreach ($e in 'Docker', 'Containerd') { if (-not (Test-EngineAvailable $e)) { t
 # Short paths: dockerd's own containerd socket must stay under 104 bytes.
 $work = Join-Path ([IO.Path]::GetTempPath()) ('otb-' + [guid]::NewGuid().ToString('N').Substring(0, 8))
 $null = New-Item -ItemType Directory -Path $work
-
-function Median([double[]] $xs) { $s = $xs | Sort-Object; return $s[[int][math]::Floor($s.Count / 2)] }
-function Row([string] $what, [double] $ours, [string] $baseline, [double] $base) {
-    '{0,-44} {1,10:N2} ms   {2,-36} {3,10:N2} ms   ratio {4,6:N3}x' -f $what, $ours, $baseline, $base, ($ours / $base)
-}
 
 $docker = $null; $ctd = $null
 try {
@@ -82,8 +78,8 @@ try {
     }
     ''
     "Daemon running (median of $Rounds)"
-    Row 'Get-OverlayLayer -Image * ; -Container *' (Median $cmdlet) 'ctr images ls + ctr snapshots ls' (Median $base)
-    Row 'ContainerdStore.Read (whole store)' (Median $ours) 'ctr images ls + ctr snapshots ls' (Median $base)
+    Row 'Get-OverlayLayer -Image * ; -Container *' (Median $cmdlet) 'ctr images ls + ctr snapshots ls' (Median $base) -Digits 2 -RatioDigits 3
+    Row 'ContainerdStore.Read (whole store)' (Median $ours) 'ctr images ls + ctr snapshots ls' (Median $base) -Digits 2 -RatioDigits 3
 
     # Fresh process: pwsh start, module import and one read, against a bare pwsh start.
     $pwsh = Join-Path $PSHOME 'pwsh'
@@ -93,7 +89,7 @@ try {
         $sw = [Diagnostics.Stopwatch]::StartNew(); & $pwsh -NoProfile -NonInteractive -Command 'exit'; $bare += $sw.Elapsed.TotalMilliseconds
         $sw.Restart(); & $pwsh -NoProfile -NonInteractive -Command $script; $fresh += $sw.Elapsed.TotalMilliseconds
     }
-    Row 'pwsh + Import-Module + one read' (Median $fresh) 'pwsh -c exit' (Median $bare)
+    Row 'pwsh + Import-Module + one read' (Median $fresh) 'pwsh -c exit' (Median $bare) -Digits 2 -RatioDigits 3
 
     # Daemon stopped: only the disk is left.
     Stop-TestContainerd $ctd -KeepData
@@ -101,7 +97,7 @@ try {
     $null = & ctr @ctrArgs images ls 2>&1
     ''
     "Daemon stopped (median of $Rounds)"
-    '{0,-44} {1,10:N2} ms   {2,-36} {3}' -f 'Get-OverlayLayer -Image * ; -Container *', (Median $stopped), 'ctr images ls', "fails (exit code $LASTEXITCODE)"
+    '{0,-46} {1,10:N2} ms   {2,-34} {3}' -f 'Get-OverlayLayer -Image * ; -Container *', (Median $stopped), 'ctr images ls', "fails (exit code $LASTEXITCODE)"
 }
 finally {
     if ($docker) { Stop-TestDocker $docker }

@@ -21,6 +21,7 @@ param(
 $ErrorActionPreference = 'Stop'
 Import-Module $ModulePath -Force
 Import-Module (Join-Path $PSScriptRoot '../tests/TestEngines.psm1') -Force
+Import-Module (Join-Path $PSScriptRoot 'BenchHelpers.psm1') -Force
 
 if ((& id -u) -ne '0') { throw 'The layer benchmark needs root (a private dockerd).' }
 if (-not (Test-EngineAvailable Docker)) { throw 'The layer benchmark needs dockerd, the docker CLI and busybox-static.' }
@@ -28,16 +29,6 @@ if (-not (Test-EngineAvailable Docker)) { throw 'The layer benchmark needs docke
 $docker = if (Test-Path -LiteralPath /usr/bin/docker) { '/usr/bin/docker' } else { 'docker' }
 $work = Join-Path ([IO.Path]::GetTempPath()) ('overlaytools-bench-layer-' + [guid]::NewGuid().ToString('N').Substring(0, 8))
 $engine = $null
-
-function Median([double[]] $xs) { $s = $xs | Sort-Object; return $s[[int][math]::Floor($s.Count / 2)] }
-function Row([string] $what, [double] $ours, [string] $baseline, [double] $base) {
-    '{0,-44} {1,9:N1} ms   {2,-34} {3,9:N1} ms   ratio {4,6:N2}x' -f $what, $ours, $baseline, $base, ($ours / $base)
-}
-function Time([scriptblock] $block) {
-    $sw = [Diagnostics.Stopwatch]::StartNew()
-    $null = & $block
-    return $sw.Elapsed.TotalMilliseconds
-}
 
 try {
     $null = New-Item -ItemType Directory -Path $work
@@ -90,7 +81,7 @@ try {
     "A fresh session (median of $([math]::Min($Rounds, 5)))"
     Row 'first Get-OverlayLayer -Image * after import' (Median $first) "docker image inspect ($($names.Count) images)" (Median $cli)
     Row 'pwsh + import + Get-OverlayLayer -Image *' (Median $process) "docker image inspect ($($names.Count) images)" (Median $cli)
-    '{0,-44} {1,9:N1} ms' -f 'of which a bare pwsh start', (Median $bare)
+    '{0,-46} {1,10:N1} ms' -f 'of which a bare pwsh start', (Median $bare)
 }
 finally {
     if ($engine) { Stop-TestDocker $engine }

@@ -19,6 +19,7 @@ param(
 )
 $ErrorActionPreference = 'Stop'
 Import-Module $ModulePath -Force
+Import-Module (Join-Path $PSScriptRoot 'BenchHelpers.psm1') -Force
 
 if ((& id -u) -ne '0') { throw 'The mount benchmark needs root.' }
 $cc = Get-Command cc, gcc -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1
@@ -29,11 +30,6 @@ $null = New-Item -ItemType Directory -Path $work
 $raw = Join-Path $work 'raw-mount'
 & $cc.Source -O2 -o $raw (Join-Path $PSScriptRoot 'raw-mount.c')
 if ($LASTEXITCODE -ne 0) { throw 'Compiling bench/raw-mount.c failed.' }
-
-function Median([double[]] $xs) { $s = $xs | Sort-Object; return $s[[int][math]::Floor($s.Count / 2)] }
-function Row([string] $what, [double] $ours, [string] $baseline, [double] $base) {
-    '{0,-46} {1,10:N3} ms   {2,-26} {3,10:N3} ms   ratio {4,6:N2}x' -f $what, $ours, $baseline, $base, ($ours / $base)
-}
 
 try {
     foreach ($d in 'lower', 'upper', 'work', 'merged', 'cwork') { $null = New-Item -ItemType Directory -Path "$work/$d" }
@@ -62,8 +58,8 @@ try {
     }
     $o = Median $ours
     "Mount + dismount pair (median of $Rounds rounds of $Pairs pairs, after $warmPairs warm-up pairs)"
-    Row 'Mount-Overlay + Dismount-Overlay' $o 'C mount(2) + umount2' (Median $rawMs)
-    Row 'Mount-Overlay + Dismount-Overlay' $o 'util-linux mount + umount' (Median $util)
+    Row 'Mount-Overlay + Dismount-Overlay' $o 'C mount(2) + umount2' (Median $rawMs) -Digits 3
+    Row 'Mount-Overlay + Dismount-Overlay' $o 'util-linux mount + umount' (Median $util) -Digits 3
     # The machine's speed drifts between rounds (shared host); within a round the two loops run
     # back to back, so each round's own ratio is steadier than a ratio of medians.
     $perRound = foreach ($r in 0..($Rounds - 1)) { $ours[$r] / $rawMs[$r] }
@@ -85,7 +81,7 @@ try {
     }
     ''
     "500 lower layers of 120-character paths (median of $Rounds rounds of 20 mounts)"
-    Row 'Mount-Overlay + Dismount-Overlay' (Median $ours500) 'C fsopen + 500 lowerdir+' (Median $raw500)
+    Row 'Mount-Overlay + Dismount-Overlay' (Median $ours500) 'C fsopen + 500 lowerdir+' (Median $raw500) -Digits 3
     $out = & mount -t overlay overlay -o "lowerdir=$($lowers -join ':')" $m 2>&1
     if ($LASTEXITCODE -eq 0) { & umount $m; 'util-linux mount: mounted' } else { "util-linux mount: fails ($out)" }
 
@@ -104,8 +100,8 @@ try {
     }
     ''
     "Start-up (median of $startRounds)"
-    '{0,-46} {1,10:N0} ms   {2,-26} {3,10:N0} ms   added {4,6:N0} ms' -f 'pwsh + Import-Module + Get-OverlayMount', (Median $withModule), 'pwsh -c exit', (Median $bare), ((Median $withModule) - (Median $bare))
-    '{0,-46} {1,10:N0} ms   {2,-26} {3,10:N0} ms   added {4,6:N0} ms' -f 'pwsh + Import-Module of an empty manifest', (Median $withEmpty), 'pwsh -c exit', (Median $bare), ((Median $withEmpty) - (Median $bare))
+    '{0,-46} {1,10:N0} ms   {2,-34} {3,10:N0} ms   added {4,6:N0} ms' -f 'pwsh + Import-Module + Get-OverlayMount', (Median $withModule), 'pwsh -c exit', (Median $bare), ((Median $withModule) - (Median $bare))
+    '{0,-46} {1,10:N0} ms   {2,-34} {3,10:N0} ms   added {4,6:N0} ms' -f 'pwsh + Import-Module of an empty manifest', (Median $withEmpty), 'pwsh -c exit', (Median $bare), ((Median $withEmpty) - (Median $bare))
 }
 finally {
     Get-OverlayMount -Target "$work/*" -ErrorAction SilentlyContinue | Dismount-Overlay -Force -ErrorAction SilentlyContinue
