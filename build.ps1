@@ -226,10 +226,16 @@ function Invoke-Demo {
 
 function Invoke-Bench {
     Invoke-Build
+    # Every script runs, whatever an earlier one did; the failures are listed at the end.
+    $failed = @()
     foreach ($script in Get-ChildItem -LiteralPath (Join-Path $Root 'bench') -Filter '*.Bench.ps1' | Sort-Object Name) {
         Write-Host "== $($script.Name)"
         $exit = Invoke-ChildPwsh -Arguments @('-File', $script.FullName, '-ModulePath', (Join-Path $ModuleOut 'OverlayTools.psd1'))
-        if ($exit -ne 0) { exit $exit }
+        if ($exit -ne 0) { $failed += "$($script.Name) (exit code $exit)" }
+    }
+    if ($failed) {
+        Write-Host "Benchmarks that failed: $($failed -join ', ')"
+        exit 1
     }
 }
 
