@@ -134,18 +134,21 @@ function Invoke-Build([switch] $SkipHelp) {
     Write-Host "Module built: $(Join-Path $ModuleOut 'OverlayTools.psd1')"
 }
 
-function Invoke-HelpBuilder([ValidateSet('build', 'update')] [string] $Verb) {
+function Invoke-HelpBuilder([ValidateSet('build', 'update')] [string[]] $Verb) {
     # Help: structure from the built cmdlets (Get-Command in a child pwsh), prose from docs/en-US/*.md.
+    # The tool is built and the cmdlets are read once; the verbs then run in the order given.
     $tool = Join-Path $OutDir 'helpbuilder'
     $log = & dotnet build (Join-Path $Root 'tools/HelpBuilder/HelpBuilder.csproj') -c Release -o $tool -nologo --verbosity quiet 2>&1
     if ($LASTEXITCODE -ne 0) { $log | Out-Host; throw 'Building tools/HelpBuilder failed.' }
     $facts = Join-Path $OutDir 'command-facts.json'
     $exit = Invoke-ChildPwsh -Arguments @('-File', (Join-Path $Root 'tools/Export-CommandFacts.ps1'), '-ModulePath', (Join-Path $ModuleOut 'OverlayTools.psd1'), '-OutFile', $facts)
     if ($exit -ne 0) { throw 'Reading the cmdlets for the help failed.' }
-    $helpArgs = @((Join-Path $tool 'HelpBuilder.dll'), $Verb, '--docs', (Join-Path $Root 'docs/en-US'), '--facts', $facts)
-    if ($Verb -eq 'build') { $helpArgs += @('--out', (Join-Path $ModuleOut 'en-US')) }
-    & dotnet @helpArgs
-    if ($LASTEXITCODE -ne 0) { throw "The help does not match the cmdlets (see above); the build stops here." }
+    foreach ($v in $Verb) {
+        $helpArgs = @((Join-Path $tool 'HelpBuilder.dll'), $v, '--docs', (Join-Path $Root 'docs/en-US'), '--facts', $facts)
+        if ($v -eq 'build') { $helpArgs += @('--out', (Join-Path $ModuleOut 'en-US')) }
+        & dotnet @helpArgs
+        if ($LASTEXITCODE -ne 0) { throw "The help does not match the cmdlets (see above); the build stops here." }
+    }
 }
 
 function Restore-Pester {
@@ -254,7 +257,7 @@ try {
         'Bench' { Invoke-Bench }
         'Clean' { Invoke-Clean }
         # Update first, then build: a new, still undocumented parameter must not stop the update.
-        'UpdateDocs' { Invoke-Build -SkipHelp; Invoke-HelpBuilder 'update'; Invoke-HelpBuilder 'build' }
+        'UpdateDocs' { Invoke-Build -SkipHelp; Invoke-HelpBuilder 'update', 'build' }
     }
 }
 finally {
