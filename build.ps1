@@ -192,9 +192,10 @@ function Invoke-PesterTests([string] $PesterPsd1) {
 }
 
 function Test-NoLeftoverMounts([string] $TestRoot) {
-    # After the suites nothing of this run may stay mounted under its test root.
-    $left = Get-Content -LiteralPath /proc/self/mountinfo | ForEach-Object { ($_ -split ' ')[4] -replace '\\040', ' ' } |
-        Where-Object { $_ -eq $TestRoot -or $_.StartsWith("$TestRoot/") }
+    # After the suites nothing of this run may stay mounted under its test root (mount points
+    # decoded as the suites decode them).
+    Import-Module (Join-Path $Root 'tests/TestHelpers.psm1')
+    $left = @(Get-MountsUnder $TestRoot)
     if ($left) {
         Write-Warning "Overlay mounts left behind by the tests: $($left -join ', ')"
         return $false

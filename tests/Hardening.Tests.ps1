@@ -174,28 +174,6 @@ namespace OverlayToolsHardeningTests
 '@
     }
 
-    function script:Wait-Until([scriptblock] $Condition, [int] $Seconds = 30) {
-        # Waits for a condition another thread or process brings about; fails rather than hangs.
-        $deadline = [DateTime]::UtcNow.AddSeconds($Seconds)
-        while (-not (& $Condition)) {
-            if ([DateTime]::UtcNow -gt $deadline) { throw "Timed out after $Seconds s waiting for: $Condition" }
-            Start-Sleep -Milliseconds 10
-        }
-    }
-
-    function script:ConvertFrom-MountInfoField([string] $Field) {
-        # mountinfo's octal escapes (\040 space, \054 comma, \134 backslash...) to text, as bytes then UTF-8.
-        $bytes = [Collections.Generic.List[byte]]::new()
-        $raw = [Text.Encoding]::UTF8.GetBytes($Field)
-        for ($i = 0; $i -lt $raw.Length; $i++) {
-            if ($raw[$i] -eq 92 -and $i + 3 -lt $raw.Length -and ([char]$raw[$i + 1]) -match '[0-7]' -and ([char]$raw[$i + 2]) -match '[0-7]' -and ([char]$raw[$i + 3]) -match '[0-7]') {
-                $bytes.Add([Convert]::ToByte([Text.Encoding]::ASCII.GetString($raw, $i + 1, 3), 8)); $i += 3
-            }
-            else { $bytes.Add($raw[$i]) }
-        }
-        [Text.Encoding]::UTF8.GetString($bytes.ToArray())
-    }
-
     function script:Get-RawOverlayOption([string] $Target, [string] $Key) {
         # The value of one super option (upperdir, workdir, lowerdir+...) of the overlay at $Target,
         # decoded independently of the module: octal escapes, then overlay's own '\' escapes for the
@@ -453,7 +431,7 @@ Describe 'Hardening of the mount lifecycle' -Tag 'RequiresRoot' {
             try {
                 $null = $ps.AddScript("Import-Module '$ModulePath'; Mount-Overlay -Lower '$L1' -Upper '$Up' -Target '$Merged'")
                 $async = $ps.BeginInvoke()
-                Wait-Until { @([OverlayToolsHardeningTests.FdScanner]::Scan(@($Merged)) ).Count -gt 0 }
+                Wait-Until -IntervalMilliseconds 10 { @([OverlayToolsHardeningTests.FdScanner]::Scan(@($Merged)) ).Count -gt 0 }
                 $ours = [OverlayToolsHardeningTests.FdScanner]::Scan($patterns)
                 ($ours.Target -join ',') | Should -Match ([regex]::Escape($L1))
                 ($ours | Where-Object { -not $_.CloseOnExec }) | Should -BeNullOrEmpty
@@ -516,7 +494,7 @@ Describe 'Hardening of the mount lifecycle' -Tag 'RequiresRoot' {
             try {
                 $null = $ps.AddScript("Import-Module '$ModulePath'; Mount-Overlay -Lower '$L1' -Upper '$Up' -Target '$Case/made/target' -Force -Option 'nfs_export=on', 'index=off' -WarningVariable w -ErrorVariable e -ErrorAction SilentlyContinue; `$e[0].FullyQualifiedErrorId; `"`$w`"")
                 $async = $ps.BeginInvoke()
-                Wait-Until { [IO.Directory]::Exists("$Case/made/target") -and [IO.Directory]::Exists("$Up.work") }
+                Wait-Until -IntervalMilliseconds 10 { [IO.Directory]::Exists("$Case/made/target") -and [IO.Directory]::Exists("$Up.work") }
                 & mount -t tmpfs tmpfs $dir
                 [IO.File]::WriteAllText("$dir/on-the-mount", 'keep')
             }
@@ -536,7 +514,7 @@ Describe 'Hardening of the mount lifecycle' -Tag 'RequiresRoot' {
             try {
                 $null = $ps.AddScript("Import-Module '$ModulePath'; Mount-Overlay -Lower '$L1' -Upper '$Up' -Target '$Merged' -Option 'nfs_export=on', 'index=off' -WarningVariable w -ErrorVariable e -ErrorAction SilentlyContinue; `$e[0].FullyQualifiedErrorId; `"`$w`"")
                 $async = $ps.BeginInvoke()
-                Wait-Until { [IO.Directory]::Exists("$Up.work") }
+                Wait-Until -IntervalMilliseconds 10 { [IO.Directory]::Exists("$Up.work") }
                 [IO.Directory]::Move("$Up.work", "$Up.work.moved")
                 $null = New-Item -ItemType SymbolicLink -Path "$Up.work" -Target $canary
             }
@@ -586,7 +564,7 @@ Describe 'Hardening of the mount lifecycle' -Tag 'RequiresRoot' {
             Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged
             $script:Holder = Start-Process -FilePath unshare -ArgumentList '--mount', '--propagation', 'private', 'sleep', '300' -PassThru
             $myNs = Get-Item /proc/self/ns/mnt
-            Wait-Until { (Get-Content -LiteralPath "/proc/$($Holder.Id)/comm" -ErrorAction SilentlyContinue) -eq 'sleep' -and (& readlink "/proc/$($Holder.Id)/ns/mnt") -ne $myNs.LinkTarget }
+            Wait-Until -IntervalMilliseconds 10 { (Get-Content -LiteralPath "/proc/$($Holder.Id)/comm" -ErrorAction SilentlyContinue) -eq 'sleep' -and (& readlink "/proc/$($Holder.Id)/ns/mnt") -ne $myNs.LinkTarget }
             Dismount-Overlay -Target $Merged -WarningVariable warn -WarningAction SilentlyContinue -ErrorVariable err
             $err | Should -BeNullOrEmpty
             Test-MountedAt $Merged | Should -BeFalse
@@ -618,7 +596,7 @@ Describe 'Hardening of the mount lifecycle' -Tag 'RequiresRoot' {
             $env:OVERLAYTOOLS_MOUNT_API = $Api
             Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged
             $script:Holder = Start-Process -FilePath unshare -ArgumentList '--mount', '--propagation', 'private', 'sleep', '300' -PassThru
-            Wait-Until { (Get-Content -LiteralPath "/proc/$($Holder.Id)/comm" -ErrorAction SilentlyContinue) -eq 'sleep' -and (Get-Content -LiteralPath "/proc/$($Holder.Id)/mountinfo" -Raw) -like "*$Merged*" }
+            Wait-Until -IntervalMilliseconds 10 { (Get-Content -LiteralPath "/proc/$($Holder.Id)/comm" -ErrorAction SilentlyContinue) -eq 'sleep' -and (Get-Content -LiteralPath "/proc/$($Holder.Id)/mountinfo" -Raw) -like "*$Merged*" }
             Dismount-Overlay -Target $Merged -WarningAction SilentlyContinue
             $null = New-Layer "$Case/merged2"
             $p = & $Second

@@ -5,6 +5,10 @@
 
 Set-StrictMode -Version 3.0
 
+# Wait-Until and Clear-TestMounts. Without -Force: a suite has imported it already, and this
+# takes that copy instead of loading another.
+Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1')
+
 $script:DockerCli = if (Test-Path -LiteralPath /usr/bin/docker) { '/usr/bin/docker' } else { 'docker' }
 
 function Test-EngineAvailable {
@@ -19,16 +23,6 @@ function Test-EngineAvailable {
         if (-not (Get-Command $n -CommandType Application -ErrorAction SilentlyContinue)) { return $false }
     }
     return $true
-}
-
-function Wait-Until {
-    param([scriptblock] $Condition, [int] $TimeoutSeconds = 60, [string] $What)
-    $deadline = [DateTime]::UtcNow.AddSeconds($TimeoutSeconds)
-    while ([DateTime]::UtcNow -lt $deadline) {
-        if (& $Condition) { return }
-        Start-Sleep -Milliseconds 200
-    }
-    throw "Timed out after $TimeoutSeconds s waiting for $What."
 }
 
 function Start-DaemonProcess {
@@ -56,12 +50,7 @@ function Remove-EngineRoot {
     # Unmount whatever the engine left below its root (overlays, shm, netns), deepest first, then delete.
     param([string] $Root)
     if (-not $Root -or -not (Test-Path -LiteralPath $Root)) { return }
-    for ($i = 0; $i -lt 10; $i++) {
-        $mounts = Get-Content -LiteralPath /proc/self/mountinfo | ForEach-Object { ($_ -split ' ')[4] -replace '\\040', ' ' } |
-            Where-Object { $_ -eq $Root -or $_.StartsWith("$Root/") } | Sort-Object Length -Descending
-        if (-not $mounts) { break }
-        foreach ($m in $mounts) { & umount -l -- $m 2>$null }
-    }
+    Clear-TestMounts $Root
     & chattr -R -i -- $Root 2>$null
     Remove-Item -LiteralPath $Root -Recurse -Force -ErrorAction SilentlyContinue
     if (Test-Path -LiteralPath $Root) { & rm -rf --one-file-system -- $Root }
@@ -280,6 +269,6 @@ function Get-TreeFingerprint {
     return @(($out -join "`n") -split "\0" | Where-Object { $_ } | Sort-Object)
 }
 
-Export-ModuleMember -Function Test-EngineAvailable, Wait-Until, Start-TestDocker, Invoke-TestDocker, Stop-TestDocker,
+Export-ModuleMember -Function Test-EngineAvailable, Start-TestDocker, Invoke-TestDocker, Stop-TestDocker,
     New-TestPodman, Invoke-TestPodman, Remove-TestPodman, Start-TestContainerd, Invoke-TestCtr, Stop-TestContainerd,
     New-BusyboxContext, Remove-EngineRoot, Get-TarEntryName, Get-TreeFingerprint

@@ -38,12 +38,44 @@ function New-TestRoot {
     return $dir
 }
 
+function Wait-Until {
+    # Waits for a condition another thread or process brings about, checking every
+    # -IntervalMilliseconds; throws after -TimeoutSeconds rather than hang.
+    param(
+        [Parameter(Mandatory, Position = 0)] [scriptblock] $Condition,
+        [int] $TimeoutSeconds = 30,
+        [string] $What = "$Condition",
+        [int] $IntervalMilliseconds = 200
+    )
+    $deadline = [DateTime]::UtcNow.AddSeconds($TimeoutSeconds)
+    while (-not (& $Condition)) {
+        if ([DateTime]::UtcNow -gt $deadline) { throw "Timed out after $TimeoutSeconds s waiting for $What." }
+        Start-Sleep -Milliseconds $IntervalMilliseconds
+    }
+}
+
+function ConvertFrom-MountInfoField {
+    # A mountinfo field with its octal escapes (\040 space, \054 comma, \134 backslash...) decoded
+    # to text, as bytes then UTF-8.
+    param([Parameter(Mandatory)] [AllowEmptyString()] [string] $Field)
+    if ($Field.IndexOf([char] '\') -lt 0) { return $Field }
+    $bytes = [Collections.Generic.List[byte]]::new()
+    $raw = [Text.Encoding]::UTF8.GetBytes($Field)
+    for ($i = 0; $i -lt $raw.Length; $i++) {
+        if ($raw[$i] -eq 92 -and $i + 3 -lt $raw.Length -and ([char]$raw[$i + 1]) -match '[0-7]' -and ([char]$raw[$i + 2]) -match '[0-7]' -and ([char]$raw[$i + 3]) -match '[0-7]') {
+            $bytes.Add([Convert]::ToByte([Text.Encoding]::ASCII.GetString($raw, $i + 1, 3), 8)); $i += 3
+        }
+        else { $bytes.Add($raw[$i]) }
+    }
+    return [Text.Encoding]::UTF8.GetString($bytes.ToArray())
+}
+
 function Get-MountsUnder {
     # Mount points at or below $Path from /proc/self/mountinfo (any file system), deepest first.
     param([Parameter(Mandatory)] [string] $Path)
     $prefix = $Path.TrimEnd('/')
     Get-Content -LiteralPath /proc/self/mountinfo | ForEach-Object {
-        $mp = ($_ -split ' ')[4] -replace '\\040', ' ' -replace '\\011', "`t" -replace '\\012', "`n" -replace '\\134', '\'
+        $mp = ConvertFrom-MountInfoField ($_ -split ' ')[4]
         if ($mp -eq $prefix -or $mp.StartsWith("$prefix/")) { $mp }
     } | Sort-Object -Property Length -Descending
 }
