@@ -10,7 +10,102 @@ BeforeDiscovery {
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
     Import-OverlayToolsUnderTest
+    $script:ModulePath = (Get-Module OverlayTools).Path -replace '\.dll$', '.psd1'
     $script:Root = New-TestRoot 'changes'
+
+    if (-not ('OverlayToolsChangeTests.StopGate' -as [type])) {
+        Add-Type -TypeDefinition @'
+using System;
+using System.Collections.Generic;
+using System.Management.Automation;
+using System.Runtime.InteropServices;
+using System.Threading;
+
+namespace OverlayToolsChangeTests
+{
+    /// <summary>What Wait-TestStop saw, and its handshake with the test's thread.</summary>
+    public sealed class StopGate
+    {
+        public readonly ManualResetEventSlim FirstSeen = new ManualResetEventSlim(false);
+        public readonly ManualResetEventSlim StopRequested = new ManualResetEventSlim(false);
+        public int Seen;
+    }
+
+    /// <summary>
+    /// Passes its input on, and after the first object holds the pipeline until the pipeline is
+    /// stopped. PowerShell marks a pipeline as stopping before it calls any StopProcessing, so
+    /// once this lets go, the next WriteObject upstream throws: no race with the stop.
+    /// </summary>
+    [Cmdlet("Wait", "TestStop")]
+    public sealed class WaitTestStopCommand : Cmdlet
+    {
+        [Parameter(Mandatory = true)] public StopGate Gate { get; set; }
+        [Parameter(ValueFromPipeline = true)] public PSObject InputObject { get; set; }
+
+        protected override void ProcessRecord()
+        {
+            Interlocked.Increment(ref Gate.Seen);
+            WriteObject(InputObject);
+            if (!Gate.FirstSeen.IsSet)
+            {
+                Gate.FirstSeen.Set();
+                Gate.StopRequested.Wait(TimeSpan.FromSeconds(60));
+            }
+        }
+
+        protected override void StopProcessing() { Gate.StopRequested.Set(); }
+    }
+
+    /// <summary>Counts opens of directories (inotify IN_OPEN on the watched directory itself).</summary>
+    public sealed class DirectoryOpenWatch : IDisposable
+    {
+        [DllImport("libc", SetLastError = true)] private static extern int inotify_init1(int flags);
+        [DllImport("libc", SetLastError = true)] private static extern int inotify_add_watch(int fd, string path, uint mask);
+        [DllImport("libc", SetLastError = true)] private static extern IntPtr read(int fd, byte[] buf, IntPtr count);
+        [DllImport("libc")] private static extern int close(int fd);
+
+        private readonly int _fd;
+        private readonly Dictionary<int, string> _paths = new Dictionary<int, string>();
+        private readonly Dictionary<string, int> _opens = new Dictionary<string, int>(StringComparer.Ordinal);
+
+        public DirectoryOpenWatch(string[] paths)
+        {
+            _fd = inotify_init1(0x800 /* IN_NONBLOCK */ | 0x80000 /* IN_CLOEXEC */);
+            if (_fd < 0) throw new InvalidOperationException("inotify_init1: errno " + Marshal.GetLastWin32Error());
+            foreach (var p in paths)
+            {
+                int wd = inotify_add_watch(_fd, p, 0x20 /* IN_OPEN */ | 0x01000000 /* IN_ONLYDIR */);
+                if (wd < 0) { close(_fd); throw new InvalidOperationException("inotify_add_watch " + p + ": errno " + Marshal.GetLastWin32Error()); }
+                _paths[wd] = p;
+                _opens[p] = 0;
+            }
+        }
+
+        /// <summary>How often each watched directory was opened since the watch began.</summary>
+        public int Opens(string path)
+        {
+            var buf = new byte[64 * 1024];
+            long n;
+            while ((n = (long)read(_fd, buf, (IntPtr)buf.Length)) > 0) // -1 with EAGAIN once nothing is queued
+            {
+                for (int i = 0; i < n; )
+                {
+                    int wd = BitConverter.ToInt32(buf, i);
+                    uint mask = BitConverter.ToUInt32(buf, i + 4);
+                    uint len = BitConverter.ToUInt32(buf, i + 12);
+                    // len 0: the event is about the watched directory, not an entry in it.
+                    if ((mask & 0x20) != 0 && len == 0 && _paths.TryGetValue(wd, out var p)) _opens[p]++;
+                    i += 16 + (int)len;
+                }
+            }
+            return _opens[path];
+        }
+
+        public void Dispose() { close(_fd); }
+    }
+}
+'@
+    }
 
     function ConvertTo-DiffLines($changes) {
         # docker diff's lines: "C /etc"
@@ -269,10 +364,59 @@ Describe 'Get-OverlayChange' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
             $text | Should -Be @('C /etc', 'D /etc/hosts')
         }
 
-        It 'stops early when the pipeline stops' {
-            Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged
-            foreach ($i in 1..50) { Set-Content -LiteralPath "$Merged/f$i" -Value $i }
-            @(Get-OverlayChange $Merged | Select-Object -First 3).Count | Should -Be 3
+        It 'stops walking when the pipeline stops (<Style> style): after Select-Object -First 1, and after a stop (Ctrl+C) at the first change' -ForEach @(
+            @{ Style = 'Docker' }, @{ Style = 'Upper' }
+        ) {
+            # Ten added directories of ten files, walked in name order: d0 first, d9 last. The
+            # walker opens every directory it walks, and inotify counts the opens of d0 and d9,
+            # so a walk that went on after the stop shows as an open of d9. Counts, no timing.
+            foreach ($i in 0..9) { $null = New-Layer "$Upper/d$i" @{ 'f0' = 0; 'f1' = 1; 'f2' = 2; 'f3' = 3; 'f4' = 4; 'f5' = 5; 'f6' = 6; 'f7' = 7; 'f8' = 8; 'f9' = 9 } }
+            $walk = @{ Upper = $Upper; Lower = $Lower; Style = $Style }
+            $dirs = [string[]] @("$Upper/d0", "$Upper/d9")
+
+            # The whole walk: 110 changes, and the watch sees d9 opened.
+            $watch = [OverlayToolsChangeTests.DirectoryOpenWatch]::new($dirs)
+            try {
+                $total = @(Get-OverlayChange @walk).Count
+                $total | Should -Be 110
+                $watch.Opens("$Upper/d9") | Should -Be 1
+            }
+            finally { $watch.Dispose() }
+
+            # Select-Object -First 1: one change leaves the cmdlet, and the walk ends in d0.
+            $watch = [OverlayToolsChangeTests.DirectoryOpenWatch]::new($dirs)
+            try {
+                $written = 0
+                $first = Get-OverlayChange @walk | ForEach-Object { $written++; $_ } | Select-Object -First 1
+                $first.Path | Should -Be '/d0'
+                $written | Should -Be 1
+                $watch.Opens("$Upper/d0") | Should -Be 1
+                $watch.Opens("$Upper/d9") | Should -Be 0 -Because 'the walk must end when the pipeline stops, not run to the end unseen'
+            }
+            finally { $watch.Dispose() }
+
+            # A stop from another thread, as Ctrl+C does, while the first change is downstream.
+            $watch = [OverlayToolsChangeTests.DirectoryOpenWatch]::new($dirs)
+            $gate = [OverlayToolsChangeTests.StopGate]::new()
+            $ps = [powershell]::Create()
+            try {
+                $null = $ps.AddCommand('Import-Module').AddParameter('Name', $ModulePath).AddStatement()
+                $null = $ps.AddCommand('Import-Module').AddParameter('Assembly', [OverlayToolsChangeTests.StopGate].Assembly).AddStatement()
+                $null = $ps.AddCommand('Get-OverlayChange').AddParameters($walk).AddCommand('Wait-TestStop').AddParameter('Gate', $gate)
+                $null = $ps.BeginInvoke()
+                $gate.FirstSeen.Wait([TimeSpan]::FromSeconds(60)) | Should -BeTrue -Because 'the first change reaches the next command'
+                $ps.Stop()
+                $ps.InvocationStateInfo.State | Should -Be 'Stopped'
+                $gate.Seen | Should -Be 1 -Because "nothing may follow the stop (the whole walk has $total changes)"
+                $watch.Opens("$Upper/d0") | Should -Be 1
+                $watch.Opens("$Upper/d9") | Should -Be 0 -Because 'the walk must end when the pipeline is stopped'
+            }
+            finally {
+                $gate.StopRequested.Set()
+                if ($ps.InvocationStateInfo.State -eq 'Running') { $ps.Stop() }
+                $ps.Dispose()
+                $watch.Dispose()
+            }
         }
     }
 
