@@ -16,7 +16,8 @@
 
     The build turns docs/en-US/*.md into MAML help (out/OverlayTools/en-US/OverlayTools.dll-Help.xml)
     and about_*.help.txt, taking parameter facts from the built cmdlets; it fails when a cmdlet or
-    parameter has no docs, or the docs describe one that does not exist.
+    parameter has no docs, the docs describe one that does not exist, or their OUTPUTS types or
+    ALIASES differ from the cmdlet's [OutputType] and aliases.
 
     Test needs root (mounts are real) and, for the engine suites, docker.io, podman and
     busybox-static from Debian (.ci/run installs them). With CI=true a suite that would be

@@ -11,7 +11,6 @@ param(
 $ErrorActionPreference = 'Stop'
 $module = Import-Module $ModulePath -Force -PassThru
 $common = [System.Management.Automation.Cmdlet]::CommonParameters
-$documentedCommon = @('WhatIf', 'Confirm')
 
 function Get-TypeName([type] $t) {
     # PlatyPS's spelling: generic arguments by full name, without assembly qualification.
@@ -37,7 +36,6 @@ $commands = foreach ($cmd in Get-Command -Module $module.Name -CommandType Cmdle
                 $t = if ([Nullable]::GetUnderlyingType($p.ParameterType)) { [Nullable]::GetUnderlyingType($p.ParameterType) } else { $p.ParameterType }
                 if ($t.IsEnum) { [Enum]::GetNames($t) }
             )
-            IsCommonDocumented = $p.Name -in $documentedCommon
         }
     }
     $sets = foreach ($s in $cmd.ParameterSets) {

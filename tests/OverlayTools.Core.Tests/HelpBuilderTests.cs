@@ -26,6 +26,12 @@ public class HelpBuilderTests
         Get-Thing [-Name] <string>
         ```
 
+        ## ALIASES
+
+        This cmdlet has the following aliases:
+
+        - gt
+
         ## DESCRIPTION
 
         First paragraph with `code` and a [link](https://example.invalid).
@@ -107,6 +113,7 @@ public class HelpBuilderTests
     private static CommandFacts Facts(params string[] aliases) => new()
     {
         Name = "Get-Thing", Verb = "Get", Noun = "Thing", HelpUri = "https://example.invalid/docs/en-US/Get-Thing.md",
+        Aliases = ["gt"], OutputTypes = ["Thing"],
         Parameters = [new ParameterFacts { Name = "Name", Type = "System.String", SupportsWildcards = true, Aliases = aliases.ToList() }],
         ParameterSets = [new ParameterSetFacts { Name = "__AllParameterSets", IsDefault = true, Parameters = [new ParameterInSet { Name = "Name", IsMandatory = true, Position = 0, ValueFromPipelineByPropertyName = true }] }],
     };
@@ -117,6 +124,7 @@ public class HelpBuilderTests
         var d = MarkdownHelp.ReadCommandText(Doc, "Get-Thing.md");
         Assert.Equal("Get-Thing", d.Name);
         Assert.Equal("Gets things.", d.Synopsis);
+        Assert.Equal(new[] { "gt" }, d.Aliases);
         Assert.Equal(new[] { "First paragraph with code and a link.", "- a list item" }, d.Description);
         Assert.Equal(2, d.Examples.Count);
         Assert.Equal("Get-Thing b", d.Examples[1].Code.Single());
@@ -125,6 +133,7 @@ public class HelpBuilderTests
         Assert.Equal(new[] { "N" }, d.Parameters["Name"].YamlAliases);
         Assert.Equal("0", d.Parameters["Name"].Yaml["Position"]);
         Assert.Equal("System.String", d.Inputs.Single().TypeName);
+        Assert.Equal("Thing", d.Outputs.Single().TypeName);
         Assert.Equal(new[] { "A note." }, d.Notes);
         Assert.Equal(2, d.Links.Count);
     }
@@ -154,6 +163,30 @@ public class HelpBuilderTests
         Assert.Contains(problems, p => p.Contains("-Extra is not documented", System.StringComparison.Ordinal));
         Assert.Contains(problems, p => p.Contains("no docs/en-US/Get-Missing.md", System.StringComparison.Ordinal));
         Assert.Contains(problems, p => p.Contains("documents Get-Gone", System.StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Reports_outputs_and_aliases_that_differ_from_the_code()
+    {
+        var facts = Facts("N");
+        facts.OutputTypes = ["Other.Thing"];
+        facts.Aliases = [];
+        var docs = new System.Collections.Generic.Dictionary<string, CommandDoc> { ["Get-Thing"] = MarkdownHelp.ReadCommandText(Doc, "Get-Thing.md") };
+        var problems = Validator.Check(new CommandFactsFile { Module = "M", Commands = [facts] }, docs);
+        Assert.Contains("Get-Thing.md: OUTPUTS does not name Other.Thing, which Get-Thing declares with [OutputType]", problems);
+        Assert.Contains("Get-Thing.md: OUTPUTS names Thing, which Get-Thing does not declare with [OutputType]", problems);
+        Assert.Contains("Get-Thing.md: ALIASES lists [gt] but Get-Thing has []", problems);
+        Assert.Equal(3, problems.Count);
+    }
+
+    [Fact]
+    public void Accepts_None_in_outputs_beside_the_declared_types()
+    {
+        var withNone = Doc.Replace("### Thing\n\nThings.\n", "### Thing\n\nThings.\n\n### None\n\nWithout -PassThru.\n", System.StringComparison.Ordinal);
+        Assert.NotEqual(Doc, withNone);
+        var docs = new System.Collections.Generic.Dictionary<string, CommandDoc> { ["Get-Thing"] = MarkdownHelp.ReadCommandText(withNone, "Get-Thing.md") };
+        Assert.Equal(2, docs["Get-Thing"].Outputs.Count);
+        Assert.Empty(Validator.Check(new CommandFactsFile { Module = "M", Commands = [Facts("N")] }, docs));
     }
 
     [Fact]

@@ -75,6 +75,12 @@ internal static class MarkdownHelp
                 case "SYNOPSIS":
                     doc.Synopsis = (doc.Synopsis + " " + string.Join(" ", BlockText(block))).Trim();
                     break;
+                case "ALIASES" when block is ListBlock aliases:
+                    foreach (var item in aliases.OfType<ListItemBlock>())
+                    {
+                        doc.Aliases.Add(string.Join(" ", item.SelectMany(BlockText)).Trim());
+                    }
+                    break;
                 case "DESCRIPTION":
                     doc.Description.AddRange(BlockText(block));
                     break;

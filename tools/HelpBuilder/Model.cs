@@ -35,7 +35,6 @@ internal sealed class ParameterFacts
     public List<string> Aliases { get; set; } = [];
     public bool SupportsWildcards { get; set; }
     public List<string> AcceptedValues { get; set; } = [];
-    public bool IsCommonDocumented { get; set; }
 }
 
 internal sealed class ParameterSetFacts
@@ -64,6 +63,8 @@ internal sealed class CommandDoc
     public string Name { get; set; } = "";
     public Dictionary<string, string> FrontMatter { get; } = new(System.StringComparer.OrdinalIgnoreCase);
     public string Synopsis { get; set; } = "";
+    /// <summary>The list items of the ALIASES section (none when it says "This cmdlet has no aliases.").</summary>
+    public List<string> Aliases { get; } = [];
     public List<string> Description { get; } = [];
     public List<ExampleDoc> Examples { get; } = [];
     public Dictionary<string, ParameterDoc> Parameters { get; } = new(System.StringComparer.OrdinalIgnoreCase);

@@ -154,6 +154,20 @@ internal static class Validator
             {
                 problems.Add($"{where}: no OUTPUTS");
             }
+            // OUTPUTS names exactly the types of the cmdlet's [OutputType] ("None" names no type).
+            var documentedOutputs = doc.Outputs.Select(o => o.TypeName).Where(t => !t.Equals("None", StringComparison.OrdinalIgnoreCase)).ToList();
+            foreach (var t in cmd.OutputTypes.Except(documentedOutputs, StringComparer.Ordinal))
+            {
+                problems.Add($"{where}: OUTPUTS does not name {t}, which {cmd.Name} declares with [OutputType]");
+            }
+            foreach (var t in documentedOutputs.Except(cmd.OutputTypes, StringComparer.Ordinal))
+            {
+                problems.Add($"{where}: OUTPUTS names {t}, which {cmd.Name} does not declare with [OutputType]");
+            }
+            if (!doc.Aliases.Order(StringComparer.OrdinalIgnoreCase).SequenceEqual(cmd.Aliases.Order(StringComparer.OrdinalIgnoreCase), StringComparer.OrdinalIgnoreCase))
+            {
+                problems.Add($"{where}: ALIASES lists [{string.Join(", ", doc.Aliases)}] but {cmd.Name} has [{string.Join(", ", cmd.Aliases)}]");
+            }
             var uri = doc.FrontMatter.TryGetValue("HelpUri", out var u) ? u : doc.FrontMatter.GetValueOrDefault("online version");
             if (!string.IsNullOrEmpty(cmd.HelpUri) && uri != cmd.HelpUri)
             {
@@ -317,12 +331,8 @@ internal static class DocUpdater
             {
                 var f = byName[p.Name];
                 string name = p.IsNamed ? $"-{p.Name}" : $"[-{p.Name}]";
-                string part = f.IsSwitch ? $"-{p.Name}" : $"{name} <{MamlWriter.ShortType(f.Type)}>";
-                if (f.IsSwitch)
-                {
-                    part = $"[-{p.Name}]";
-                }
-                else if (!p.IsMandatory)
+                string part = f.IsSwitch ? $"[-{p.Name}]" : $"{name} <{MamlWriter.ShortType(f.Type)}>";
+                if (!f.IsSwitch && !p.IsMandatory)
                 {
                     part = $"[{part}]";
                 }
