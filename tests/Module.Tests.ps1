@@ -47,10 +47,23 @@ Describe 'The OverlayTools module' {
         $attrs | Should -Not -Contain 'ReferenceAssemblyAttribute'
     }
 
-    It 'uses approved verbs and declares output types' {
-        foreach ($c in Get-Command -Module OverlayTools) {
-            (Get-Verb -Verb $c.Verb) | Should -Not -BeNullOrEmpty
-            $c.OutputType | Should -Not -BeNullOrEmpty
+    It 'uses approved verbs and declares the output type of each cmdlet' {
+        # Cmdlets only: an alias (Invoke-CopyUp) has no verb of its own to check.
+        $outputType = @{
+            'Dismount-Overlay'     = 'OverlayTools.OverlayMount'
+            'Get-OverlayChange'    = 'OverlayTools.OverlayChange'
+            'Get-OverlayLayer'     = 'OverlayTools.OverlayLayer'
+            'Get-OverlayMount'     = 'OverlayTools.OverlayMount'
+            'Invoke-OverlayCopyUp' = 'OverlayTools.CopyUpResult'
+            'Mount-Overlay'        = 'OverlayTools.OverlayMount'
+            'Resolve-OverlayPath'  = 'OverlayTools.OverlayPathInfo'
+        }
+        $cmdlets = @(Get-Command -Module OverlayTools -CommandType Cmdlet)
+        @($cmdlets.Name | Sort-Object) | Should -Be @($outputType.Keys | Sort-Object)
+        $approved = @((Get-Verb).Verb)
+        foreach ($c in $cmdlets) {
+            $c.Verb | Should -BeIn $approved -Because "$($c.Name) must use an approved verb"
+            @($c.OutputType.Name) | Should -Be @($outputType[$c.Name]) -Because "$($c.Name) declares [OutputType]"
         }
     }
 
