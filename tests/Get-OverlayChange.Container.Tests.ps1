@@ -20,6 +20,7 @@ BeforeDiscovery {
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot 'TestEngines.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot 'TestTree.psm1') -Force
     Import-OverlayToolsUnderTest
     # Short: dockerd's own containerd socket path must stay under 104 bytes.
     $script:Root = New-TestRoot 'chg'
@@ -59,17 +60,23 @@ BeforeAll {
         $l
     }
 
+    function script:Assert-LayersInside([string] $Store) {
+        # Every layer and work dir of every container lies below the store, so a check of the
+        # store's tree covers them all.
+        $layers = @(Get-OverlayLayer -DataRoot $Store -Container *)
+        $layers.Count | Should -BeGreaterThan 3
+        foreach ($p in @($layers.Path) + @($layers | Where-Object Work | ForEach-Object Work)) {
+            $p.StartsWith("$Store/", [StringComparison]::Ordinal) | Should -BeTrue -Because "'$p' must lie in the store '$Store'"
+        }
+        @($layers | Where-Object Work).Count | Should -BeGreaterThan 0
+    }
+
     function script:Assert-SameSet([string[]] $Ours, [string[]] $Theirs, [string] $Because) {
         $Ours = @($Ours | Where-Object { $null -ne $_ })
         $Theirs = @($Theirs | Where-Object { $null -ne $_ })
         $diff = Compare-Object $Ours $Theirs -CaseSensitive | ForEach-Object { "$($_.SideIndicator) $($_.InputObject)" }
         $diff | Should -BeNullOrEmpty -Because "$Because (<= only ours, => only the engine's)"
         $Ours.Count | Should -Be $Theirs.Count
-    }
-
-    function script:Get-DirAtimes([string[]] $Dirs) {
-        # Access times by stat(1), which reads no directory (find would move them).
-        & stat -c '%X %n' -- @Dirs
     }
 }
 
@@ -214,22 +221,15 @@ Describe 'Get-OverlayChange -Container on a private dockerd' -Tag 'RequiresRoot'
             }
         }
 
-        It 'changes nothing in the store, and leaves the access times of the layer directories alone' {
-            $null = Get-TreeFingerprint $DataRoot -AccessTime
-            $before = Get-TreeFingerprint $DataRoot -AccessTime
-            $layers = Get-OverlayLayer -DataRoot $DataRoot -Container web
-            # Access times older than the modification times: relatime would update them on a read.
-            $dirs = @($layers.Path | ForEach-Object { & find $_ -type d })
-            & touch -a -h -d '2001-01-01 00:00:00' -- @dirs
-            $atimes = Get-DirAtimes $dirs
-            $null = Get-OverlayChange -Container * -DataRoot $DataRoot
-            $null = Get-OverlayChange -Container * -DataRoot $DataRoot -Style Podman
-            Get-DirAtimes $dirs | Should -Be $atimes
-            & touch -a -h -- @dirs
-            $null = Get-TreeFingerprint $DataRoot -AccessTime
-            $before = Get-TreeFingerprint $DataRoot -AccessTime
-            $null = Get-OverlayChange -Container * -DataRoot $DataRoot -Style Upper
-            Get-TreeFingerprint $DataRoot -AccessTime | Should -Be $before
+        It 'changes nothing in the store, not even access times, in any style' {
+            # The whole store: every container's upper, init, lower and work dirs, the image
+            # layers and the engine's own files; access times aged first (Assert-TestTreeUnchanged).
+            Assert-LayersInside $DataRoot
+            Assert-TestTreeUnchanged $DataRoot {
+                @(Get-OverlayChange -Container * -DataRoot $DataRoot).Count | Should -BeGreaterThan 20
+                @(Get-OverlayChange -Container * -DataRoot $DataRoot -Style Podman).Count | Should -BeGreaterThan 20
+                @(Get-OverlayChange -Container * -DataRoot $DataRoot -Style Upper).Count | Should -BeGreaterThan 20
+            }
         }
     }
 }
@@ -314,6 +314,15 @@ Describe 'Get-OverlayChange -Container on a private podman store' -Tag 'Requires
             }
             foreach ($n in $PNames) {
                 Assert-SameSet (ConvertTo-DiffSet (Get-OverlayChange -Container $n -DataRoot $GraphRoot)) $PodmanDiff[$n] "podman container diff $n, with the containers stopped"
+            }
+        }
+
+        It 'changes nothing in the store, not even access times, in any style' {
+            Assert-LayersInside $GraphRoot
+            Assert-TestTreeUnchanged $GraphRoot {
+                @(Get-OverlayChange -Container * -DataRoot $GraphRoot).Count | Should -BeGreaterThan 20
+                @(Get-OverlayChange -Container * -DataRoot $GraphRoot -Style Docker).Count | Should -BeGreaterThan 20
+                @(Get-OverlayChange -Container * -DataRoot $GraphRoot -Style Upper).Count | Should -BeGreaterThan 20
             }
         }
     }
@@ -409,6 +418,15 @@ Describe 'Get-OverlayChange -Container on a private containerd' -Tag 'RequiresRo
         $Ctd.Process.HasExited | Should -BeTrue
         foreach ($n in $CNames) {
             Assert-SameSet (ConvertTo-DiffSet (Get-OverlayChange -Container $n -DataRoot $CtdRoot)) $CDiff[$n] "containerd container $n, with containerd stopped"
+        }
+    }
+
+    It 'changes nothing in the store, not even access times, in any style' {
+        Assert-LayersInside $CtdRoot
+        Assert-TestTreeUnchanged $CtdRoot {
+            @(Get-OverlayChange -Container * -DataRoot $CtdRoot).Count | Should -BeGreaterThan 20
+            @(Get-OverlayChange -Container * -DataRoot $CtdRoot -Style Podman).Count | Should -BeGreaterThan 20
+            @(Get-OverlayChange -Container * -DataRoot $CtdRoot -Style Upper).Count | Should -BeGreaterThan 20
         }
     }
 }
