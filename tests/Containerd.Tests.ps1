@@ -70,16 +70,6 @@ BeforeAll {
         ($Layers | ForEach-Object { '{0}|{1}|{2}|{3}|{4}|{5}|{6}|{7}|{8}|{9}' -f $_.Namespace, $_.Image, $_.ImageId, $_.Container, $_.Position, $_.Role, $_.Path, $_.Work, $_.DiffId, $_.Size }) -join "`n"
     }
 
-    function Get-TreeState([string] $Path) {
-        # Every entry below $Path: type, size, mode, owner, modify/change times (ns), link target,
-        # and the access time of regular files (find itself reads directories and links, which moves theirs).
-        & find $Path '(' -type f -printf '%P|%y|%s|%m|%U|%G|%A@|%T@|%C@\n' ')' -o -printf '%P|%y|%s|%m|%U|%G|%T@|%C@|%l\n' | Sort-Object
-    }
-
-    function Get-TreeHashes([string] $Path) {
-        & find $Path -type f -exec sha256sum '{}' '+' | Sort-Object
-    }
-
     function Stop-RunningTask {
         if ($script:Running -and $script:Ctd -and -not $script:Ctd.Process.HasExited) {
             & ctr --address $script:Ctd.Socket -n k8s.io tasks kill -s SIGKILL r1 *> $null
@@ -309,18 +299,15 @@ Describe 'Get-OverlayLayer on a containerd store' -Tag 'RequiresRoot', 'Engines'
             Format-Layers ((Get-Layers -Image *) + (Get-Layers -Container *)) | Should -Be $script:Live
         }
 
-        It 'changes nothing in the store: contents, modes and timestamps (atime included)' {
+        It 'changes nothing in the store: contents, modes and timestamps of files and dirs (access times aged first)' {
             $data = $script:Ctd.DataRoot
-            $hashes = Get-TreeHashes $data
-            # Age the access time of every file, so that any plain read would visibly update it (relatime).
-            & find $data -type f -exec touch -a -d '@946684800' '{}' '+'
-            $before = Get-TreeState $data
-            $null = Get-Layers -Image *
-            $c = Get-Layers -Container *
-            $null = Get-OverlayLayer -Path ($c | Where-Object Role -EQ 'Upper').Path
-            $after = Get-TreeState $data
-            Compare-Object $before $after | Should -BeNullOrEmpty
-            Compare-Object $hashes (Get-TreeHashes $data) | Should -BeNullOrEmpty
+            Assert-TestTreeUnchanged $data {
+                @(Get-Layers -Image *).Count | Should -BeGreaterThan 0
+                $c = @(Get-Layers -Container *)
+                $upper = @($c | Where-Object Role -EQ 'Upper')
+                $upper.Count | Should -BeGreaterThan 0
+                @(Get-OverlayLayer -Path $upper.Path).Count | Should -BeGreaterOrEqual $upper.Count
+            }
         }
 
         It 'reports a truncated or damaged meta.db clearly, and leaves the copy as it was' {

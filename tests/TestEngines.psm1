@@ -259,12 +259,12 @@ function Get-TarEntryName {
 function Get-TreeFingerprint {
     <#
     .SYNOPSIS
-        One line per entry below $Path: name, type, mode, size, mtime, ctime and link target (and
-        atime with -AccessTime), sorted; two fingerprints are equal when nothing in the tree changed.
+        One line per entry below $Path: name, type, mode, size, mtime, ctime and link target,
+        sorted; two fingerprints are equal when nothing in the tree changed but access times (find
+        reads the directories; for "not even access times", TestTree.psm1's Assert-TestTreeUnchanged).
     #>
-    param([Parameter(Mandatory)] [string] $Path, [switch] $AccessTime)
-    $format = if ($AccessTime) { '%P\t%y\t%m\t%s\t%T@\t%C@\t%A@\t%l\0' } else { '%P\t%y\t%m\t%s\t%T@\t%C@\t%l\0' }
-    $out = & find $Path -xdev -printf $format
+    param([Parameter(Mandatory)] [string] $Path)
+    $out = & find $Path -xdev -printf '%P\t%y\t%m\t%s\t%T@\t%C@\t%l\0'
     if ($LASTEXITCODE -ne 0) { throw "find $Path failed ($LASTEXITCODE)." }
     return @(($out -join "`n") -split "\0" | Where-Object { $_ } | Sort-Object)
 }
