@@ -46,6 +46,38 @@ BeforeAll {
     # The running container: changes, then a marker, then it sleeps.
     $script:LiveCommand = 'echo live > /data/live.txt; rm /data/del.txt; mkdir /data/dir/new; echo more >> /data/app.log; touch /ready; exec sleep 600'
 
+    function script:Initialize-ChangeContainers($Engine, [string] $Context) {
+        # The Docker and Podman set-up: in a private dockerd or podman store ($Engine, from
+        # Start-TestDocker or New-TestPodman), the image of $ImageSteps, one container per
+        # $Commands entry (run to its end), app-1 (created, never started) and live (running).
+        # Returns their names and what the engine's own diff and inspect say of each, recorded
+        # while the engine runs. Both CLIs take `container diff` (docker diff is docker container
+        # diff; podman diff <name> would first try a hex-looking name as an image id) and
+        # `container inspect`.
+        $cli = switch ($Engine.Kind) { 'Docker' { 'Invoke-TestDocker' } 'Podman' { 'Invoke-TestPodman' } default { throw "No engine: $($Engine.Kind)" } }
+        $ctx = New-BusyboxContext -Path $Context -Steps $ImageSteps
+        $null = & $cli $Engine build -q -t app:1 $ctx
+        # A second passes, so every write in a container has a later time than the image's
+        # (docker diff sees no change in a same-size write within the second the layer was made).
+        Start-Sleep -Milliseconds 1100
+        foreach ($name in $Commands.Keys) {
+            $null = & $cli $Engine run --name $name app:1 sh -c $Commands[$name]
+        }
+        $null = & $cli $Engine create --name app-1 app:1 true
+        $null = & $cli $Engine run -d --name live app:1 sh -c $LiveCommand
+        Wait-Until -What "the live $($Engine.Kind) container to make its changes" -TimeoutSeconds 30 -Condition {
+            (& $cli $Engine container diff live) -contains 'A /ready'
+        }
+        $names = @($Commands.Keys) + 'app-1', 'live'
+        $diff = @{}
+        $inspect = @{}
+        foreach ($n in $names) {
+            $diff[$n] = ConvertTo-SortedSet (& $cli $Engine container diff $n)
+            $inspect[$n] = (& $cli $Engine container inspect $n) -join "`n" | ConvertFrom-Json
+        }
+        [pscustomobject]@{ Names = $names; Diff = $diff; Inspect = $inspect }
+    }
+
     function script:ConvertTo-DiffSet($Changes) {
         # "C /etc" lines, sorted ordinally: the (Kind, Path) set of our changes.
         [string[]] $lines = @(@($Changes) | Where-Object { $_ } | ForEach-Object { '{0} {1}' -f $_.Kind.Substring(0, 1), $_.Path })
@@ -88,27 +120,10 @@ Describe 'Get-OverlayChange -Container on a private dockerd' -Tag 'RequiresRoot'
     BeforeAll {
         $script:D = Start-TestDocker -Root "$Root/d"
         $script:DataRoot = $D.DataRoot
-        $ctx = New-BusyboxContext -Path "$Root/ctx-docker" -Steps $ImageSteps
-        $null = Invoke-TestDocker $D build -q -t app:1 $ctx
-        # A second passes, so every write in a container has a later time than the image's
-        # (docker diff sees no change in a same-size write within the second the layer was made).
-        Start-Sleep -Milliseconds 1100
-        foreach ($name in $Commands.Keys) {
-            $null = Invoke-TestDocker $D run --name $name app:1 sh -c $Commands[$name]
-        }
-        $null = Invoke-TestDocker $D create --name app-1 app:1 true
-        $null = Invoke-TestDocker $D run -d --name live app:1 sh -c $LiveCommand
-        Wait-Until -What 'the live container to make its changes' -TimeoutSeconds 30 -Condition {
-            (Invoke-TestDocker $D diff live) -contains 'A /ready'
-        }
-        $script:Names = @($Commands.Keys) + 'app-1', 'live'
-        # What docker says, recorded while it runs.
-        $script:DockerDiff = @{}
-        $script:Inspect = @{}
-        foreach ($n in $Names) {
-            $DockerDiff[$n] = ConvertTo-SortedSet (Invoke-TestDocker $D diff $n)
-            $Inspect[$n] = (Invoke-TestDocker $D inspect $n) -join "`n" | ConvertFrom-Json
-        }
+        $set = Initialize-ChangeContainers $D "$Root/ctx-docker"
+        $script:Names = $set.Names
+        $script:DockerDiff = $set.Diff
+        $script:Inspect = $set.Inspect
     }
 
     AfterAll {
@@ -238,25 +253,10 @@ Describe 'Get-OverlayChange -Container on a private podman store' -Tag 'Requires
     BeforeAll {
         $script:P = New-TestPodman -Root "$Root/p"
         $script:GraphRoot = $P.StorageRoot
-        $ctx = New-BusyboxContext -Path "$Root/ctx-podman" -Steps $ImageSteps
-        $null = Invoke-TestPodman $P build -q -t app:1 $ctx
-        Start-Sleep -Milliseconds 1100
-        foreach ($name in $Commands.Keys) {
-            $null = Invoke-TestPodman $P run --name $name app:1 sh -c $Commands[$name]
-        }
-        $null = Invoke-TestPodman $P create --name app-1 app:1 true
-        $null = Invoke-TestPodman $P run -d --name live app:1 sh -c $LiveCommand
-        Wait-Until -What 'the live container to make its changes' -TimeoutSeconds 30 -Condition {
-            (Invoke-TestPodman $P container diff live) -contains 'A /ready'
-        }
-        $script:PNames = @($Commands.Keys) + 'app-1', 'live'
-        $script:PodmanDiff = @{}
-        $script:PInspect = @{}
-        foreach ($n in $PNames) {
-            # podman diff <name> would first try a hex-looking name as an image id: container diff.
-            $PodmanDiff[$n] = ConvertTo-SortedSet (Invoke-TestPodman $P container diff $n)
-            $PInspect[$n] = (Invoke-TestPodman $P container inspect $n) -join "`n" | ConvertFrom-Json
-        }
+        $set = Initialize-ChangeContainers $P "$Root/ctx-podman"
+        $script:PNames = $set.Names
+        $script:PodmanDiff = $set.Diff
+        $script:PInspect = $set.Inspect
     }
 
     AfterAll {
