@@ -204,6 +204,30 @@ Describe 'Get-OverlayChange -Container on a private dockerd' -Tag 'RequiresRoot'
             $err | Should -BeNullOrEmpty
         }
 
+        It 'names each container in the table view when one call lists several, its changes below its name' {
+            # The default view prints docker diff's lines, which name no container; Format-Table
+            # groups them under "Changes of: <container>".
+            $lines = (Get-OverlayChange -Container web, replace -DataRoot $DataRoot | Format-Table | Out-String -Width 250) -split "`r?`n"
+            $groups = [ordered]@{}
+            $current = $null
+            foreach ($line in $lines) {
+                if ($line -match '^\s+Changes of: (.+)$') { $current = $Matches[1]; $groups[$current] = [Collections.Generic.List[string]]::new() }
+                elseif ($line -match '^(Added|Changed|Deleted)\s+\S+\s+\d+\s+(/.*)$') {
+                    $current | Should -Not -BeNullOrEmpty -Because "the row '$line' must stand under a container's name"
+                    $groups[$current].Add($Matches[1].Substring(0, 1) + ' ' + $Matches[2].TrimEnd())
+                }
+            }
+            @($groups.Keys) | Should -Be @('web', 'replace')
+            foreach ($n in 'web', 'replace') {
+                Assert-SameSet (ConvertTo-SortedSet $groups[$n]) $DockerDiff[$n] "the rows under 'Changes of: $n'"
+            }
+            # A mount (here the live container's root, piped from Get-OverlayMount) is headed by its upper layer.
+            $live = $Inspect['live'].GraphDriver.Data
+            $headings = @((Get-OverlayMount -Target $live.MergedDir | Get-OverlayChange | Format-Table | Out-String -Width 400) -split "`r?`n" |
+                Where-Object { $_ -match '^\s+Changes of: ' } | ForEach-Object { $_.Trim() })
+            $headings | Should -Be @("Changes of: $($live.UpperDir)")
+        }
+
         It 'finds a container by id prefix and reports names that match nothing' {
             $id = $Inspect['web'].Id
             ConvertTo-DiffSet (Get-OverlayChange -Container $id.Substring(0, 12) -DataRoot $DataRoot) | Should -Be $DockerDiff['web']
