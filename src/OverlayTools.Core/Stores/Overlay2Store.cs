@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Text.Json;
+using OverlayTools.Interop;
 
 namespace OverlayTools.Stores;
 
@@ -18,6 +19,8 @@ internal sealed class Overlay2Store : ILayerStore
     private readonly OverlayDriverDir _driver;
     private readonly StoreDir _imageDb;
     private readonly StoreDir? _containersDir;
+    private StoreDir? _layerDb;
+    private bool _layerDbOpened;
     private readonly Dictionary<string, object> _layers = new(StringComparer.Ordinal); // chain id -> Layer or OverlayException
     private readonly Dictionary<string, object> _configs = new(StringComparer.Ordinal); // image id -> ImageConfig or OverlayException
     private readonly Dictionary<string, OverlayException> _containerErrors = new(StringComparer.Ordinal);
@@ -272,10 +275,11 @@ internal sealed class Overlay2Store : ILayerStore
         }
         try
         {
-            var dir = _imageDb.Stat(rel);
+            // The layer's dir is opened once; its files are read relative to that descriptor.
+            using var dir = OpenLayerDir(hex, metaPath);
             if (dir is null)
             {
-                var removing = (_imageDb.List("layerdb/sha256") ?? [])
+                var removing = (LayerDb()?.List() ?? [])
                     .FirstOrDefault(n => n.StartsWith(hex + "-", StringComparison.Ordinal) && n.EndsWith("-removing", StringComparison.Ordinal));
                 if (removing is not null)
                 {
@@ -287,26 +291,22 @@ internal sealed class Overlay2Store : ILayerStore
                     $"The layer {chainId} is not in Docker's layer database ('{metaPath}' does not exist).", metaPath,
                     "The image refers to a layer that is gone; remove the image and pull or build it again.");
             }
-            if (!dir.Value.IsDirectory)
-            {
-                throw dir.Value.IsSymlink ? StoreFormat.OutsideStore(metaPath, "the layer's metadata dir is a symbolic link") : StoreFormat.Invalid(metaPath, "it is not a directory");
-            }
-            string? diff = _imageDb.ReadText(rel + "/diff", 256);
+            string? diff = dir.ReadText("diff", 256);
             if (!StoreFormat.IsDigest(diff))
             {
                 throw StoreFormat.Invalid(metaPath + "/diff", $"it holds '{diff ?? "nothing"}', not a sha256 digest");
             }
-            string? parent = _imageDb.ReadText(rel + "/parent", 256);
+            string? parent = dir.ReadText("parent", 256);
             if (parent is not null && !StoreFormat.IsDigest(parent))
             {
                 throw StoreFormat.BadId(metaPath + "/parent", "parent", parent);
             }
-            string? cacheId = _imageDb.ReadText(rel + "/cache-id", 256);
+            string? cacheId = dir.ReadText("cache-id", 256);
             if (!StoreFormat.IsHexId(cacheId))
             {
                 throw StoreFormat.BadId(metaPath + "/cache-id", "cache-id", cacheId);
             }
-            string? sizeText = _imageDb.ReadText(rel + "/size", 64);
+            string? sizeText = dir.ReadText("size", 64);
             long? size = null;
             if (sizeText is not null)
             {
@@ -326,6 +326,33 @@ internal sealed class Overlay2Store : ILayerStore
         catch (Exception e) when (e is not OverlayException)
         {
             throw StoreFormat.FromIo(e, metaPath);
+        }
+    }
+
+    /// <summary>layerdb/sha256, opened once per store; null when the store has none.</summary>
+    private StoreDir? LayerDb()
+    {
+        if (!_layerDbOpened)
+        {
+            _layerDb = _imageDb.OpenDir("layerdb/sha256");
+            _layerDbOpened = true;
+        }
+        return _layerDb;
+    }
+
+    /// <summary>
+    /// A layer's metadata dir (layerdb/sha256/&lt;hex&gt;), opened without following a link; null when
+    /// it does not exist. A symbolic link or anything but a directory in its place is refused.
+    /// </summary>
+    private StoreDir? OpenLayerDir(string hex, string metaPath)
+    {
+        try
+        {
+            return LayerDb()?.OpenDir(hex);
+        }
+        catch (ErrnoException e) when (e.Path == metaPath && e.Errno is Errno.ELOOP or Errno.ENOTDIR)
+        {
+            throw e.Errno == Errno.ELOOP ? StoreFormat.OutsideStore(metaPath, "the layer's metadata dir is a symbolic link") : StoreFormat.Invalid(metaPath, "it is not a directory");
         }
     }
 
@@ -403,9 +430,11 @@ internal sealed class Overlay2Store : ILayerStore
         string? mountId, initId, parent;
         try
         {
-            mountId = _imageDb.ReadText(rel + "/mount-id", 256);
-            initId = _imageDb.ReadText(rel + "/init-id", 256);
-            parent = _imageDb.ReadText(rel + "/parent", 256);
+            // The container's dir is opened once; its files are read relative to that descriptor.
+            using var dir = _imageDb.OpenDir(rel);
+            mountId = dir?.ReadText("mount-id", 256);
+            initId = dir?.ReadText("init-id", 256);
+            parent = dir?.ReadText("parent", 256);
         }
         catch (Exception e)
         {
@@ -514,9 +543,10 @@ internal sealed class Overlay2Store : ILayerStore
         var map = new Dictionary<string, string>(StringComparer.Ordinal);
         try
         {
-            foreach (var name in _imageDb.List("layerdb/sha256") ?? [])
+            var layerDb = LayerDb();
+            foreach (var name in layerDb?.List() ?? [])
             {
-                if (StoreFormat.IsHexId(name) && _imageDb.ReadText("layerdb/sha256/" + name + "/cache-id", 256) is { } cacheId && StoreFormat.IsHexId(cacheId))
+                if (StoreFormat.IsHexId(name) && layerDb!.ReadText(name + "/cache-id", 256) is { } cacheId && StoreFormat.IsHexId(cacheId))
                 {
                     map[cacheId] = "sha256:" + name;
                 }
@@ -534,13 +564,14 @@ internal sealed class Overlay2Store : ILayerStore
         var map = new Dictionary<string, string>(StringComparer.Ordinal);
         try
         {
-            foreach (var id in _imageDb.List("layerdb/mounts") ?? [])
+            using var mounts = _imageDb.OpenDir("layerdb/mounts");
+            foreach (var id in mounts?.List() ?? [])
             {
                 if (!StoreFormat.IsHexId(id))
                 {
                     continue;
                 }
-                if (_imageDb.ReadText("layerdb/mounts/" + id + "/mount-id", 256) is { } mountId && StoreFormat.IsHexId(mountId))
+                if (mounts!.ReadText(id + "/mount-id", 256) is { } mountId && StoreFormat.IsHexId(mountId))
                 {
                     map[mountId] = id;
                     map[mountId + "-init"] = id;
@@ -558,6 +589,7 @@ internal sealed class Overlay2Store : ILayerStore
     public void Dispose()
     {
         _driver?.Dispose();
+        _layerDb?.Dispose();
         _imageDb?.Dispose();
         _containersDir?.Dispose();
         _root.Dispose();

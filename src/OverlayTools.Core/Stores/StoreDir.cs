@@ -44,8 +44,8 @@ internal sealed unsafe class StoreDir : IDisposable
     /// <summary>Opens a subdirectory (no symlink allowed on the way); null when it does not exist.</summary>
     internal StoreDir? OpenDir(string rel)
     {
-        var fd = Walk(rel, lastIsDir: true, out _);
-        return fd is null ? null : new StoreDir(fd, Join(rel));
+        // lastIsDir: at least one step, so the descriptor reached is always one of our own.
+        return TryWalk(rel, lastIsDir: true, out var at, out _) ? new StoreDir(at.Owned!, Join(rel)) : null;
     }
 
     /// <summary>Opens a subdirectory that may itself be a symlink (a store's top-level dirs, moved to another disk by an admin).</summary>
@@ -69,11 +69,11 @@ internal sealed unsafe class StoreDir : IDisposable
     /// <summary>Reads a regular file below this directory; null when it does not exist.</summary>
     internal byte[]? ReadFile(string rel, int maxBytes)
     {
-        using var parent = Walk(rel, lastIsDir: false, out string name);
-        if (parent is null)
+        if (!TryWalk(rel, lastIsDir: false, out var parent, out string name))
         {
             return null;
         }
+        using var _ = parent;
         int flags = Native.O_RDONLY | Native.O_NOFOLLOW | Native.O_NONBLOCK | Native.O_NOATIME;
         var fd = FileSystem.TryOpenAt(parent.Value, name, flags, out int errno);
         if (fd is null && errno == Errno.EPERM)
@@ -147,11 +147,11 @@ internal sealed unsafe class StoreDir : IDisposable
     /// <summary>The target of a symbolic link below this directory; null when it does not exist.</summary>
     internal string? ReadLink(string rel)
     {
-        using var parent = Walk(rel, lastIsDir: false, out string name);
-        if (parent is null)
+        if (!TryWalk(rel, lastIsDir: false, out var parent, out string name))
         {
             return null;
         }
+        using var _ = parent;
         byte[] buf = new byte[4096];
         nint n;
         fixed (byte* p = Native.Utf8Z(name))
@@ -170,11 +170,11 @@ internal sealed unsafe class StoreDir : IDisposable
     /// <summary>lstat of an entry below this directory; null when it does not exist.</summary>
     internal StoreEntry? Stat(string rel)
     {
-        using var parent = Walk(rel, lastIsDir: false, out string name);
-        if (parent is null)
+        if (!TryWalk(rel, lastIsDir: false, out var parent, out string name))
         {
             return null;
         }
+        using var _ = parent;
         return StatAt(parent.Value, name, Join(rel));
     }
 
@@ -280,11 +280,11 @@ internal sealed unsafe class StoreDir : IDisposable
             }
             return self ?? throw new ErrnoException("open", e0, Path);
         }
-        using var parent = Walk(rel, lastIsDir: false, out string name);
-        if (parent is null)
+        if (!TryWalk(rel, lastIsDir: false, out var parent, out string name))
         {
             return null;
         }
+        using var _ = parent;
         var fd = OpenAtForListing(parent.Value, Native.Utf8Z(name)[..^1], out int errno);
         if (fd is null)
         {
@@ -347,11 +347,28 @@ internal sealed unsafe class StoreDir : IDisposable
         }
     }
 
+    /// <summary>A directory descriptor to work at: this directory's own (borrowed) or one opened below it (owned, closed by Dispose).</summary>
+    private readonly struct At : IDisposable
+    {
+        internal At(int fd, Fd? owned)
+        {
+            Value = fd;
+            Owned = owned;
+        }
+
+        internal int Value { get; }
+
+        internal Fd? Owned { get; }
+
+        public void Dispose() => Owned?.Dispose();
+    }
+
     /// <summary>
-    /// Opens the parent of the last component of <paramref name="rel"/> (or, with lastIsDir, the
-    /// last component itself), one O_NOFOLLOW step at a time. Null when a component is missing.
+    /// Reaches the parent of the last component of <paramref name="rel"/> (or, with lastIsDir, the
+    /// last component itself), one O_NOFOLLOW step at a time from this directory's descriptor; a
+    /// single name needs no step and uses that descriptor as it is. False when a component is missing.
     /// </summary>
-    private Fd? Walk(string rel, bool lastIsDir, out string last)
+    private bool TryWalk(string rel, bool lastIsDir, out At at, out string last)
     {
         var parts = rel.Split('/');
         foreach (var p in parts)
@@ -360,32 +377,34 @@ internal sealed unsafe class StoreDir : IDisposable
         }
         last = parts[^1];
         int steps = lastIsDir ? parts.Length : parts.Length - 1;
+        at = new At(_fd.Value, null);
         Fd? current = null;
         try
         {
-            // A descriptor of our own for the start, so the caller may always dispose the result.
-            current = FileSystem.TryOpenAt(_fd.Value, ".", Native.O_PATH | Native.O_DIRECTORY, out int e0) ?? throw new ErrnoException("open", e0, Path);
             for (int i = 0; i < steps; i++)
             {
-                var next = FileSystem.TryOpenAt(current.Value, parts[i], Native.O_PATH | Native.O_DIRECTORY | Native.O_NOFOLLOW, out int errno);
+                int dir = current?.Value ?? _fd.Value;
+                var next = FileSystem.TryOpenAt(dir, parts[i], Native.O_PATH | Native.O_DIRECTORY | Native.O_NOFOLLOW, out int errno);
                 if (next is null)
                 {
-                    string at = Join(string.Join('/', parts, 0, i + 1));
                     if (errno == Errno.ENOENT)
                     {
-                        current.Dispose();
-                        return null;
+                        return false;
                     }
-                    var st = StatAt(current.Value, parts[i], at);
+                    string path = Join(string.Join('/', parts, 0, i + 1));
+                    var st = StatAt(dir, parts[i], path);
                     string detail = st is { IsSymlink: true } ? "a symbolic link where the store keeps a directory" : "not a directory";
-                    throw new ErrnoException("open", errno == Errno.ENOTDIR && st is { IsSymlink: true } ? Errno.ELOOP : errno, at, detail);
+                    throw new ErrnoException("open", errno == Errno.ENOTDIR && st is { IsSymlink: true } ? Errno.ELOOP : errno, path, detail);
                 }
-                current.Dispose();
+                current?.Dispose();
                 current = next;
             }
-            var result = current;
-            current = null;
-            return result;
+            if (current is not null)
+            {
+                at = new At(current.Value, current);
+                current = null;
+            }
+            return true;
         }
         finally
         {
