@@ -124,6 +124,25 @@ public class ContainerdStoreTests
         Assert.Null(reader.FindLayer(reader.SnapshotterRoot + "/snapshots/99999/fs"));
     }
 
+    [Fact]
+    public void Each_upper_found_by_path_names_its_own_container_from_one_reader()
+    {
+        // One reader answers for every container's upper (the containers are listed once, then looked up).
+        using var store = ContainerdFixture.Extract();
+        using var reader = ContainerdStoreReader.Open(store.Root);
+        var containers = reader.ListContainers().Where(c => c.Snapshotter == "overlayfs").ToList();
+        Assert.True(containers.Count >= 3);
+        foreach (var c in containers)
+        {
+            var read = reader.GetContainer(c.Namespace, c.Id);
+            var m = reader.FindLayer(read.Upper!);
+            Assert.NotNull(m);
+            Assert.Equal(c.Namespace, m.Namespace);
+            Assert.Equal(new[] { c.Id }, m.ContainerIds);
+            Assert.Equal(new[] { c.Id }, reader.FindLayer(read.Work!)!.ContainerIds);
+        }
+    }
+
     private sealed class MatchComparer : IEqualityComparer<ContainerdLayerMatch?>
     {
         public bool Equals(ContainerdLayerMatch? a, ContainerdLayerMatch? b) => a?.SnapshotKey == b?.SnapshotKey && a?.Path == b?.Path;

@@ -43,6 +43,7 @@ public sealed class ContainerdStoreReader : IDisposable
     private readonly Dictionary<string, SnapshotRecord> _records = new(StringComparer.Ordinal);
     private readonly Dictionary<string, NamespaceView> _views = new(StringComparer.Ordinal);
     private Dictionary<ulong, string>? _keysById;
+    private readonly Dictionary<string, Dictionary<string, List<string>>> _usersBySnapshot = new(StringComparer.Ordinal); // ns -> snapshot name -> container ids
     private StoreDir? _snapshotterDir;
 
     private ContainerdStoreReader(string root, IOperationLog log)
@@ -145,6 +146,7 @@ public sealed class ContainerdStoreReader : IDisposable
         _records.Clear();
         _views.Clear();
         _keysById = null;
+        _usersBySnapshot.Clear();
         _log.Verbose($"containerd committed meanwhile; reading its store again at meta.db transaction {_meta.TxId}.");
     }
 
@@ -353,17 +355,7 @@ public sealed class ContainerdStoreReader : IDisposable
         int b = a < 0 ? -1 : key.IndexOf('/', a + 1);
         string ns = a < 0 ? "" : key[..a];
         string name = b < 0 ? key : key[(b + 1)..];
-        var users = new List<string>();
-        if (rec.Kind != KindCommitted && _namespaces.Contains(ns, StringComparer.Ordinal))
-        {
-            foreach (var c in ListContainersOnce(ns)) // not ListContainers: no retry inside a retry
-            {
-                if (c.Snapshotter == ContainerdStore.OverlaySnapshotter && c.SnapshotName == name)
-                {
-                    users.Add(c.Id);
-                }
-            }
-        }
+        List<string> users = rec.Kind != KindCommitted && _namespaces.Contains(ns, StringComparer.Ordinal) ? ContainersUsing(ns, name) : [];
         return new ContainerdLayerMatch
         {
             Namespace = ns,
@@ -377,6 +369,32 @@ public sealed class ContainerdStoreReader : IDisposable
             ContainerIds = users,
         };
     });
+
+    /// <summary>
+    /// The containers of a namespace whose root file system is the overlayfs snapshot
+    /// <paramref name="snapshotName"/>. The namespace's containers are listed once per reader (until
+    /// <see cref="Refresh"/>), so that matching many layer paths does not list them again for each.
+    /// </summary>
+    private List<string> ContainersUsing(string ns, string snapshotName)
+    {
+        if (!_usersBySnapshot.TryGetValue(ns, out var map))
+        {
+            map = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+            foreach (var c in ListContainersOnce(ns)) // not ListContainers: no retry inside a retry
+            {
+                if (c.Snapshotter == ContainerdStore.OverlaySnapshotter)
+                {
+                    if (!map.TryGetValue(c.SnapshotName, out var ids))
+                    {
+                        map[c.SnapshotName] = ids = [];
+                    }
+                    ids.Add(c.Id);
+                }
+            }
+            _usersBySnapshot[ns] = map;
+        }
+        return map.TryGetValue(snapshotName, out var users) ? [.. users] : [];
+    }
 
     // ---- images -----------------------------------------------------------------------------------
 
