@@ -285,6 +285,75 @@ public class ContainerdStoreTests
         }
     }
 
+    [Fact]
+    public void A_blob_without_a_media_type_is_told_apart_by_its_json_and_read_once()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "ot-content-" + Guid.NewGuid().ToString("N")[..10]);
+        string blobs = Path.Combine(dir, "blobs", "sha256");
+        Directory.CreateDirectory(blobs);
+        try
+        {
+            string config = StoreFixture.Digest("config");
+            byte[] manifest = JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, object>
+            {
+                ["schemaVersion"] = 2,
+                ["config"] = new Dictionary<string, object> { ["mediaType"] = "application/vnd.oci.image.config.v1+json", ["digest"] = config, ["size"] = 2 },
+                ["layers"] = Array.Empty<object>(),
+            });
+            string manifestDigest = OverlayTools.Stores.StoreFormat.Sha256Digest(manifest);
+            byte[] index = JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, object>
+            {
+                ["schemaVersion"] = 2,
+                ["manifests"] = new[] { new Dictionary<string, object> { ["digest"] = manifestDigest, ["size"] = manifest.Length } },
+            });
+            string indexDigest = OverlayTools.Stores.StoreFormat.Sha256Digest(index);
+            File.WriteAllBytes(Path.Combine(blobs, manifestDigest[7..]), manifest);
+            File.WriteAllBytes(Path.Combine(blobs, indexDigest[7..]), index);
+
+            using var content = new ContentStore(dir);
+            var m = Assert.IsType<ImageManifest>(content.ReadIndexOrManifest(manifestDigest));
+            Assert.Equal(config, m.Config.Digest);
+            var i = Assert.IsType<ImageIndex>(content.ReadIndexOrManifest(indexDigest));
+            Assert.Equal(manifestDigest, Assert.Single(i.Manifests).Digest);
+
+            // The blobs were read once: with the files gone, what was read still answers.
+            File.Delete(Path.Combine(blobs, manifestDigest[7..]));
+            File.Delete(Path.Combine(blobs, indexDigest[7..]));
+            Assert.Same(m, content.ReadManifest(manifestDigest));
+            Assert.Same(i, content.ReadIndex(indexDigest));
+            Assert.Equal(ErrorIds.ContainerdBlobMissing, Assert.Throws<OverlayException>(() => content.ReadConfig(config)).ErrorId);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void A_blob_that_is_a_symbolic_link_or_too_large_is_refused()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "ot-content-" + Guid.NewGuid().ToString("N")[..10]);
+        string blobs = Path.Combine(dir, "blobs", "sha256");
+        Directory.CreateDirectory(blobs);
+        try
+        {
+            byte[] big = new byte[ContentStore.MaxBlobBytes + 1];
+            string bigDigest = OverlayTools.Stores.StoreFormat.Sha256Digest(big);
+            File.WriteAllBytes(Path.Combine(blobs, bigDigest[7..]), big);
+            string linkDigest = StoreFixture.Digest("link");
+            File.CreateSymbolicLink(Path.Combine(blobs, linkDigest[7..]), "/etc/hostname");
+            using var content = new ContentStore(dir);
+            Assert.Equal(ErrorIds.ContainerdBlobInvalid, Assert.Throws<OverlayException>(() => content.ReadConfig(bigDigest)).ErrorId);
+            Assert.Equal(ErrorIds.ContainerdBlobInvalid, Assert.Throws<OverlayException>(() => content.ReadConfig(linkDigest)).ErrorId);
+            Assert.True(content.Exists(linkDigest));
+            Assert.False(content.Exists(StoreFixture.Digest("absent")));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Theory]
     [InlineData("0001-01-01T00:00:00Z")] // Go's zero time: no time, as overlay2 and podman give
     [InlineData("2026-11-27 12:36:03")] // not RFC 3339
@@ -305,7 +374,8 @@ public class ContainerdStoreTests
             });
             string digest = OverlayTools.Stores.StoreFormat.Sha256Digest(config);
             File.WriteAllBytes(Path.Combine(dir, "blobs", "sha256", digest[7..]), config);
-            var read = new ContentStore(dir).ReadConfig(digest);
+            using var content = new ContentStore(dir);
+            var read = content.ReadConfig(digest);
             var expected = OverlayTools.Stores.StoreFormat.ParseTime(created);
             Assert.Equal(expected, read.Created);
             Assert.Equal(expected, Assert.Single(read.History).Created);

@@ -466,11 +466,12 @@ public class StoreFuzzTests
             {
                 string digest = StoreFormat.Sha256Digest(bytes);
                 File.WriteAllBytes(Path.Combine(dir, "blobs", "sha256", digest[7..]), bytes);
-                foreach (var read in new Action<ContentStore>[] { c => c.ReadIndex(digest), c => c.ReadManifest(digest), c => c.ReadConfig(digest), c => c.LooksLikeIndex(digest) })
+                foreach (var read in new Action<ContentStore>[] { c => c.ReadIndex(digest), c => c.ReadManifest(digest), c => c.ReadConfig(digest), c => c.ReadIndexOrManifest(digest) })
                 {
                     try
                     {
-                        read(new ContentStore(dir));
+                        using var content = new ContentStore(dir);
+                        read(content);
                     }
                     catch (OverlayException e)
                     {

@@ -156,6 +156,7 @@ public sealed class ContainerdStoreReader : IDisposable
         _meta.Dispose();
         _snap?.Dispose();
         _snapshotterDir?.Dispose();
+        _content.Dispose();
     }
 
     /// <summary>A snapshot as the overlayfs snapshotter records it.</summary>
@@ -499,23 +500,19 @@ public sealed class ContainerdStoreReader : IDisposable
             throw Invalid($"the image index {desc.Digest} nests indexes more than 4 deep", desc.Digest);
         }
         string mt = desc.MediaType;
-        if (mt.Length == 0)
-        {
-            mt = _content.LooksLikeIndex(desc.Digest) ? ContentStore.OciIndex : ContentStore.OciManifest;
-        }
-        if (ContentStore.IsManifest(mt))
-        {
-            var manifest = _content.ReadManifest(desc.Digest);
-            return (desc.Digest, manifest, _content.ReadConfig(manifest.Config.Digest));
-        }
-        if (!ContentStore.IsIndex(mt))
-        {
-            throw new OverlayException(ErrorIds.ContainerdMetadataInvalid, OverlayErrorCategory.NotImplemented,
+        // Without a media type, the blob's JSON tells an index from a manifest (read and parsed once).
+        object read = mt.Length == 0 ? _content.ReadIndexOrManifest(desc.Digest)
+            : ContentStore.IsManifest(mt) ? _content.ReadManifest(desc.Digest)
+            : ContentStore.IsIndex(mt) ? _content.ReadIndex(desc.Digest)
+            : throw new OverlayException(ErrorIds.ContainerdMetadataInvalid, OverlayErrorCategory.NotImplemented,
                 $"The image target {desc.Digest} has the media type '{mt}', which this reader does not handle (OCI and Docker v2 manifests and indexes only).", desc.Digest,
                 "Convert the image to an OCI or Docker v2 manifest (for instance by pulling it again with a current client).");
+        if (read is ImageManifest manifest)
+        {
+            return (desc.Digest, manifest, _content.ReadConfig(manifest.Config.Digest));
         }
 
-        var index = _content.ReadIndex(desc.Digest);
+        var index = (ImageIndex)read;
         string arch = HostArchitecture();
         var candidates = index.Manifests
             .Where(m => (m.Os is null || m.Os == "linux") && (m.Architecture is null || m.Architecture == arch))

@@ -1,7 +1,5 @@
 using System;
 using System.Collections.Generic;
-using System.Runtime.InteropServices;
-using System.Security.Cryptography;
 using System.Text.Json;
 using OverlayTools.Interop;
 
@@ -25,24 +23,29 @@ internal sealed record ImageConfig(IReadOnlyList<string> DiffIds, IReadOnlyList<
 /// <summary>
 /// Reads manifests, indexes and configs from containerd's content store
 /// (&lt;root&gt;/io.containerd.content.v1.content/blobs/sha256/&lt;hex&gt;): digests are validated before
-/// they become paths, files are opened without following symlinks, sizes are capped and every blob
+/// they become names, blobs are read through <see cref="StoreDir"/> (blobs/sha256 opened once, no
+/// symbolic link followed below the content root, regular files only, sizes capped) and every blob
 /// is checked against its digest before it is parsed.
 /// </summary>
-internal sealed class ContentStore
+internal sealed class ContentStore : IDisposable
 {
     /// <summary>Largest manifest, index or config read (containerd's own limit for manifests is 4 MiB).</summary>
-    internal const long MaxBlobBytes = 16L * 1024 * 1024;
+    internal const int MaxBlobBytes = 16 * 1024 * 1024;
 
     internal const string OciIndex = "application/vnd.oci.image.index.v1+json";
     internal const string DockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json";
     internal const string OciManifest = "application/vnd.oci.image.manifest.v1+json";
     internal const string DockerManifest = "application/vnd.docker.distribution.manifest.v2+json";
 
+    private readonly string _contentRoot;
     private readonly string _blobDir;
     private readonly Dictionary<string, object> _parsed = new(StringComparer.Ordinal);
+    private StoreDir? _blobs;
+    private bool _blobsMissing;
 
     internal ContentStore(string contentRoot)
     {
+        _contentRoot = contentRoot;
         _blobDir = contentRoot + "/blobs/sha256";
     }
 
@@ -63,7 +66,20 @@ internal sealed class ContentStore
 
     /// <summary>True when the blob is present (a regular file or anything else: it is checked when read).</summary>
     internal bool Exists(string digest)
-        => StoreFormat.IsDigest(digest) && FileSystem.TryLStat(PathOf(digest), out _) is not null;
+    {
+        if (!StoreFormat.IsDigest(digest))
+        {
+            return false;
+        }
+        try
+        {
+            return Blobs() is { } blobs && blobs.Stat(digest["sha256:".Length..]) is not null;
+        }
+        catch (ErrnoException)
+        {
+            return true; // something stands there; reading it says what is wrong
+        }
+    }
 
     internal ImageIndex ReadIndex(string digest) => Cached(digest, ParseIndex);
 
@@ -71,20 +87,22 @@ internal sealed class ContentStore
 
     internal ImageConfig ReadConfig(string digest) => Cached(digest, ParseConfig);
 
-    /// <summary>Detects an index or a manifest by its JSON when a descriptor's media type is missing.</summary>
-    internal bool LooksLikeIndex(string digest)
-    {
-        using var doc = Parse(digest, ReadBlob(digest));
-        return doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("manifests", out _);
-    }
+    /// <summary>
+    /// An <see cref="ImageIndex"/> or an <see cref="ImageManifest"/>, told apart by the JSON itself
+    /// (an index has "manifests"): for a descriptor without a media type. One read, one parse.
+    /// </summary>
+    internal object ReadIndexOrManifest(string digest)
+        => _parsed.TryGetValue(digest, out var o) && o is ImageIndex or ImageManifest
+            ? o
+            : ReadAndParse<object>(digest, (d, root) => root.ValueKind == JsonValueKind.Object && root.TryGetProperty("manifests", out _) ? ParseIndex(d, root) : (object)ParseManifest(d, root));
 
     private T Cached<T>(string digest, Func<string, JsonElement, T> parse)
         where T : class
+        => _parsed.TryGetValue(digest, out var o) && o is T hit ? hit : ReadAndParse(digest, parse);
+
+    private T ReadAndParse<T>(string digest, Func<string, JsonElement, T> parse)
+        where T : class
     {
-        if (_parsed.TryGetValue(digest, out var o) && o is T hit)
-        {
-            return hit;
-        }
         using var doc = Parse(digest, ReadBlob(digest));
         T value;
         try
@@ -111,72 +129,53 @@ internal sealed class ContentStore
         }
     }
 
-    /// <summary>Reads a whole blob (capped, no symlinks, regular files only) and checks its digest.</summary>
-    internal unsafe byte[] ReadBlob(string digest)
+    /// <summary>blobs/sha256, opened once (the content root may be a link, nothing below it); null when the store has none.</summary>
+    private StoreDir? Blobs()
+    {
+        if (_blobs is not null || _blobsMissing)
+        {
+            return _blobs;
+        }
+        using var root = StoreDir.TryOpen(_contentRoot, out int errno);
+        if (root is null)
+        {
+            _blobsMissing = errno == Errno.ENOENT;
+            return _blobsMissing ? null : throw new ErrnoException("open", errno, _contentRoot);
+        }
+        _blobs = root.OpenDir("blobs/sha256");
+        _blobsMissing = _blobs is null;
+        return _blobs;
+    }
+
+    /// <summary>Reads a whole blob (<see cref="StoreDir.ReadFile"/>: capped, no symlinks, regular files only) and checks its digest.</summary>
+    internal byte[] ReadBlob(string digest)
     {
         string path = PathOf(digest);
-        var fd = Bolt.BoltSource.TryOpenReadOnly(path, out int errno);
-        if (fd is null)
+        byte[]? bytes;
+        try
         {
-            if (errno == Errno.ENOENT)
-            {
-                throw new OverlayException(ErrorIds.ContainerdBlobMissing, OverlayErrorCategory.ObjectNotFound,
-                    $"The content blob {digest} is missing from the content store ({path}).", path,
-                    "The image is incomplete: pull it again (ctr images pull, or docker pull), or remove it.");
-            }
-            throw Invalid(digest, new ErrnoException("open", errno, path).Message, errno);
+            bytes = Blobs()?.ReadFile(digest["sha256:".Length..], MaxBlobBytes);
         }
-        using (fd)
+        catch (ErrnoException e)
         {
-            var st = FileSystem.Stat(fd, path);
-            if (!st.IsRegularFile)
-            {
-                throw Invalid(digest, "it is not a regular file");
-            }
-            long length = Native.LSeek(fd.Value, 0, Native.SEEK_END);
-            if (length < 0)
-            {
-                throw Invalid(digest, new ErrnoException("lseek", Marshal.GetLastPInvokeError(), path).Message);
-            }
-            if (length > MaxBlobBytes)
-            {
-                throw Invalid(digest, $"it is {length} bytes long, more than the {MaxBlobBytes} bytes a manifest or config may have");
-            }
-            var bytes = new byte[length];
-            int total = 0;
-            fixed (byte* p = bytes)
-            {
-                while (total < bytes.Length)
-                {
-                    nint n = Native.PRead(fd.Value, p + total, bytes.Length - total, total);
-                    if (n < 0)
-                    {
-                        int e = Marshal.GetLastPInvokeError();
-                        if (e == Errno.EINTR)
-                        {
-                            continue;
-                        }
-                        throw Invalid(digest, new ErrnoException("pread", e, path).Message, e);
-                    }
-                    if (n == 0)
-                    {
-                        break;
-                    }
-                    total += (int)n;
-                }
-            }
-            if (total != bytes.Length)
-            {
-                throw Invalid(digest, "it shrank while it was read");
-            }
-            string actual = "sha256:" + Convert.ToHexString(SHA256.HashData(bytes)).ToLowerInvariant();
-            if (!string.Equals(actual, digest, StringComparison.Ordinal))
-            {
-                throw Invalid(digest, $"its content hashes to {actual}");
-            }
-            return bytes;
+            throw Invalid(digest, e.Message, e.Errno);
         }
+        if (bytes is null)
+        {
+            throw new OverlayException(ErrorIds.ContainerdBlobMissing, OverlayErrorCategory.ObjectNotFound,
+                $"The content blob {digest} is missing from the content store ({path}).", path,
+                "The image is incomplete: pull it again (ctr images pull, or docker pull), or remove it.");
+        }
+        string actual = StoreFormat.Sha256Digest(bytes);
+        if (!string.Equals(actual, digest, StringComparison.Ordinal))
+        {
+            throw Invalid(digest, $"its content hashes to {actual}");
+        }
+        return bytes;
     }
+
+    /// <inheritdoc/>
+    public void Dispose() => _blobs?.Dispose();
 
     // ---- JSON shapes ------------------------------------------------------------------------------
 
