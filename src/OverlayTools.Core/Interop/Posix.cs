@@ -175,6 +175,18 @@ internal static unsafe class Posix
         return fd is null && errno == Errno.EPERM ? TryOpenAt(dirFd, nameZ, flags, out errno) : fd;
     }
 
+    /// <summary>
+    /// Opens a directory entry for reading as a file, without following a link, without blocking
+    /// on a FIFO, and leaving its access time alone where O_NOATIME is allowed (owner or
+    /// CAP_FOWNER). The caller checks what it opened (fstat). Null and errno on failure.
+    /// </summary>
+    internal static Fd? TryOpenFileAt(int dirFd, byte[] nameZ, out int errno)
+    {
+        const int flags = Native.O_RDONLY | Native.O_NOFOLLOW | Native.O_NONBLOCK;
+        var fd = TryOpenAt(dirFd, nameZ, flags | Native.O_NOATIME, out errno);
+        return fd is null && errno == Errno.EPERM ? TryOpenAt(dirFd, nameZ, flags, out errno) : fd;
+    }
+
     /// <summary>openat(2) with O_CLOEXEC added; null and errno on failure.</summary>
     internal static Fd? TryOpenAt(int dirFd, byte[] nameZ, int flags, out int errno)
     {

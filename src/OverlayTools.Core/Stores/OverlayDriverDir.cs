@@ -154,7 +154,7 @@ internal sealed class OverlayDriverDir : IDisposable
     {
         foreach (var (leaf, path) in new[] { ("work", dir.WorkPath), ("merged", dir.MergedPath) })
         {
-            StoreEntry? st;
+            EntryStat? st;
             try
             {
                 st = _home.Stat(dir.Name + "/" + leaf);

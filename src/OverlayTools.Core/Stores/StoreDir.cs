@@ -6,14 +6,6 @@ using OverlayTools.Interop;
 
 namespace OverlayTools.Stores;
 
-/// <summary>What lstat says about one entry of a store.</summary>
-internal readonly record struct StoreEntry(uint Mode, long Size, ulong Inode, uint NLink)
-{
-    internal bool IsDirectory => (Mode & FileStatus.S_IFMT) == FileStatus.S_IFDIR;
-    internal bool IsSymlink => (Mode & FileStatus.S_IFMT) == FileStatus.S_IFLNK;
-    internal bool IsRegular => (Mode & FileStatus.S_IFMT) == 0x8000;
-}
-
 /// <summary>
 /// A directory of a layer store, opened once. Everything below it is reached from that descriptor
 /// one component at a time with O_NOFOLLOW, so a symbolic link planted anywhere below (in place of
@@ -74,13 +66,7 @@ internal sealed unsafe class StoreDir : IDisposable
             return null;
         }
         using var _ = parent;
-        int flags = Native.O_RDONLY | Native.O_NOFOLLOW | Native.O_NONBLOCK | Native.O_NOATIME;
-        var fd = FileSystem.TryOpenAt(parent.Value, name, flags, out int errno);
-        if (fd is null && errno == Errno.EPERM)
-        {
-            // O_NOATIME needs ownership or CAP_FOWNER; read without it.
-            fd = FileSystem.TryOpenAt(parent.Value, name, flags & ~Native.O_NOATIME, out errno);
-        }
+        var fd = Posix.TryOpenFileAt(parent.Value, Native.Utf8Z(name), out int errno);
         if (fd is null)
         {
             return errno switch
@@ -92,7 +78,7 @@ internal sealed unsafe class StoreDir : IDisposable
         }
         using (fd)
         {
-            var st = StatFd(fd, Join(rel));
+            var st = Posix.StatFd(fd, Join(rel));
             if (!st.IsRegular)
             {
                 throw new ErrnoException("open", Errno.EINVAL, Join(rel), "not a regular file");
@@ -167,8 +153,8 @@ internal sealed unsafe class StoreDir : IDisposable
         return Encoding.UTF8.GetString(buf, 0, (int)n);
     }
 
-    /// <summary>lstat of an entry below this directory; null when it does not exist.</summary>
-    internal StoreEntry? Stat(string rel)
+    /// <summary>lstat of an entry below this directory (<see cref="Posix.TryStatAt"/>); null when it does not exist.</summary>
+    internal EntryStat? Stat(string rel)
     {
         if (!TryWalk(rel, lastIsDir: false, out var parent, out string name))
         {
@@ -189,7 +175,10 @@ internal sealed unsafe class StoreDir : IDisposable
         using (dir)
         {
             var names = new List<string>();
-            ReadEntries(dir, rel is null ? Path : Join(rel), (name, _) => names.Add(Encoding.UTF8.GetString(name)));
+            foreach (var e in Posix.ReadDirectory(dir, rel is null ? Path : Join(rel), new byte[DirentBufferSize]))
+            {
+                names.Add(e.Name);
+            }
             return names;
         }
     }
@@ -210,61 +199,56 @@ internal sealed unsafe class StoreDir : IDisposable
         long total = 0;
         using (dir)
         {
-            SumTree(dir, Join(rel), seen, ref total, 0);
+            SumTree(dir, Join(rel), seen, ref total, 0, new byte[DirentBufferSize]);
         }
         return total;
     }
 
-    private void SumTree(Fd dir, string path, HashSet<ulong> seen, ref long total, int depth)
+    private const int DirentBufferSize = 32 * 1024;
+
+    private static void SumTree(Fd dir, string path, HashSet<ulong> seen, ref long total, int depth, byte[] buffer)
     {
         if (depth > 4096)
         {
             throw new ErrnoException("getdents64", Errno.ELOOP, path, "the tree is deeper than a file system allows");
         }
-        var subdirs = new List<byte[]>();
-        var files = new List<byte[]>();
-        ReadEntries(dir, path, (name, type) =>
+        var subdirs = new List<DirEntry>();
+        foreach (var e in Posix.ReadDirectory(dir, path, buffer))
         {
-            if (type == Native.DT_DIR)
+            if (e.DType == Native.DT_DIR)
             {
-                subdirs.Add(name);
+                subdirs.Add(e);
+                continue;
             }
-            else
-            {
-                files.Add(name);
-            }
-        });
-        foreach (var name in files)
-        {
-            var st = StatAt(dir.Value, name, path);
+            var st = StatAt(dir.Value, e.NameZ, path);
             if (st is null)
             {
                 continue; // removed while we walk
             }
             if (st.Value.IsDirectory)
             {
-                subdirs.Add(name); // DT_UNKNOWN on this file system
+                subdirs.Add(e); // DT_UNKNOWN on this file system
                 continue;
             }
-            if (st.Value.Size > 0 && seen.Add(st.Value.Inode))
+            if (st.Value.Size > 0 && seen.Add(st.Value.Ino))
             {
                 total += st.Value.Size;
             }
         }
-        foreach (var name in subdirs)
+        foreach (var e in subdirs)
         {
-            var sub = OpenAtForListing(dir.Value, name, out int errno);
+            var sub = Posix.TryOpenDirAt(dir.Value, e.NameZ, out int errno);
             if (sub is null)
             {
                 if (errno == Errno.ENOENT)
                 {
                     continue;
                 }
-                throw new ErrnoException("open", errno, path + "/" + Encoding.UTF8.GetString(name));
+                throw new ErrnoException("open", errno, path + "/" + e.Name);
             }
             using (sub)
             {
-                SumTree(sub, path + "/" + Encoding.UTF8.GetString(name), seen, ref total, depth + 1);
+                SumTree(sub, path + "/" + e.Name, seen, ref total, depth + 1, buffer);
             }
         }
     }
@@ -273,19 +257,14 @@ internal sealed unsafe class StoreDir : IDisposable
     {
         if (rel is null)
         {
-            var self = FileSystem.TryOpenAt(_fd.Value, ".", Native.O_RDONLY | Native.O_DIRECTORY | Native.O_NOATIME, out int e0);
-            if (self is null && e0 == Errno.EPERM)
-            {
-                self = FileSystem.TryOpenAt(_fd.Value, ".", Native.O_RDONLY | Native.O_DIRECTORY, out e0);
-            }
-            return self ?? throw new ErrnoException("open", e0, Path);
+            return Posix.TryOpenDirAt(_fd.Value, s_dotZ, out int e0) ?? throw new ErrnoException("open", e0, Path);
         }
         if (!TryWalk(rel, lastIsDir: false, out var parent, out string name))
         {
             return null;
         }
         using var _ = parent;
-        var fd = OpenAtForListing(parent.Value, Native.Utf8Z(name)[..^1], out int errno);
+        var fd = Posix.TryOpenDirAt(parent.Value, Native.Utf8Z(name), out int errno);
         if (fd is null)
         {
             if (errno == Errno.ENOENT)
@@ -310,41 +289,6 @@ internal sealed unsafe class StoreDir : IDisposable
                 : new ErrnoException("open", errno, Join(rel));
         }
         return fd;
-    }
-
-    private static Fd? OpenAtForListing(int dirFd, byte[] name, out int errno)
-    {
-        int flags = Native.O_RDONLY | Native.O_DIRECTORY | Native.O_NOFOLLOW | Native.O_NOATIME | Native.O_CLOEXEC;
-        var z = new byte[name.Length + 1];
-        name.CopyTo(z, 0);
-        fixed (byte* p = z)
-        {
-            int fd = Native.OpenAt(dirFd, p, flags, 0);
-            if (fd < 0 && Marshal.GetLastPInvokeError() == Errno.EPERM)
-            {
-                fd = Native.OpenAt(dirFd, p, flags & ~Native.O_NOATIME, 0);
-            }
-            errno = fd < 0 ? Marshal.GetLastPInvokeError() : 0;
-            return fd < 0 ? null : new Fd(fd);
-        }
-    }
-
-    private static void ReadEntries(Fd dir, string path, Action<byte[], byte> onEntry)
-    {
-        const int BufferSize = 32 * 1024;
-        byte* buf = (byte*)NativeMemory.Alloc(BufferSize);
-        try
-        {
-            Posix.ReadDirents(dir.Value, buf, BufferSize, path, (name, type) =>
-            {
-                onEntry(name.ToArray(), type);
-                return true;
-            });
-        }
-        finally
-        {
-            NativeMemory.Free(buf);
-        }
     }
 
     /// <summary>A directory descriptor to work at: this directory's own (borrowed) or one opened below it (owned, closed by Dispose).</summary>
@@ -420,28 +364,14 @@ internal sealed unsafe class StoreDir : IDisposable
         }
     }
 
-    private static StoreEntry? StatAt(int dirFd, string name, string pathForErrors) => StatAt(dirFd, Native.Utf8Z(name)[..^1], pathForErrors);
+    private static EntryStat? StatAt(int dirFd, string name, string pathForErrors) => StatAt(dirFd, Native.Utf8Z(name), pathForErrors);
 
-    private static StoreEntry? StatAt(int dirFd, byte[] name, string pathForErrors)
-    {
-        var z = new byte[name.Length + 1];
-        name.CopyTo(z, 0);
-        if (!Posix.TryStatx(dirFd, z, Native.AT_SYMLINK_NOFOLLOW, StatMask, out var s, out int errno))
-        {
-            return errno == Errno.ENOENT ? null : throw new ErrnoException("statx", errno, pathForErrors);
-        }
-        return Entry(s);
-    }
+    /// <summary>lstat of a name (NUL-terminated) in a directory through <see cref="Posix.TryStatAt"/>; null when it does not exist.</summary>
+    private static EntryStat? StatAt(int dirFd, byte[] nameZ, string pathForErrors)
+        => Posix.TryStatAt(dirFd, nameZ, out var st, out int errno) ? st
+            : errno == Errno.ENOENT ? null : throw new ErrnoException("statx", errno, pathForErrors);
 
-    private static StoreEntry StatFd(Fd fd, string pathForErrors)
-        => Posix.TryStatx(fd.Value, s_emptyZ, Native.AT_EMPTY_PATH, StatMask, out var s, out int errno)
-            ? Entry(s)
-            : throw new ErrnoException("statx", errno, pathForErrors);
-
-    private const uint StatMask = Native.STATX_TYPE | Native.STATX_MODE | Native.STATX_INO | Native.STATX_SIZE | Native.STATX_NLINK;
-    private static readonly byte[] s_emptyZ = [0];
-
-    private static StoreEntry Entry(in EntryStat s) => new(s.Mode, s.Size, s.Ino, s.Nlink);
+    private static readonly byte[] s_dotZ = [(byte)'.', 0];
 
     /// <inheritdoc/>
     public void Dispose() => _fd.Dispose();

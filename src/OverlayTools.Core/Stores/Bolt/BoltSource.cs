@@ -7,22 +7,6 @@ namespace OverlayTools.Stores.Bolt;
 /// <summary>Where a bbolt database's bytes come from: a file read with pread, or memory (tests).</summary>
 internal abstract class BoltSource : IDisposable
 {
-
-    /// <summary>
-    /// Opens a file inside a store for reading: no symlink followed, no blocking on a FIFO, no
-    /// access-time update when allowed. Null and errno on failure.
-    /// </summary>
-    internal static Fd? TryOpenReadOnly(string path, out int errno)
-    {
-        int flags = Native.O_RDONLY | Native.O_NOFOLLOW | Native.O_NONBLOCK;
-        var fd = FileSystem.TryOpen(path, flags | Native.O_NOATIME, out errno);
-        if (fd is null && errno == Errno.EPERM)
-        {
-            fd = FileSystem.TryOpen(path, flags, out errno);
-        }
-        return fd;
-    }
-
     /// <summary>A name for messages: the file's path.</summary>
     internal abstract string Name { get; }
 
@@ -90,7 +74,9 @@ internal abstract class BoltSource : IDisposable
         internal static FileSource Open(string path)
         {
             // The databases are regular files inside the data root; a symlink there is refused.
-            var fd = TryOpenReadOnly(path, out int errno);
+            FileSystem.CheckNoNul(path);
+            // No symlink followed, no blocking on a FIFO, no access-time update where allowed.
+            var fd = Posix.TryOpenFileAt(Native.AT_FDCWD, Native.Utf8Z(path), out int errno);
             if (fd is null)
             {
                 throw Unreadable(path, errno, "open");
