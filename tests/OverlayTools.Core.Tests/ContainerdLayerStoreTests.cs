@@ -25,6 +25,18 @@ public class ContainerdLayerStoreTests
         Assert.Equal(fx.Root, store.Root);
     }
 
+    [Theory]
+    [InlineData("docker.io/library/nginx:1.27", "library/nginx:1.27|nginx:1.27")]
+    [InlineData("docker.io/library/nginx@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "library/nginx@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef|nginx@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")]
+    [InlineData("docker.io/user/app:latest", "user/app:latest")]
+    [InlineData("example.com/demo/app:1.0", "")]
+    [InlineData("example.com:5000/app:2", "")]
+    [InlineData("localhost/app:latest", "")]
+    [InlineData("registry.k8s.io/pause:3.9", "")]
+    [InlineData("sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "")]
+    public void A_stored_name_answers_to_the_short_forms_docker_accepts(string stored, string shortForms)
+        => Assert.Equal(shortForms.Length == 0 ? [] : shortForms.Split('|'), ContainerdLayerStore.ShortForms(stored).ToArray());
+
     [Fact]
     public void Lists_one_image_per_target_and_namespace_with_docker_first()
     {

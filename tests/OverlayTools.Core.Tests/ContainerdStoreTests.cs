@@ -93,7 +93,7 @@ public class ContainerdStoreTests
 
         inv = ContainerdStore.Read(store.Root, new ContainerdReadOptions
         {
-            ImageFilter = n => ImageReference.Matches(n, "busybox"),
+            ImageFilter = n => n == "docker.io/library/busybox:latest",
             Containers = false,
         });
         var busybox = Assert.Single(inv.Images, i => i.Namespace == "moby");

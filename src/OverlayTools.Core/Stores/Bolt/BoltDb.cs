@@ -79,9 +79,6 @@ internal sealed class BoltDb : IDisposable
     /// <summary>The root bucket (its keys are the top-level buckets).</summary>
     internal BoltBucket Root { get; }
 
-    /// <summary>Pages read so far (tests and -Debug).</summary>
-    internal int PagesRead => _pages.Count;
-
     /// <summary>Branch pages among them (tests: the fixtures exercise every page kind).</summary>
     internal int BranchPagesRead { get; private set; }
 

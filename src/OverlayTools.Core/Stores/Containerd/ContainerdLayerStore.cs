@@ -187,7 +187,7 @@ internal sealed class ContainerdLayerStore : ILayerStore
     /// <summary>The shorter spellings Docker accepts for a full reference: nginx:1 for docker.io/library/nginx:1, and so on.</summary>
     internal static IEnumerable<string> ShortForms(string name)
     {
-        const string hub = ImageReference.DefaultDomain + "/";
+        const string hub = "docker.io/"; // the registry Docker assumes when a name has none
         if (!name.StartsWith(hub, StringComparison.Ordinal))
         {
             yield break;

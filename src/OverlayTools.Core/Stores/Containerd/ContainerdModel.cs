@@ -4,7 +4,7 @@ using System.Collections.Generic;
 namespace OverlayTools.Stores.Containerd;
 
 /// <summary>An image as a namespace lists it: its name and target, nothing read from the content store yet.</summary>
-public sealed class ContainerdImageEntry
+internal sealed class ContainerdImageEntry
 {
     /// <summary>The containerd namespace.</summary>
     public string Namespace { get; init; } = "";
@@ -19,7 +19,7 @@ public sealed class ContainerdImageEntry
 }
 
 /// <summary>A container as a namespace lists it, without its snapshots.</summary>
-public sealed class ContainerdContainerEntry
+internal sealed class ContainerdContainerEntry
 {
     /// <summary>The containerd namespace.</summary>
     public string Namespace { get; init; } = "";
@@ -36,7 +36,7 @@ public sealed class ContainerdContainerEntry
 }
 
 /// <summary>A snapshot directory found by its path, and what uses it.</summary>
-public sealed class ContainerdLayerMatch
+internal sealed class ContainerdLayerMatch
 {
     /// <summary>The namespace the snapshot belongs to.</summary>
     public string Namespace { get; init; } = "";
@@ -59,7 +59,7 @@ public sealed class ContainerdLayerMatch
 }
 
 /// <summary>One layer of a containerd image, with the snapshot directory that holds its content.</summary>
-public sealed class ContainerdLayer
+internal sealed class ContainerdLayer
 {
     /// <summary>Position from the bottom of the image (0 = base layer).</summary>
     public int Index { get; init; }
@@ -92,7 +92,7 @@ public sealed class ContainerdLayer
 }
 
 /// <summary>An image in one containerd namespace, with its layers top first.</summary>
-public sealed class ContainerdImage
+internal sealed class ContainerdImage
 {
     /// <summary>The containerd namespace (moby for Docker, k8s.io for Kubernetes).</summary>
     public string Namespace { get; init; } = "";
@@ -115,7 +115,7 @@ public sealed class ContainerdImage
 }
 
 /// <summary>A container (or an active snapshot) with the directories an overlay mount of it uses.</summary>
-public sealed class ContainerdContainer
+internal sealed class ContainerdContainer
 {
     /// <summary>The containerd namespace.</summary>
     public string Namespace { get; init; } = "";
@@ -146,7 +146,7 @@ public sealed class ContainerdContainer
 }
 
 /// <summary>What one read of a containerd store found, with the errors of items it could not read.</summary>
-public sealed class ContainerdInventory
+internal sealed class ContainerdInventory
 {
     /// <summary>The containerd root directory that was read.</summary>
     public string DataRoot { get; init; } = "";
@@ -167,7 +167,7 @@ public sealed class ContainerdInventory
 }
 
 /// <summary>What to read from a containerd store.</summary>
-public sealed class ContainerdReadOptions
+internal sealed class ContainerdReadOptions
 {
     /// <summary>Namespaces to read; null or empty for all.</summary>
     public IReadOnlyList<string>? Namespaces { get; init; }

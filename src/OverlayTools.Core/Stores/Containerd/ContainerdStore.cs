@@ -13,7 +13,7 @@ namespace OverlayTools.Stores.Containerd;
 /// metadata.db (snapshot ids, kinds, parents, sizes) and the manifests and configs in the content
 /// store. Nothing is locked or written.
 /// </summary>
-public static class ContainerdStore
+internal static class ContainerdStore
 {
     /// <summary>containerd's default root.</summary>
     public const string DefaultDataRoot = "/var/lib/containerd";
@@ -61,7 +61,8 @@ public static class ContainerdStore
     /// that cannot be read become entries of <see cref="ContainerdInventory.Errors"/>; a store that
     /// cannot be read at all (no meta.db, a damaged meta.db root) throws
     /// <see cref="OverlayException"/>. When containerd commits while the read runs, the read is
-    /// repeated so that both databases and every item describe one moment.
+    /// repeated so that both databases and every item describe one moment. The cmdlets read item by
+    /// item through ContainerdLayerStore; this whole read is what the xunit tests compare with ctr.
     /// </summary>
     public static ContainerdInventory Read(string dataRoot, ContainerdReadOptions? options = null, IOperationLog? log = null, CancellationToken cancellationToken = default)
     {
@@ -89,10 +90,6 @@ public static class ContainerdStore
             }
             reader.Refresh();
             inventory = ReadAll(reader, options, cancellationToken);
-        }
-        if (log.DebugEnabled)
-        {
-            log.Debug($"pread: {reader.PagesRead} pages of meta.db and metadata.db; no commit while reading");
         }
         return inventory;
     }

@@ -21,7 +21,7 @@ namespace OverlayTools.Stores.Containerd;
 /// </code>
 /// A snapshot's content is &lt;snapshotter root&gt;/snapshots/&lt;id&gt;/fs, its work dir .../work.
 /// </summary>
-public sealed class ContainerdStoreReader : IDisposable
+internal sealed class ContainerdStoreReader : IDisposable
 {
     private const byte KindView = 1;
     private const byte KindActive = 2;
@@ -128,9 +128,6 @@ public sealed class ContainerdStoreReader : IDisposable
 
     /// <summary>Transaction id of the snapshotter's metadata.db being read (0 when there is none).</summary>
     public ulong SnapshotterTransaction => _snap?.TxId ?? 0;
-
-    /// <summary>Pages read so far from both databases (for -Debug).</summary>
-    internal int PagesRead => _meta.PagesRead + (_snap?.PagesRead ?? 0);
 
     /// <summary>True when containerd committed to either database since this reader opened them.</summary>
     public bool HasChanged()
