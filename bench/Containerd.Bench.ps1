@@ -17,11 +17,13 @@
 #>
 param(
     [string] $ModulePath = (Join-Path $PSScriptRoot '../out/OverlayTools/OverlayTools.psd1'),
-    [int] $Images = 50,
-    [int] $Containers = 10,
-    [int] $Rounds = 15
+    [ValidateRange(1, 10000)] [int] $Images = 50,
+    [ValidateRange(1, 10000)] [int] $Containers = 10,
+    [ValidateRange(1, 1000)] [int] $Rounds = 15
 )
 $ErrorActionPreference = 'Stop'
+# Each container is created from an image of its own.
+if ($Containers -gt $Images) { throw "-Containers ($Containers) cannot exceed -Images ($Images): each container is created from an image of its own." }
 Import-Module $ModulePath -Force
 Import-Module (Join-Path $PSScriptRoot '../tests/TestEngines.psm1') -Force
 Import-Module (Join-Path $PSScriptRoot 'BenchHelpers.psm1') -Force
@@ -40,12 +42,12 @@ $docker = $null; $ctd = $null
 try {
     # ---- the store: 50 images (2 own layers each on a shared 2-layer base), 10 containers ----------
     $docker = Start-TestDocker -Root "$work/d"
-    $tags = foreach ($i in 1..$Images) {
+    $tags = @(foreach ($i in 1..$Images) {
         $ctx = New-BusyboxContext -Path "$work/ctx$i" -Steps @("RUN echo $i > /id", "RUN mkdir -p /app/$i && echo image-$i > /app/$i/file")
         $tag = 'bench.example/app{0:D2}:1.0' -f $i
         $null = Invoke-TestDocker $docker build -q -t $tag $ctx
         $tag
-    }
+    })
     $null = Invoke-TestDocker $docker save -o "$work/images.tar" @tags
     Stop-TestDocker $docker; $docker = $null
 

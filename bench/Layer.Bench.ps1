@@ -15,8 +15,8 @@
 #>
 param(
     [string] $ModulePath = (Join-Path $PSScriptRoot '../out/OverlayTools/OverlayTools.psd1'),
-    [int] $Images = 60,
-    [int] $Rounds = 7
+    [ValidateRange(1, 10000)] [int] $Images = 60,
+    [ValidateRange(1, 1000)] [int] $Rounds = 7
 )
 $ErrorActionPreference = 'Stop'
 Import-Module $ModulePath -Force
@@ -44,6 +44,7 @@ try {
     }
     Invoke-TestDocker $engine create --name bench-web bench/app1:1 true | Out-Null
     $names = @(Invoke-TestDocker $engine images --format '{{.Repository}}:{{.Tag}}')
+    $one = "bench/app$([math]::Ceiling($Images / 2)):1"   # the image timed alone: one in the middle
     $layerCount = @(Get-OverlayLayer -DataRoot $dataRoot -Image *).Count
     "Store: $($names.Count) images, $layerCount image layers listed (the base's 3 layers are shared)."
     ''
@@ -59,8 +60,8 @@ try {
         $ours += Time { Get-OverlayLayer -DataRoot $dataRoot -Image * }
         $cli += Time { & $docker -H $engine.Host image inspect @names }
         if ($LASTEXITCODE -ne 0) { throw 'docker image inspect failed.' }
-        $oursOne += Time { Get-OverlayLayer -DataRoot $dataRoot -Image bench/app7:1 }
-        $cliOne += Time { & $docker -H $engine.Host image inspect bench/app7:1 }
+        $oursOne += Time { Get-OverlayLayer -DataRoot $dataRoot -Image $one }
+        $cliOne += Time { & $docker -H $engine.Host image inspect $one }
         $oursCt += Time { Get-OverlayLayer -DataRoot $dataRoot -Container bench-web }
         $cliCt += Time { & $docker -H $engine.Host inspect bench-web }
     }
