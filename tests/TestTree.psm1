@@ -239,8 +239,9 @@ function Invoke-TestStoreRead {
     <#
     .SYNOPSIS
         Reads a whole store through Get-OverlayLayer (every image, every container, and each
-        -Path given): the objects and the errors, each error checked to carry a known ErrorId, a
-        specific category and a recommended action.
+        -Path given): the objects (all of them, and those of the image and of the container read
+        apart, to compare item by item) and the errors, each error checked to carry a known
+        ErrorId, a specific category and a recommended action.
     #>
     param([Parameter(Mandatory)] [string] $DataRoot, [string[]] $Path = @())
     $objects = [Collections.Generic.List[object]]::new()
@@ -258,7 +259,10 @@ function Invoke-TestStoreRead {
         "$($x.CategoryInfo.Category)" | Should -Not -Be 'NotSpecified'
         $x.ErrorDetails.RecommendedAction | Should -Not -BeNullOrEmpty
     }
-    [pscustomobject]@{ Objects = $objects.ToArray(); Errors = $errors.ToArray(); Ids = @($errors | ForEach-Object { ($_.FullyQualifiedErrorId -split ',')[0] } | Sort-Object -Unique) }
+    [pscustomobject]@{
+        Objects = $objects.ToArray(); Images = @($o1 | Where-Object { $null -ne $_ }); Containers = @($o2 | Where-Object { $null -ne $_ })
+        Errors = $errors.ToArray(); Ids = @($errors | ForEach-Object { ($_.FullyQualifiedErrorId -split ',')[0] } | Sort-Object -Unique)
+    }
 }
 
 Export-ModuleMember -Function Get-TestTreeChecksum, Set-TestTreeAccessTime, Assert-TestTreeUnchanged, Assert-TestPathsInside, Invoke-TestStoreRead
