@@ -357,9 +357,11 @@ public abstract class OverlayCmdlet : PSCmdlet, IOperationLog
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             var path = MountInfo.PathFor(processId);
-            bool missing = e is FileNotFoundException or DirectoryNotFoundException || (e is IOException && !File.Exists(path));
+            bool missing = e is Interop.ErrnoException { Errno: Interop.Errno.ENOENT or Interop.Errno.ESRCH }
+                || e is FileNotFoundException or DirectoryNotFoundException || (e is IOException && !File.Exists(path));
+            string why = e is Interop.ErrnoException errno ? Interop.Errno.Describe(errno.Errno) : e.Message;
             throw new OverlayException(ErrorIds.MountInfoUnreadable, missing ? OverlayErrorCategory.ObjectNotFound : OverlayErrorCategory.PermissionDenied,
-                $"Cannot read '{path}': {e.Message}", processId is null ? path : processId,
+                $"Cannot read '{path}': {why}", processId is null ? path : processId,
                 processId is null ? "Check that /proc is mounted." : "Check that the process exists and that you may read its mount namespace (run as root).", e);
         }
     }

@@ -176,18 +176,13 @@ internal static unsafe partial class FileSystem
         get
         {
             const int CAP_SYS_ADMIN = 21;
-            try
+            foreach (var line in (ProcFs.TryReadText("/proc/self/status") ?? "").Split('\n'))
             {
-                foreach (var line in System.IO.File.ReadLines("/proc/self/status"))
+                if (line.StartsWith("CapEff:", StringComparison.Ordinal)
+                    && ulong.TryParse(line.AsSpan(7).Trim(), System.Globalization.NumberStyles.HexNumber, null, out ulong caps))
                 {
-                    if (line.StartsWith("CapEff:", StringComparison.Ordinal))
-                    {
-                        return (Convert.ToUInt64(line[7..].Trim(), 16) & (1UL << CAP_SYS_ADMIN)) != 0;
-                    }
+                    return (caps & (1UL << CAP_SYS_ADMIN)) != 0;
                 }
-            }
-            catch (Exception e) when (e is System.IO.IOException or UnauthorizedAccessException or FormatException)
-            {
             }
             return IsRoot;
         }

@@ -56,22 +56,31 @@ public static class MountHolders
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
             }
-            try
+            var mapped = MappedUnder(dir + "/maps", Under);
+            if (mapped is not null)
             {
-                foreach (var line in File.ReadLines(dir + "/maps"))
-                {
-                    int slash = line.IndexOf('/', StringComparison.Ordinal);
-                    if (slash > 0 && Under(line[slash..]))
-                    {
-                        result.Add(new MountHolder(pid, name, "has mapped", line[slash..]));
-                        break;
-                    }
-                }
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
+                result.Add(new MountHolder(pid, name, "has mapped", mapped));
             }
         }
         return result;
+    }
+
+    /// <summary>The first mapped file of a /proc/&lt;pid&gt;/maps that <paramref name="under"/> accepts; null when none (or the process ended).</summary>
+    private static string? MappedUnder(string mapsPath, Func<string?, bool> under)
+    {
+        var text = ProcFs.TryReadText(mapsPath);
+        if (text is null)
+        {
+            return null;
+        }
+        foreach (var line in text.Split('\n'))
+        {
+            int slash = line.IndexOf('/', StringComparison.Ordinal);
+            if (slash > 0 && under(line[slash..]))
+            {
+                return line[slash..];
+            }
+        }
+        return null;
     }
 }

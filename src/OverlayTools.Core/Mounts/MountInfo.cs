@@ -1,7 +1,7 @@
 using System;
 using System.Collections.Generic;
-using System.IO;
 using System.Text;
+using OverlayTools.Interop;
 
 namespace OverlayTools.Mounts;
 
@@ -43,35 +43,8 @@ public static class MountInfo
     /// <summary>Reads and parses a process's mountinfo; only entries of <paramref name="fsType"/> when given.</summary>
     public static List<MountInfoEntry> Read(int? processId = null, string? fsType = null)
     {
-        // procfs files report size 0, so read to the end in large chunks (one or two reads on
-        // most hosts) rather than through File.ReadAllBytes, which also takes a flock.
-        using var stream = new FileStream(PathFor(processId), FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 0);
-        byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(64 * 1024);
-        try
-        {
-            int length = 0;
-            while (true)
-            {
-                if (length == buffer.Length)
-                {
-                    var bigger = System.Buffers.ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
-                    Buffer.BlockCopy(buffer, 0, bigger, 0, length);
-                    System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
-                    buffer = bigger;
-                }
-                int n = stream.Read(buffer, length, buffer.Length - length);
-                if (n == 0)
-                {
-                    break;
-                }
-                length += n;
-            }
-            return Parse(buffer.AsSpan(0, length), fsType);
-        }
-        finally
-        {
-            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
-        }
+        // Through open(2) and read(2) (ProcFs.ReadAll): a FileStream would take a flock on it.
+        return ProcFs.ReadAll(PathFor(processId), bytes => Parse(bytes, fsType));
     }
 
     /// <summary>Parses a whole mountinfo text.</summary>

@@ -348,14 +348,7 @@ internal static class OverlayLocator
 
     internal static bool ModuleDefault(string parameter)
     {
-        try
-        {
-            var text = System.IO.File.ReadAllText("/sys/module/overlay/parameters/" + parameter).Trim();
-            return text is "Y" or "y" or "1" or "on";
-        }
-        catch (Exception e) when (e is System.IO.IOException or UnauthorizedAccessException)
-        {
-            return false;
-        }
+        var text = ProcFs.TryReadText("/sys/module/overlay/parameters/" + parameter)?.Trim();
+        return text is "Y" or "y" or "1" or "on";
     }
 }
