@@ -32,6 +32,30 @@ public class MountInfoTests
     }
 
     [Fact]
+    public void Finds_one_line_by_mount_id_and_parses_it_alone()
+    {
+        var bytes = Encoding.UTF8.GetBytes(Sample);
+        var e = MountInfo.FindLine(bytes, 46);
+        Assert.NotNull(e);
+        Assert.Equal(46, e!.MountId);
+        Assert.Equal("/tmp/exp/m two", e.MountPoint);
+        Assert.Equal(MountInfo.Parse(bytes)[2].SuperOptions, e.SuperOptions);
+        // The last line, without a trailing newline too.
+        Assert.Equal("/tmp/ro", MountInfo.FindLine(bytes.AsSpan(0, bytes.Length - 1), 47)!.MountPoint);
+    }
+
+    [Fact]
+    public void Finds_no_line_for_an_id_that_is_only_a_prefix_or_another_field()
+    {
+        var bytes = Encoding.UTF8.GetBytes(Sample);
+        Assert.Null(MountInfo.FindLine(bytes, 4));   // a prefix of 45, 46, 47
+        Assert.Null(MountInfo.FindLine(bytes, 27));  // a parent id only
+        Assert.Null(MountInfo.FindLine(bytes, 1));   // a parent id, and a digit of "1 8:1"
+        Assert.Null(MountInfo.FindLine(ReadOnlySpan<byte>.Empty, 22));
+        Assert.Null(MountInfo.FindLine("48 27 0:42 / /x rw\n"u8, 48)); // malformed: no " - "
+    }
+
+    [Fact]
     public void Filters_by_file_system_type()
     {
         var overlays = MountInfo.Parse(Encoding.UTF8.GetBytes(Sample), "overlay");

@@ -47,6 +47,32 @@ public static class MountInfo
         return ProcFs.ReadAll(PathFor(processId), bytes => Parse(bytes, fsType));
     }
 
+    /// <summary>
+    /// The line of one mount in this process's mount table, parsed alone; null when the table does
+    /// not list it. Call it only while a descriptor holds that mount: the kernel frees a mount's id
+    /// only when the mount's last reference goes, and hands it out again at once, so only then is
+    /// the line with this id that mount's, and not that of another mount that got the id since.
+    /// </summary>
+    public static MountInfoEntry? ReadMount(ulong mountId)
+        => ProcFs.ReadAll(PathFor(null), bytes => FindLine(bytes, mountId));
+
+    /// <summary>Parses only the line of mount <paramref name="mountId"/> of a mountinfo text; null when there is none (or it is malformed).</summary>
+    public static MountInfoEntry? FindLine(ReadOnlySpan<byte> text, ulong mountId)
+    {
+        ReadOnlySpan<byte> key = Encoding.ASCII.GetBytes(mountId.ToString(System.Globalization.CultureInfo.InvariantCulture) + " ");
+        while (!text.IsEmpty)
+        {
+            int nl = text.IndexOf((byte)'\n');
+            var line = nl < 0 ? text : text[..nl];
+            text = nl < 0 ? ReadOnlySpan<byte>.Empty : text[(nl + 1)..];
+            if (line.StartsWith(key))
+            {
+                return TryParseLine(line, out var entry) ? entry : null;
+            }
+        }
+        return null;
+    }
+
     /// <summary>Parses a whole mountinfo text.</summary>
     public static List<MountInfoEntry> Parse(ReadOnlySpan<byte> text, string? fsType = null)
     {

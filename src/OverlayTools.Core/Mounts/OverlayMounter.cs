@@ -16,6 +16,13 @@ public sealed class MountResult
 
     /// <summary>"new mount API" or "mount(2)".</summary>
     public string Api { get; init; } = "";
+
+    /// <summary>
+    /// The new mount's mountinfo line, when asked for: read while a descriptor held the mount
+    /// (new mount API), or the line mount(2)'s fallback found its mount by; null when not asked
+    /// for or not listed.
+    /// </summary>
+    public MountInfoEntry? Entry { get; init; }
 }
 
 /// <summary>
@@ -30,8 +37,11 @@ public static class OverlayMounter
     private const int MaxFsconfigString = 255;
     private const int MountDataLimit = 4095;
 
-    /// <summary>Mounts the overlay the spec describes, or throws OverlayException leaving nothing behind.</summary>
-    public static MountResult Mount(OverlaySpec spec, IOperationLog? log = null)
+    /// <summary>
+    /// Mounts the overlay the spec describes, or throws OverlayException leaving nothing behind.
+    /// With <paramref name="readEntry"/>, the result carries the new mount's mountinfo line.
+    /// </summary>
+    public static MountResult Mount(OverlaySpec spec, IOperationLog? log = null, bool readEntry = false)
     {
         log ??= NullOperationLog.Instance;
         if (!FileSystem.IsRoot)
@@ -45,7 +55,7 @@ public static class OverlayMounter
         using var scope = new MountScope(log);
         try
         {
-            var result = MountCore(spec, scope, log);
+            var result = MountCore(spec, scope, log, readEntry);
             scope.Commit();
             return result;
         }
@@ -123,7 +133,7 @@ public static class OverlayMounter
         public string RealPath => _realPath ??= FileSystem.RealPath(Fd);
     }
 
-    private static MountResult MountCore(OverlaySpec spec, MountScope scope, IOperationLog log)
+    private static MountResult MountCore(OverlaySpec spec, MountScope scope, IOperationLog log, bool readEntry)
     {
         // 1. Open and check every layer once.
         var seen = new Dictionary<(ulong, uint, uint), string>();
@@ -190,13 +200,14 @@ public static class OverlayMounter
 
         scope.LockCreate();
         ulong mountId = 0;
+        MountInfoEntry? entry = null;
         string api = "";
-        var layers = new MountLayers(allLowers, datas, upper, work, target, readOnly, kmsg);
+        var layers = new MountLayers(allLowers, datas, upper, work, target, readOnly, kmsg) { ReadEntry = readEntry };
         for (int attempt = 0; ; attempt++)
         {
             try
             {
-                if (spec.Api != MountApi.Legacy && TryMountNewApi(spec, layers, log, out mountId))
+                if (spec.Api != MountApi.Legacy && TryMountNewApi(spec, layers, log, out mountId, out entry))
                 {
                     api = "new mount API";
                 }
@@ -208,7 +219,8 @@ public static class OverlayMounter
                             "This kernel lacks the new mount API pieces the module needs (fsopen, lowerdir+).", spec.Target,
                             "Unset the environment variable OVERLAYTOOLS_MOUNT_API (or set it to auto), which forces the new mount API here, so the module can fall back to mount(2).");
                     }
-                    mountId = MountLegacy(spec, layers, log);
+                    entry = MountLegacy(spec, layers, log);
+                    mountId = (ulong)entry.MountId;
                     api = "mount(2)";
                 }
                 break;
@@ -237,7 +249,7 @@ public static class OverlayMounter
         {
             log.Verbose($"Mounted overlay at '{target.Path}' (mount id {mountId}, {api}).");
         }
-        return new MountResult { MountId = mountId, Api = api };
+        return new MountResult { MountId = mountId, Api = api, Entry = readEntry ? entry : null };
     }
 
     /// <summary>Everything one mount attempt has opened, handed to the kernel-facing half.</summary>
@@ -245,6 +257,9 @@ public static class OverlayMounter
     {
         /// <summary>The mount this attempt already made (mount(2) path), never reported as another user.</summary>
         public int? OwnMountId { get; init; }
+
+        /// <summary>Read the new mount's mountinfo line (for -PassThru).</summary>
+        public bool ReadEntry { get; init; }
     }
 
     /// <summary>-Debug: which directory a path was opened as (device and inode), so a swap can be told apart.</summary>
@@ -575,9 +590,10 @@ public static class OverlayMounter
 
     // ---- new mount API -------------------------------------------------------------------
 
-    private static bool TryMountNewApi(OverlaySpec spec, MountLayers ls, IOperationLog log, out ulong mountId)
+    private static bool TryMountNewApi(OverlaySpec spec, MountLayers ls, IOperationLog log, out ulong mountId, out MountInfoEntry? entry)
     {
         mountId = 0;
+        entry = null;
         int raw = Native.FsOpen("overlay", Native.FSOPEN_CLOEXEC);
         if (raw < 0)
         {
@@ -686,6 +702,20 @@ public static class OverlayMounter
         }
         Debug(log, $"move_mount({m}, \"\", {ls.Target.Fd.Value} '{ls.Target.Path}', \"\", F_EMPTY_PATH|T_EMPTY_PATH) = 0");
         mountId = FileSystem.Stat(mnt, spec.Target).MountId;
+        if (ls.ReadEntry)
+        {
+            // mnt still holds the mount, so its id is not free for another mount to take: the line
+            // with this id is this mount's. Only that line is parsed. The mount is made: a table
+            // that cannot be read leaves the line null rather than failing (and undoing) the mount.
+            try
+            {
+                entry = MountInfo.ReadMount(mountId);
+            }
+            catch (ErrnoException e)
+            {
+                Debug(log, $"Reading the new mount's line from mountinfo failed: {e.Message}");
+            }
+        }
         return true;
     }
 
@@ -842,7 +872,7 @@ public static class OverlayMounter
 
     // ---- mount(2) fallback ---------------------------------------------------------------
 
-    private static ulong MountLegacy(OverlaySpec spec, MountLayers ls, IOperationLog log)
+    private static MountInfoEntry MountLegacy(OverlaySpec spec, MountLayers ls, IOperationLog log)
     {
         ulong flags = ls.ReadOnly ? Native.MS_RDONLY : 0;
         foreach (var o in spec.Options.Where(o => OverlayOptions.All.First(i => i.Name == o.Name).Kind == OptionKind.MountFlag))
@@ -919,7 +949,7 @@ public static class OverlayMounter
             DetachAfterFailure(entry, log);
             throw;
         }
-        return (ulong)entry.MountId;
+        return entry;
     }
 
     private static MountInfoEntry? FindLegacyMount(MountLayers ls, string data)

@@ -158,7 +158,7 @@ public sealed class MountOverlayCommand : OverlayCmdlet
         MountResult result;
         try
         {
-            result = OverlayMounter.Mount(spec, this);
+            result = OverlayMounter.Mount(spec, this, readEntry: PassThru);
         }
         catch (OverlayException e)
         {
@@ -173,7 +173,11 @@ public sealed class MountOverlayCommand : OverlayCmdlet
 
         if (PassThru)
         {
-            var mount = ReadMounts(null).LastOrDefault(m => (ulong)m.MountId == result.MountId);
+            // Only the new mount's line, found by its mount id while the mounter held it, is decoded
+            // (the whole table only if that read failed; ReadMounts then reports why).
+            var mount = result.Entry is { } entry
+                ? OverlayMount.FromEntry(entry)
+                : ReadMounts(null).LastOrDefault(m => (ulong)m.MountId == result.MountId);
             if (mount is not null)
             {
                 WriteObject(WithOwner(mount));
