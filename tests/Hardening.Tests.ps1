@@ -616,6 +616,53 @@ Describe 'Hardening of the mount lifecycle' -Tag 'RequiresRoot' {
         }
     }
 
+    Context 'mount ids the kernel reuses' {
+        # The kernel hands out the lowest free mount id: an overlay mounted right after another was
+        # dismounted usually gets its id. A command that keeps the mount table between records
+        # must not take the new overlay for the old one.
+        It 'Resolve-OverlayPath in one pipeline names the layers of the overlay mounted now, not of the one whose mount id it took' {
+            $L3 = New-Layer "$Case/lower3" @{ 'in-lower' = 'l3' }
+            # Settle on the lowest free mount id (other mounts come and go): remount until the id repeats.
+            Mount-Overlay -Lower $L1, $L2 -Target $Merged
+            $first = (Get-OverlayMount -Target $Merged).MountId
+            foreach ($i in 1..20) {
+                Dismount-Overlay -Target $Merged
+                Mount-Overlay -Lower $L1, $L2 -Target $Merged
+                $id = (Get-OverlayMount -Target $Merged).MountId
+                if ($id -eq $first) { break }
+                $first = $id
+            }
+            $reused = @{ Id = $false }   # set inside the script block's own scope
+            $r = @(& {
+                    "$Merged/in-lower"   # Resolve-OverlayPath reads the mount table for this one
+                    foreach ($i in 1..20) {
+                        Dismount-Overlay -Target $Merged
+                        Mount-Overlay -Lower $L3, $L2 -Target $Merged
+                        if ((Get-OverlayMount -Target $Merged).MountId -eq $first) { $reused.Id = $true; break }
+                    }
+                    "$Merged/in-lower"
+                } | Resolve-OverlayPath)
+            Assert-Prerequisite $reused.Id 'the kernel gives the new overlay the mount id of the one dismounted before it'
+            $r.Count | Should -Be 2
+            $r[0].Layer | Should -Be $L1
+            $r[1].Layer | Should -Be $L3
+            $r[1].LayerPath | Should -Be "$L3/in-lower"
+        }
+
+        It 'Dismount-Overlay -PassThru emits each overlay it dismounted, stacked ones in turn, read while it held each' {
+            Mount-Overlay -Lower $L1, $L2 -Target $Merged
+            $out = @(& {
+                    $Merged
+                    Mount-Overlay -Lower $L2, $L1 -Target $Merged  # stacked on the first
+                    $Merged
+                } | Dismount-Overlay -PassThru)
+            $out.Count | Should -Be 2
+            $out[0].Lower | Should -Be @($L1, $L2)
+            $out[1].Lower | Should -Be @($L2, $L1)
+            Test-MountedAt $Merged | Should -BeFalse
+        }
+    }
+
     Context 'the kernel''s quiet fallbacks' {
         It 'does not keep a mount the kernel made read-only because the work dir is immutable, and says so (<Api>)' -ForEach @(
             @{ Api = 'auto' }

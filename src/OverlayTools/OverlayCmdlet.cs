@@ -10,7 +10,7 @@ using OverlayTools.Stores;
 namespace OverlayTools;
 
 /// <summary>What every OverlayTools cmdlet shares: PowerShell path resolution, error records, the Core's log.</summary>
-public abstract class OverlayCmdlet : PSCmdlet, IOperationLog
+public abstract class OverlayCmdlet : PSCmdlet, IOperationLog, IDisposable
 {
     /// <summary>Where the markdown help lives; each cmdlet's HelpUri is this plus its name.</summary>
     internal const string HelpBase = "https://github.com/OverlayTools/OverlayTools/blob/main/docs/en-US/";
@@ -293,27 +293,48 @@ public abstract class OverlayCmdlet : PSCmdlet, IOperationLog
     }
 
     /// <summary>
-    /// This process's whole mount table, read once per command; <paramref name="reread"/> reads
-    /// it again (OverlayLocator.Locate asks for that when a path is on an overlay mounted since).
+    /// This process's whole mount table, read once per command and again only when a mount or an
+    /// unmount changed this mount namespace since (one poll(2) tells), so a mount id that statx
+    /// reads on a descriptor held open names the same mount in it; <paramref name="reread"/> reads
+    /// it again anyway (OverlayLocator.Locate asks for that when a path is on an overlay the table
+    /// does not list).
     /// </summary>
     protected IReadOnlyList<MountInfoEntry> MountTable(bool reread)
     {
-        if (reread)
+        if (reread || _mountTable?.Changed() == true)
         {
+            _mountTable?.Dispose();
             _mountTable = null;
         }
         try
         {
-            return _mountTable ??= MountInfo.Read();
+            return (_mountTable ??= MountTableSnapshot.Read()).Entries;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new OverlayException(ErrorIds.MountInfoUnreadable, OverlayErrorCategory.PermissionDenied,
-                $"Cannot read '/proc/self/mountinfo': {e.Message}", "/proc/self/mountinfo", "Check that /proc is mounted.", e);
+                $"Cannot read '/proc/self/mountinfo': {(e is Interop.ErrnoException errno ? Interop.Errno.Describe(errno.Errno) : e.Message)}", "/proc/self/mountinfo", "Check that /proc is mounted.", e);
         }
     }
 
-    private List<MountInfoEntry>? _mountTable;
+    private MountTableSnapshot? _mountTable;
+
+    /// <summary>Closes what the command kept open across records; PowerShell calls it when the pipeline ends.</summary>
+    public void Dispose()
+    {
+        Dispose(true);
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Closes the mount table's descriptor; commands that keep more open override it and call this too.</summary>
+    protected virtual void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _mountTable?.Dispose();
+            _mountTable = null;
+        }
+    }
 
     /// <summary>
     /// The mounted overlays a -Target value selects. A literal path (or a mount point whose name

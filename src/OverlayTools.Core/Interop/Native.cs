@@ -113,6 +113,20 @@ internal static unsafe partial class Native
     [LibraryImport(LibC, EntryPoint = "statx", SetLastError = true)]
     internal static partial int Statx(int dirfd, byte* path, int flags, uint mask, byte* buf);
 
+    internal const short POLLPRI = 0x2;
+    internal const short POLLERR = 0x8;
+
+    /// <summary>struct pollfd.</summary>
+    internal struct PollFd
+    {
+        internal int Fd;
+        internal short Events;
+        internal short Revents;
+    }
+
+    [LibraryImport(LibC, EntryPoint = "poll", SetLastError = true)]
+    internal static partial int Poll(PollFd* fds, nuint count, int timeoutMs);
+
     [LibraryImport(LibC, EntryPoint = "flock", SetLastError = true)]
     internal static partial int Flock(int fd, int operation);
 

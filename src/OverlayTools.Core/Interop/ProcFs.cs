@@ -7,7 +7,7 @@ using System.Text;
 
 namespace OverlayTools.Interop;
 
-/// <summary>Decodes the bytes of a whole file, read by <see cref="ProcFs.ReadAll{T}"/>.</summary>
+/// <summary>Decodes the bytes of a whole file, read by ProcFs.ReadAll.</summary>
 internal delegate T BytesParser<out T>(ReadOnlySpan<byte> bytes);
 
 /// <summary>
@@ -65,6 +65,12 @@ internal static unsafe class ProcFs
     internal static T ReadAll<T>(string path, BytesParser<T> parse)
     {
         using var fd = FileSystem.Open(path, Native.O_RDONLY);
+        return ReadAll(fd, path, parse);
+    }
+
+    /// <summary><see cref="ReadAll{T}(string, BytesParser{T})"/> on a descriptor opened for reading (from its current offset).</summary>
+    internal static T ReadAll<T>(Fd fd, string path, BytesParser<T> parse)
+    {
         byte[] buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
         try
         {

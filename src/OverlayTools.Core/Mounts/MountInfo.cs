@@ -210,3 +210,52 @@ public static class MountInfo
         return ok;
     }
 }
+
+/// <summary>
+/// This process's mount table as read once, with the descriptor it was read from kept open. The
+/// kernel marks that descriptor (POLLPRI, proc(5)) when a mount or an unmount changes this mount
+/// namespace after it was opened, so <see cref="Changed"/> tells with one poll(2) whether the
+/// entries still describe the namespace. A mount id seen by statx on a descriptor that holds its
+/// mount names the entry with that id only while the table is unchanged: the kernel reuses the
+/// id of a mount that went at once.
+/// </summary>
+internal sealed class MountTableSnapshot : IDisposable
+{
+    private readonly Fd _fd;
+
+    private MountTableSnapshot(Fd fd, List<MountInfoEntry> entries)
+    {
+        _fd = fd;
+        Entries = entries;
+    }
+
+    /// <summary>The mounts as read.</summary>
+    internal IReadOnlyList<MountInfoEntry> Entries { get; }
+
+    /// <summary>Reads /proc/self/mountinfo; throws ErrnoException (an IOException).</summary>
+    internal static MountTableSnapshot Read()
+    {
+        string path = MountInfo.PathFor(null);
+        var fd = FileSystem.Open(path, Native.O_RDONLY);
+        try
+        {
+            return new MountTableSnapshot(fd, ProcFs.ReadAll(fd, path, static bytes => MountInfo.Parse(bytes)));
+        }
+        catch
+        {
+            fd.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>True when this mount namespace changed since the table was opened (or poll fails): read it again.</summary>
+    internal unsafe bool Changed()
+    {
+        var p = new Native.PollFd { Fd = _fd.Value, Events = Native.POLLPRI };
+        int r = Native.Poll(&p, 1, 0);
+        return r < 0 || (p.Revents & (Native.POLLPRI | Native.POLLERR)) != 0;
+    }
+
+    /// <inheritdoc/>
+    public void Dispose() => _fd.Dispose();
+}

@@ -54,10 +54,13 @@ internal static class OverlayLocator
     /// <summary>
     /// Locates <paramref name="path"/> (absolute). With <paramref name="mustExist"/> false, a
     /// missing entry (for instance a deleted file) is located through its nearest existing
-    /// ancestor. <paramref name="mountTable"/> gives this process's whole mount table, read once
-    /// by the caller; called with true it reads the table again, which happens only when the
-    /// path is on overlayfs but the table has no overlay of that mount id (mounted after the
-    /// table was read). Throws OverlayException when the path is not on an overlay.
+    /// ancestor. <paramref name="mountTable"/> gives this process's whole mount table, kept by
+    /// the caller and current: it is asked for only once the path's descriptor holds its mount,
+    /// so the entry with that descriptor's mount id is that mount's (the kernel reuses the id of
+    /// a mount that went at once, so a table read before the namespace last changed could name
+    /// another mount by it). Called with true it reads the table again anyway, which happens only
+    /// when the path is on overlayfs but the table has no overlay of that mount id. Throws
+    /// OverlayException when the path is not on an overlay.
     /// </summary>
     internal static OverlayLocation Locate(string path, Func<bool, IReadOnlyList<MountInfoEntry>> mountTable, bool mustExist)
     {
@@ -118,6 +121,7 @@ internal static class OverlayLocator
             var anchorStat = stat ?? Posix.StatFd(anchor, path);
             var anchorFs = FileSystem.StatFs(anchor, path);
             bool onOverlayFs = anchorFs.Type == Native.OVERLAYFS_SUPER_MAGIC;
+            // Asked for only now that anchor holds the mount (see above).
             var table = mountTable(false);
             var entry = FindMount(table, anchorStat.MountId);
             if (onOverlayFs && entry is not { FsType: "overlay" })

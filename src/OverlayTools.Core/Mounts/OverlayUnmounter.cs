@@ -25,17 +25,24 @@ public static class OverlayUnmounter
     /// <summary>The pause between retries.</summary>
     public static readonly TimeSpan BusyRetryDelay = TimeSpan.FromMilliseconds(100);
 
-    /// <summary>Unmounts the overlay at <paramref name="target"/>; with force, a busy one is detached lazily.</summary>
-    public static DismountOutcome Dismount(string target, bool force, IOperationLog? log = null, CancellationToken cancel = default)
+    /// <summary>
+    /// Unmounts the overlay at <paramref name="target"/>; with force, a busy one is detached lazily.
+    /// <paramref name="dismounting"/>, when given, receives the overlay's mountinfo line (null if
+    /// the table does not list it) before the dismount is tried, read while a descriptor holds the
+    /// mount, so it is that overlay's line even if the kernel reused mount ids meanwhile.
+    /// </summary>
+    public static DismountOutcome Dismount(string target, bool force, IOperationLog? log = null, CancellationToken cancel = default,
+        Action<MountInfoEntry?>? dismounting = null)
     {
         log ??= NullOperationLog.Instance;
         target = FileSystem.TrimTrailingSlashes(target); // "link/" would follow a final symlink
-        var (root, rootFsId) = CheckOverlayRoot(target);
+        var (root, rootFsId, entry) = CheckOverlayRoot(target, dismounting is not null);
         if (!FileSystem.IsRoot)
         {
             throw new OverlayException(ErrorIds.NotRoot, OverlayErrorCategory.PermissionDenied,
                 "Dismounting an overlay needs root (CAP_SYS_ADMIN); this PowerShell does not run as root.", target, "Run pwsh as root, for example with sudo.");
         }
+        dismounting?.Invoke(entry);
         log.Verbose($"Dismounting overlay at '{target}'. Equivalent: umount {OverlayMounter.ShellQuote(target)}");
         int errno = 0;
         for (int attempt = 0; attempt <= BusyRetries; attempt++)
@@ -159,11 +166,15 @@ public static class OverlayUnmounter
         });
 
 
-    /// <summary>Throws unless <paramref name="target"/> is the root of a mounted overlay; returns what statx says about that root.</summary>
-    private static (FileStatus Root, ulong FsId) CheckOverlayRoot(string target)
+    /// <summary>
+    /// Throws unless <paramref name="target"/> is the root of a mounted overlay; returns what statx
+    /// says about that root, and with <paramref name="readEntry"/> its mountinfo line.
+    /// </summary>
+    private static (FileStatus Root, ulong FsId, MountInfoEntry? Entry) CheckOverlayRoot(string target, bool readEntry)
     {
         // One descriptor (O_PATH|O_NOFOLLOW: a final symlink is opened as the link itself) answers
-        // every question: link or not, mount root or not, which file system.
+        // every question: link or not, mount root or not, which file system. It holds the mount
+        // while the mount table is read, so the line with its mount id is its own.
         using var fd = FileSystem.TryOpen(target, Native.O_PATH | Native.O_NOFOLLOW, out int errno);
         if (fd is null)
         {
@@ -186,12 +197,12 @@ public static class OverlayUnmounter
         var (type, fsid) = FileSystem.StatFsWithId(fd, target);
         if (type != Native.OVERLAYFS_SUPER_MAGIC)
         {
-            var entry = MountInfo.Read().LastOrDefault(e => (ulong)e.MountId == st.MountId);
+            var other = MountInfo.ReadMount(st.MountId);
             throw new OverlayException(ErrorIds.NotAnOverlayMount, OverlayErrorCategory.InvalidArgument,
-                $"'{target}' is a {entry?.FsType ?? "non-overlay"} mount, not an overlay; Dismount-Overlay only dismounts overlays.", target,
+                $"'{target}' is a {other?.FsType ?? "non-overlay"} mount, not an overlay; Dismount-Overlay only dismounts overlays.", target,
                 "Use umount for other file systems.");
         }
-        return (st, fsid);
+        return (st, fsid, readEntry ? MountInfo.ReadMount(st.MountId) : null);
     }
 
     /// <summary>
@@ -218,11 +229,13 @@ public static class OverlayUnmounter
     /// </summary>
     private static OverlayException GoneOrLocked(string target, FileStatus root, int errno)
     {
-        if (!StillMounted(target, root))
+        // The descriptor holds the mount while the table is read: the line with its id is its own.
+        using var still = StillMounted(target, root);
+        if (still is null)
         {
             return NotMounted(target, "it was dismounted meanwhile");
         }
-        if (!MountInfo.Read().Exists(e => (ulong)e.MountId == root.MountId))
+        if (MountInfo.ReadMount(root.MountId) is null)
         {
             return new OverlayException(ErrorIds.DismountFailed, OverlayErrorCategory.InvalidOperation,
                 $"The kernel refused to dismount '{target}' ({Errno.Name(errno)}): the overlay there belongs to another mount namespace (reached through /proc/<pid>/root?), and a mount can only be dismounted from its own.", target,
@@ -235,23 +248,30 @@ public static class OverlayUnmounter
             new ErrnoException("umount2", errno, target));
     }
 
-    /// <summary>Whether <paramref name="target"/> is still the root of the very mount <paramref name="root"/> was read from.</summary>
-    private static bool StillMounted(string target, FileStatus root)
+    /// <summary>
+    /// A descriptor of <paramref name="target"/> if it is still the root of the very mount
+    /// <paramref name="root"/> was read from (same mount id, device and inode); null otherwise.
+    /// </summary>
+    private static Fd? StillMounted(string target, FileStatus root)
     {
-        using var fd = FileSystem.TryOpen(target, Native.O_PATH | Native.O_NOFOLLOW, out _);
+        var fd = FileSystem.TryOpen(target, Native.O_PATH | Native.O_NOFOLLOW, out _);
         if (fd is null)
         {
-            return false;
+            return null;
         }
         try
         {
             var st = FileSystem.Stat(fd, target);
-            return st.IsMountRoot && st.MountId == root.MountId && st.DevMajor == root.DevMajor && st.DevMinor == root.DevMinor && st.Inode == root.Inode;
+            if (st.IsMountRoot && st.MountId == root.MountId && st.DevMajor == root.DevMajor && st.DevMinor == root.DevMinor && st.Inode == root.Inode)
+            {
+                return fd;
+            }
         }
         catch (ErrnoException)
         {
-            return false;
         }
+        fd.Dispose();
+        return null;
     }
 
     private static OverlayException NotMounted(string target, string why)

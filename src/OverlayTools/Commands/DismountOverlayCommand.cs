@@ -46,7 +46,7 @@ public sealed class DismountOverlayCommand : OverlayCmdlet
             {
                 foreach (var target in Expand(raw, Mounts))
                 {
-                    DismountOne(target, PassThru ? Mounts().LastOrDefault(m => m.Target == target) : null);
+                    DismountOne(target);
                 }
             }
             catch (OverlayException e)
@@ -72,15 +72,19 @@ public sealed class DismountOverlayCommand : OverlayCmdlet
         return [FileSystem.TrimTrailingSlashes(ResolvePath(raw, nameof(Target)))];
     }
 
-    private void DismountOne(string target, OverlayMount? before)
+    private void DismountOne(string target)
     {
         if (!ShouldProcess(target, "Dismount overlay"))
         {
             return;
         }
+        // -PassThru: the line of the very overlay dismounted, read while the unmounter holds it
+        // (a line matched by target or mount id in an earlier read could be another overlay's).
+        OverlayMount? before = null;
         try
         {
-            OverlayUnmounter.Dismount(target, Force, this, _cancel.Token);
+            OverlayUnmounter.Dismount(target, Force, this, _cancel.Token,
+                PassThru ? entry => before = entry is null ? null : OverlayMount.FromEntry(entry) : null);
         }
         catch (OperationCanceledException)
         {

@@ -15,7 +15,7 @@ namespace OverlayTools;
 /// </summary>
 [Cmdlet(VerbsCommon.Get, "OverlayChange", DefaultParameterSetName = TargetSet, HelpUri = HelpBase + "Get-OverlayChange.md")]
 [OutputType(typeof(OverlayChange))]
-public sealed class GetOverlayChangeCommand : OverlayCmdlet, IDisposable
+public sealed class GetOverlayChangeCommand : OverlayCmdlet
 {
     private const string TargetSet = "Target";
     private const string LayersSet = "Layers";
@@ -261,8 +261,9 @@ public sealed class GetOverlayChangeCommand : OverlayCmdlet, IDisposable
     protected override void StopProcessing() => _cancel.Cancel();
 
     /// <inheritdoc/>
-    public void Dispose()
+    protected override void Dispose(bool disposing)
     {
+        base.Dispose(disposing);
         foreach (var s in _stores ?? [])
         {
             s.Dispose();

@@ -12,7 +12,7 @@ namespace OverlayTools;
 /// </summary>
 [Cmdlet(VerbsCommon.Get, "OverlayLayer", DefaultParameterSetName = ImageSet, HelpUri = HelpBase + "Get-OverlayLayer.md")]
 [OutputType(typeof(OverlayLayer))]
-public sealed class GetOverlayLayerCommand : OverlayCmdlet, IDisposable
+public sealed class GetOverlayLayerCommand : OverlayCmdlet
 {
     private const string ImageSet = "Image";
     private const string ContainerSet = "Container";
@@ -323,8 +323,9 @@ public sealed class GetOverlayLayerCommand : OverlayCmdlet, IDisposable
     }
 
     /// <inheritdoc/>
-    public void Dispose()
+    protected override void Dispose(bool disposing)
     {
+        base.Dispose(disposing);
         // Holds every store: those of -DataRoot and the defaults too (Stores adds them).
         _pathStores.Dispose();
         _stores = null;
