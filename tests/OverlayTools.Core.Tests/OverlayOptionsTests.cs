@@ -14,6 +14,36 @@ public class OverlayOptionsTests
     }
 
     [Theory]
+    [InlineData("ro", 0x1u, 1ul)]
+    [InlineData("nosuid", 0x2u, 2ul)]
+    [InlineData("nodev", 0x4u, 4ul)]
+    [InlineData("noexec", 0x8u, 8ul)]
+    [InlineData("noatime", 0x10u, 1024ul)]
+    [InlineData("nodiratime", 0x80u, 2048ul)]
+    [InlineData("strictatime", 0x20u, 1ul << 24)]
+    public void Each_mount_flag_carries_the_kernels_attribute_and_mount_2_bits(string name, uint mountAttr, ulong msFlag)
+    {
+        // include/uapi/linux/mount.h: MOUNT_ATTR_* for fsmount, MS_* for mount(2).
+        var info = OverlayOptions.Info(name);
+        Assert.Equal(OptionKind.MountFlag, info.Kind);
+        Assert.Equal(mountAttr, info.MountAttr);
+        Assert.Equal(msFlag, info.MsFlag);
+    }
+
+    [Fact]
+    public void Every_option_is_one_catalog_entry_and_only_mount_flags_carry_bits()
+    {
+        Assert.Equal(OverlayOptions.All.Count, OverlayOptions.All.Select(o => o.Name).Distinct().Count());
+        foreach (var o in OverlayOptions.All)
+        {
+            Assert.Same(o, OverlayOptions.Info(o.Name));
+            bool mountFlag = o.Kind == OptionKind.MountFlag;
+            Assert.Equal(mountFlag, o.MountAttr != 0);
+            Assert.Equal(mountFlag, o.MsFlag != 0);
+        }
+    }
+
+    [Theory]
     [InlineData("frobnicate")]
     [InlineData("redirect_dir")]
     [InlineData("redirect_dir=sometimes")]

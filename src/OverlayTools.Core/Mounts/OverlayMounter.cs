@@ -641,7 +641,7 @@ public static class OverlayMounter
         uint attrs = 0;
         foreach (var o in spec.Options)
         {
-            var info = OverlayOptions.All.First(i => i.Name == o.Name);
+            var info = OverlayOptions.Info(o.Name);
             switch (info.Kind)
             {
                 case OptionKind.Value:
@@ -651,7 +651,7 @@ public static class OverlayMounter
                     config.SetFlag(o.Name);
                     break;
                 default:
-                    attrs |= AttrFor(o.Name);
+                    attrs |= info.MountAttr;
                     break;
             }
         }
@@ -738,30 +738,6 @@ public static class OverlayMounter
             }
         }
     }
-
-    private static uint AttrFor(string flag) => flag switch
-    {
-        "ro" => Native.MOUNT_ATTR_RDONLY,
-        "nosuid" => Native.MOUNT_ATTR_NOSUID,
-        "nodev" => Native.MOUNT_ATTR_NODEV,
-        "noexec" => Native.MOUNT_ATTR_NOEXEC,
-        "noatime" => Native.MOUNT_ATTR_NOATIME,
-        "nodiratime" => Native.MOUNT_ATTR_NODIRATIME,
-        "strictatime" => Native.MOUNT_ATTR_STRICTATIME,
-        _ => 0,
-    };
-
-    private static ulong MsFlagFor(string flag) => flag switch
-    {
-        "ro" => Native.MS_RDONLY,
-        "nosuid" => Native.MS_NOSUID,
-        "nodev" => Native.MS_NODEV,
-        "noexec" => Native.MS_NOEXEC,
-        "noatime" => Native.MS_NOATIME,
-        "nodiratime" => Native.MS_NODIRATIME,
-        "strictatime" => Native.MS_STRICTATIME,
-        _ => 0,
-    };
 
     /// <summary>fsconfig calls with the fd-first, string-second fallback for layers.</summary>
     private sealed class FsConfigurator(Fd fs, IOperationLog log, bool setFd)
@@ -875,9 +851,9 @@ public static class OverlayMounter
     private static MountInfoEntry MountLegacy(OverlaySpec spec, MountLayers ls, IOperationLog log)
     {
         ulong flags = ls.ReadOnly ? Native.MS_RDONLY : 0;
-        foreach (var o in spec.Options.Where(o => OverlayOptions.All.First(i => i.Name == o.Name).Kind == OptionKind.MountFlag))
+        foreach (var o in spec.Options)
         {
-            flags |= MsFlagFor(o.Name);
+            flags |= OverlayOptions.Info(o.Name).MsFlag; // 0 for all but mount flags
         }
 
         // Paths as the kernel resolved them when opened; swap the longest for their descriptor's
@@ -1020,8 +996,7 @@ public static class OverlayMounter
         }
         foreach (var o in spec.Options)
         {
-            var kind = OverlayOptions.All.First(i => i.Name == o.Name).Kind;
-            if (kind != OptionKind.MountFlag)
+            if (OverlayOptions.Info(o.Name).Kind != OptionKind.MountFlag)
             {
                 sb.Append(',').Append(o.ToString());
             }
@@ -1225,7 +1200,7 @@ public static class OverlayMounter
     {
         var names = lowers.Concat(datas).Concat(new[] { upper, work }.OfType<Layer>()).ToDictionary(l => l, l => l.Path);
         var data = LegacyData(spec, lowers, datas, upper, work, names);
-        var flags = spec.Options.Where(o => OverlayOptions.All.First(i => i.Name == o.Name).Kind == OptionKind.MountFlag).Select(o => o.Name).ToList();
+        var flags = spec.Options.Where(o => OverlayOptions.Info(o.Name).Kind == OptionKind.MountFlag).Select(o => o.Name).ToList();
         if (readOnly && !flags.Contains("ro"))
         {
             flags.Insert(0, "ro");

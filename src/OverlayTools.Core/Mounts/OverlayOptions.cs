@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using OverlayTools.Interop;
 
 namespace OverlayTools.Mounts;
 
@@ -16,7 +17,14 @@ public enum OptionKind
 }
 
 /// <summary>One option the module knows: its name, kind, allowed values and what it does.</summary>
-public sealed record OverlayOptionInfo(string Name, OptionKind Kind, IReadOnlyList<string> Values, string Description);
+public sealed record OverlayOptionInfo(string Name, OptionKind Kind, IReadOnlyList<string> Values, string Description)
+{
+    /// <summary>For a <see cref="OptionKind.MountFlag"/>: its MOUNT_ATTR_* bit (fsmount); 0 otherwise.</summary>
+    internal uint MountAttr { get; init; }
+
+    /// <summary>For a <see cref="OptionKind.MountFlag"/>: its MS_* bit (mount(2)); 0 otherwise.</summary>
+    internal ulong MsFlag { get; init; }
+}
 
 /// <summary>A parsed, validated option: a known name and, for value options, an allowed value.</summary>
 public readonly record struct OverlayOption(string Name, string? Value)
@@ -43,16 +51,19 @@ public static class OverlayOptions
         new("volatile", OptionKind.Flag, [], "Skip all syncs to the upper; the upper is unusable after a crash."),
         new("userxattr", OptionKind.Flag, [], "Use user.overlay.* xattrs instead of trusted.overlay.* (for user namespaces)."),
         new("default_permissions", OptionKind.Flag, [], "Check permissions like a normal file system instead of against the layers."),
-        new("ro", OptionKind.MountFlag, [], "Mount read-only (same as -ReadOnly)."),
-        new("nosuid", OptionKind.MountFlag, [], "Ignore setuid and setgid bits and file capabilities."),
-        new("nodev", OptionKind.MountFlag, [], "Do not allow access to device files."),
-        new("noexec", OptionKind.MountFlag, [], "Do not allow executing programs."),
-        new("noatime", OptionKind.MountFlag, [], "Do not update access times."),
-        new("nodiratime", OptionKind.MountFlag, [], "Do not update directory access times."),
-        new("strictatime", OptionKind.MountFlag, [], "Always update access times."),
+        new("ro", OptionKind.MountFlag, [], "Mount read-only (same as -ReadOnly).") { MountAttr = Native.MOUNT_ATTR_RDONLY, MsFlag = Native.MS_RDONLY },
+        new("nosuid", OptionKind.MountFlag, [], "Ignore setuid and setgid bits and file capabilities.") { MountAttr = Native.MOUNT_ATTR_NOSUID, MsFlag = Native.MS_NOSUID },
+        new("nodev", OptionKind.MountFlag, [], "Do not allow access to device files.") { MountAttr = Native.MOUNT_ATTR_NODEV, MsFlag = Native.MS_NODEV },
+        new("noexec", OptionKind.MountFlag, [], "Do not allow executing programs.") { MountAttr = Native.MOUNT_ATTR_NOEXEC, MsFlag = Native.MS_NOEXEC },
+        new("noatime", OptionKind.MountFlag, [], "Do not update access times.") { MountAttr = Native.MOUNT_ATTR_NOATIME, MsFlag = Native.MS_NOATIME },
+        new("nodiratime", OptionKind.MountFlag, [], "Do not update directory access times.") { MountAttr = Native.MOUNT_ATTR_NODIRATIME, MsFlag = Native.MS_NODIRATIME },
+        new("strictatime", OptionKind.MountFlag, [], "Always update access times.") { MountAttr = Native.MOUNT_ATTR_STRICTATIME, MsFlag = Native.MS_STRICTATIME },
     ];
 
     private static readonly Dictionary<string, OverlayOptionInfo> s_byName = All.ToDictionary(o => o.Name, StringComparer.Ordinal);
+
+    /// <summary>The catalog entry of a parsed option's name (what <see cref="Parse"/> returns only holds catalog names).</summary>
+    public static OverlayOptionInfo Info(string name) => s_byName[name];
 
     private static readonly Dictionary<string, string> s_aliases = new(StringComparer.OrdinalIgnoreCase)
     {
