@@ -139,6 +139,31 @@ Describe 'Get-OverlayMount' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
         @($m | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] -and $_.Message -match 'already listed' }).Count | Should -Be 1
     }
 
+    It 'takes mount points piped in as strings, literal or wildcard, each string its own selection' {
+        $other = New-Layer "$Case/merged2"
+        Mount-Overlay -Lower $L1, $L2 -Target $Merged
+        Mount-Overlay -Lower $L2, $L1 -Target $other
+        $m = @($Merged, "$Case/merged*" | Get-OverlayMount)
+        $m.Target | Should -Be @($Merged, $Merged, $other)
+        $m[0].Lower | Should -Be @($L1, $L2)
+        (Get-Item -LiteralPath $Case).FullName | Get-OverlayMount -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        $err[0].FullyQualifiedErrorId | Should -Be 'MountNotFound,OverlayTools.GetOverlayMountCommand'
+        @($Merged | Get-OverlayMount -ProcessId $PID).Target | Should -Be @($Merged)
+    }
+
+    It 'binds process objects to -ProcessId only, never to -Target, with strings piped in alongside' {
+        Mount-Overlay -Lower $L1, $L2 -Target $Merged
+        $m = @(Get-Process -Id $PID | Get-OverlayMount -ErrorVariable err)
+        $err | Should -BeNullOrEmpty
+        @($m | Where-Object Target -EQ $Merged).Count | Should -Be 1
+        $m[0].ProcessId | Should -Be $PID
+        $mixed = @((Get-Process -Id $PID), $Merged | Get-OverlayMount -ErrorVariable err2)
+        $err2 | Should -BeNullOrEmpty
+        @($mixed | Where-Object Target -EQ $Merged).Count | Should -Be 2
+        42 | Get-OverlayMount -ErrorVariable err3 -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        $err3[0].FullyQualifiedErrorId | Should -Be 'InputObjectNotBound,OverlayTools.GetOverlayMountCommand'
+    }
+
     It 'takes its own output from the pipeline again (a null ProcessId is this namespace)' {
         Mount-Overlay -Lower $L1, $L2 -Target $Merged
         $again = @(Get-OverlayMount -Target $Merged | Get-OverlayMount)

@@ -17,6 +17,11 @@ Describe 'Help for <Name>' -Tag 'Help' -ForEach $Commands {
     BeforeAll {
         $script:Help = Get-Help $Name -Full
         $script:Cmd = Get-Command $Name
+        # DontShow parameters (pipeline plumbing) are hidden from tab completion, and help leaves them out too.
+        $script:Hidden = @($Cmd.Parameters.Values | Where-Object {
+                $pa = @($_.Attributes | Where-Object { $_ -is [System.Management.Automation.ParameterAttribute] })
+                $pa.Count -gt 0 -and @($pa | Where-Object { -not $_.DontShow }).Count -eq 0
+            } | ForEach-Object Name)
     }
 
     It 'has a real synopsis, not the syntax PowerShell makes up without help' {
@@ -38,7 +43,7 @@ Describe 'Help for <Name>' -Tag 'Help' -ForEach $Commands {
     }
 
     It 'describes every parameter' {
-        foreach ($p in $Cmd.Parameters.Keys | Where-Object { $_ -notin $Common -or $_ -in 'WhatIf', 'Confirm' }) {
+        foreach ($p in $Cmd.Parameters.Keys | Where-Object { ($_ -notin $Common -or $_ -in 'WhatIf', 'Confirm') -and $_ -notin $Hidden }) {
             $ph = $Help.Parameters.Parameter | Where-Object Name -EQ $p
             $ph | Should -Not -BeNullOrEmpty -Because "-$p needs help"
             ($ph.Description | Out-String).Trim() | Should -Not -BeNullOrEmpty -Because "-$p needs a description"
@@ -46,7 +51,7 @@ Describe 'Help for <Name>' -Tag 'Help' -ForEach $Commands {
     }
 
     It 'matches the code in aliases, pipeline input and wildcards' {
-        foreach ($p in $Cmd.Parameters.Values | Where-Object { $_.Name -notin $Common }) {
+        foreach ($p in $Cmd.Parameters.Values | Where-Object { $_.Name -notin $Common -and $_.Name -notin $Hidden }) {
             $ph = $Help.Parameters.Parameter | Where-Object Name -EQ $p.Name
             $aliases = if ($p.Aliases.Count) { $p.Aliases -join ', ' } else { 'none' }
             $ph.Aliases | Should -Be $aliases -Because "-$($p.Name) aliases"

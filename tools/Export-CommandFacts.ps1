@@ -22,7 +22,13 @@ function Get-TypeName([type] $t) {
 }
 
 $commands = foreach ($cmd in Get-Command -Module $module.Name -CommandType Cmdlet | Sort-Object Name) {
-    $params = foreach ($p in $cmd.Parameters.Values | Where-Object { $_.Name -notin $common }) {
+    # A DontShow parameter (pipeline plumbing) is left out, as PowerShell leaves it out of tab
+    # completion: help neither documents it nor shows it in SYNTAX.
+    $hidden = @($cmd.Parameters.Values | Where-Object {
+            $pa = @($_.Attributes | Where-Object { $_ -is [System.Management.Automation.ParameterAttribute] })
+            $pa.Count -gt 0 -and @($pa | Where-Object { -not $_.DontShow }).Count -eq 0
+        } | ForEach-Object Name)
+    $params = foreach ($p in $cmd.Parameters.Values | Where-Object { $_.Name -notin $common -and $_.Name -notin $hidden }) {
         $attrs = $p.Attributes
         [ordered]@{
             Name              = $p.Name
@@ -42,7 +48,7 @@ $commands = foreach ($cmd in Get-Command -Module $module.Name -CommandType Cmdle
         [ordered]@{
             Name       = $s.Name
             IsDefault  = $s.IsDefault
-            Parameters = @(foreach ($p in $s.Parameters | Where-Object { $_.Name -notin $common }) {
+            Parameters = @(foreach ($p in $s.Parameters | Where-Object { $_.Name -notin $common -and $_.Name -notin $hidden }) {
                     [ordered]@{
                         Name                            = $p.Name
                         IsMandatory                     = $p.IsMandatory

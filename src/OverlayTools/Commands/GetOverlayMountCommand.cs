@@ -21,6 +21,17 @@ public sealed class GetOverlayMountCommand : OverlayCmdlet
     [ArgumentCompleter(typeof(OverlayTools.Completers.OverlayTargetCompleter))]
     public string[]? Target { get; set; }
 
+    /// <summary>
+    /// Whatever is piped in; a string (<c>'/merged' | Get-OverlayMount</c>) is taken as a -Target
+    /// value. Hidden plumbing: -Target itself cannot take pipeline input, as PowerShell would bind
+    /// any object to a string parameter by converting it (a process piped in, for -ProcessId,
+    /// would become a target named "System.Diagnostics.Process (pwsh)"). An object parameter
+    /// takes every object as it is, so nothing is converted; objects still bind -Target and
+    /// -ProcessId by property name.
+    /// </summary>
+    [Parameter(ValueFromPipeline = true, DontShow = true)]
+    public object? InputObject { get; set; }
+
     /// <summary>Only overlays that use this directory as a lower or data layer (wildcards).</summary>
     [Parameter]
     [Alias("LowerDir")]
@@ -45,6 +56,15 @@ public sealed class GetOverlayMountCommand : OverlayCmdlet
     /// <inheritdoc/>
     protected override void ProcessRecord()
     {
+        var piped = InputObject is PSObject wrapped ? wrapped.BaseObject : InputObject;
+        if (piped is not (null or string) && !MyInvocation.BoundParameters.ContainsKey(nameof(Target)) && !MyInvocation.BoundParameters.ContainsKey(nameof(ProcessId)))
+        {
+            // What PowerShell itself says for an object no parameter takes (before InputObject took them all).
+            WriteError(new ErrorRecord(new ParameterBindingException(
+                "The input object cannot be bound to any parameters for the command: pipe mount points as strings, processes (by Id) or objects with a Target or ProcessId property."),
+                "InputObjectNotBound", ErrorCategory.InvalidArgument, InputObject));
+            return;
+        }
         if (ProcessId is <= 0)
         {
             WriteError(new ErrorRecord(new ArgumentOutOfRangeException(nameof(ProcessId), ProcessId, "A process id is 1 or more."),
@@ -72,14 +92,15 @@ public sealed class GetOverlayMountCommand : OverlayCmdlet
         }
         mounts = mounts.Where(m => byLower(m) && byUpper(m)).ToList();
         var selected = new List<OverlayMount>();
-        if (Target is null || Target.Length == 0)
+        var targets = piped is string path ? [.. Target ?? [], path] : Target ?? [];
+        if (targets.Length == 0)
         {
             selected = mounts;
         }
         else
         {
             var written = new HashSet<int>();
-            foreach (var raw in Target)
+            foreach (var raw in targets)
             {
                 try
                 {
