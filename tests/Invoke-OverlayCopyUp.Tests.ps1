@@ -9,6 +9,7 @@ BeforeDiscovery {
 
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot 'TestOpenWatch.psm1') -Force
     Import-OverlayToolsUnderTest
     $script:Root = New-TestRoot 'copyup'
 
@@ -206,6 +207,24 @@ Describe 'Invoke-OverlayCopyUp' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
             $r.Path | Should -Be @("$Merged/etc/app.conf")
             $r = Invoke-OverlayCopyUp -Path "$Merged/*.txt" -PassThru
             $r.Path | Should -Be @("$Merged/top.txt")
+        }
+
+        It 'opens the layers once for a pipeline of paths, each path seeing what the ones before it copied up' {
+            Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged
+            # inotify counts the opens of each layer directory itself (no timing): one per command.
+            $watch = New-DirectoryOpenWatch ([string[]] @($Upper, $Lower))
+            try {
+                $paths = "$Merged/etc/deep", "$Merged/etc/deep/nested/file.txt", "$Merged/top.txt", "$Merged/top.txt"
+                $r = $paths | Invoke-OverlayCopyUp -PassThru
+                $r.Path | Should -Be $paths
+                $r.Status | Should -Be @('CopiedUp', 'CopiedUp', 'CopiedUp', 'AlreadyUp')
+                $r[3].SourceLayer | Should -Be $Upper
+                $watch.Opens($Upper) | Should -Be 1 -Because 'the layers of one overlay are opened once for all the paths of a pipeline'
+                $watch.Opens($Lower) | Should -Be 1 -Because 'the layers of one overlay are opened once for all the paths of a pipeline'
+            }
+            finally { $watch.Dispose() }
+            Get-Content -LiteralPath "$Upper/etc/deep/nested/file.txt" | Should -Be 'deep'
+            Get-Content -LiteralPath "$Upper/top.txt" | Should -Be 'top'
         }
 
         It 'copies nothing with -WhatIf' {

@@ -9,6 +9,7 @@ BeforeDiscovery {
 
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot 'TestOpenWatch.psm1') -Force
     Import-OverlayToolsUnderTest
     $script:Root = New-TestRoot 'resolve'
 }
@@ -149,6 +150,28 @@ Describe 'Resolve-OverlayPath' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
         $copied = Get-ChildItem -LiteralPath "$Merged/app/lib" | Resolve-OverlayPath | Where-Object Layer -EQ $Base | Invoke-OverlayCopyUp -PassThru
         $copied.Path | Should -Be @("$Merged/app/lib/a.so", "$Merged/app/lib/b.so")
         ($copied | Resolve-OverlayPath).Role | Should -Be @('Upper', 'Upper')
+    }
+
+    It 'opens the layers once for a pipeline of paths, and sees a copy-up made while the pipeline runs' {
+        Mount-Overlay -Lower $Patch, $Base -Upper $Upper -Target $Merged
+        # inotify counts the opens of each layer directory itself (no timing): one per command.
+        $watch = New-DirectoryOpenWatch ([string[]] @($Upper, $Patch, $Base))
+        try {
+            $r = "$Merged/etc/os-release", "$Merged/etc/hosts", "$Merged/app/lib/a.so", "$Merged/app/lib/c.so" | Resolve-OverlayPath
+            $r.LayerPath | Should -Be @("$Patch/etc/os-release", "$Base/etc/hosts", "$Base/app/lib/a.so", "$Patch/app/lib/c.so")
+            foreach ($layer in $Upper, $Patch, $Base) {
+                $watch.Opens($layer) | Should -Be 1 -Because "the layers of one overlay are opened once for all the paths of a pipeline ($layer)"
+            }
+        }
+        finally { $watch.Dispose() }
+
+        # The same path twice, copied up downstream after the first: the second answer sees the upper.
+        $r = "$Merged/etc/hosts", "$Merged/etc/hosts" | Resolve-OverlayPath | ForEach-Object {
+            $_
+            if ($_.Role -eq 'Lower') { Invoke-OverlayCopyUp -LiteralPath $_.Path }
+        }
+        $r.Role | Should -Be @('Lower', 'Upper')
+        $r.LayerPath | Should -Be @("$Base/etc/hosts", "$Upper/etc/hosts")
     }
 
     It 'refuses a path that is not on an overlay' {

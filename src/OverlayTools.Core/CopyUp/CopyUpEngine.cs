@@ -33,8 +33,10 @@ internal readonly record struct CopyUpProgress(long Items, long Bytes, string Cu
 /// <item>FIFO, socket or device with setuid/setgid bits: chmod to its own mode (chown would clear them).</item>
 /// </list>
 /// The parents are copied up by the kernel first, with their times kept.
+/// One engine serves one item (and what is below it); the overlay's layers come from the
+/// caller, which keeps them open across items.
 /// </summary>
-internal sealed class CopyUpEngine : IDisposable
+internal sealed class CopyUpEngine
 {
     private static readonly TimeSpan ProgressInterval = TimeSpan.FromMilliseconds(200);
 
@@ -60,8 +62,11 @@ internal sealed class CopyUpEngine : IDisposable
 
     internal string UpperPath => _layers.Upper!.Path;
 
-    /// <summary>Checks the overlay can take copy-ups and opens its layers; throws OverlayException when not.</summary>
-    internal static CopyUpEngine Open(OverlayLocation location, bool metadataOnly, IOperationLog log)
+    /// <summary>
+    /// Checks the overlay can take copy-ups and gets its layers from <paramref name="layerSets"/>
+    /// (opened there once per overlay, and closed by its owner); throws OverlayException when not.
+    /// </summary>
+    internal static CopyUpEngine Open(OverlayLocation location, bool metadataOnly, IOperationLog log, LayerSetCache layerSets)
     {
         var mount = location.Mount;
         string path = location.MergedPath;
@@ -84,7 +89,7 @@ internal sealed class CopyUpEngine : IDisposable
                 $"-MetadataOnly needs metacopy, but the overlay at '{mount.Target}' is mounted without metacopy=on.", path,
                 "Mount with -Option metacopy=on (and redirect_dir=on), or copy up without -MetadataOnly.");
         }
-        var layers = LayerSet.OpenMounted(mount, path);
+        var layers = layerSets.Get(mount, path);
         return new CopyUpEngine(location, layers, metadataOnly, log);
     }
 
@@ -492,11 +497,6 @@ internal sealed class CopyUpEngine : IDisposable
         {
             Result = new CopyUpResult { Path = merged, UpperPath = upperPath, SourceLayer = source, ItemType = st.ItemType, Status = status, Bytes = bytes, Duration = duration },
         };
-
-    public void Dispose()
-    {
-        _layers.Dispose();
-    }
 
     /// <summary>One item's outcome, and for a directory to walk: its merged directory, entries and frame.</summary>
     private sealed class ItemOutcome : IDisposable

@@ -5,6 +5,7 @@ using System.Linq;
 using System.Management.Automation;
 using System.Threading;
 using OverlayTools.CopyUp;
+using OverlayTools.Layers;
 using OverlayTools.Mounts;
 
 namespace OverlayTools;
@@ -15,12 +16,14 @@ namespace OverlayTools;
 [Cmdlet(VerbsLifecycle.Invoke, "OverlayCopyUp", DefaultParameterSetName = PathSet, SupportsShouldProcess = true, HelpUri = HelpBase + "Invoke-OverlayCopyUp.md")]
 [Alias("Invoke-CopyUp")]
 [OutputType(typeof(CopyUpResult))]
-public sealed class InvokeOverlayCopyUpCommand : OverlayCmdlet
+public sealed class InvokeOverlayCopyUpCommand : OverlayCmdlet, IDisposable
 {
     private const string PathSet = "Path";
     private const string LiteralPathSet = "LiteralPath";
 
     private readonly CancellationTokenSource _cancel = new();
+    // Each overlay's layers, opened once for all the paths of the pipeline.
+    private readonly LayerSetCache _layers = new();
 
     /// <summary>Items in a merged view (wildcards).</summary>
     [Parameter(ParameterSetName = PathSet, Mandatory = true, Position = 0, ValueFromPipeline = true)]
@@ -81,47 +84,59 @@ public sealed class InvokeOverlayCopyUpCommand : OverlayCmdlet
 
     private void CopyUp(string path)
     {
-        using (var location = OverlayLocator.Locate(path, MountTable, mustExist: true))
+        using var location = OverlayLocator.Locate(path, MountTable, mustExist: true);
+        try
         {
-            using var engine = CopyUpEngine.Open(location, MetadataOnly, this);
-            bool isDir = location.Stat?.IsDirectory ?? false;
-            string action = Recurse && isDir
-                ? $"Copy up the directory and everything below it into the upper layer '{engine.UpperPath}'"
-                : $"Copy up into the upper layer '{engine.UpperPath}'{(MetadataOnly ? " (metadata only)" : "")}";
-            if (!ShouldProcess(location.MergedPath, action))
+            CopyUp(location);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A layer failed to read: the next path opens this overlay's layers again.
+            _layers.Forget(location.Mount);
+            throw;
+        }
+    }
+
+    private void CopyUp(OverlayLocation location)
+    {
+        var engine = CopyUpEngine.Open(location, MetadataOnly, this, _layers);
+        bool isDir = location.Stat?.IsDirectory ?? false;
+        string action = Recurse && isDir
+            ? $"Copy up the directory and everything below it into the upper layer '{engine.UpperPath}'"
+            : $"Copy up into the upper layer '{engine.UpperPath}'{(MetadataOnly ? " (metadata only)" : "")}";
+        if (!ShouldProcess(location.MergedPath, action))
+        {
+            return;
+        }
+        var progress = new ProgressRecord(1, "Invoke-OverlayCopyUp", $"Copying up '{location.MergedPath}'");
+        bool reported = false;
+        void Report(CopyUpProgress p)
+        {
+            reported = true;
+            progress.StatusDescription = $"{p.Items:N0} items, {p.Bytes:N0} bytes copied up";
+            progress.CurrentOperation = p.Current;
+            WriteProgress(progress);
+        }
+        try
+        {
+            foreach (var outcome in engine.Run(Recurse, Report, _cancel.Token))
             {
-                return;
+                if (outcome.Error is not null)
+                {
+                    WriteOverlayError(outcome.Error);
+                }
+                if (outcome.Result is not null && PassThru)
+                {
+                    WriteObject(outcome.Result);
+                }
             }
-            var progress = new ProgressRecord(1, "Invoke-OverlayCopyUp", $"Copying up '{location.MergedPath}'");
-            bool reported = false;
-            void Report(CopyUpProgress p)
+        }
+        finally
+        {
+            if (reported)
             {
-                reported = true;
-                progress.StatusDescription = $"{p.Items:N0} items, {p.Bytes:N0} bytes copied up";
-                progress.CurrentOperation = p.Current;
+                progress.RecordType = ProgressRecordType.Completed;
                 WriteProgress(progress);
-            }
-            try
-            {
-                foreach (var outcome in engine.Run(Recurse, Report, _cancel.Token))
-                {
-                    if (outcome.Error is not null)
-                    {
-                        WriteOverlayError(outcome.Error);
-                    }
-                    if (outcome.Result is not null && PassThru)
-                    {
-                        WriteObject(outcome.Result);
-                    }
-                }
-            }
-            finally
-            {
-                if (reported)
-                {
-                    progress.RecordType = ProgressRecordType.Completed;
-                    WriteProgress(progress);
-                }
             }
         }
     }
@@ -130,5 +145,16 @@ public sealed class InvokeOverlayCopyUpCommand : OverlayCmdlet
     protected override void StopProcessing() => _cancel.Cancel();
 
     /// <inheritdoc/>
-    protected override void EndProcessing() => _cancel.Dispose();
+    protected override void EndProcessing() => _layers.Dispose();
+
+    /// <summary>
+    /// Closes the layers when the command ends in any way (PowerShell disposes a command after
+    /// a stop or a terminating error too; StopProcessing runs on another thread while a copy-up
+    /// may be using them, so it only cancels).
+    /// </summary>
+    public void Dispose()
+    {
+        _layers.Dispose();
+        _cancel.Dispose();
+    }
 }

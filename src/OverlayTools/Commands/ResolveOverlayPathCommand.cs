@@ -13,11 +13,13 @@ namespace OverlayTools;
 /// </summary>
 [Cmdlet(VerbsDiagnostic.Resolve, "OverlayPath", DefaultParameterSetName = PathSet, HelpUri = HelpBase + "Resolve-OverlayPath.md")]
 [OutputType(typeof(OverlayPathInfo))]
-public sealed class ResolveOverlayPathCommand : OverlayCmdlet
+public sealed class ResolveOverlayPathCommand : OverlayCmdlet, IDisposable
 {
     private const string PathSet = "Path";
     private const string LiteralPathSet = "LiteralPath";
 
+    // Each overlay's layers, opened once for all the paths of the pipeline.
+    private readonly LayerSetCache _layers = new();
 
     /// <summary>Paths in a merged view (wildcards match existing entries; a path without wildcards may name a deleted entry).</summary>
     [Parameter(ParameterSetName = PathSet, Mandatory = true, Position = 0, ValueFromPipeline = true)]
@@ -55,6 +57,16 @@ public sealed class ResolveOverlayPathCommand : OverlayCmdlet
         }
     }
 
+    /// <inheritdoc/>
+    protected override void EndProcessing() => _layers.Dispose();
+
+    /// <summary>
+    /// Closes the layers when the command ends in any way (PowerShell disposes a command after
+    /// a stop or a terminating error too; StopProcessing runs on another thread while a lookup
+    /// may be using them, so it does not close them).
+    /// </summary>
+    public void Dispose() => _layers.Dispose();
+
     private IEnumerable<string> ExpandPaths()
         => ParameterSetName == LiteralPathSet
             ? ExpandPaths(LiteralPath, literal: true, nameof(LiteralPath))
@@ -66,14 +78,24 @@ public sealed class ResolveOverlayPathCommand : OverlayCmdlet
     {
         using var location = OverlayLocator.Locate(path, MountTable, mustExist: false);
         var mount = location.Mount;
-        using var layers = LayerSet.OpenMounted(mount, path);
+        var layers = _layers.Get(mount, path);
         if (!OverlayLocator.UsesUserXattr(mount) && !_warnedXattrs && !Interop.FileSystem.HasCapSysAdmin)
         {
             _warnedXattrs = true;
             WriteWarning(Interop.FileSystem.TrustedXattrsUnreadable);
         }
         bool exists = location.Stat is not null;
-        var infos = PathResolver.Resolve(layers, location.MergedPath, location.RelativePath, mount.Target, All || !exists);
+        List<OverlayPathInfo> infos;
+        try
+        {
+            infos = PathResolver.Resolve(layers, location.MergedPath, location.RelativePath, mount.Target, All || !exists);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A layer failed to read: the next path opens this overlay's layers again.
+            _layers.Forget(mount);
+            throw;
+        }
         var supplier = infos.FirstOrDefault(i => i.State == OverlayPathInfo.Supplies);
         if (exists && supplier is null)
         {
