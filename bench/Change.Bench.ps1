@@ -12,6 +12,10 @@
         100,000 new files, on a private dockerd started here (tests/TestEngines.psm1), against
         `docker diff` of the same container and `du -sb` of its upper. Goal: at least 5x faster
         than docker diff, within 3x of du.
+      - Resolve-OverlayPath and Invoke-OverlayCopyUp of 2,000 paths piped in (an overlay of 100
+        lower layers): Resolve-OverlayPath against Get-Item of the same paths (a pipeline that
+        lstats each) and a plain stat loop over them, Invoke-OverlayCopyUp against one shell copying the same files up in a loop
+        (`: 1<> file` each), on a fresh upper. Shows what a path costs once the layers are open.
       - Invoke-OverlayCopyUp of a 1 GiB file against the kernel's own copy-up triggered from
         the shell (`: 1<> file`, an open for writing without truncation), each on a fresh upper.
     Needs root. Run it with: dotnet pwsh ./build.ps1 -Task Bench
@@ -22,7 +26,9 @@ param(
     [int] $Rounds = 5,
     [int] $CopyRounds = 5,
     [int] $CopyMiB = 1024,
-    [int] $DockerRounds = 5
+    [int] $DockerRounds = 5,
+    [int] $PipedFiles = 2000,
+    [int] $PipedLayers = 100
 )
 $ErrorActionPreference = 'Stop'
 Import-Module $ModulePath -Force
@@ -116,6 +122,59 @@ try {
         Stop-TestDocker $docker
         $docker = $null
     }
+
+    # Paths piped one by one: the layers are opened once per command, then each path is a lookup.
+    $pipedLowers = foreach ($l in 1..$PipedLayers) {
+        $d = "$work/pl$l"
+        $null = New-Item -ItemType Directory -Path "$d/etc"
+        [IO.File]::WriteAllText("$d/etc/layer$l", "$l")
+        $d
+    }
+    $filesPerDir = [math]::Ceiling($PipedFiles / 20)
+    foreach ($i in 0..19) {
+        $null = [IO.Directory]::CreateDirectory("$($pipedLowers[-1])/srv/d$i")
+        foreach ($j in 1..$filesPerDir) { [IO.File]::WriteAllText("$($pipedLowers[-1])/srv/d$i/f$j", 'x') }
+    }
+    $pathsOf = { param($m) @(foreach ($i in 0..19) { foreach ($j in 1..$filesPerDir) { "$m/srv/d$i/f$j" } }) | Select-Object -First $PipedFiles }
+    $pu = "$work/pu"; $pm = "$work/pm"
+    $null = New-Item -ItemType Directory -Path $pu, $pm
+    Mount-Overlay -Lower $pipedLowers -Upper $pu -Target $pm
+    $paths = & $pathsOf $pm
+    $statLoop = { foreach ($p in $paths) { $null = [IO.File]::GetAttributes($p) } }
+    foreach ($i in 1..2) { $null = $paths | Resolve-OverlayPath; $null = $paths | Get-Item; & $statLoop }
+    $resolve = @(); $getItem = @(); $stat = @()
+    foreach ($r in 1..$Rounds) {
+        $resolve += Time { $null = $paths | Resolve-OverlayPath }
+        $getItem += Time { $null = $paths | Get-Item }
+        $stat += Time $statLoop
+    }
+    Dismount-Overlay -Target $pm
+    $ourCopy = @(); $shellCopy = @()
+    foreach ($r in 1..$Rounds) {
+        foreach ($who in 'ours', 'shell') {
+            $u = "$work/pcu-$who-$r"; $m = "$work/pcm-$who-$r"
+            $null = New-Item -ItemType Directory -Path $u, $m
+            Mount-Overlay -Lower $pipedLowers -Upper $u -Target $m
+            try {
+                $ps = & $pathsOf $m
+                if ($who -eq 'ours') { $ourCopy += Time { $ps | Invoke-OverlayCopyUp } }
+                else {
+                    $ps | Set-Content -LiteralPath "$work/paths-$r"
+                    $shellCopy += Time { & sh -c 'while IFS= read -r f; do : 1<> "$f" || exit 1; done < "$1"' sh "$work/paths-$r"; if ($LASTEXITCODE -ne 0) { throw 'the shell copy-up failed.' } }
+                }
+                if (@(Get-ChildItem -LiteralPath "$u/srv" -Recurse -File).Count -ne $ps.Count) { throw "The $who copy-up did not copy every file." }
+            }
+            finally {
+                Dismount-Overlay -Target $m
+                Remove-Item -LiteralPath $u, "$u.work", $m -Recurse -Force
+            }
+        }
+    }
+    ''
+    "$($paths.Count) paths piped in, on an overlay of $PipedLayers lower layers (median of $Rounds)"
+    Row 'paths | Resolve-OverlayPath' (Median $resolve) 'paths | Get-Item' (Median $getItem)
+    Row 'paths | Resolve-OverlayPath' (Median $resolve) 'stat loop ([IO.File]::GetAttributes)' (Median $stat)
+    Row 'paths | Invoke-OverlayCopyUp' (Median $ourCopy) 'sh: : 1<> file, in a loop' (Median $shellCopy)
 
     # Copy-up of one large file: ours against the kernel's copy-up triggered by the shell.
     $big = "$work/biglower"
