@@ -227,6 +227,22 @@ Describe 'Invoke-OverlayCopyUp' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
             Get-Content -LiteralPath "$Upper/top.txt" | Should -Be 'top'
         }
 
+        It 'opens the copy''s directory in the upper layer once, for the lookup and the check after the copy' {
+            Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged
+            Invoke-OverlayCopyUp "$Merged/etc"
+            # inotify counts the opens of the upper's etc: the lookup opens it, the check reuses it.
+            $watch = New-DirectoryOpenWatch ([string[]] @("$Upper/etc"))
+            try {
+                (Invoke-OverlayCopyUp "$Merged/etc/app.conf" -PassThru).Status | Should -Be 'CopiedUp'
+                $watch.Opens("$Upper/etc") | Should -Be 1
+            }
+            finally { $watch.Dispose() }
+            # Parents the kernel copies up during the copy are reached from the upper's root.
+            $r = Invoke-OverlayCopyUp "$Merged/etc/deep/nested/file.txt" -PassThru
+            $r.Status | Should -Be 'CopiedUp'
+            $r.UpperPath | Should -Be "$Upper/etc/deep/nested/file.txt"
+        }
+
         It 'copies nothing with -WhatIf' {
             Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged
             Invoke-OverlayCopyUp "$Merged/etc" -Recurse -WhatIf

@@ -341,8 +341,20 @@ internal sealed class CopyUpEngine
             }
             after = Posix.StatFd(item, merged);
         }
-        var upperStat = PathResolver.StatBeneath(_layers.Upper, relative.TrimStart('/'));
-        bool upperMeta = upperStat is { IsRegular: true } && _layers.GetXattr(_layers.Upper!, relative.TrimStart('/'), _layers.Xattrs.Metacopy) is not null;
+        // The upper's copy: its lstat and its metacopy mark, read in one directory.
+        EntryStat? upperStat = null;
+        bool upperMeta = false;
+        if (UpperEntry(parentFrame, nameZ, relative, out var upperEntry))
+        {
+            using (upperEntry)
+            {
+                if (upperEntry.TryStat(out var ust))
+                {
+                    upperStat = ust;
+                    upperMeta = ust.IsRegular && upperEntry.GetXattr(_layers.Xattrs.Metacopy) is not null;
+                }
+            }
+        }
         string status = upperStat is null ? "" : st.IsRegular && upperMeta ? CopyUpResult.MetadataOnly : CopyUpResult.CopiedUp;
         var problems = new List<string>();
         if (upperStat is null)
@@ -412,6 +424,24 @@ internal sealed class CopyUpEngine
             Duration = clock.Elapsed,
         };
         return With(new CopyUpOutcome { Result = result, Error = error });
+    }
+
+    /// <summary>
+    /// An item's entry in the upper layer: in the upper directory of its parent's frame when the
+    /// lookup opened one (the kernel copies into that directory), otherwise reached from the
+    /// upper's root once (the kernel made the parents in the upper during this copy-up).
+    /// </summary>
+    private bool UpperEntry(DirFrame parentFrame, byte[] nameZ, string relative, out LayerEntry entry)
+    {
+        string rel = relative.TrimStart('/');
+        int slash = rel.LastIndexOf('/');
+        string parentRel = slash < 0 ? "" : rel[..slash];
+        if (parentFrame.Dirs.Count > 0 && parentFrame.Dirs[0] is { } top && top.Layer == _layers.Upper && top.PathInLayer == parentRel)
+        {
+            entry = LayerEntry.In(top.Fd, nameZ);
+            return true;
+        }
+        return LayerEntry.TryOpen(_layers.Upper!, rel, out entry);
     }
 
     private static void Compare(in EntryStat before, in EntryStat after, List<string> problems)

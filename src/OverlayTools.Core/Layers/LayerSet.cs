@@ -45,6 +45,73 @@ internal sealed class Layer : IDisposable
     public void Dispose() => Root.Dispose();
 }
 
+/// <summary>
+/// An entry of a layer reached from the layer's root by its layer-relative path, for calls on the
+/// entry relative to its directory: the parent opened beneath the root one component at a time
+/// (Posix.TryOpenBeneath: no symbolic link followed, no "." or ".."), or the root itself for a
+/// top-level entry, and the entry's own name, never followed. The one place the Core goes from a
+/// layer-relative path to an entry; where the parent is already open, use it instead.
+/// </summary>
+internal readonly struct LayerEntry : IDisposable
+{
+    private readonly Fd? _opened;
+
+    private LayerEntry(Fd dir, Fd? opened, byte[] nameZ)
+    {
+        Dir = dir;
+        _opened = opened;
+        NameZ = nameZ;
+    }
+
+    /// <summary>An entry of a directory already open (which stays the caller's).</summary>
+    internal static LayerEntry In(Fd dir, byte[] nameZ) => new(dir, null, nameZ);
+
+    /// <summary>The entry's directory: the layer's root or a directory opened beneath it (O_RDONLY).</summary>
+    internal Fd Dir { get; }
+
+    /// <summary>The entry's name, NUL-terminated ("." for the layer's root itself).</summary>
+    internal byte[] NameZ { get; }
+
+    /// <summary>
+    /// Opens the directory of <paramref name="pathInLayer"/> ("" is the layer's root); false when a
+    /// parent is missing, not a directory or a symbolic link, or a component is "." or "..".
+    /// </summary>
+    internal static bool TryOpen(Layer layer, string pathInLayer, out LayerEntry entry)
+    {
+        entry = default;
+        var parts = pathInLayer.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        if (parts.Length == 0)
+        {
+            entry = new LayerEntry(layer.Root, null, Native.Utf8Z("."));
+            return true;
+        }
+        string leaf = parts[^1];
+        if (leaf is "." or "..")
+        {
+            return false;
+        }
+        Fd? dir = null;
+        if (parts.Length > 1)
+        {
+            dir = Posix.TryOpenBeneath(layer.Root.Value, string.Join('/', parts, 0, parts.Length - 1), Native.O_RDONLY | Native.O_DIRECTORY, out _);
+            if (dir is null)
+            {
+                return false;
+            }
+        }
+        entry = new LayerEntry(dir ?? layer.Root, dir, Native.Utf8Z(leaf));
+        return true;
+    }
+
+    /// <summary>lstat of the entry; false when it is not there.</summary>
+    internal bool TryStat(out EntryStat st) => Posix.TryStatAt(Dir.Value, NameZ, out st, out _);
+
+    /// <summary>An xattr of the entry itself (a link is not followed); null when not set.</summary>
+    internal byte[]? GetXattr(string name) => Posix.GetXattrAt(Dir.Value, NameZ, name);
+
+    public void Dispose() => _opened?.Dispose();
+}
+
 /// <summary>The names of the overlay xattrs under one prefix ("trusted.overlay." or, with userxattr, "user.overlay.").</summary>
 internal sealed class OverlayXattrs
 {
