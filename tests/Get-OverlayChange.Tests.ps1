@@ -400,6 +400,19 @@ Describe 'Get-OverlayChange' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
             ConvertTo-DiffLines (Get-OverlayChange $Merged) | Should -Be @('C /var', 'C /var/cache', 'C /var/cache/a', 'A /var/cache/new', 'D /var/cache/sub')
         }
 
+        It 'lists a file whose only change is its file capabilities, as docker diff does' {
+            # security.capability, version 2: CAP_NET_RAW, then CAP_NET_BIND_SERVICE (permitted).
+            $raw = [byte[]] (1, 0, 0, 2, 0, 32, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+            $bind = [byte[]] (1, 0, 0, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+            Set-TestXattr "$Lower/usr/bin/tool" 'security.capability' $raw
+            Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged
+            Invoke-OverlayCopyUp "$Merged/usr/bin/tool" -WarningAction SilentlyContinue
+            Get-TestXattr "$Upper/usr/bin/tool" 'security.capability' -Raw | Should -Be $raw
+            Get-OverlayChange $Merged | Should -BeNullOrEmpty -Because 'the copy has the same capabilities'
+            Set-TestXattr "$Merged/usr/bin/tool" 'security.capability' $bind
+            ConvertTo-DiffLines (Get-OverlayChange $Merged) | Should -Be @('C /usr', 'C /usr/bin', 'C /usr/bin/tool')
+        }
+
         It 'lists an item that was only copied up under Podman, but not under Docker' {
             Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged
             Invoke-OverlayCopyUp "$Merged/etc/passwd", "$Merged/var/cache" -Recurse

@@ -635,7 +635,7 @@ public static class ChangeWalker
                 return false;
             }
             var now = Posix.GetXattrAt(upperDir.Value, e.NameZ, "security.capability");
-            var then = _layers.GetXattr(below.Layer, below.PathInLayer, "security.capability");
+            var then = _layers.GetXattr(below, "security.capability");
             return now is null ? then is not null : then is null || !now.AsSpan().SequenceEqual(then);
         }
 

@@ -358,6 +358,7 @@ internal sealed class LayerSet : IDisposable
             {
                 Layer layer;
                 string pathInLayer;
+                FrameDir? frameDir = null;
                 Fd? temp = null;
                 int dirFd;
                 byte[] entryZ;
@@ -369,6 +370,7 @@ internal sealed class LayerSet : IDisposable
                         break;
                     }
                     var pd = parent.Dirs[next++];
+                    frameDir = pd;
                     layer = pd.Layer;
                     dirFd = pd.Fd.Value;
                     entryZ = lookNameZ;
@@ -423,6 +425,8 @@ internal sealed class LayerSet : IDisposable
                         result.Exists = true;
                         result.Layer = layer;
                         result.PathInLayer = pathInLayer;
+                        result.FoundIn = frameDir;
+                        result.EntryZ = entryZ;
                         result.Stat = st;
                         if (!st.IsDirectory)
                         {
@@ -540,41 +544,57 @@ internal sealed class LayerSet : IDisposable
         {
             return null;
         }
-        IEnumerable<(Layer Layer, string Path)> candidates;
+        // Below a relative redirect (or none) the data is at one name in the frame's directories,
+        // which are open; an absolute redirect is looked for from each layer's root.
+        IEnumerable<(Layer Layer, string Path, FrameDir? Dir, string Name)> candidates;
         if (meta.MetacopyRedirect is { } r && r.StartsWith('/'))
         {
-            candidates = LowersAfter(meta.Layer, includeData: true).Select(l => (l, r.TrimStart('/')));
+            candidates = LowersAfter(meta.Layer, includeData: true).Select(l => (l, r.TrimStart('/'), (FrameDir?)null, ""));
         }
         else
         {
             var (frame, start) = meta.DataSearch;
-            candidates = frame is null ? [] : frame.Dirs.Skip(start).Select(d => (d.Layer, JoinPath(d.PathInLayer, meta.MetacopyRedirect ?? name)));
+            string dataName = meta.MetacopyRedirect ?? name;
+            candidates = frame is null ? [] : frame.Dirs.Skip(start).Select(d => (d.Layer, JoinPath(d.PathInLayer, dataName), (FrameDir?)d, dataName));
         }
-        foreach (var (layer, path) in candidates)
+        foreach (var (layer, path, dir, dataName) in candidates)
         {
-            int slash = path.LastIndexOf('/');
-            using var dir = slash < 0 ? null : Posix.TryOpenBeneath(layer.Root.Value, path[..slash], Native.O_RDONLY | Native.O_DIRECTORY, out _);
-            if (slash >= 0 && dir is null)
+            LayerEntry entry;
+            if (dir is not null)
+            {
+                entry = LayerEntry.In(dir.Fd, Native.Utf8Z(dataName));
+            }
+            else if (path.Length == 0 || !LayerEntry.TryOpen(layer, path, out entry))
             {
                 continue;
             }
-            int dirFd = dir?.Value ?? layer.Root.Value;
-            var nameZ = Native.Utf8Z(slash < 0 ? path : path[(slash + 1)..]);
-            if (!Posix.TryStatAt(dirFd, nameZ, out var st, out _))
+            using (entry)
             {
-                continue;
-            }
-            if (!st.IsRegular)
-            {
-                return null;
-            }
-            if (!Posix.HasXattrAt(dirFd, nameZ, Xattrs.MetacopyZ))
-            {
-                return (layer, path);
+                if (!entry.TryStat(out var st))
+                {
+                    continue;
+                }
+                if (!st.IsRegular)
+                {
+                    return null;
+                }
+                if (!Posix.HasXattrAt(entry.Dir.Value, entry.NameZ, Xattrs.MetacopyZ))
+                {
+                    return (layer, path);
+                }
             }
         }
         return null;
     }
+
+    /// <summary>
+    /// An xattr of the entry a lookup found (not following it): read in the directory the lookup
+    /// found it in, which is still open, or (found through an absolute redirect) from the layer's root.
+    /// </summary>
+    internal byte[]? GetXattr(LookupResult found, string name)
+        => found.FoundIn is { } dir && found.EntryZ is { } entryZ
+            ? Posix.GetXattrAt(dir.Fd.Value, entryZ, name)
+            : found.Layer is null ? null : GetXattr(found.Layer, found.PathInLayer, name);
 
     /// <summary>An xattr of an entry of a layer (not following the entry itself); null when not set.</summary>
     internal byte[]? GetXattr(Layer layer, string pathInLayer, string name)
@@ -746,6 +766,10 @@ internal sealed class LookupResult : IDisposable
     internal bool Exists { get; set; }
     internal Layer? Layer { get; set; }
     internal string PathInLayer { get; set; } = "";
+    /// <summary>The directory of the frame the entry was found in (open while the frame is); null when found through an absolute redirect.</summary>
+    internal FrameDir? FoundIn { get; set; }
+    /// <summary>The entry's name in that directory, NUL-terminated (a relative redirect may make it differ from the name looked up).</summary>
+    internal byte[]? EntryZ { get; set; }
     internal EntryStat Stat { get; set; }
     internal bool Metacopy { get; set; }
     internal string? MetacopyRedirect { get; set; }
