@@ -351,10 +351,13 @@ Describe 'Get-OverlayChange' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
             # A stop from another thread, as Ctrl+C does, while the first change is downstream.
             $watch = New-DirectoryOpenWatch $dirs
             $gate = [OverlayToolsChangeTests.StopGate]::new()
-            $ps = [powershell]::Create()
+            # The modules come with the session, so the invocation is one pipeline: a batch of
+            # statements goes on in a pool thread after Stop, which crashed pwsh once the runspace closed.
+            $iss = [Management.Automation.Runspaces.InitialSessionState]::CreateDefault2()
+            $iss.ImportPSModule([string[]] @($ModulePath))
+            $iss.Commands.Add([Management.Automation.Runspaces.SessionStateCmdletEntry]::new('Wait-TestStop', [OverlayToolsChangeTests.WaitTestStopCommand], $null))
+            $ps = [powershell]::Create($iss)
             try {
-                $null = $ps.AddCommand('Import-Module').AddParameter('Name', $ModulePath).AddStatement()
-                $null = $ps.AddCommand('Import-Module').AddParameter('Assembly', [OverlayToolsChangeTests.StopGate].Assembly).AddStatement()
                 $null = $ps.AddCommand('Get-OverlayChange').AddParameters($walk).AddCommand('Wait-TestStop').AddParameter('Gate', $gate)
                 $null = $ps.BeginInvoke()
                 $gate.FirstSeen.Wait([TimeSpan]::FromSeconds(60)) | Should -BeTrue -Because 'the first change reaches the next command'
