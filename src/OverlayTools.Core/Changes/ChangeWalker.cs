@@ -192,10 +192,8 @@ public static class ChangeWalker
             try
             {
                 var image = _layers.RootFrame(includeUpper: false);
-                var upperRoot = _layers.Upper!.Root;
-                var rootX = LayerSet.IsX(Posix.GetXattr(upperRoot, _layers.Xattrs.Opaque));
                 _log.Verbose($"Comparing upper layer '{UpperPath}' with {_layers.Lowers.Count} lower layer(s) ({_request.Style} semantics).");
-                Push(new Node("", upperRoot, ownsUpper: false, rootX, image, image, emitted: true, pending: null)
+                Push(new Node("", _layers.RootDir(_layers.Upper!), image, image, emitted: true, pending: null)
                 {
                     // containers/storage looks at each lower layer's root.
                     PodmanBelow = _request.Style == ChangeStyle.Podman ? Enumerable.Repeat(BelowState.Directory, _layers.Lowers.Count).ToArray() : null,
@@ -276,7 +274,7 @@ public static class ChangeWalker
         /// <summary>The names to look at in a directory, sorted: the upper's, plus the lowers' where the two views can differ.</summary>
         private List<Item> ListItems(Node node)
         {
-            List<DirEntry> upper = node.Upper is null ? [] : Posix.ReadDirectory(node.Upper, UpperPath + node.Path, _buffer);
+            List<DirEntry> upper = node.Upper is null ? [] : node.Upper.Entries(_buffer);
             node.Fast = node.Upper is not null && node.ML.SameAs(node.IL);
             var items = new List<Item>(upper.Count);
             if (node.Fast)
@@ -341,7 +339,8 @@ public static class ChangeWalker
             string path = ChangeRules.ChildPath(node.Path, item.Name);
             if (item.Upper is { } u)
             {
-                if (!Posix.TryStatAt(node.Upper!.Value, u.NameZ, out var st, out int errno))
+                var upperDir = node.Upper!.Fd;
+                if (!Posix.TryStatAt(upperDir.Value, u.NameZ, out var st, out int errno))
                 {
                     if (errno is Errno.ENOENT)
                     {
@@ -349,7 +348,7 @@ public static class ChangeWalker
                     }
                     throw new ErrnoException("statx", errno, UpperPath + path);
                 }
-                if (_layers.IsWhiteout(node.Upper.Value, u.NameZ, st, node.UpperXWhiteouts))
+                if (_layers.IsWhiteout(upperDir.Value, u.NameZ, st, node.Upper.HasXWhiteouts))
                 {
                     using var gone = LookupImage(node, item, openDirs: false);
                     var kind = _request.Style == ChangeStyle.Podman
@@ -367,12 +366,12 @@ public static class ChangeWalker
                     return;
                 }
                 using var below = LookupImage(node, item, openDirs: false);
-                if (below is not null && !ChangeRules.ListsChangedEntry(_request.Style, below.Stat, st, CapabilityDiffers(node.Upper, u, below, st)))
+                if (below is not null && !ChangeRules.ListsChangedEntry(_request.Style, below.Stat, st, CapabilityDiffers(upperDir, u, below, st)))
                 {
                     return; // only copied up: the merged view shows what the lowers have
                 }
                 bool inImage = _request.Style == ChangeStyle.Podman ? PodmanFind(node, path, out _, null) : below is not null;
-                bool metacopy = _request.CheckMetacopy && st.IsRegular && st.Size > 0 && Posix.HasXattrAt(node.Upper.Value, u.NameZ, _layers.Xattrs.MetacopyZ);
+                bool metacopy = _request.CheckMetacopy && st.IsRegular && st.Size > 0 && Posix.HasXattrAt(upperDir.Value, u.NameZ, _layers.Xattrs.MetacopyZ);
                 Emit(new OverlayChange
                 {
                     Kind = ChangeRules.Classify(new NameFacts(InUpper: true, UpperIsWhiteout: false, item.InMerged, InImage: inImage, SameEntryBelow: false))!,
@@ -381,7 +380,7 @@ public static class ChangeWalker
                     Size = st.Size,
                     Layer = UpperPath,
                     MetadataOnly = metacopy,
-                    RenamedFrom = metacopy ? ChangeRules.RenamedFrom(node.Path, ReadRedirectAt(node.Upper, u)) : null,
+                    RenamedFrom = metacopy ? ChangeRules.RenamedFrom(node.Path, ReadRedirectAt(upperDir, u)) : null,
                     Container = _request.Container,
                 });
                 return;
@@ -442,7 +441,7 @@ public static class ChangeWalker
                             il = i.Frame;
                             i.Frame = null;
                         }
-                        Push(new Node(path, null, ownsUpper: false, upperXWhiteouts: false, ml, il, emitted: listed, pending: listed ? null : change));
+                        Push(new Node(path, null, ml, il, emitted: listed, pending: listed ? null : change));
                     }
                 }
                 finally
@@ -467,23 +466,18 @@ public static class ChangeWalker
 
         private void UpperDirectory(Node node, Item item, DirEntry u, in EntryStat st, string path)
         {
-            var dir = Posix.TryOpenDirAt(node.Upper!.Value, u.NameZ, out int errno);
+            var dir = _layers.OpenDir(_layers.Upper!, node.Upper!.Fd.Value, u.NameZ, path[1..]);
             if (dir is null)
             {
-                if (errno is Errno.ENOENT or Errno.ENOTDIR)
-                {
-                    return;
-                }
-                throw new ErrnoException("open", errno, UpperPath + path);
+                return; // replaced meanwhile
             }
             LookupResult? below = null;
             DirFrame? ml = null;
             DirFrame? il = null;
             try
             {
-                var opaqueValue = Posix.GetXattr(dir, _layers.Xattrs.Opaque);
-                bool opaque = LayerSet.IsY(opaqueValue);
-                string? redirect = LayerSet.DecodeRedirect(Posix.GetXattr(dir, _layers.Xattrs.Redirect));
+                bool opaque = dir.Opaque;
+                string? redirect = dir.Redirect;
 
                 below = LookupImage(node, item, openDirs: true);
                 il = below is not null && below.Stat.IsDirectory && below.Frame is not null ? below.Frame : DirFrame.Empty;
@@ -538,8 +532,7 @@ public static class ChangeWalker
                 {
                     Emit(change);
                 }
-                var xw = LayerSet.IsX(opaqueValue);
-                var child = new Node(path, dir, ownsUpper: true, xw, ml, il, emitted: listed, pending: listed ? null : change) { PodmanBelow = podmanBelow };
+                var child = new Node(path, dir, ml, il, emitted: listed, pending: listed ? null : change) { PodmanBelow = podmanBelow };
                 dir = null;
                 ml = null;
                 il = null;
@@ -698,14 +691,10 @@ public static class ChangeWalker
 
     private sealed class Node : IDisposable
     {
-        private readonly bool _ownsUpper;
-
-        internal Node(string path, Fd? upper, bool ownsUpper, bool upperXWhiteouts, DirFrame ml, DirFrame il, bool emitted, OverlayChange? pending)
+        internal Node(string path, FrameDir? upper, DirFrame ml, DirFrame il, bool emitted, OverlayChange? pending)
         {
             Path = path;
             Upper = upper;
-            _ownsUpper = ownsUpper;
-            UpperXWhiteouts = upperXWhiteouts;
             ML = ml;
             IL = il;
             Emitted = emitted;
@@ -713,8 +702,8 @@ public static class ChangeWalker
         }
 
         internal string Path { get; }
-        internal Fd? Upper { get; }
-        internal bool UpperXWhiteouts { get; }
+        /// <summary>The upper layer's directory here (null where only the lowers have it).</summary>
+        internal FrameDir? Upper { get; }
         /// <summary>The lower directories the merged view shows here (differs from IL under renamed or opaque directories).</summary>
         internal DirFrame ML { get; }
         /// <summary>The lower directories as the image alone shows this path.</summary>
@@ -730,10 +719,7 @@ public static class ChangeWalker
 
         public void Dispose()
         {
-            if (_ownsUpper)
-            {
-                Upper?.Dispose();
-            }
+            Upper?.Dispose();
             if (!ReferenceEquals(ML, IL))
             {
                 ML.Dispose();

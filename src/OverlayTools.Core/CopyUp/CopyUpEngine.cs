@@ -494,7 +494,7 @@ internal sealed class CopyUpEngine
             case Errno.ENOSPC:
             case Errno.EDQUOT:
             case Errno.EFBIG:
-                bool left = PathResolver.StatBeneath(_layers.Upper!, relative.TrimStart('/')) is not null;
+                bool left = LayerSet.Stat(_layers.Upper!, relative.TrimStart('/')) is not null;
                 return new OverlayException(ErrorIds.CopyUpNoSpace, OverlayErrorCategory.LimitsExceeded,
                     $"The upper layer's file system ran out of space copying up '{merged}' ({Errno.Name(errno)}). " +
                     (left ? $"'{upperPath}' exists in the upper layer." : "The kernel removed its partial copy; nothing of it is in the upper layer."), merged,

@@ -266,7 +266,8 @@ internal sealed class LayerSet : IDisposable
         return new DirFrame(dirs);
     }
 
-    private FrameDir RootDir(Layer layer)
+    /// <summary>A layer's root directory as a frame directory (its descriptor stays the layer's).</summary>
+    internal FrameDir RootDir(Layer layer)
     {
         var opaque = Posix.GetXattr(layer.Root, Xattrs.Opaque);
         return new FrameDir(layer, layer.Root, ownsFd: false, "", IsX(opaque), opaque: false, redirect: null);
@@ -359,7 +360,7 @@ internal sealed class LayerSet : IDisposable
                 Layer layer;
                 string pathInLayer;
                 FrameDir? frameDir = null;
-                Fd? temp = null;
+                LayerEntry? redirected = null;
                 int dirFd;
                 byte[] entryZ;
                 bool xwhiteouts;
@@ -386,17 +387,16 @@ internal sealed class LayerSet : IDisposable
                     }
                     layer = redirectLayers.Current;
                     pathInLayer = absRedirect.TrimStart('/');
-                    int slash = pathInLayer.LastIndexOf('/');
-                    string parentPath = slash < 0 ? "" : pathInLayer[..slash];
-                    temp = parentPath.Length == 0 ? null : Posix.TryOpenBeneath(layer.Root.Value, parentPath, Native.O_RDONLY | Native.O_DIRECTORY, out _);
-                    if (parentPath.Length != 0 && temp is null)
+                    // "/" names no entry (the root is no entry of a directory).
+                    if (pathInLayer.Length == 0 || !LayerEntry.TryOpen(layer, pathInLayer, out var entry))
                     {
                         lastLayer = layer;
                         continue;
                     }
-                    dirFd = temp?.Value ?? layer.Root.Value;
-                    entryZ = Native.Utf8Z(slash < 0 ? pathInLayer : pathInLayer[(slash + 1)..]);
-                    xwhiteouts = IsX(temp is null ? Posix.GetXattr(layer.Root, Xattrs.Opaque) : Posix.GetXattr(temp, Xattrs.Opaque));
+                    redirected = entry;
+                    dirFd = entry.Dir.Value;
+                    entryZ = entry.NameZ;
+                    xwhiteouts = IsX(Posix.GetXattr(entry.Dir, Xattrs.Opaque));
                 }
                 lastLayer = layer;
                 try
@@ -490,7 +490,7 @@ internal sealed class LayerSet : IDisposable
                 }
                 finally
                 {
-                    temp?.Dispose();
+                    redirected?.Dispose();
                 }
             }
 
@@ -599,13 +599,27 @@ internal sealed class LayerSet : IDisposable
     /// <summary>An xattr of an entry of a layer (not following the entry itself); null when not set.</summary>
     internal byte[]? GetXattr(Layer layer, string pathInLayer, string name)
     {
-        int slash = pathInLayer.LastIndexOf('/');
-        using var dir = slash < 0 ? null : Posix.TryOpenBeneath(layer.Root.Value, pathInLayer[..slash], Native.O_RDONLY | Native.O_DIRECTORY, out _);
-        if (slash >= 0 && dir is null)
+        if (!LayerEntry.TryOpen(layer, pathInLayer, out var entry))
         {
             return null;
         }
-        return Posix.GetXattrAt(dir?.Value ?? layer.Root.Value, Native.Utf8Z(slash < 0 ? pathInLayer : pathInLayer[(slash + 1)..]), name);
+        using (entry)
+        {
+            return entry.GetXattr(name);
+        }
+    }
+
+    /// <summary>lstat of an entry of a layer, never following a symbolic link; null when it is not there.</summary>
+    internal static EntryStat? Stat(Layer layer, string pathInLayer)
+    {
+        if (!LayerEntry.TryOpen(layer, pathInLayer, out var entry))
+        {
+            return null;
+        }
+        using (entry)
+        {
+            return entry.TryStat(out var st) ? st : null;
+        }
     }
 
     internal static string JoinPath(string dir, string name) => dir.Length == 0 ? name : dir + "/" + name;

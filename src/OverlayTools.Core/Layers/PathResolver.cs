@@ -80,13 +80,13 @@ internal static class PathResolver
                     }
                     if (all && r.Metacopy && layers.FindMetacopyData(r, parts[k]) is { } data)
                     {
-                        if (StatBeneath(data.Layer, data.PathInLayer) is { } dst)
+                        if (LayerSet.Stat(data.Layer, data.PathInLayer) is { } dst)
                         {
                             result.Add(Info(layers, data.Layer, data.PathInLayer, dst, OverlayPathInfo.Data, mergedPath, relative, target, null, false, false, null));
                         }
                     }
                 }
-                else if (all && r.WhiteoutLayer is not null && StatBeneath(r.WhiteoutLayer, r.WhiteoutPath!) is { } wst)
+                else if (all && r.WhiteoutLayer is not null && LayerSet.Stat(r.WhiteoutLayer, r.WhiteoutPath!) is { } wst)
                 {
                     result.Add(Info(layers, r.WhiteoutLayer, r.WhiteoutPath!, wst, OverlayPathInfo.Whiteout, mergedPath, relative, target, null, false, false, null));
                 }
@@ -102,7 +102,7 @@ internal static class PathResolver
                         continue;
                     }
                     string path = rest.Length == 0 ? drop.PathInLayer : drop.PathInLayer + "/" + rest;
-                    if (StatBeneath(drop.Layer, path) is not { } st)
+                    if (LayerSet.Stat(drop.Layer, path) is not { } st)
                     {
                         continue;
                     }
@@ -129,13 +129,6 @@ internal static class PathResolver
         => (layers.Upper is { } u && u.Position == info.Position ? u : null)
             ?? layers.Lowers.FirstOrDefault(l => l.Position == info.Position)
             ?? layers.Data.FirstOrDefault(l => l.Position == info.Position);
-
-    /// <summary>lstat of a path inside a layer, never following a symbolic link; null when it is not there.</summary>
-    internal static EntryStat? StatBeneath(Layer layer, string pathInLayer)
-    {
-        using var fd = Posix.TryOpenBeneath(layer.Root.Value, pathInLayer, Native.O_PATH, out _);
-        return fd is null ? null : Posix.StatFd(fd, layer.Join(pathInLayer));
-    }
 
     private static OverlayPathInfo Info(LayerSet layers, Layer layer, string pathInLayer, EntryStat st, string state, string mergedPath, string relative, string target,
         Layer? hiddenBy, bool opaque, bool metacopy, string? redirect)
