@@ -16,7 +16,7 @@ namespace OverlayTools;
 [Cmdlet(VerbsLifecycle.Invoke, "OverlayCopyUp", DefaultParameterSetName = PathSet, SupportsShouldProcess = true, HelpUri = HelpBase + "Invoke-OverlayCopyUp.md")]
 [Alias("Invoke-CopyUp")]
 [OutputType(typeof(CopyUpResult))]
-public sealed class InvokeOverlayCopyUpCommand : OverlayCmdlet, IDisposable
+public sealed class InvokeOverlayCopyUpCommand : OverlayCmdlet
 {
     private const string PathSet = "Path";
     private const string LiteralPathSet = "LiteralPath";
@@ -152,8 +152,9 @@ public sealed class InvokeOverlayCopyUpCommand : OverlayCmdlet, IDisposable
     /// a stop or a terminating error too; StopProcessing runs on another thread while a copy-up
     /// may be using them, so it only cancels).
     /// </summary>
-    public void Dispose()
+    protected override void Dispose(bool disposing)
     {
+        base.Dispose(disposing);
         _layers.Dispose();
         _cancel.Dispose();
     }

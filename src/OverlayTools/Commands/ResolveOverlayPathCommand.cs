@@ -13,7 +13,7 @@ namespace OverlayTools;
 /// </summary>
 [Cmdlet(VerbsDiagnostic.Resolve, "OverlayPath", DefaultParameterSetName = PathSet, HelpUri = HelpBase + "Resolve-OverlayPath.md")]
 [OutputType(typeof(OverlayPathInfo))]
-public sealed class ResolveOverlayPathCommand : OverlayCmdlet, IDisposable
+public sealed class ResolveOverlayPathCommand : OverlayCmdlet
 {
     private const string PathSet = "Path";
     private const string LiteralPathSet = "LiteralPath";
@@ -65,7 +65,11 @@ public sealed class ResolveOverlayPathCommand : OverlayCmdlet, IDisposable
     /// a stop or a terminating error too; StopProcessing runs on another thread while a lookup
     /// may be using them, so it does not close them).
     /// </summary>
-    public void Dispose() => _layers.Dispose();
+    protected override void Dispose(bool disposing)
+    {
+        base.Dispose(disposing);
+        _layers.Dispose();
+    }
 
     private IEnumerable<string> ExpandPaths()
         => ParameterSetName == LiteralPathSet
