@@ -9,7 +9,9 @@
       - a 500-layer mount (the kernel's maximum) with 120-character paths: ours against a C loop
         of fsopen + 500 lowerdir+ + move_mount; util-linux cannot mount it at all;
       - the start-up cost: pwsh -c exit against pwsh importing the module and running a first
-        Get-OverlayMount, and for scale against pwsh importing a module that is only a manifest.
+        Get-OverlayMount, and for scale against pwsh importing a module that is only a manifest;
+        then the same steps timed inside a fresh pwsh (no process-start noise), with the binary
+        module imported alone to show what its format and types files add.
     Needs root and a C compiler. Run it with: dotnet pwsh ./build.ps1 -Task Bench
 #>
 param(
@@ -102,6 +104,28 @@ try {
     "Start-up (median of $startRounds)"
     '{0,-46} {1,10:N0} ms   {2,-34} {3,10:N0} ms   added {4,6:N0} ms' -f 'pwsh + Import-Module + Get-OverlayMount', (Median $withModule), 'pwsh -c exit', (Median $bare), ((Median $withModule) - (Median $bare))
     '{0,-46} {1,10:N0} ms   {2,-34} {3,10:N0} ms   added {4,6:N0} ms' -f 'pwsh + Import-Module of an empty manifest', (Median $withEmpty), 'pwsh -c exit', (Median $bare), ((Median $withEmpty) - (Median $bare))
+
+    # The same costs timed inside pwsh: a Stopwatch around each step in a fresh process, free of
+    # the process start's noise (which on this VM moves a whole pwsh start by 50-100 ms). The
+    # binary module imported alone (no format and types files) shows what those two files add.
+    $dll = Join-Path (Split-Path $ModulePath) 'OverlayTools.dll'
+    $inv = [cultureinfo]::InvariantCulture
+    $clock = '$sw = [Diagnostics.Stopwatch]::StartNew(); {0}; $a = $sw.Elapsed.TotalMilliseconds; {1}; $b = $sw.Elapsed.TotalMilliseconds; ''{{0}} {{1}}'' -f $a.ToString([cultureinfo]::InvariantCulture), $b.ToString([cultureinfo]::InvariantCulture)'
+    $inEmpty = @(); $inDll = @(); $inModule = @(); $inFirst = @()
+    foreach ($r in 1..$startRounds) {
+        $t = (& $pwsh -NoProfile -NonInteractive -Command ($clock -f "Import-Module '$empty'", '$null = 0')) -split ' '
+        $inEmpty += [double]::Parse($t[0], $inv)
+        $t = (& $pwsh -NoProfile -NonInteractive -Command ($clock -f "Import-Module '$dll'", '$null = 0')) -split ' '
+        $inDll += [double]::Parse($t[0], $inv)
+        $t = (& $pwsh -NoProfile -NonInteractive -Command ($clock -f "Import-Module '$ModulePath'", '$null = Get-OverlayMount')) -split ' '
+        $inModule += [double]::Parse($t[0], $inv); $inFirst += [double]::Parse($t[1], $inv) - [double]::Parse($t[0], $inv)
+    }
+    ''
+    "Start-up timed inside pwsh (median of $startRounds fresh processes)"
+    '{0,-62} {1,6:N0} ms' -f 'Import-Module of an empty manifest', (Median $inEmpty)
+    '{0,-62} {1,6:N0} ms' -f 'Import-Module OverlayTools.dll alone (no format, types files)', (Median $inDll)
+    '{0,-62} {1,6:N0} ms' -f 'Import-Module OverlayTools (the manifest: dll, format, types)', (Median $inModule)
+    '{0,-62} {1,6:N0} ms' -f 'then a first Get-OverlayMount', (Median $inFirst)
 }
 finally {
     Get-OverlayMount -Target "$work/*" -ErrorAction SilentlyContinue | Dismount-Overlay -Force -ErrorAction SilentlyContinue
