@@ -958,14 +958,18 @@ public static class OverlayMounter
 
     /// <summary>
     /// Detaches a mount this attempt made and must not keep: opens its mount point without
-    /// following a symlink, checks that it is the root of exactly that mount, and unmounts
-    /// through the descriptor's magic link, so nothing else can be unmounted in its place.
+    /// following a symlink, checks that it is the root of exactly that mount (mount id and
+    /// device), and unmounts through the descriptor's magic link, so nothing else can be
+    /// unmounted in its place.
     /// </summary>
     private static void DetachAfterFailure(MountInfoEntry entry, IOperationLog log)
     {
         using var fd = FileSystem.TryOpen(entry.MountPoint, Native.O_PATH | Native.O_NOFOLLOW, out int errno);
         var st = fd is null ? (FileStatus?)null : FileSystem.Stat(fd, entry.MountPoint);
-        if (fd is null || st is null || !st.Value.IsMountRoot || st.Value.MountId != (ulong)entry.MountId)
+        // Mount id and the superblock's device both: the kernel reuses either one on its own
+        // once a mount is gone, so someone else's overlay made here meanwhile matches neither pair.
+        if (fd is null || st is null || !st.Value.IsMountRoot || st.Value.MountId != (ulong)entry.MountId
+            || st.Value.DevMajor != entry.Major || st.Value.DevMinor != entry.Minor)
         {
             log.Warning($"The overlay this attempt mounted at '{entry.MountPoint}' could not be detached safely ({(fd is null ? Errno.Name(errno) : "its mount point now names something else")}); dismount it with Dismount-Overlay.");
             return;
