@@ -131,6 +131,11 @@ Describe 'Get-OverlayChange -Container on a private dockerd' -Tag 'RequiresRoot'
     }
 
     Context 'with the daemon running' {
+        AfterAll {
+            # The overlay the table-view test mounts on the image's layers.
+            Clear-TestMounts "$Root/plain-view"
+        }
+
         It 'lists, for every container, the (Kind, Path) set of docker diff' {
             foreach ($n in $Names) {
                 $ours = Get-OverlayChange -Container $n -DataRoot $DataRoot -ErrorVariable err
@@ -194,6 +199,24 @@ Describe 'Get-OverlayChange -Container on a private dockerd' -Tag 'RequiresRoot'
             ConvertTo-DiffSet (Get-OverlayMount -Target $merged | Get-OverlayChange) | Should -Be (ConvertTo-DiffSet $byContainer)
         }
 
+        It 'names the running container in the changes of its live mount, as -Container does (-Target, and piped from Get-OverlayMount)' {
+            $merged = $Inspect['live'].GraphDriver.Data.MergedDir
+            $name = $Inspect['live'].Name.TrimStart('/')
+            $name | Should -Be 'live'
+            $byContainer = @(Get-OverlayChange -Container live -DataRoot $DataRoot)
+            $byContainer.Count | Should -BeGreaterThan 3
+            @($byContainer.Container | Sort-Object -Unique) | Should -Be @($name)
+            $mount = Get-OverlayMount -Target $merged
+            $mount.ContainerId | Should -Be $Inspect['live'].Id
+            $mount.Container | Should -Be $name
+            foreach ($byMount in @(Get-OverlayChange -Target $merged), @($mount | Get-OverlayChange), @(Get-OverlayMount -Target $merged | Get-OverlayChange)) {
+                ($byMount | ForEach-Object { "$($_.Container)|$($_.Kind)|$($_.Path)|$($_.Layer)" }) |
+                    Should -Be ($byContainer | ForEach-Object { "$($_.Container)|$($_.Kind)|$($_.Path)|$($_.Layer)" })
+            }
+            # Filtering by container finds them, whichever way they were listed.
+            @(Get-OverlayChange -Target $merged | Where-Object Container -EQ $name).Count | Should -Be $byContainer.Count
+        }
+
         It 'takes wildcards and several names, each container once' {
             $all = @(Get-OverlayChange -Container *, web -DataRoot $DataRoot)
             @($all.Container | Sort-Object -Unique) | Should -Be @('live', 'replace', 'web')
@@ -221,11 +244,22 @@ Describe 'Get-OverlayChange -Container on a private dockerd' -Tag 'RequiresRoot'
             foreach ($n in 'web', 'replace') {
                 Assert-SameSet (ConvertTo-SortedSet $groups[$n]) $DockerDiff[$n] "the rows under 'Changes of: $n'"
             }
-            # A mount (here the live container's root, piped from Get-OverlayMount) is headed by its upper layer.
+            # A container's own root mount (the live container's, piped from Get-OverlayMount or
+            # given to -Target) is headed by the container's name too; another overlay by its upper layer.
             $live = $Inspect['live'].GraphDriver.Data
-            $headings = @((Get-OverlayMount -Target $live.MergedDir | Get-OverlayChange | Format-Table | Out-String -Width 400) -split "`r?`n" |
+            foreach ($listed in { Get-OverlayMount -Target $live.MergedDir | Get-OverlayChange }, { Get-OverlayChange -Target $live.MergedDir }) {
+                $headings = @((& $listed | Format-Table | Out-String -Width 400) -split "`r?`n" |
+                    Where-Object { $_ -match '^\s+Changes of: ' } | ForEach-Object { $_.Trim() })
+                $headings | Should -Be @('Changes of: live') -Because "$listed lists the live container's root"
+            }
+            # An overlay of the same image layers with an upper of its own is no container's root.
+            $plain = "$Root/plain-view"
+            $null = New-Item -ItemType Directory -Force -Path "$plain/upper", "$plain/merged"
+            Mount-Overlay -Lower $live.LowerDir.Split(':') -Upper "$plain/upper" -Target "$plain/merged"
+            Set-Content -LiteralPath "$plain/merged/new" -Value 'n'
+            $headings = @((Get-OverlayMount -Target "$plain/merged" | Get-OverlayChange | Format-Table | Out-String -Width 400) -split "`r?`n" |
                 Where-Object { $_ -match '^\s+Changes of: ' } | ForEach-Object { $_.Trim() })
-            $headings | Should -Be @("Changes of: $($live.UpperDir)")
+            $headings | Should -Be @("Changes of: $plain/upper")
         }
 
         It 'finds a container by id prefix and reports names that match nothing' {
@@ -321,6 +355,42 @@ Describe 'Get-OverlayChange -Container on a private podman store' -Tag 'Requires
             $byTarget.Count | Should -BeGreaterThan 3
             ($byTarget | ForEach-Object { "$($_.Kind)|$($_.Path)|$($_.ItemType)|$($_.Size)|$($_.Layer)" }) |
                 Should -Be ($byContainer | ForEach-Object { "$($_.Kind)|$($_.Path)|$($_.ItemType)|$($_.Size)|$($_.Layer)" })
+        }
+
+        It 'names the running container in the changes of its live mount, as -Container does (-Target, and piped from Get-OverlayMount)' {
+            $merged = $PInspect['live'].GraphDriver.Data.MergedDir
+            $name = $PInspect['live'].Name
+            $name | Should -Be 'live'
+            $byContainer = @(Get-OverlayChange -Container live -DataRoot $GraphRoot)
+            $byContainer.Count | Should -BeGreaterThan 3
+            @($byContainer.Container | Sort-Object -Unique) | Should -Be @($name)
+            $mount = Get-OverlayMount -Target $merged
+            $mount.ContainerId | Should -Be $PInspect['live'].Id
+            $mount.Container | Should -Be $name
+            foreach ($byMount in @(Get-OverlayChange -Target $merged -Style Podman), @($mount | Get-OverlayChange -Style Podman), @(Get-OverlayMount -Target $merged | Get-OverlayChange -Style Podman)) {
+                ($byMount | ForEach-Object { "$($_.Container)|$($_.Kind)|$($_.Path)|$($_.Layer)" }) |
+                    Should -Be ($byContainer | ForEach-Object { "$($_.Container)|$($_.Kind)|$($_.Path)|$($_.Layer)" })
+            }
+
+            # A piped mount that names its container is taken at its word: the store is not asked
+            # again. With the store's container index out of the way for a moment, -Target cannot
+            # name the container (an unreadable store leaves it unknown, no error), the piped mount still does.
+            $index = "$GraphRoot/overlay-containers/containers.json"
+            Test-Path -LiteralPath $index | Should -BeTrue
+            Rename-Item -LiteralPath $index -NewName 'containers.json.moved'
+            try {
+                $piped = @($mount | Get-OverlayChange -Style Podman -ErrorVariable err1)
+                $unnamed = @(Get-OverlayChange -Target $merged -Style Podman -ErrorVariable err2)
+            }
+            finally {
+                Rename-Item -LiteralPath "$index.moved" -NewName 'containers.json'
+            }
+            $err1 | Should -BeNullOrEmpty
+            $err2 | Should -BeNullOrEmpty
+            @($piped.Container | Sort-Object -Unique) | Should -Be @($name)
+            $piped.Count | Should -Be $byContainer.Count
+            $unnamed.Count | Should -Be $byContainer.Count
+            @($unnamed | Where-Object Container) | Should -BeNullOrEmpty
         }
 
         It 'completes -Container from the podman store' {
@@ -434,6 +504,13 @@ Describe 'Get-OverlayChange -Container on a private containerd' -Tag 'RequiresRo
         $byTarget.Count | Should -BeGreaterThan 3
         ($byTarget | ForEach-Object { "$($_.Kind)|$($_.Path)|$($_.Size)|$($_.Layer)" }) |
             Should -Be ($byContainer | ForEach-Object { "$($_.Kind)|$($_.Path)|$($_.Size)|$($_.Layer)" })
+        # The task's root names its container as -Container does, also piped from Get-OverlayMount.
+        @($byContainer.Container | Sort-Object -Unique) | Should -Be @('live')
+        (Get-OverlayMount -Target $rootfs).Container | Should -Be 'live'
+        foreach ($byMount in $byTarget, @(Get-OverlayMount -Target $rootfs | Get-OverlayChange)) {
+            ($byMount | ForEach-Object { "$($_.Container)|$($_.Kind)|$($_.Path)" }) |
+                Should -Be ($byContainer | ForEach-Object { "$($_.Container)|$($_.Kind)|$($_.Path)" })
+        }
     }
 
     It 'lists the same with containerd stopped' {

@@ -272,6 +272,15 @@ Describe 'Get-OverlayChange' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
             Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged
             Set-Content -LiteralPath "$Merged/new" -Value 'n'
             ConvertTo-DiffLines (Get-OverlayMount -Target $Merged | Get-OverlayChange) | Should -Be @('A /new')
+            # An overlay of no container's store names no container, piped or not.
+            $piped = @(Get-OverlayMount -Target $Merged | Get-OverlayChange)
+            $piped.Count | Should -Be 1
+            @($piped | Where-Object Container) | Should -BeNullOrEmpty
+            @(Get-OverlayChange -Target $Merged | Where-Object Container) | Should -BeNullOrEmpty
+            # Strings and other objects with a Target still bind -Target.
+            ConvertTo-DiffLines ($Merged | Get-OverlayChange) | Should -Be @('A /new')
+            ConvertTo-DiffLines ([pscustomobject]@{ Target = $Merged } | Get-OverlayChange) | Should -Be @('A /new')
+            ConvertTo-DiffLines (Get-OverlayMount -Target $Merged | Get-OverlayChange -Style Upper) | Should -Be @('A /new')
         }
 
         It 'lists nothing for a read-only overlay' {

@@ -39,7 +39,11 @@ public sealed class OverlayChange
     /// <summary>For a renamed directory (redirect_dir) or a metadata-only copy stored under another name: the path below it comes from.</summary>
     public string? RenamedFrom { get; init; }
 
-    /// <summary>The container whose upper layer this is (its name as the engine shows it), for Get-OverlayChange -Container; null for other overlays.</summary>
+    /// <summary>
+    /// The container whose upper layer this is (its name as the engine shows it): with Get-OverlayChange
+    /// -Container, and with -Target for a container's own root mount (the name Get-OverlayMount gives
+    /// it); null for other overlays and for -Upper.
+    /// </summary>
     public string? Container { get; init; }
 
     /// <summary>The `docker diff` letter: A, C or D.</summary>

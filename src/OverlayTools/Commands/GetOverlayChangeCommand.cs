@@ -24,6 +24,8 @@ public sealed class GetOverlayChangeCommand : OverlayCmdlet
     private readonly CancellationTokenSource _cancel = new();
     private List<OverlayMount>? _mounts;
     private List<ILayerStore>? _stores;
+    private MountOwners? _owners;
+    private readonly HashSet<OverlayMount> _annotated = new(ReferenceEqualityComparer.Instance);
     private readonly HashSet<string> _walkedContainers = new(StringComparer.Ordinal);
     private int _activity;
 
@@ -34,6 +36,15 @@ public sealed class GetOverlayChangeCommand : OverlayCmdlet
     [ArgumentCompleter(typeof(OverlayTools.Completers.OverlayTargetCompleter))]
     [ValidateNotNullOrEmpty]
     public string[] Target { get; set; } = [];
+
+    /// <summary>
+    /// A piped OverlayMount (Get-OverlayMount, Mount-Overlay -PassThru), which also binds -Target by
+    /// property name. Hidden plumbing: only so that the container it already names is used for the
+    /// mount it describes, rather than looked up again. Typed, so that a piped string or another
+    /// object still binds -Target, -Upper and -Lower as before.
+    /// </summary>
+    [Parameter(ParameterSetName = TargetSet, ValueFromPipeline = true, DontShow = true)]
+    public OverlayMount? InputObject { get; set; }
 
     /// <summary>An upper layer directory, compared with -Lower without mounting anything.</summary>
     [Parameter(ParameterSetName = LayersSet, Mandatory = true, ValueFromPipelineByPropertyName = true)]
@@ -147,9 +158,37 @@ public sealed class GetOverlayChangeCommand : OverlayCmdlet
             Upper = mount.Upper,
             Lower = mount.Lower,
             Style = Style,
+            Container = ContainerOf(mount),
             UserXattr = OverlayLocator.UsesUserXattr(mount),
             CheckMetacopy = OverlayLocator.MetacopyEnabled(mount),
         }, mount.Target);
+    }
+
+    /// <summary>
+    /// The container whose own root <paramref name="mount"/> is, named as Get-OverlayMount names it
+    /// (and -Container: the store's display name); null for other overlays. A piped OverlayMount of
+    /// this very mount has been asked already: what it says is taken (Backend set means the stores
+    /// were asked, also when they named no container). Otherwise the stores its layer paths name
+    /// are asked, opened at most once per command, and only for a mount with an upper layer.
+    /// </summary>
+    private string? ContainerOf(OverlayMount mount)
+    {
+        var known = mount;
+        if (InputObject is { ProcessId: null } piped && (piped.Container ?? piped.Backend) is not null
+            && piped.MountId == mount.MountId && piped.Target == mount.Target && piped.Upper == mount.Upper)
+        {
+            known = piped;
+        }
+        else if (_annotated.Add(mount))
+        {
+            _owners ??= new MountOwners();
+            _owners.Annotate(mount);
+        }
+        if (known.Container is { } name)
+        {
+            WriteVerboseOrDebug($"The overlay at '{mount.Target}' is the root of the {known.Backend} container {name}.");
+        }
+        return known.Container;
     }
 
     private void Walk(ChangeWalkRequest request, string what)
@@ -269,6 +308,8 @@ public sealed class GetOverlayChangeCommand : OverlayCmdlet
             s.Dispose();
         }
         _stores = null;
+        _owners?.Dispose();
+        _owners = null;
         _cancel.Dispose();
     }
 }
