@@ -103,6 +103,26 @@ Describe 'Resolve-OverlayPath' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
         $all[1].HiddenBy | Should -Be $Upper
     }
 
+    It 'honours xattr whiteouts at the top of a lower layer (its root marked opaque="x") for every path of a pipeline' {
+        $xw = New-Layer "$Case/xw" @{ 'keep' = 'k' }
+        $null = New-Item -ItemType File -Path "$xw/gone"
+        Set-TestXattr "$xw/gone" 'trusted.overlay.whiteout' 'y'
+        Set-TestXattr $xw 'trusted.overlay.opaque' 'x'
+        Set-Content -LiteralPath "$Base/gone" -Value 'below'
+        Mount-Overlay -Lower $xw, $Patch, $Base -Upper $Upper -Target $Merged
+        Test-Path -LiteralPath "$Merged/gone" | Should -BeFalse -Because 'the kernel honours the xattr whiteout in a lower root marked opaque="x"'
+        # The root's mark is read once for the pipeline's layers; every path after the first sees it too.
+        $all = @("$Merged/gone", "$Merged/keep", "$Merged/gone", "$Merged/etc/hosts" | Resolve-OverlayPath -All)
+        $gone = @($all | Where-Object Path -EQ "$Merged/gone")
+        $gone.State | Should -Be @('Whiteout', 'WhitedOut', 'Whiteout', 'WhitedOut')
+        $gone.Layer | Should -Be @($xw, $Base, $xw, $Base)
+        ($all | Where-Object Path -EQ "$Merged/keep").Layer | Should -Be $xw
+        ($all | Where-Object Path -EQ "$Merged/etc/hosts").Layer | Should -Be $Base
+        $r = "$Merged/keep", "$Merged/gone", "$Merged/etc/hosts" | Resolve-OverlayPath -ErrorVariable err -ErrorAction SilentlyContinue
+        $r.LayerPath | Should -Be @("$xw/keep", "$Base/etc/hosts")
+        $err.FullyQualifiedErrorId | Should -Be @('OverlayPathNotFound,OverlayTools.ResolveOverlayPathCommand')
+    }
+
     It 'shows entries hidden by an opaque directory' {
         Mount-Overlay -Lower $Patch, $Base -Upper $Upper -Target $Merged
         Remove-Item -LiteralPath "$Merged/app/lib" -Recurse -Force

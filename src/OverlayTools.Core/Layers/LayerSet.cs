@@ -147,6 +147,10 @@ internal sealed class LayerSet : IDisposable
 {
     private readonly List<Layer> _all;
 
+    // Each layer root's opaque="x" mark (by Position), read on first use and kept for the set's
+    // life: see RootDir.
+    private readonly bool?[] _rootXWhiteouts;
+
     private LayerSet(Layer? upper, List<Layer> lowers, List<Layer> data, OverlayXattrs xattrs)
     {
         Upper = upper;
@@ -160,6 +164,7 @@ internal sealed class LayerSet : IDisposable
         }
         _all.AddRange(lowers);
         _all.AddRange(data);
+        _rootXWhiteouts = new bool?[lowers.Count + data.Count + 1];
     }
 
     internal Layer? Upper { get; }
@@ -266,11 +271,19 @@ internal sealed class LayerSet : IDisposable
         return new DirFrame(dirs);
     }
 
-    /// <summary>A layer's root directory as a frame directory (its descriptor stays the layer's).</summary>
+    /// <summary>
+    /// A layer's root directory as a frame directory (its descriptor stays the layer's). Whether
+    /// the root is marked opaque="x" (it may hold xattr whiteouts) is read once per LayerSet, not
+    /// once per lookup: a pipeline of paths on one overlay (LayerSetCache) starts every lookup
+    /// here, one getxattr per layer. Nothing this module does changes a layer root's mark (a
+    /// copy-up never writes the root's xattrs), and the kernel itself reads the lower roots'
+    /// marks once, when the overlay is mounted, so a mark changed afterwards by someone else
+    /// would not change the merged view either.
+    /// </summary>
     internal FrameDir RootDir(Layer layer)
     {
-        var opaque = Posix.GetXattr(layer.Root, Xattrs.Opaque);
-        return new FrameDir(layer, layer.Root, ownsFd: false, "", IsX(opaque), opaque: false, redirect: null);
+        bool xwhiteouts = _rootXWhiteouts[layer.Position] ??= IsX(Posix.GetXattr(layer.Root, Xattrs.Opaque));
+        return new FrameDir(layer, layer.Root, ownsFd: false, "", xwhiteouts, opaque: false, redirect: null);
     }
 
     /// <summary>The lower layers after <paramref name="layer"/> in search order (the next step of an absolute redirect).</summary>
