@@ -123,6 +123,29 @@ Describe 'Resolve-OverlayPath' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
         $err.FullyQualifiedErrorId | Should -Be @('OverlayPathNotFound,OverlayTools.ResolveOverlayPathCommand')
     }
 
+    It 'honours an xattr whiteout in a directory not marked opaque="x", in a lower layer and in the upper, as the kernel lookup does' {
+        # Only a listing asks for the directory's mark; a lookup of the path does not (kernel 6.18).
+        $xw = New-Layer "$Case/xw" @{ 'etc/motd' = 'm' }
+        $null = New-Item -ItemType File -Path "$xw/etc/hosts"
+        Set-TestXattr "$xw/etc/hosts" 'trusted.overlay.whiteout' 'y'
+        $null = New-Item -ItemType Directory -Path "$Upper/etc"
+        $null = New-Item -ItemType File -Path "$Upper/etc/os-release"
+        Set-TestXattr "$Upper/etc/os-release" 'trusted.overlay.whiteout' 'y'
+        Mount-Overlay -Lower $xw, $Patch, $Base -Upper $Upper -Target $Merged
+        Test-Path -LiteralPath "$Merged/etc/hosts" | Should -BeFalse -Because 'the kernel lookup takes the marked empty file for a whiteout'
+        Test-Path -LiteralPath "$Merged/etc/os-release" | Should -BeFalse -Because 'the same in the upper'
+
+        $hosts = Resolve-OverlayPath "$Merged/etc/hosts" -All
+        $hosts.State | Should -Be @('Whiteout', 'WhitedOut')
+        $hosts.Layer | Should -Be @($xw, $Base)
+        $release = Resolve-OverlayPath "$Merged/etc/os-release" -All
+        $release.State | Should -Be @('Whiteout', 'WhitedOut', 'WhitedOut')
+        $release.Layer | Should -Be @($Upper, $Patch, $Base)
+        "$Merged/etc/hosts", "$Merged/etc/os-release", "$Merged/etc/motd" | Resolve-OverlayPath -ErrorVariable err -ErrorAction SilentlyContinue |
+            ForEach-Object LayerPath | Should -Be @("$xw/etc/motd")
+        $err.FullyQualifiedErrorId | Should -Be @('OverlayPathNotFound,OverlayTools.ResolveOverlayPathCommand', 'OverlayPathNotFound,OverlayTools.ResolveOverlayPathCommand')
+    }
+
     It 'shows entries hidden by an opaque directory' {
         Mount-Overlay -Lower $Patch, $Base -Upper $Upper -Target $Merged
         Remove-Item -LiteralPath "$Merged/app/lib" -Recurse -Force

@@ -342,7 +342,11 @@ internal sealed class LayerSet : IDisposable
         return s;
     }
 
-    /// <summary>True when an entry found in a directory is a whiteout (0/0 device, or an xattr whiteout where the directory allows them).</summary>
+    /// <summary>
+    /// True when an entry found in a directory is a whiteout: a 0/0 device, or an empty file
+    /// marked "whiteout" where <paramref name="dirHasXWhiteouts"/> allows those (a lookup always
+    /// does; a listing only in a directory marked opaque="x").
+    /// </summary>
     internal bool IsWhiteout(int dirFd, byte[] nameZ, in EntryStat st, bool dirHasXWhiteouts)
         => st.IsWhiteoutDevice
             || (dirHasXWhiteouts && st.IsRegular && st.Size == 0 && Posix.HasXattrAt(dirFd, nameZ, Xattrs.WhiteoutZ));
@@ -376,7 +380,6 @@ internal sealed class LayerSet : IDisposable
                 LayerEntry? redirected = null;
                 int dirFd;
                 byte[] entryZ;
-                bool xwhiteouts;
                 if (absRedirect is null)
                 {
                     if (next >= parent.Dirs.Count)
@@ -389,7 +392,6 @@ internal sealed class LayerSet : IDisposable
                     dirFd = pd.Fd.Value;
                     entryZ = lookNameZ;
                     pathInLayer = JoinPath(pd.PathInLayer, lookName);
-                    xwhiteouts = pd.HasXWhiteouts;
                 }
                 else
                 {
@@ -409,7 +411,6 @@ internal sealed class LayerSet : IDisposable
                     redirected = entry;
                     dirFd = entry.Dir.Value;
                     entryZ = entry.NameZ;
-                    xwhiteouts = IsX(Posix.GetXattr(entry.Dir, Xattrs.Opaque));
                 }
                 lastLayer = layer;
                 try
@@ -422,7 +423,11 @@ internal sealed class LayerSet : IDisposable
                         }
                         throw new ErrnoException("statx", errno, layer.Join(pathInLayer));
                     }
-                    if (IsWhiteout(dirFd, entryZ, st, xwhiteouts))
+                    // The kernel's lookup takes an empty file marked "whiteout" for a whiteout in
+                    // any directory of any layer, marked opaque="x" or not (seen on 6.18: the
+                    // path is gone, though a listing of an unmarked directory still shows the
+                    // name); only its readdir asks for the directory's mark.
+                    if (IsWhiteout(dirFd, entryZ, st, dirHasXWhiteouts: true))
                     {
                         if (!result.Exists)
                         {
