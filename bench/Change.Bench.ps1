@@ -14,8 +14,9 @@
         than docker diff, within 3x of du.
       - Resolve-OverlayPath and Invoke-OverlayCopyUp of 2,000 paths piped in (an overlay of 100
         lower layers): Resolve-OverlayPath against Get-Item of the same paths (a pipeline that
-        lstats each) and a plain stat loop over them, Invoke-OverlayCopyUp against one shell copying the same files up in a loop
-        (`: 1<> file` each), on a fresh upper. Shows what a path costs once the layers are open.
+        lstats each) and a plain stat loop over them, Invoke-OverlayCopyUp against one shell
+        copying the same files up in a loop (`: 1<> file` each), on a fresh upper. Shows what a
+        path costs once the layers are open.
       - Invoke-OverlayCopyUp of a 1 GiB file against the kernel's own copy-up triggered from
         the shell (`: 1<> file`, an open for writing without truncation), each on a fresh upper.
     Needs root. Run it with: dotnet pwsh ./build.ps1 -Task Bench
