@@ -244,6 +244,32 @@ internal static unsafe class Posix
         }
     }
 
+    /// <summary>
+    /// One read(2) into <paramref name="buffer"/> from <paramref name="offset"/> to its end,
+    /// retried on EINTR: the bytes read, 0 at end of file. Throws <see cref="ErrnoException"/>
+    /// naming <paramref name="pathForErrors"/>.
+    /// </summary>
+    internal static int ReadInto(Fd fd, byte[] buffer, int offset, string pathForErrors)
+    {
+        while (true)
+        {
+            nint n;
+            fixed (byte* b = &buffer[offset])
+            {
+                n = Native.Read(fd.Value, b, buffer.Length - offset);
+            }
+            if (n >= 0)
+            {
+                return (int)n;
+            }
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno != Errno.EINTR)
+            {
+                throw new ErrnoException("read", errno, pathForErrors);
+            }
+        }
+    }
+
     /// <summary>Reads every entry of an open directory except "." and "..", in the order the file system returns them.</summary>
     internal static List<DirEntry> ReadDirectory(Fd dir, string pathForErrors, byte[] buffer)
     {

@@ -84,25 +84,12 @@ internal static unsafe class ProcFs
                     ArrayPool<byte>.Shared.Return(buffer);
                     buffer = bigger;
                 }
-                nint n;
-                fixed (byte* b = &buffer[length])
-                {
-                    n = Native.Read(fd.Value, b, buffer.Length - length);
-                }
-                if (n < 0)
-                {
-                    int errno = Marshal.GetLastPInvokeError();
-                    if (errno == Errno.EINTR)
-                    {
-                        continue;
-                    }
-                    throw new ErrnoException("read", errno, path);
-                }
+                int n = Posix.ReadInto(fd, buffer, length, path);
                 if (n == 0)
                 {
                     break;
                 }
-                length += (int)n;
+                length += n;
             }
             return parse(buffer.AsSpan(0, length));
         }

@@ -99,25 +99,12 @@ internal sealed unsafe class StoreDir : IDisposable
                     }
                     Array.Resize(ref buffer, Math.Min(buffer.Length * 2, maxBytes + 1));
                 }
-                nint n;
-                fixed (byte* b = &buffer[total])
-                {
-                    n = Native.Read(fd.Value, b, buffer.Length - total);
-                }
-                if (n < 0)
-                {
-                    int e = Marshal.GetLastPInvokeError();
-                    if (e == Errno.EINTR)
-                    {
-                        continue;
-                    }
-                    throw new ErrnoException("read", e, Join(rel));
-                }
+                int n = Posix.ReadInto(fd, buffer, total, Join(rel));
                 if (n == 0)
                 {
                     break;
                 }
-                total += (int)n;
+                total += n;
             }
             return total == buffer.Length ? buffer : buffer.AsSpan(0, total).ToArray();
         }
