@@ -11,8 +11,9 @@ namespace OverlayTools.Layers;
 /// layers once, not once per path. A LayerSet keeps only the layer directories' descriptors
 /// and whether each layer root is marked opaque="x" (which no copy-up changes, and the kernel
 /// reads once at mount time): every lookup reads the directories afresh, so what a copy-up
-/// earlier in the pipeline put in the upper is seen by the next lookup. The few overlays used last are kept (a pipeline over
-/// many overlays closes the least recently used); not thread-safe (one command, one thread).
+/// earlier in the pipeline put in the upper is seen by the next lookup. The few overlays used
+/// last are kept (a pipeline over many overlays closes the least recently used); not
+/// thread-safe (one command, one thread).
 /// </summary>
 internal sealed class LayerSetCache : IDisposable
 {
