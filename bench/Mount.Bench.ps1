@@ -47,21 +47,11 @@ try {
     }
 
     $ours = @(); $rawMs = @(); $util = @()
-    # Each round alternates ten blocks of the C loop and of ours (a tenth of the pairs each), so
-    # that both see the same stretches of the machine's drifting speed (the journal commits every
-    # few seconds; the host is shared). The C loop times itself, without its process start.
-    $blocks = 10; $perBlock = [math]::Max(1, [int]($Pairs / $blocks))
     foreach ($r in 1..$Rounds) {
-        $c = 0.0; $o = 0.0
-        $sw = [Diagnostics.Stopwatch]::new()
-        foreach ($b in 1..$blocks) {
-            $c += [double] (& $raw pairs $perBlock $l $u "$work/cwork" $m)
-            $sw.Restart()
-            foreach ($i in 1..$perBlock) { Mount-Overlay -Lower $l -Upper $u -Work $w -Target $m; Dismount-Overlay -Target $m }
-            $o += $sw.Elapsed.TotalMilliseconds / $perBlock
-        }
-        $rawMs += $c / $blocks
-        $ours += $o / $blocks
+        $rawMs += [double] (& $raw pairs $Pairs $l $u "$work/cwork" $m)
+        $sw = [Diagnostics.Stopwatch]::StartNew()
+        foreach ($i in 1..$Pairs) { Mount-Overlay -Lower $l -Upper $u -Work $w -Target $m; Dismount-Overlay -Target $m }
+        $ours += $sw.Elapsed.TotalMilliseconds / $Pairs
         $n = [math]::Max(20, [int]($Pairs / 10))
         $sw.Restart()
         & bash -c "for i in `$(seq $n); do mount -t overlay overlay -o lowerdir=$l,upperdir=$u,workdir=$w $m && umount $m || exit 1; done"
@@ -69,11 +59,11 @@ try {
         $util += $sw.Elapsed.TotalMilliseconds / $n
     }
     $o = Median $ours
-    "Mount + dismount pair (median of $Rounds rounds of $Pairs pairs in $blocks alternating blocks, after $warmPairs warm-up pairs)"
+    "Mount + dismount pair (median of $Rounds rounds of $Pairs pairs, after $warmPairs warm-up pairs)"
     Row 'Mount-Overlay + Dismount-Overlay' $o 'C mount(2) + umount2' (Median $rawMs) -Digits 3
     Row 'Mount-Overlay + Dismount-Overlay' $o 'util-linux mount + umount' (Median $util) -Digits 3
-    # The machine's speed drifts between rounds (shared host); within a round the two loops take
-    # turns, so each round's own ratio is steadier than a ratio of medians.
+    # The machine's speed drifts between rounds (shared host); within a round the two loops run
+    # back to back, so each round's own ratio is steadier than a ratio of medians.
     $perRound = foreach ($r in 0..($Rounds - 1)) { $ours[$r] / $rawMs[$r] }
     '{0,-46} {1}   median {2:N2}x' -f 'ratio to C in each round', (($perRound | ForEach-Object { $_.ToString('N2') + 'x' }) -join ' '), (Median $perRound)
 
