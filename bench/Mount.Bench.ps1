@@ -5,7 +5,9 @@
 .DESCRIPTION
     Prints milliseconds and ratios (ours / baseline), medians over several rounds:
       - a mount+dismount pair: Mount-Overlay/Dismount-Overlay in one session, a C loop of
-        mount(2)/umount2 (bench/raw-mount.c, built here with cc), util-linux mount/umount;
+        mount(2)/umount2 (bench/raw-mount.c, built here with cc), the same C loop through the
+        new mount API that Mount-Overlay uses (fsopen, fsconfig, fsmount, move_mount), and
+        util-linux mount/umount;
       - a 500-layer mount (the kernel's maximum) with 120-character paths: ours against a C loop
         of fsopen + 500 lowerdir+ + move_mount; util-linux cannot mount it at all;
       - the start-up cost: pwsh -c exit against pwsh importing the module and running a first
@@ -46,9 +48,10 @@ try {
         Mount-Overlay -Lower $l -Upper $u -Work $w -Target $m; Dismount-Overlay -Target $m; $warmPairs++
     }
 
-    $ours = @(); $rawMs = @(); $util = @()
+    $ours = @(); $rawMs = @(); $rawNew = @(); $util = @()
     foreach ($r in 1..$Rounds) {
         $rawMs += [double] (& $raw pairs $Pairs $l $u "$work/cwork" $m)
+        $rawNew += [double] (& $raw newpairs $Pairs $l $u "$work/cwork" $m)
         $sw = [Diagnostics.Stopwatch]::StartNew()
         foreach ($i in 1..$Pairs) { Mount-Overlay -Lower $l -Upper $u -Work $w -Target $m; Dismount-Overlay -Target $m }
         $ours += $sw.Elapsed.TotalMilliseconds / $Pairs
@@ -61,6 +64,7 @@ try {
     $o = Median $ours
     "Mount + dismount pair (median of $Rounds rounds of $Pairs pairs, after $warmPairs warm-up pairs)"
     Row 'Mount-Overlay + Dismount-Overlay' $o 'C mount(2) + umount2' (Median $rawMs) -Digits 3
+    Row 'Mount-Overlay + Dismount-Overlay' $o 'C new mount API + umount2' (Median $rawNew) -Digits 3
     Row 'Mount-Overlay + Dismount-Overlay' $o 'util-linux mount + umount' (Median $util) -Digits 3
     # The machine's speed drifts between rounds (shared host); within a round the two loops run
     # back to back, so each round's own ratio is steadier than a ratio of medians.

@@ -1,5 +1,7 @@
 /* Baseline for bench/Mount.Bench.ps1: the raw syscalls, no checks, no escaping.
  *   raw-mount pairs N lower upper work target   mount(2)+umount2 N times, prints ms per pair
+ *   raw-mount newpairs N lower upper work target  the same pair through the new mount API (fsopen, fsconfig,
+ *                                                fsmount, move_mount onto an O_PATH target), then umount2
  *   raw-mount many N target lower...            fsopen + one lowerdir+ per layer + move_mount, then umount; prints ms per mount
  */
 #define _GNU_SOURCE
@@ -38,6 +40,26 @@ int main(int argc, char **argv) {
         printf("%.4f\n", (now_ms() - t0) / n);
         return 0;
     }
+    if (argc >= 7 && strcmp(argv[1], "newpairs") == 0) {
+        int n = atoi(argv[2]);
+        const char *keys[] = { "lowerdir", "upperdir", "workdir" };
+        double t0 = now_ms();
+        for (int i = 0; i < n; i++) {
+            int fs = syscall(SYS_fsopen, "overlay", 1);
+            if (fs < 0) { perror("fsopen"); return 1; }
+            for (int k = 0; k < 3; k++)
+                if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, keys[k], argv[3 + k], 0) < 0) { perror("fsconfig"); return 1; }
+            if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) { perror("create"); return 1; }
+            int mnt = syscall(SYS_fsmount, fs, 1, 0);
+            if (mnt < 0) { perror("fsmount"); return 1; }
+            int t = open(argv[6], O_PATH | O_DIRECTORY | O_CLOEXEC);
+            if (syscall(SYS_move_mount, mnt, "", t, "", MOVE_F_EMPTY | MOVE_T_EMPTY) < 0) { perror("move_mount"); return 1; }
+            close(t); close(mnt); close(fs);
+            if (umount2(argv[6], 0) != 0) { perror("umount2"); return 1; }
+        }
+        printf("%.4f\n", (now_ms() - t0) / n);
+        return 0;
+    }
     if (argc >= 5 && strcmp(argv[1], "many") == 0) {
         int n = atoi(argv[2]);
         const char *target = argv[3];
@@ -58,6 +80,6 @@ int main(int argc, char **argv) {
         printf("%.4f\n", (now_ms() - t0) / n);
         return 0;
     }
-    fprintf(stderr, "usage: raw-mount pairs N lower upper work target | raw-mount many N target lower...\n");
+    fprintf(stderr, "usage: raw-mount pairs|newpairs N lower upper work target | raw-mount many N target lower...\n");
     return 2;
 }
