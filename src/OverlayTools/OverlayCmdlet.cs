@@ -386,4 +386,38 @@ public abstract class OverlayCmdlet : PSCmdlet, IOperationLog, IDisposable
                 processId is null ? "Check that /proc is mounted." : "Check that the process exists and that you may read its mount namespace (run as root).", e);
         }
     }
+
+    /// <summary>
+    /// One Write-Progress activity of a long operation: <see cref="Report"/> shows or updates it,
+    /// and disposing completes it if it was ever shown (a quick operation shows no bar at all).
+    /// </summary>
+    private protected sealed class ProgressActivity : IDisposable
+    {
+        private readonly Cmdlet _cmdlet;
+        private readonly ProgressRecord _record;
+        private bool _shown;
+
+        internal ProgressActivity(Cmdlet cmdlet, int activityId, string activity, string status)
+        {
+            _cmdlet = cmdlet;
+            _record = new ProgressRecord(activityId, activity, status);
+        }
+
+        internal void Report(string status, string? currentOperation)
+        {
+            _shown = true;
+            _record.StatusDescription = status;
+            _record.CurrentOperation = currentOperation;
+            _cmdlet.WriteProgress(_record);
+        }
+
+        public void Dispose()
+        {
+            if (_shown)
+            {
+                _record.RecordType = ProgressRecordType.Completed;
+                _cmdlet.WriteProgress(_record);
+            }
+        }
+    }
 }

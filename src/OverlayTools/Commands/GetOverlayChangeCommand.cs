@@ -193,16 +193,8 @@ public sealed class GetOverlayChangeCommand : OverlayCmdlet
 
     private void Walk(ChangeWalkRequest request, string what)
     {
-        int activity = ++_activity;
-        var progress = new ProgressRecord(activity, "Get-OverlayChange", $"Comparing the upper layer '{request.Upper}'");
-        bool reported = false;
-        void Report(ChangeWalkProgress p)
-        {
-            reported = true;
-            progress.StatusDescription = $"Compared {p.Entries:N0} entries of '{request.Upper}', {p.Changes:N0} changes";
-            progress.CurrentOperation = p.Directory;
-            WriteProgress(progress);
-        }
+        using var progress = new ProgressActivity(this, ++_activity, "Get-OverlayChange", $"Comparing the upper layer '{request.Upper}'");
+        void Report(ChangeWalkProgress p) => progress.Report($"Compared {p.Entries:N0} entries of '{request.Upper}', {p.Changes:N0} changes", p.Directory);
         try
         {
             foreach (var change in ChangeWalker.Walk(request, this, Report, _cancel.Token))
@@ -220,14 +212,6 @@ public sealed class GetOverlayChangeCommand : OverlayCmdlet
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             WriteError(ToErrorRecord(e, ErrorIds.ChangeWalkFailed, what));
-        }
-        finally
-        {
-            if (reported)
-            {
-                progress.RecordType = ProgressRecordType.Completed;
-                WriteProgress(progress);
-            }
         }
     }
 

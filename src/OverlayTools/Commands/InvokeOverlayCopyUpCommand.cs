@@ -108,35 +108,17 @@ public sealed class InvokeOverlayCopyUpCommand : OverlayCmdlet
         {
             return;
         }
-        var progress = new ProgressRecord(1, "Invoke-OverlayCopyUp", $"Copying up '{location.MergedPath}'");
-        bool reported = false;
-        void Report(CopyUpProgress p)
+        using var progress = new ProgressActivity(this, 1, "Invoke-OverlayCopyUp", $"Copying up '{location.MergedPath}'");
+        void Report(CopyUpProgress p) => progress.Report($"{p.Items:N0} items, {p.Bytes:N0} bytes copied up", p.Current);
+        foreach (var outcome in engine.Run(Recurse, Report, _cancel.Token))
         {
-            reported = true;
-            progress.StatusDescription = $"{p.Items:N0} items, {p.Bytes:N0} bytes copied up";
-            progress.CurrentOperation = p.Current;
-            WriteProgress(progress);
-        }
-        try
-        {
-            foreach (var outcome in engine.Run(Recurse, Report, _cancel.Token))
+            if (outcome.Error is not null)
             {
-                if (outcome.Error is not null)
-                {
-                    WriteOverlayError(outcome.Error);
-                }
-                if (outcome.Result is not null && PassThru)
-                {
-                    WriteObject(outcome.Result);
-                }
+                WriteOverlayError(outcome.Error);
             }
-        }
-        finally
-        {
-            if (reported)
+            if (outcome.Result is not null && PassThru)
             {
-                progress.RecordType = ProgressRecordType.Completed;
-                WriteProgress(progress);
+                WriteObject(outcome.Result);
             }
         }
     }
