@@ -312,8 +312,7 @@ public abstract class OverlayCmdlet : PSCmdlet, IOperationLog, IDisposable
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new OverlayException(ErrorIds.MountInfoUnreadable, OverlayErrorCategory.PermissionDenied,
-                $"Cannot read '/proc/self/mountinfo': {(e is Interop.ErrnoException errno ? Interop.Errno.Describe(errno.Errno) : e.Message)}", "/proc/self/mountinfo", "Check that /proc is mounted.", e);
+            throw MountInfoUnreadable(e, null);
         }
     }
 
@@ -377,14 +376,22 @@ public abstract class OverlayCmdlet : PSCmdlet, IOperationLog, IDisposable
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            var path = MountInfo.PathFor(processId);
-            bool missing = e is Interop.ErrnoException { Errno: Interop.Errno.ENOENT or Interop.Errno.ESRCH }
-                || e is FileNotFoundException or DirectoryNotFoundException || (e is IOException && !File.Exists(path));
-            string why = e is Interop.ErrnoException errno ? Interop.Errno.Describe(errno.Errno) : e.Message;
-            throw new OverlayException(ErrorIds.MountInfoUnreadable, missing ? OverlayErrorCategory.ObjectNotFound : OverlayErrorCategory.PermissionDenied,
-                $"Cannot read '{path}': {why}", processId is null ? path : processId,
-                processId is null ? "Check that /proc is mounted." : "Check that the process exists and that you may read its mount namespace (run as root).", e);
+            throw MountInfoUnreadable(e, processId);
         }
+    }
+
+    /// <summary>
+    /// The error for a mount table that cannot be read (ProcFs reads it, so the cause is an
+    /// errno): ObjectNotFound when the file or the process is gone, else PermissionDenied.
+    /// </summary>
+    private static OverlayException MountInfoUnreadable(Exception e, int? processId)
+    {
+        var path = MountInfo.PathFor(processId);
+        bool missing = e is Interop.ErrnoException { Errno: Interop.Errno.ENOENT or Interop.Errno.ESRCH };
+        string why = e is Interop.ErrnoException errno ? Interop.Errno.Describe(errno.Errno) : e.Message;
+        return new OverlayException(ErrorIds.MountInfoUnreadable, missing ? OverlayErrorCategory.ObjectNotFound : OverlayErrorCategory.PermissionDenied,
+            $"Cannot read '{path}': {why}", processId is null ? path : processId,
+            processId is null ? "Check that /proc is mounted." : "Check that the process exists and that you may read its mount namespace (run as root).", e);
     }
 
     /// <summary>
