@@ -19,7 +19,9 @@
 param(
     [string] $ModulePath = (Join-Path $PSScriptRoot '../out/OverlayTools/OverlayTools.psd1'),
     [int] $Pairs = 1000,
-    [int] $Rounds = 5
+    [int] $Rounds = 5,
+    # Only the start-up rows (no pairs, no 500-layer mount).
+    [switch] $StartUpOnly
 )
 $ErrorActionPreference = 'Stop'
 Import-Module $ModulePath -Force
@@ -28,6 +30,92 @@ Import-Module (Join-Path $PSScriptRoot 'BenchHelpers.psm1') -Force
 if ((& id -u) -ne '0') { throw 'The mount benchmark needs root.' }
 $cc = Get-Command cc, gcc -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1
 if (-not $cc) { throw 'The mount benchmark needs a C compiler (cc) for its raw-syscall baseline.' }
+
+function Get-PwshCodeKind([string] $PwshHome) {
+    # 'precompiled' when System.Management.Automation.dll carries ReadyToRun code, else 'IL only'.
+    if (Test-ReadyToRun (Join-Path $PwshHome 'System.Management.Automation.dll')) { 'precompiled' } else { 'IL only' }
+}
+
+function Test-ReadyToRun([string] $Path) {
+    # A ReadyToRun assembly names a native header in its CLI header.
+    $stream = [IO.File]::OpenRead($Path)
+    try {
+        $pe = [Reflection.PortableExecutable.PEReader]::new($stream)
+        try { return $pe.PEHeaders.CorHeader -and $pe.PEHeaders.CorHeader.ManagedNativeHeaderDirectory.Size -ne 0 }
+        finally { $pe.Dispose() }
+    }
+    finally { $stream.Dispose() }
+}
+
+function New-PrecompiledPwsh([string] $Source, [string] $Destination, [string] $Module) {
+    # A copy of the pwsh folder $Source in which the assemblies that a start-up with the module
+    # loads are compiled to ReadyToRun code by crossgen2 (the NuGet package that build.ps1's
+    # ReadyToRun step restores for this .NET). Returns the copy's pwsh, or nothing (with a note)
+    # when crossgen2 is missing.
+    $runtime = [Environment]::Version
+    $packages = if ($env:NUGET_PACKAGES) { $env:NUGET_PACKAGES } else { Join-Path ([Environment]::GetFolderPath('UserProfile')) '.nuget/packages' }
+    $crossgen = Get-ChildItem -Path (Join-Path $packages 'microsoft.netcore.app.crossgen2.linux-x64') -Directory -ErrorAction SilentlyContinue |
+        Where-Object { $_.Name -like "$($runtime.Major).$($runtime.Minor).*" } |
+        Sort-Object { [version] ($_.Name -replace '-.*$', '') } -Descending |
+        ForEach-Object { Join-Path $_.FullName 'tools/crossgen2' } | Where-Object { Test-Path -LiteralPath $_ } | Select-Object -First 1
+    if (-not $crossgen) {
+        Write-Host "(no crossgen2 for .NET $($runtime.Major).$($runtime.Minor) under $packages, so no precompiled pwsh; dotnet pwsh ./build.ps1 restores it)"
+        return
+    }
+    Copy-Item -LiteralPath $Source -Destination $Destination -Recurse
+    # Which of pwsh's own assemblies a start-up with the module loads.
+    $loaded = & (Join-Path $Source 'pwsh') -NoProfile -NonInteractive -Command "Import-Module '$Module'; `$null = Get-OverlayMount; [AppDomain]::CurrentDomain.GetAssemblies().Location"
+    $framework = [Runtime.InteropServices.RuntimeEnvironment]::GetRuntimeDirectory()
+    $sw = [Diagnostics.Stopwatch]::StartNew(); $compiled = 0
+    foreach ($dll in $loaded | Where-Object { $_ -and (Split-Path $_) -eq $Source.TrimEnd('/') } | Sort-Object -Unique) {
+        if (Test-ReadyToRun $dll) { continue }
+        # The arguments go in a response file: pwsh would expand the *.dll patterns itself.
+        $rsp = Join-Path $Destination 'crossgen2.rsp'
+        Set-Content -LiteralPath $rsp -Value $dll, '-o', (Join-Path $Destination (Split-Path -Leaf $dll)),
+            '-r', (Join-Path $Source '*.dll'), '-r', (Join-Path $framework '*.dll'), '--targetos', 'linux', '--targetarch', 'x64', '-O'
+        $out = & $crossgen "@$rsp" 2>&1
+        if ($LASTEXITCODE -ne 0) { throw "crossgen2 failed on ${dll}: $($out | Select-Object -First 3)" }
+        $compiled++
+    }
+    Write-Host "(precompiled $compiled of pwsh's assemblies into a copy of $Source with $crossgen in $([math]::Round($sw.Elapsed.TotalSeconds)) s)"
+    return Join-Path $Destination 'pwsh'
+}
+
+function Measure-StartUp([string] $Pwsh, [string] $Label, [string] $Module, [string] $Empty, [int] $Rounds) {
+    # Import plus a first Get-OverlayMount against a bare start of the same pwsh; for scale, the
+    # same with a module that is only a manifest (what any first Import-Module costs). Then the
+    # same steps timed inside a fresh pwsh, free of the process start's noise (which on this VM
+    # moves a whole pwsh start by 50-100 ms); the binary module imported alone shows what its
+    # format and types files add.
+    $bare = @(); $withModule = @(); $withEmpty = @()
+    foreach ($r in 1..$Rounds) {
+        $sw = [Diagnostics.Stopwatch]::StartNew(); & $Pwsh -NoProfile -NonInteractive -Command 'exit' ; $bare += $sw.Elapsed.TotalMilliseconds
+        $sw.Restart(); & $Pwsh -NoProfile -NonInteractive -Command "Import-Module '$Module'; `$null = Get-OverlayMount; exit"; $withModule += $sw.Elapsed.TotalMilliseconds
+        $sw.Restart(); & $Pwsh -NoProfile -NonInteractive -Command "Import-Module '$Empty'; exit"; $withEmpty += $sw.Elapsed.TotalMilliseconds
+    }
+    "Start-up, $Label (median of $Rounds)"
+    '{0,-46} {1,10:N0} ms   {2,-34} {3,10:N0} ms   added {4,6:N0} ms' -f 'pwsh + Import-Module + Get-OverlayMount', (Median $withModule), 'pwsh -c exit', (Median $bare), ((Median $withModule) - (Median $bare))
+    '{0,-46} {1,10:N0} ms   {2,-34} {3,10:N0} ms   added {4,6:N0} ms' -f 'pwsh + Import-Module of an empty manifest', (Median $withEmpty), 'pwsh -c exit', (Median $bare), ((Median $withEmpty) - (Median $bare))
+
+    $dll = Join-Path (Split-Path $Module) 'OverlayTools.dll'
+    $inv = [cultureinfo]::InvariantCulture
+    $clock = '$sw = [Diagnostics.Stopwatch]::StartNew(); {0}; $a = $sw.Elapsed.TotalMilliseconds; {1}; $b = $sw.Elapsed.TotalMilliseconds; ''{{0}} {{1}}'' -f $a.ToString([cultureinfo]::InvariantCulture), $b.ToString([cultureinfo]::InvariantCulture)'
+    $inEmpty = @(); $inDll = @(); $inModule = @(); $inFirst = @()
+    foreach ($r in 1..$Rounds) {
+        $t = (& $Pwsh -NoProfile -NonInteractive -Command ($clock -f "Import-Module '$Empty'", '$null = 0')) -split ' '
+        $inEmpty += [double]::Parse($t[0], $inv)
+        $t = (& $Pwsh -NoProfile -NonInteractive -Command ($clock -f "Import-Module '$dll'", '$null = 0')) -split ' '
+        $inDll += [double]::Parse($t[0], $inv)
+        $t = (& $Pwsh -NoProfile -NonInteractive -Command ($clock -f "Import-Module '$Module'", '$null = Get-OverlayMount')) -split ' '
+        $inModule += [double]::Parse($t[0], $inv); $inFirst += [double]::Parse($t[1], $inv) - [double]::Parse($t[0], $inv)
+    }
+    "Start-up timed inside that pwsh (median of $Rounds fresh processes)"
+    '{0,-62} {1,6:N0} ms' -f 'Import-Module of an empty manifest', (Median $inEmpty)
+    '{0,-62} {1,6:N0} ms' -f 'Import-Module OverlayTools.dll alone (no format, types files)', (Median $inDll)
+    '{0,-62} {1,6:N0} ms' -f 'Import-Module OverlayTools (the manifest: dll, format, types)', (Median $inModule)
+    '{0,-62} {1,6:N0} ms' -f 'then a first Get-OverlayMount', (Median $inFirst)
+    '{0,-62} {1,6:N0} ms' -f 'import plus first Get-OverlayMount', ((Median $inModule) + (Median $inFirst))
+}
 
 $work = Join-Path ([IO.Path]::GetTempPath()) ('overlaytools-bench-' + [guid]::NewGuid().ToString('N').Substring(0, 8))
 $null = New-Item -ItemType Directory -Path $work
@@ -40,96 +128,88 @@ try {
     Set-Content "$work/lower/file" 'x'
     $l = "$work/lower"; $u = "$work/upper"; $w = "$work/work"; $m = "$work/merged"
 
-    # Warm up before any timing: the runtime keeps recompiling hot PowerShell and module code on a
-    # background thread for the first seconds of a busy session, which on two cores competes with
-    # the loop; the pair cost wanted here is the steady one.
-    $warm = [Diagnostics.Stopwatch]::StartNew(); $warmPairs = 0
-    while ($warm.Elapsed.TotalSeconds -lt 4 -or $warmPairs -lt 1000) {
-        Mount-Overlay -Lower $l -Upper $u -Work $w -Target $m; Dismount-Overlay -Target $m; $warmPairs++
+    if (-not $StartUpOnly) {
+        # Warm up before any timing: the runtime keeps recompiling hot PowerShell and module code
+        # on a background thread for the first seconds of a busy session, which on two cores
+        # competes with the loop; the pair cost wanted here is the steady one.
+        $warm = [Diagnostics.Stopwatch]::StartNew(); $warmPairs = 0
+        while ($warm.Elapsed.TotalSeconds -lt 4 -or $warmPairs -lt 1000) {
+            Mount-Overlay -Lower $l -Upper $u -Work $w -Target $m; Dismount-Overlay -Target $m; $warmPairs++
+        }
+
+        # Besides the wall clock, the CPU time per pair (the rest is waiting: every dismount waits
+        # for the upper's file system to be synced and for RCU grace periods, in C as in ours).
+        $ours = @(); $rawMs = @(); $rawNew = @(); $util = @(); $oursCpu = @(); $rawCpu = @(); $rawNewCpu = @()
+        $self = [Diagnostics.Process]::GetCurrentProcess()
+        foreach ($r in 1..$Rounds) {
+            $t = (& $raw pairs $Pairs $l $u "$work/cwork" $m) -split ' '
+            $rawMs += [double] $t[0]; $rawCpu += [double] $t[1]
+            $t = (& $raw newpairs $Pairs $l $u "$work/cwork" $m) -split ' '
+            $rawNew += [double] $t[0]; $rawNewCpu += [double] $t[1]
+            $self.Refresh(); $cpu0 = $self.TotalProcessorTime
+            $sw = [Diagnostics.Stopwatch]::StartNew()
+            foreach ($i in 1..$Pairs) { Mount-Overlay -Lower $l -Upper $u -Work $w -Target $m; Dismount-Overlay -Target $m }
+            $ours += $sw.Elapsed.TotalMilliseconds / $Pairs
+            $self.Refresh(); $oursCpu += ($self.TotalProcessorTime - $cpu0).TotalMilliseconds / $Pairs
+            $n = [math]::Max(20, [int]($Pairs / 10))
+            $sw.Restart()
+            & bash -c "for i in `$(seq $n); do mount -t overlay overlay -o lowerdir=$l,upperdir=$u,workdir=$w $m && umount $m || exit 1; done"
+            if ($LASTEXITCODE -ne 0) { throw 'util-linux mount failed.' }
+            $util += $sw.Elapsed.TotalMilliseconds / $n
+        }
+        $o = Median $ours
+        "Mount + dismount pair (median of $Rounds rounds of $Pairs pairs, after $warmPairs warm-up pairs)"
+        Row 'Mount-Overlay + Dismount-Overlay' $o 'C mount(2) + umount2' (Median $rawMs) -Digits 3
+        Row 'Mount-Overlay + Dismount-Overlay' $o 'C new mount API + umount2' (Median $rawNew) -Digits 3
+        Row 'Mount-Overlay + Dismount-Overlay' $o 'util-linux mount + umount' (Median $util) -Digits 3
+        Row 'the same, CPU time (whole pwsh process)' (Median $oursCpu) 'C mount(2) + umount2, CPU time' (Median $rawCpu) -Digits 3
+        Row 'the same, CPU time (whole pwsh process)' (Median $oursCpu) 'C new mount API, CPU time' (Median $rawNewCpu) -Digits 3
+        '{0,-46} {1,10:N3} ms   {2,-34} {3,10:N3} ms' -f 'the same, waiting (wall - CPU)', ($o - (Median $oursCpu)), 'C mount(2) + umount2, waiting', ((Median $rawMs) - (Median $rawCpu))
+        # The machine's speed drifts between rounds (shared host); within a round the two loops run
+        # back to back, so each round's own ratio is steadier than a ratio of medians.
+        $perRound = foreach ($r in 0..($Rounds - 1)) { $ours[$r] / $rawMs[$r] }
+        '{0,-46} {1}   median {2:N2}x' -f 'ratio to C in each round', (($perRound | ForEach-Object { $_.ToString('N2') + 'x' }) -join ' '), (Median $perRound)
+
+        # 500 layers of 120-character paths.
+        $lowers = foreach ($i in 1..500) {
+            $p = Join-Path $work ('many/{0:D3}-{1}' -f $i, ('x' * (119 - $work.Length - 10)))
+            $null = New-Item -ItemType Directory -Force -Path $p
+            $p
+        }
+        foreach ($i in 1..40) { Mount-Overlay -Lower $lowers -Target $m; Dismount-Overlay -Target $m }
+        $ours500 = @(); $raw500 = @()
+        foreach ($r in 1..$Rounds) {
+            $raw500 += [double] ((& $raw many 20 $m @lowers) -split ' ')[0]
+            $sw = [Diagnostics.Stopwatch]::StartNew()
+            foreach ($i in 1..20) { Mount-Overlay -Lower $lowers -Target $m; Dismount-Overlay -Target $m }
+            $ours500 += $sw.Elapsed.TotalMilliseconds / 20
+        }
+        ''
+        "500 lower layers of 120-character paths (median of $Rounds rounds of 20 mounts)"
+        Row 'Mount-Overlay + Dismount-Overlay' (Median $ours500) 'C fsopen + 500 lowerdir+' (Median $raw500) -Digits 3
+        $out = & mount -t overlay overlay -o "lowerdir=$($lowers -join ':')" $m 2>&1
+        if ($LASTEXITCODE -eq 0) { & umount $m; 'util-linux mount: mounted' } else { "util-linux mount: fails ($out)" }
     }
 
-    $ours = @(); $rawMs = @(); $rawNew = @(); $util = @()
-    foreach ($r in 1..$Rounds) {
-        $rawMs += [double] (& $raw pairs $Pairs $l $u "$work/cwork" $m)
-        $rawNew += [double] (& $raw newpairs $Pairs $l $u "$work/cwork" $m)
-        $sw = [Diagnostics.Stopwatch]::StartNew()
-        foreach ($i in 1..$Pairs) { Mount-Overlay -Lower $l -Upper $u -Work $w -Target $m; Dismount-Overlay -Target $m }
-        $ours += $sw.Elapsed.TotalMilliseconds / $Pairs
-        $n = [math]::Max(20, [int]($Pairs / 10))
-        $sw.Restart()
-        & bash -c "for i in `$(seq $n); do mount -t overlay overlay -o lowerdir=$l,upperdir=$u,workdir=$w $m && umount $m || exit 1; done"
-        if ($LASTEXITCODE -ne 0) { throw 'util-linux mount failed.' }
-        $util += $sw.Elapsed.TotalMilliseconds / $n
-    }
-    $o = Median $ours
-    "Mount + dismount pair (median of $Rounds rounds of $Pairs pairs, after $warmPairs warm-up pairs)"
-    Row 'Mount-Overlay + Dismount-Overlay' $o 'C mount(2) + umount2' (Median $rawMs) -Digits 3
-    Row 'Mount-Overlay + Dismount-Overlay' $o 'C new mount API + umount2' (Median $rawNew) -Digits 3
-    Row 'Mount-Overlay + Dismount-Overlay' $o 'util-linux mount + umount' (Median $util) -Digits 3
-    # The machine's speed drifts between rounds (shared host); within a round the two loops run
-    # back to back, so each round's own ratio is steadier than a ratio of medians.
-    $perRound = foreach ($r in 0..($Rounds - 1)) { $ours[$r] / $rawMs[$r] }
-    '{0,-46} {1}   median {2:N2}x' -f 'ratio to C in each round', (($perRound | ForEach-Object { $_.ToString('N2') + 'x' }) -join ' '), (Median $perRound)
-
-    # 500 layers of 120-character paths.
-    $lowers = foreach ($i in 1..500) {
-        $p = Join-Path $work ('many/{0:D3}-{1}' -f $i, ('x' * (119 - $work.Length - 10)))
-        $null = New-Item -ItemType Directory -Force -Path $p
-        $p
-    }
-    foreach ($i in 1..40) { Mount-Overlay -Lower $lowers -Target $m; Dismount-Overlay -Target $m }
-    $ours500 = @(); $raw500 = @()
-    foreach ($r in 1..$Rounds) {
-        $raw500 += [double] (& $raw many 20 $m @lowers)
-        $sw = [Diagnostics.Stopwatch]::StartNew()
-        foreach ($i in 1..20) { Mount-Overlay -Lower $lowers -Target $m; Dismount-Overlay -Target $m }
-        $ours500 += $sw.Elapsed.TotalMilliseconds / 20
-    }
-    ''
-    "500 lower layers of 120-character paths (median of $Rounds rounds of 20 mounts)"
-    Row 'Mount-Overlay + Dismount-Overlay' (Median $ours500) 'C fsopen + 500 lowerdir+' (Median $raw500) -Digits 3
-    $out = & mount -t overlay overlay -o "lowerdir=$($lowers -join ':')" $m 2>&1
-    if ($LASTEXITCODE -eq 0) { & umount $m; 'util-linux mount: mounted' } else { "util-linux mount: fails ($out)" }
-
-    # Start-up: import plus a first Get-OverlayMount, against a bare pwsh start. For scale, the
-    # same with a module that holds nothing (a manifest alone): what any Import-Module costs.
-    $pwsh = Join-Path $PSHOME 'pwsh'
+    # Start-up: import plus a first Get-OverlayMount, against a bare pwsh start, first with the
+    # pwsh running this script (the pinned dotnet tool), then with a copy of it whose assemblies
+    # are precompiled (New-PrecompiledPwsh): the tool ships PowerShell as IL only, so every
+    # first command JIT-compiles PowerShell's own code, where Microsoft's release packages ship
+    # it precompiled. Both use the same module build.
     $empty = Join-Path $work 'Empty/Empty.psd1'
     $null = New-Item -ItemType Directory -Path (Split-Path $empty)
     Set-Content -LiteralPath $empty -Value "@{ ModuleVersion = '1.0'; GUID = '$([guid]::NewGuid())' }"
-    $bare = @(); $withModule = @(); $withEmpty = @()
     $startRounds = [math]::Max($Rounds, 9)
-    foreach ($r in 1..$startRounds) {
-        $sw = [Diagnostics.Stopwatch]::StartNew(); & $pwsh -NoProfile -NonInteractive -Command 'exit' ; $bare += $sw.Elapsed.TotalMilliseconds
-        $sw.Restart(); & $pwsh -NoProfile -NonInteractive -Command "Import-Module '$ModulePath'; `$null = Get-OverlayMount; exit"; $withModule += $sw.Elapsed.TotalMilliseconds
-        $sw.Restart(); & $pwsh -NoProfile -NonInteractive -Command "Import-Module '$empty'; exit"; $withEmpty += $sw.Elapsed.TotalMilliseconds
-    }
+    $thisPwsh = Join-Path $PSHOME 'pwsh'
     ''
-    "Start-up (median of $startRounds)"
-    '{0,-46} {1,10:N0} ms   {2,-34} {3,10:N0} ms   added {4,6:N0} ms' -f 'pwsh + Import-Module + Get-OverlayMount', (Median $withModule), 'pwsh -c exit', (Median $bare), ((Median $withModule) - (Median $bare))
-    '{0,-46} {1,10:N0} ms   {2,-34} {3,10:N0} ms   added {4,6:N0} ms' -f 'pwsh + Import-Module of an empty manifest', (Median $withEmpty), 'pwsh -c exit', (Median $bare), ((Median $withEmpty) - (Median $bare))
-
-    # The same costs timed inside pwsh: a Stopwatch around each step in a fresh process, free of
-    # the process start's noise (which on this VM moves a whole pwsh start by 50-100 ms). The
-    # binary module imported alone (no format and types files) shows what those two files add.
-    $dll = Join-Path (Split-Path $ModulePath) 'OverlayTools.dll'
-    $inv = [cultureinfo]::InvariantCulture
-    $clock = '$sw = [Diagnostics.Stopwatch]::StartNew(); {0}; $a = $sw.Elapsed.TotalMilliseconds; {1}; $b = $sw.Elapsed.TotalMilliseconds; ''{{0}} {{1}}'' -f $a.ToString([cultureinfo]::InvariantCulture), $b.ToString([cultureinfo]::InvariantCulture)'
-    $inEmpty = @(); $inDll = @(); $inModule = @(); $inFirst = @()
-    foreach ($r in 1..$startRounds) {
-        $t = (& $pwsh -NoProfile -NonInteractive -Command ($clock -f "Import-Module '$empty'", '$null = 0')) -split ' '
-        $inEmpty += [double]::Parse($t[0], $inv)
-        $t = (& $pwsh -NoProfile -NonInteractive -Command ($clock -f "Import-Module '$dll'", '$null = 0')) -split ' '
-        $inDll += [double]::Parse($t[0], $inv)
-        $t = (& $pwsh -NoProfile -NonInteractive -Command ($clock -f "Import-Module '$ModulePath'", '$null = Get-OverlayMount')) -split ' '
-        $inModule += [double]::Parse($t[0], $inv); $inFirst += [double]::Parse($t[1], $inv) - [double]::Parse($t[0], $inv)
+    Measure-StartUp -Pwsh $thisPwsh -Label "this pwsh ($(Get-PwshCodeKind $PSHOME))" -Module $ModulePath -Empty $empty -Rounds $startRounds
+    if ((Get-PwshCodeKind $PSHOME) -eq 'IL only') {
+        $copy = New-PrecompiledPwsh -Source $PSHOME -Destination (Join-Path $work 'pwsh-precompiled') -Module $ModulePath
+        if ($copy) {
+            ''
+            Measure-StartUp -Pwsh $copy -Label 'a copy of this pwsh, its assemblies precompiled' -Module $ModulePath -Empty $empty -Rounds $startRounds
+        }
     }
-    ''
-    "Start-up timed inside pwsh (median of $startRounds fresh processes)"
-    '{0,-62} {1,6:N0} ms' -f 'Import-Module of an empty manifest', (Median $inEmpty)
-    '{0,-62} {1,6:N0} ms' -f 'Import-Module OverlayTools.dll alone (no format, types files)', (Median $inDll)
-    '{0,-62} {1,6:N0} ms' -f 'Import-Module OverlayTools (the manifest: dll, format, types)', (Median $inModule)
-    '{0,-62} {1,6:N0} ms' -f 'then a first Get-OverlayMount', (Median $inFirst)
 }
 finally {
     Get-OverlayMount -Target "$work/*" -ErrorAction SilentlyContinue | Dismount-Overlay -Force -ErrorAction SilentlyContinue
