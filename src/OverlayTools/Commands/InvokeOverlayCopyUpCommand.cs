@@ -16,26 +16,9 @@ namespace OverlayTools;
 [Cmdlet(VerbsLifecycle.Invoke, "OverlayCopyUp", DefaultParameterSetName = PathSet, SupportsShouldProcess = true, HelpUri = HelpBase + "Invoke-OverlayCopyUp.md")]
 [Alias("Invoke-CopyUp")]
 [OutputType(typeof(CopyUpResult))]
-public sealed class InvokeOverlayCopyUpCommand : OverlayCmdlet
+public sealed class InvokeOverlayCopyUpCommand : MergedPathCmdlet
 {
-    private const string PathSet = "Path";
-    private const string LiteralPathSet = "LiteralPath";
-
     private readonly CancellationTokenSource _cancel = new();
-    // Each overlay's layers, opened once for all the paths of the pipeline.
-    private readonly LayerSetCache _layers = new();
-
-    /// <summary>Items in a merged view (wildcards).</summary>
-    [Parameter(ParameterSetName = PathSet, Mandatory = true, Position = 0, ValueFromPipeline = true)]
-    [SupportsWildcards]
-    [ValidateNotNullOrEmpty]
-    public string[] Path { get; set; } = [];
-
-    /// <summary>Items in a merged view, taken literally; binds the PSPath of Get-ChildItem output.</summary>
-    [Parameter(ParameterSetName = LiteralPathSet, Mandatory = true, ValueFromPipelineByPropertyName = true)]
-    [Alias("PSPath", "LP")]
-    [ValidateNotNullOrEmpty]
-    public string[] LiteralPath { get; set; } = [];
 
     /// <summary>Also copy up everything below a directory.</summary>
     [Parameter]
@@ -77,29 +60,15 @@ public sealed class InvokeOverlayCopyUpCommand : OverlayCmdlet
         }
     }
 
-    private IEnumerable<string> ExpandPaths()
-        => ParameterSetName == LiteralPathSet
-            ? ExpandPaths(LiteralPath, literal: true, nameof(LiteralPath))
-            : ExpandPaths(Path, literal: false, nameof(Path));
-
     private void CopyUp(string path)
     {
         using var location = OverlayLocator.Locate(path, MountTable, mustExist: true);
-        try
-        {
-            CopyUp(location);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // A layer failed to read: the next path opens this overlay's layers again.
-            _layers.Forget(location.Mount);
-            throw;
-        }
+        WithLayers(location.Mount, () => CopyUp(location));
     }
 
     private void CopyUp(OverlayLocation location)
     {
-        var engine = CopyUpEngine.Open(location, MetadataOnly, this, _layers);
+        var engine = CopyUpEngine.Open(location, MetadataOnly, this, Layers);
         bool isDir = location.Stat?.IsDirectory ?? false;
         string action = Recurse && isDir
             ? $"Copy up the directory and everything below it into the upper layer '{engine.UpperPath}'"
@@ -126,18 +95,10 @@ public sealed class InvokeOverlayCopyUpCommand : OverlayCmdlet
     /// <inheritdoc/>
     protected override void StopProcessing() => _cancel.Cancel();
 
-    /// <inheritdoc/>
-    protected override void EndProcessing() => _layers.Dispose();
-
-    /// <summary>
-    /// Closes the layers when the command ends in any way (PowerShell disposes a command after
-    /// a stop or a terminating error too; StopProcessing runs on another thread while a copy-up
-    /// may be using them, so it only cancels).
-    /// </summary>
+    /// <summary>Also releases the cancellation source (the base closes the layers).</summary>
     protected override void Dispose(bool disposing)
     {
         base.Dispose(disposing);
-        _layers.Dispose();
         _cancel.Dispose();
     }
 }

@@ -13,26 +13,8 @@ namespace OverlayTools;
 /// </summary>
 [Cmdlet(VerbsDiagnostic.Resolve, "OverlayPath", DefaultParameterSetName = PathSet, HelpUri = HelpBase + "Resolve-OverlayPath.md")]
 [OutputType(typeof(OverlayPathInfo))]
-public sealed class ResolveOverlayPathCommand : OverlayCmdlet
+public sealed class ResolveOverlayPathCommand : MergedPathCmdlet
 {
-    private const string PathSet = "Path";
-    private const string LiteralPathSet = "LiteralPath";
-
-    // Each overlay's layers, opened once for all the paths of the pipeline.
-    private readonly LayerSetCache _layers = new();
-
-    /// <summary>Paths in a merged view (wildcards match existing entries; a path without wildcards may name a deleted entry).</summary>
-    [Parameter(ParameterSetName = PathSet, Mandatory = true, Position = 0, ValueFromPipeline = true)]
-    [SupportsWildcards]
-    [ValidateNotNullOrEmpty]
-    public string[] Path { get; set; } = [];
-
-    /// <summary>Paths in a merged view, taken literally; binds the PSPath of Get-ChildItem output.</summary>
-    [Parameter(ParameterSetName = LiteralPathSet, Mandatory = true, ValueFromPipelineByPropertyName = true)]
-    [Alias("PSPath", "LP")]
-    [ValidateNotNullOrEmpty]
-    public string[] LiteralPath { get; set; } = [];
-
     /// <summary>List every layer that holds the path (the file's history across layers), hidden ones included.</summary>
     [Parameter]
     public SwitchParameter All { get; set; }
@@ -57,49 +39,20 @@ public sealed class ResolveOverlayPathCommand : OverlayCmdlet
         }
     }
 
-    /// <inheritdoc/>
-    protected override void EndProcessing() => _layers.Dispose();
-
-    /// <summary>
-    /// Closes the layers when the command ends in any way (PowerShell disposes a command after
-    /// a stop or a terminating error too; StopProcessing runs on another thread while a lookup
-    /// may be using them, so it does not close them).
-    /// </summary>
-    protected override void Dispose(bool disposing)
-    {
-        base.Dispose(disposing);
-        _layers.Dispose();
-    }
-
-    private IEnumerable<string> ExpandPaths()
-        => ParameterSetName == LiteralPathSet
-            ? ExpandPaths(LiteralPath, literal: true, nameof(LiteralPath))
-            : ExpandPaths(Path, literal: false, nameof(Path));
-
     private bool _warnedXattrs;
 
     private void ResolveOne(string path)
     {
         using var location = OverlayLocator.Locate(path, MountTable, mustExist: false);
         var mount = location.Mount;
-        var layers = _layers.Get(mount, path);
+        var layers = Layers.Get(mount, path);
         if (!OverlayLocator.UsesUserXattr(mount) && !_warnedXattrs && !Interop.FileSystem.HasCapSysAdmin)
         {
             _warnedXattrs = true;
             WriteWarning(Interop.FileSystem.TrustedXattrsUnreadable);
         }
         bool exists = location.Stat is not null;
-        List<OverlayPathInfo> infos;
-        try
-        {
-            infos = PathResolver.Resolve(layers, location.MergedPath, location.RelativePath, mount.Target, All || !exists);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // A layer failed to read: the next path opens this overlay's layers again.
-            _layers.Forget(mount);
-            throw;
-        }
+        var infos = WithLayers(mount, () => PathResolver.Resolve(layers, location.MergedPath, location.RelativePath, mount.Target, All || !exists));
         var supplier = infos.FirstOrDefault(i => i.State == OverlayPathInfo.Supplies);
         if (exists && supplier is null)
         {
