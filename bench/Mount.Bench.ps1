@@ -53,8 +53,9 @@ function New-PrecompiledPwsh([string] $Source, [string] $Destination, [string] $
     # ReadyToRun step restores for this .NET). Returns the copy's pwsh, or nothing (with a note)
     # when crossgen2 is missing.
     $runtime = [Environment]::Version
+    $arch = [Runtime.InteropServices.RuntimeInformation]::OSArchitecture.ToString().ToLowerInvariant()
     $packages = if ($env:NUGET_PACKAGES) { $env:NUGET_PACKAGES } else { Join-Path ([Environment]::GetFolderPath('UserProfile')) '.nuget/packages' }
-    $crossgen = Get-ChildItem -Path (Join-Path $packages 'microsoft.netcore.app.crossgen2.linux-x64') -Directory -ErrorAction SilentlyContinue |
+    $crossgen = Get-ChildItem -Path (Join-Path $packages "microsoft.netcore.app.crossgen2.linux-$arch") -Directory -ErrorAction SilentlyContinue |
         Where-Object { $_.Name -like "$($runtime.Major).$($runtime.Minor).*" } |
         Sort-Object { [version] ($_.Name -replace '-.*$', '') } -Descending |
         ForEach-Object { Join-Path $_.FullName 'tools/crossgen2' } | Where-Object { Test-Path -LiteralPath $_ } | Select-Object -First 1
@@ -72,7 +73,7 @@ function New-PrecompiledPwsh([string] $Source, [string] $Destination, [string] $
         # The arguments go in a response file: pwsh would expand the *.dll patterns itself.
         $rsp = Join-Path $Destination 'crossgen2.rsp'
         Set-Content -LiteralPath $rsp -Value $dll, '-o', (Join-Path $Destination (Split-Path -Leaf $dll)),
-            '-r', (Join-Path $Source '*.dll'), '-r', (Join-Path $framework '*.dll'), '--targetos', 'linux', '--targetarch', 'x64', '-O'
+            '-r', (Join-Path $Source '*.dll'), '-r', (Join-Path $framework '*.dll'), '--targetos', 'linux', '--targetarch', $arch, '-O'
         $out = & $crossgen "@$rsp" 2>&1
         if ($LASTEXITCODE -ne 0) { throw "crossgen2 failed on ${dll}: $($out | Select-Object -First 3)" }
         $compiled++
