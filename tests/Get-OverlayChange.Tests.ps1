@@ -302,6 +302,25 @@ Describe 'Get-OverlayChange' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
             Assert-MatchesKernel $Merged @($top, $Lower) $c
         }
 
+        It 'takes an xattr whiteout in the upper for a deletion in any directory, as the kernel lookup does' {
+            # A listing of the merged view still shows these names; a lookup finds nothing (kernel 6.18).
+            $null = New-Item -ItemType Directory -Path "$Upper/etc", "$Upper/var", "$Upper/var/cache"
+            foreach ($f in 'etc/hosts', 'etc/never-was', 'var/cache/a') {
+                $null = New-Item -ItemType File -Path "$Upper/$f"
+                Set-TestXattr "$Upper/$f" 'trusted.overlay.whiteout' 'y'
+            }
+            Set-TestXattr "$Upper/var/cache" 'trusted.overlay.opaque' 'x'
+            Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged
+            foreach ($f in 'etc/hosts', 'etc/never-was', 'var/cache/a') {
+                Test-Path -LiteralPath "$Merged/$f" | Should -BeFalse -Because "the kernel lookup takes the marked empty file $f for a whiteout"
+            }
+            $c = Get-OverlayChange $Merged
+            ConvertTo-DiffLines $c | Should -Be @('C /etc', 'D /etc/hosts', 'C /var', 'C /var/cache', 'D /var/cache/a')
+            Assert-MatchesKernel $Merged @($Lower) $c
+            (Resolve-OverlayPath "$Merged/etc/hosts" -All).State | Should -Be @('Whiteout', 'WhitedOut') -Because 'Resolve-OverlayPath says the same'
+            ConvertTo-DiffLines (Get-OverlayChange -Upper $Upper -Lower $Lower) | Should -Be (ConvertTo-DiffLines $c)
+        }
+
         It 'refuses a mount whose layers are named by relative paths, and reads them with -Upper and -Lower' {
             $null = New-Item -ItemType Directory -Path "$Case/work"
             & sh -c 'cd "$1" && mount -t overlay overlay -o lowerdir=lower,upperdir=upper,workdir=work merged' sh $Case

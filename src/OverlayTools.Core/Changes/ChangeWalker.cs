@@ -348,7 +348,10 @@ public static class ChangeWalker
                     }
                     throw new ErrnoException("statx", errno, UpperPath + path);
                 }
-                if (_layers.IsWhiteout(upperDir.Value, u.NameZ, st, node.Upper.HasXWhiteouts))
+                // An empty file marked overlay.whiteout counts in any upper directory, marked
+                // opaque="x" or not: the kernel's lookup finds nothing there (seen on 6.18), though a
+                // listing of the merged view still shows the name. Resolve-OverlayPath agrees.
+                if (_layers.IsWhiteout(upperDir.Value, u.NameZ, st, dirHasXWhiteouts: true))
                 {
                     using var gone = LookupImage(node, item, openDirs: false);
                     var kind = _request.Style == ChangeStyle.Podman
