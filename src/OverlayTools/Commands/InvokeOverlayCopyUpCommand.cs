@@ -1,11 +1,8 @@
 using System;
-using System.Collections.Generic;
 using System.IO;
-using System.Linq;
 using System.Management.Automation;
 using System.Threading;
 using OverlayTools.CopyUp;
-using OverlayTools.Layers;
 using OverlayTools.Mounts;
 
 namespace OverlayTools;
