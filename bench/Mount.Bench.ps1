@@ -31,6 +31,36 @@ if ((& id -u) -ne '0') { throw 'The mount benchmark needs root.' }
 $cc = Get-Command cc, gcc -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1
 if (-not $cc) { throw 'The mount benchmark needs a C compiler (cc) for its raw-syscall baseline.' }
 
+function Invoke-Pairs([int] $Count, [string] $Lower, [string] $Upper, [string] $Work, [string] $Target) {
+    # The timed loop: Mount-Overlay + Dismount-Overlay, $Count times.
+    foreach ($i in 1..$Count) { Mount-Overlay -Lower $Lower -Upper $Upper -Work $Work -Target $Target; Dismount-Overlay -Target $Target }
+}
+
+function Wait-BackgroundJit([double] $MaxSeconds = 10) {
+    # Waits until the runtime's tiered-compilation thread ('.NET Tiered Com...') has used less
+    # than 2 ms of CPU in 200 ms, or $MaxSeconds have passed.
+    $sw = [Diagnostics.Stopwatch]::StartNew()
+    $last = Get-BackgroundJitNs
+    while ($sw.Elapsed.TotalSeconds -lt $MaxSeconds) {
+        Start-Sleep -Milliseconds 200
+        $now = Get-BackgroundJitNs
+        if ($now - $last -lt 2e6) { return }
+        $last = $now
+    }
+}
+
+function Get-BackgroundJitNs {
+    # CPU nanoseconds of this process's tiered-compilation threads so far (/proc/self/task/*/schedstat).
+    $ns = 0.0
+    foreach ($t in [IO.Directory]::GetDirectories('/proc/self/task')) {
+        try {
+            if ([IO.File]::ReadAllText("$t/comm").StartsWith('.NET Tiered')) { $ns += [double] ([IO.File]::ReadAllText("$t/schedstat").Split(' ')[0]) }
+        }
+        catch [IO.IOException] { } # the thread ended
+    }
+    return $ns
+}
+
 function Get-PwshCodeKind([string] $PwshHome) {
     # 'precompiled' when System.Management.Automation.dll carries ReadyToRun code, else 'IL only'.
     if (Test-ReadyToRun (Join-Path $PwshHome 'System.Management.Automation.dll')) { 'precompiled' } else { 'IL only' }
@@ -130,26 +160,34 @@ try {
     $l = "$work/lower"; $u = "$work/upper"; $w = "$work/work"; $m = "$work/merged"
 
     if (-not $StartUpOnly) {
-        # Warm up before any timing: the runtime keeps recompiling hot PowerShell and module code
-        # on a background thread for the first seconds of a busy session, which on two cores
-        # competes with the loop; the pair cost wanted here is the steady one.
+        # Warm up before any timing: for the first seconds of a session the runtime recompiles hot
+        # PowerShell and module code on a background thread, which on two cores competes with the
+        # loops (C's too). The pair cost wanted here is the steady one, so the loop that is timed
+        # is the very function that warms up (a new loop would be compiled anew), and every timed
+        # loop starts only once that thread is idle.
         $warm = [Diagnostics.Stopwatch]::StartNew(); $warmPairs = 0
         while ($warm.Elapsed.TotalSeconds -lt 4 -or $warmPairs -lt 1000) {
-            Mount-Overlay -Lower $l -Upper $u -Work $w -Target $m; Dismount-Overlay -Target $m; $warmPairs++
+            Invoke-Pairs 200 $l $u $w $m; $warmPairs += 200
         }
+        $null = & $raw pairs 10 $l $u "$work/cwork" $m
+        $null = & $raw newpairs 10 $l $u "$work/cwork" $m
+        Invoke-Pairs 200 $l $u $w $m; $warmPairs += 200
 
         # Besides the wall clock, the CPU time per pair (the rest is waiting: every dismount waits
         # for the upper's file system to be synced and for RCU grace periods, in C as in ours).
         $ours = @(); $rawMs = @(); $rawNew = @(); $util = @(); $oursCpu = @(); $rawCpu = @(); $rawNewCpu = @()
         $self = [Diagnostics.Process]::GetCurrentProcess()
         foreach ($r in 1..$Rounds) {
+            Wait-BackgroundJit
             $t = (& $raw pairs $Pairs $l $u "$work/cwork" $m) -split ' '
             $rawMs += [double] $t[0]; $rawCpu += [double] $t[1]
+            Wait-BackgroundJit
             $t = (& $raw newpairs $Pairs $l $u "$work/cwork" $m) -split ' '
             $rawNew += [double] $t[0]; $rawNewCpu += [double] $t[1]
+            Wait-BackgroundJit
             $self.Refresh(); $cpu0 = $self.TotalProcessorTime
             $sw = [Diagnostics.Stopwatch]::StartNew()
-            foreach ($i in 1..$Pairs) { Mount-Overlay -Lower $l -Upper $u -Work $w -Target $m; Dismount-Overlay -Target $m }
+            Invoke-Pairs $Pairs $l $u $w $m
             $ours += $sw.Elapsed.TotalMilliseconds / $Pairs
             $self.Refresh(); $oursCpu += ($self.TotalProcessorTime - $cpu0).TotalMilliseconds / $Pairs
             $n = [math]::Max(20, [int]($Pairs / 10))
