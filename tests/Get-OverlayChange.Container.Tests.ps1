@@ -103,6 +103,24 @@ BeforeAll {
         @($layers | Where-Object Work).Count | Should -BeGreaterThan 0
     }
 
+    function script:Assert-LiveMountNamesContainer([string] $Merged, [string] $Name, [string] $Id, [string] $DataRoot, [string] $Style) {
+        # A running container's changes through its live mount (-Target, a piped OverlayMount, and
+        # Get-OverlayMount piped on) name the container as -Container does, item for item.
+        # $Style, when given, is passed to the -Target runs. Returns the mount and -Container's list.
+        $styleArgs = if ($Style) { @{ Style = $Style } } else { @{} }
+        $byContainer = @(Get-OverlayChange -Container $Name -DataRoot $DataRoot)
+        $byContainer.Count | Should -BeGreaterThan 3
+        @($byContainer.Container | Sort-Object -Unique) | Should -Be @($Name)
+        $mount = Get-OverlayMount -Target $Merged
+        $mount.ContainerId | Should -Be $Id
+        $mount.Container | Should -Be $Name
+        foreach ($byMount in @(Get-OverlayChange -Target $Merged @styleArgs), @($mount | Get-OverlayChange @styleArgs), @(Get-OverlayMount -Target $Merged | Get-OverlayChange @styleArgs)) {
+            ($byMount | ForEach-Object { "$($_.Container)|$($_.Kind)|$($_.Path)|$($_.Layer)" }) |
+                Should -Be ($byContainer | ForEach-Object { "$($_.Container)|$($_.Kind)|$($_.Path)|$($_.Layer)" })
+        }
+        return [pscustomobject]@{ Mount = $mount; ByContainer = $byContainer }
+    }
+
     function script:Assert-SameSet([string[]] $Ours, [string[]] $Theirs, [string] $Because) {
         $Ours = @($Ours | Where-Object { $null -ne $_ })
         $Theirs = @($Theirs | Where-Object { $null -ne $_ })
@@ -203,16 +221,7 @@ Describe 'Get-OverlayChange -Container on a private dockerd' -Tag 'RequiresRoot'
             $merged = $Inspect['live'].GraphDriver.Data.MergedDir
             $name = $Inspect['live'].Name.TrimStart('/')
             $name | Should -Be 'live'
-            $byContainer = @(Get-OverlayChange -Container live -DataRoot $DataRoot)
-            $byContainer.Count | Should -BeGreaterThan 3
-            @($byContainer.Container | Sort-Object -Unique) | Should -Be @($name)
-            $mount = Get-OverlayMount -Target $merged
-            $mount.ContainerId | Should -Be $Inspect['live'].Id
-            $mount.Container | Should -Be $name
-            foreach ($byMount in @(Get-OverlayChange -Target $merged), @($mount | Get-OverlayChange), @(Get-OverlayMount -Target $merged | Get-OverlayChange)) {
-                ($byMount | ForEach-Object { "$($_.Container)|$($_.Kind)|$($_.Path)|$($_.Layer)" }) |
-                    Should -Be ($byContainer | ForEach-Object { "$($_.Container)|$($_.Kind)|$($_.Path)|$($_.Layer)" })
-            }
+            $byContainer = (Assert-LiveMountNamesContainer $merged $name $Inspect['live'].Id $DataRoot).ByContainer
             # Filtering by container finds them, whichever way they were listed.
             @(Get-OverlayChange -Target $merged | Where-Object Container -EQ $name).Count | Should -Be $byContainer.Count
         }
@@ -361,16 +370,8 @@ Describe 'Get-OverlayChange -Container on a private podman store' -Tag 'Requires
             $merged = $PInspect['live'].GraphDriver.Data.MergedDir
             $name = $PInspect['live'].Name
             $name | Should -Be 'live'
-            $byContainer = @(Get-OverlayChange -Container live -DataRoot $GraphRoot)
-            $byContainer.Count | Should -BeGreaterThan 3
-            @($byContainer.Container | Sort-Object -Unique) | Should -Be @($name)
-            $mount = Get-OverlayMount -Target $merged
-            $mount.ContainerId | Should -Be $PInspect['live'].Id
-            $mount.Container | Should -Be $name
-            foreach ($byMount in @(Get-OverlayChange -Target $merged -Style Podman), @($mount | Get-OverlayChange -Style Podman), @(Get-OverlayMount -Target $merged | Get-OverlayChange -Style Podman)) {
-                ($byMount | ForEach-Object { "$($_.Container)|$($_.Kind)|$($_.Path)|$($_.Layer)" }) |
-                    Should -Be ($byContainer | ForEach-Object { "$($_.Container)|$($_.Kind)|$($_.Path)|$($_.Layer)" })
-            }
+            $live = Assert-LiveMountNamesContainer $merged $name $PInspect['live'].Id $GraphRoot -Style Podman
+            $mount = $live.Mount; $byContainer = $live.ByContainer
 
             # A piped mount that names its container is taken at its word: the store is not asked
             # again. With the store's container index out of the way for a moment, -Target cannot
