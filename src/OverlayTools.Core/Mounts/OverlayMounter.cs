@@ -271,23 +271,36 @@ public static class OverlayMounter
         }
     }
 
-    private static Layer OpenLayer(string path, string role, MountScope scope, Dictionary<(ulong, uint, uint), string> seen)
+    /// <summary>
+    /// Opens a layer directory O_PATH (owned by <paramref name="scope"/>), or throws the error for a
+    /// missing one, a non-directory (each with the role's own ErrorId and hint) or any other errno.
+    /// </summary>
+    private static Fd OpenLayerDirectory(string path, string role, MountScope scope,
+        string notFoundId, string notFoundHint, string notDirectoryId, string notDirectoryHint)
     {
         var fd = FileSystem.TryOpen(path, Native.O_PATH | Native.O_DIRECTORY, out int errno);
         if (fd is null)
         {
             throw errno switch
             {
-                Errno.ENOENT => new OverlayException(ErrorIds.LayerNotFound, OverlayErrorCategory.ObjectNotFound,
-                    $"The {role} layer '{path}' does not exist.", path, "Check the path, or create the directory first.", new ErrnoException("open", errno, path)),
-                Errno.ENOTDIR => new OverlayException(ErrorIds.LayerNotDirectory, OverlayErrorCategory.InvalidArgument,
-                    $"The {role} layer '{path}' is not a directory.", path, "Layers are directories; give the directory that holds the files.", new ErrnoException("open", errno, path)),
+                Errno.ENOENT => new OverlayException(notFoundId, OverlayErrorCategory.ObjectNotFound,
+                    $"The {role} layer '{path}' does not exist.", path, notFoundHint, new ErrnoException("open", errno, path)),
+                Errno.ENOTDIR => new OverlayException(notDirectoryId, OverlayErrorCategory.InvalidArgument,
+                    $"The {role} layer '{path}' is not a directory.", path, notDirectoryHint, new ErrnoException("open", errno, path)),
                 _ => new OverlayException(ErrorIds.LayerNotAccessible, OverlayException.CategoryFor(errno),
                     $"The {role} layer '{path}' cannot be opened: {Errno.Describe(errno)} ({Errno.Name(errno)}).", path,
                     "Check the path and its permissions.", new ErrnoException("open", errno, path)),
             };
         }
         scope.Own(fd);
+        return fd;
+    }
+
+    private static Layer OpenLayer(string path, string role, MountScope scope, Dictionary<(ulong, uint, uint), string> seen)
+    {
+        var fd = OpenLayerDirectory(path, role, scope,
+            ErrorIds.LayerNotFound, "Check the path, or create the directory first.",
+            ErrorIds.LayerNotDirectory, "Layers are directories; give the directory that holds the files.");
         var st = FileSystem.Stat(fd, path);
         if (!seen.TryAdd((st.Inode, st.DevMajor, st.DevMinor), path))
         {
@@ -300,21 +313,9 @@ public static class OverlayMounter
 
     private static Layer OpenUpper(string path, MountScope scope, Dictionary<(ulong, uint, uint), string> lowers)
     {
-        var fd = FileSystem.TryOpen(path, Native.O_PATH | Native.O_DIRECTORY, out int errno);
-        if (fd is null)
-        {
-            throw errno switch
-            {
-                Errno.ENOENT => new OverlayException(ErrorIds.UpperNotFound, OverlayErrorCategory.ObjectNotFound,
-                    $"The upper layer '{path}' does not exist.", path, "Create the directory first (New-Item -ItemType Directory).", new ErrnoException("open", errno, path)),
-                Errno.ENOTDIR => new OverlayException(ErrorIds.UpperNotDirectory, OverlayErrorCategory.InvalidArgument,
-                    $"The upper layer '{path}' is not a directory.", path, "Give a directory for -Upper.", new ErrnoException("open", errno, path)),
-                _ => new OverlayException(ErrorIds.LayerNotAccessible, OverlayException.CategoryFor(errno),
-                    $"The upper layer '{path}' cannot be opened: {Errno.Describe(errno)} ({Errno.Name(errno)}).", path,
-                    "Check the path and its permissions.", new ErrnoException("open", errno, path)),
-            };
-        }
-        scope.Own(fd);
+        var fd = OpenLayerDirectory(path, "upper", scope,
+            ErrorIds.UpperNotFound, "Create the directory first (New-Item -ItemType Directory).",
+            ErrorIds.UpperNotDirectory, "Give a directory for -Upper.");
         var st = FileSystem.Stat(fd, path);
         var (fsType, flags) = FileSystem.StatFs(fd, path);
         if (fsType == Native.OVERLAYFS_SUPER_MAGIC)
