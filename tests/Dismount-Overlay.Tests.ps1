@@ -72,6 +72,79 @@ Describe 'Dismount-Overlay' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
         $err.Count | Should -Be 0
     }
 
+    It 'dismounts each of the overlays stacked on one mount point that a wildcard matches' {
+        $l2 = New-Layer "$Case/lower2" @{ 'b' = '2' }
+        Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged
+        Mount-Overlay -Lower $l2 -Target $Merged
+        Dismount-Overlay -Target "$Case/*" -ErrorVariable err
+        $err.Count | Should -Be 0
+        Test-MountedAt $Merged | Should -BeFalse
+        Get-MountsUnder $Case | Should -BeNullOrEmpty
+    }
+
+    It 'dismounts a directory object piped in (Get-Item) by its path' {
+        Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged
+        Get-Item -LiteralPath $Merged | Dismount-Overlay -ErrorVariable err
+        $err.Count | Should -Be 0
+        Test-MountedAt $Merged | Should -BeFalse
+    }
+
+    It 'refuses an object that is no path and has no Target, instead of dismounting its text' {
+        Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged
+        Get-Process -Id $PID | Dismount-Overlay -ErrorVariable err -ErrorAction SilentlyContinue
+        $err.Count | Should -Be 1
+        $err[0].FullyQualifiedErrorId | Should -Be 'InputObjectNotBound,OverlayTools.DismountOverlayCommand'
+        Test-MountedAt $Merged | Should -BeTrue
+        [pscustomobject]@{ Target = '' } | Dismount-Overlay -ErrorVariable err2 -ErrorAction SilentlyContinue
+        $err2[0].FullyQualifiedErrorId | Should -Be 'TargetEmpty,OverlayTools.DismountOverlayCommand'
+        Test-MountedAt $Merged | Should -BeTrue
+    }
+
+    It 'takes a mount point named with [ ] relative to the location, as written or escaped' {
+        $odd = New-Layer "$Case/m[1]"
+        Push-Location -LiteralPath $Case
+        try {
+            Mount-Overlay -Lower $L1 -Upper $Up -Target $odd
+            Dismount-Overlay 'm[1]' -ErrorVariable err
+            $err.Count | Should -Be 0
+            Test-MountedAt $odd | Should -BeFalse
+            Mount-Overlay -Lower $L1 -Upper $Up -Target $odd
+            Dismount-Overlay 'm`[1`]' -ErrorVariable err2
+            $err2.Count | Should -Be 0
+            Test-MountedAt $odd | Should -BeFalse
+        }
+        finally { Pop-Location }
+    }
+
+    It 'refuses an overlay that Get-OverlayMount -ProcessId listed in another mount namespace' {
+        Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged
+        # The other namespace starts as a copy of this one: the same path, another mount.
+        $other = Start-Process -FilePath unshare -ArgumentList '--mount', '--propagation', 'private', 'sleep', '300' -PassThru
+        try {
+            $myNs = (Get-Item /proc/self/ns/mnt).LinkTarget
+            $deadline = [datetime]::UtcNow.AddSeconds(10)
+            while (((Get-Content -LiteralPath "/proc/$($other.Id)/comm" -ErrorAction SilentlyContinue) -ne 'sleep' -or (Get-Item "/proc/$($other.Id)/ns/mnt").LinkTarget -eq $myNs) -and [datetime]::UtcNow -lt $deadline) {
+                Start-Sleep -Milliseconds 20
+            }
+            $theirs = Get-OverlayMount -ProcessId $other.Id -Target $Merged
+            $theirs.ProcessId | Should -Be $other.Id
+            $theirs | Dismount-Overlay -ErrorVariable err -ErrorAction SilentlyContinue
+            $err.Count | Should -Be 1
+            $err[0].FullyQualifiedErrorId | Should -Be 'ForeignMountNamespace,OverlayTools.DismountOverlayCommand'
+            $err[0].CategoryInfo.Category | Should -Be 'InvalidOperation'
+            $err[0].ErrorDetails.RecommendedAction | Should -BeLike "*nsenter -t $($other.Id) -m*"
+            Test-MountedAt $Merged | Should -BeTrue
+            # Listed with this process's own id, the namespace is this one.
+            Get-OverlayMount -ProcessId $PID -Target $Merged | Dismount-Overlay -ErrorVariable err2 -WarningAction SilentlyContinue
+            $err2.Count | Should -Be 0
+            Test-MountedAt $Merged | Should -BeFalse
+        }
+        finally {
+            $other | Stop-Process -ErrorAction SilentlyContinue
+            $other.WaitForExit()
+        }
+    }
+
     It 'resolves a relative -Target against the PowerShell location' {
         Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged
         Push-Location -LiteralPath $Case

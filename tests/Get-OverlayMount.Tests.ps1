@@ -91,6 +91,43 @@ Describe 'Get-OverlayMount' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
         try { (Get-OverlayMount -Target ./merged).Target | Should -Be $Merged } finally { Pop-Location }
     }
 
+    It 'finds a mount point named with [ ] relative to the location, as written, escaped or with a trailing slash' {
+        $odd = New-Layer "$Case/m[1]"
+        Mount-Overlay -Lower $L1 -Upper $Up -Target $odd
+        Push-Location -LiteralPath $Case
+        try {
+            @(Get-OverlayMount 'm[1]').Target | Should -Be @($odd)
+            @(Get-OverlayMount 'm`[1`]').Target | Should -Be @($odd)
+        }
+        finally { Pop-Location }
+        @(Get-OverlayMount "$odd/").Target | Should -Be @($odd)
+    }
+
+    It 'finds a mount point written with <Label>' -ForEach @(
+        @{ Label = "'.'"; Write = { "$Case/./merged" } }
+        @{ Label = "'//'"; Write = { "$Case//merged" } }
+        @{ Label = "'..'"; Write = { "$Case/lower1/../merged" } }
+        @{ Label = 'a symbolic link among its parents'; Write = { $null = New-Item -ItemType SymbolicLink -Path "$Case/via" -Target $Case; "$Case/via/merged" } }
+    ) {
+        Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged
+        $written = & $Write
+        @(Get-OverlayMount -Target $written -ErrorVariable err).Target | Should -Be @($Merged)
+        $err.Count | Should -Be 0
+    }
+
+    It 'takes a directory piped in (Get-Item) by its path, never by the link target it carries' {
+        Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged
+        $other = New-Layer "$Case/merged2"
+        Mount-Overlay -Lower $L2 -Target $other
+        @(Get-Item -LiteralPath $Merged | Get-OverlayMount).Target | Should -Be @($Merged)
+        # A directory that is no mount point is an error, not every overlay.
+        Get-Item -LiteralPath $L1 | Get-OverlayMount -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        $err[0].FullyQualifiedErrorId | Should -Be 'MountNotFound,OverlayTools.GetOverlayMountCommand'
+        # So is an object whose Target is empty.
+        [pscustomobject]@{ Target = '' } | Get-OverlayMount -ErrorVariable err2 -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        $err2[0].FullyQualifiedErrorId | Should -Be 'TargetEmpty,OverlayTools.GetOverlayMountCommand'
+    }
+
     It 'reports a literal -Target that is not an overlay mount as MountNotFound' {
         Get-OverlayMount -Target $Merged -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
         $err[0].FullyQualifiedErrorId | Should -Be 'MountNotFound,OverlayTools.GetOverlayMountCommand'

@@ -86,6 +86,8 @@ public static class ErrorIds
     public const string MountInfoUnreadable = "MountInfoUnreadable";
     /// <summary>A literal -Target names no overlay mount.</summary>
     public const string MountNotFound = "MountNotFound";
+    /// <summary>An overlay listed in another process's mount namespace was piped into Dismount-Overlay.</summary>
+    public const string ForeignMountNamespace = "ForeignMountNamespace";
     /// <summary>The module's own empty lower dir is not usable.</summary>
     public const string EmptyLowerUnusable = "EmptyLowerUnusable";
 

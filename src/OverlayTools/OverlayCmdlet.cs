@@ -339,24 +339,76 @@ public abstract class OverlayCmdlet : PSCmdlet, IOperationLog, IDisposable
     /// The mounted overlays a -Target value selects. A literal path (or a mount point whose name
     /// really holds wildcard characters) selects what is mounted exactly there, stacked mounts in
     /// mount order, and is a MountNotFound error when nothing is; a wildcard pattern selects every
-    /// matching mount point, and matching none is no error.
+    /// matching mount point, and matching none is no error. A literal path is matched as written,
+    /// then without PowerShell's wildcard escapes, then with '.', '..' and '//' taken out, then
+    /// (in this mount namespace) by the real path of its parent directory.
     /// </summary>
-    protected (List<OverlayMount> Mounts, bool Literal) SelectMounts(string raw, IReadOnlyList<OverlayMount> mounts, string? where = null, string? action = null)
+    protected (List<OverlayMount> Mounts, bool Literal) SelectMounts(string raw, IReadOnlyList<OverlayMount> mounts, string? where = null, string? action = null, bool thisNamespace = true)
     {
-        bool literal = !HasWildcards(raw) || mounts.Any(m => m.Target == raw);
-        string path = FileSystem.TrimTrailingSlashes(ResolvePath(raw, "Target"));
-        if (!literal)
+        var readings = LiteralTargets(raw);
+        string path = readings[0];
+        if (HasWildcards(raw) && !mounts.Any(m => m.Target == path))
         {
             var pattern = Pattern(path);
             return (mounts.Where(m => pattern.IsMatch(m.Target)).ToList(), false);
         }
-        var found = mounts.Where(m => m.Target == path).ToList();
-        if (found.Count == 0)
+        foreach (var candidate in readings.Concat(readings.Select(FileSystem.NormalizeLexically)))
         {
-            throw new OverlayException(ErrorIds.MountNotFound, OverlayErrorCategory.ObjectNotFound,
-                $"No overlay is mounted at '{path}'{where}.", path, action ?? "Run Get-OverlayMount to see the mounted overlays.");
+            var found = mounts.Where(m => m.Target == candidate).ToList();
+            if (found.Count > 0)
+            {
+                return (found, true);
+            }
         }
-        return (found, true);
+        if (thisNamespace && FileSystem.RealParentPath(FileSystem.NormalizeLexically(path)) is { } real && real != path)
+        {
+            var found = mounts.Where(m => m.Target == real).ToList();
+            if (found.Count > 0)
+            {
+                return (found, true);
+            }
+        }
+        throw new OverlayException(ErrorIds.MountNotFound, OverlayErrorCategory.ObjectNotFound,
+            $"No overlay is mounted at '{path}'{where}.", path, action ?? "Run Get-OverlayMount to see the mounted overlays.");
+    }
+
+    /// <summary>
+    /// The literal readings of a -Target value, the first being the path resolved as written (the
+    /// current location, ~ and PSDrives applied; '[' and '*' kept as they are; no trailing '/'),
+    /// then, when it holds a backtick, the path with PowerShell's wildcard escapes removed, as
+    /// -Path takes them ('m`[1`]' names 'm[1]').
+    /// </summary>
+    protected List<string> LiteralTargets(string raw)
+    {
+        var readings = new List<string> { FileSystem.TrimTrailingSlashes(ResolvePath(raw, "Target")) };
+        if (raw.Contains('`', StringComparison.Ordinal))
+        {
+            var unescaped = FileSystem.TrimTrailingSlashes(ResolvePath(WildcardPattern.Unescape(raw), "Target"));
+            if (unescaped != readings[0])
+            {
+                readings.Add(unescaped);
+            }
+        }
+        return readings;
+    }
+
+    /// <summary>
+    /// The path of a file or directory object piped in (FileInfo, DirectoryInfo, or their
+    /// deserialized forms), else null. Such objects must bind by their path: their own Target
+    /// property is a symbolic link's target, null for anything else.
+    /// </summary>
+    protected static string? PipedItemPath(object? input)
+    {
+        if (input is null)
+        {
+            return null;
+        }
+        var item = PSObject.AsPSObject(input);
+        if (item.BaseObject is FileSystemInfo info)
+        {
+            return info.FullName;
+        }
+        return item.TypeNames.Contains("Deserialized.System.IO.FileSystemInfo") && item.Properties["FullName"]?.Value is string path ? path : null;
     }
 
     /// <summary>Fills in the container behind a mount (Backend, Container...), where a layer store knows it.</summary>

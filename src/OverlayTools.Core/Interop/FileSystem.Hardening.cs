@@ -98,4 +98,59 @@ internal static unsafe partial class FileSystem
         var t = path.TrimEnd('/');
         return t.Length == 0 ? "/" : t;
     }
+
+    /// <summary>
+    /// An absolute path with "//", "." and ".." taken out by text alone ("/a//b/./c/../d" to
+    /// "/a/b/d"; ".." above "/" stays at "/"), as PowerShell resolves a relative path. Not what
+    /// the kernel does where a component is a symbolic link: use it to match paths, not to open
+    /// them. A relative path is returned as it is.
+    /// </summary>
+    internal static string NormalizeLexically(string path)
+    {
+        if (!path.StartsWith('/'))
+        {
+            return path;
+        }
+        var parts = new List<string>();
+        foreach (var part in path.Split('/'))
+        {
+            if (part.Length == 0 || part == ".")
+            {
+                continue;
+            }
+            if (part == "..")
+            {
+                if (parts.Count > 0)
+                {
+                    parts.RemoveAt(parts.Count - 1);
+                }
+                continue;
+            }
+            parts.Add(part);
+        }
+        return "/" + string.Join('/', parts);
+    }
+
+    /// <summary>
+    /// An absolute path with its parent directory replaced by the kernel's real path for it
+    /// (symbolic links in the parents followed), the last component kept as it is; null when the
+    /// parent cannot be opened or the path is "/".
+    /// </summary>
+    internal static string? RealParentPath(string path)
+    {
+        path = TrimTrailingSlashes(path);
+        int slash = path.LastIndexOf('/');
+        if (slash < 0 || path.Length == 1)
+        {
+            return null;
+        }
+        string parent = slash == 0 ? "/" : path[..slash];
+        using var fd = TryOpen(parent, Native.O_PATH | Native.O_DIRECTORY, out _);
+        if (fd is null)
+        {
+            return null;
+        }
+        string real = RealPath(fd);
+        return (real == "/" ? "" : real) + path[slash..];
+    }
 }

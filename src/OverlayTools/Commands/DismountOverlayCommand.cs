@@ -23,8 +23,27 @@ public sealed class DismountOverlayCommand : OverlayCmdlet
     [Alias("MergedDir", "MountPoint")]
     [SupportsWildcards]
     [ArgumentCompleter(typeof(OverlayTools.Completers.OverlayTargetCompleter))]
-    [ValidateNotNullOrEmpty]
-    public string[] Target { get; set; } = [];
+    [AllowNull]
+    [AllowEmptyCollection]
+    [AllowEmptyString]
+    public string[]? Target { get; set; } = [];
+
+    /// <summary>
+    /// Whatever is piped in, as it is. Hidden plumbing: a file or directory object (Get-Item
+    /// /merged) binds -Target by property name to its own Target, a symbolic link's target that
+    /// is null for anything else, so such objects are taken by their path here; and an object
+    /// that only converts to a string is refused instead of dismounting its text.
+    /// </summary>
+    [Parameter(ValueFromPipeline = true, DontShow = true)]
+    public object? InputObject { get; set; }
+
+    /// <summary>
+    /// The process in whose mount namespace a piped OverlayMount was listed (Get-OverlayMount
+    /// -ProcessId); null for this namespace. Hidden: an overlay of another mount namespace is
+    /// refused, as the same path here may be another mount.
+    /// </summary>
+    [Parameter(ValueFromPipelineByPropertyName = true, DontShow = true)]
+    public int? ProcessId { get; set; }
 
     /// <summary>Detach a busy overlay lazily (MNT_DETACH) instead of failing; the holders are named in a warning.</summary>
     [Parameter]
@@ -40,8 +59,19 @@ public sealed class DismountOverlayCommand : OverlayCmdlet
         List<OverlayMount>? mounts = null;
         List<OverlayMount> Mounts() => mounts ??= ReadMounts(null);
 
-        foreach (var raw in Target)
+        var targets = PipedItemPath(InputObject) is { } itemPath ? [itemPath] : Target ?? [];
+        if (!CheckPipedObject(targets))
         {
+            return;
+        }
+        foreach (var raw in targets)
+        {
+            if (string.IsNullOrEmpty(raw))
+            {
+                WriteError(new ErrorRecord(new ArgumentException("The -Target value is empty: give the mount point of an overlay."),
+                    "TargetEmpty", ErrorCategory.InvalidArgument, InputObject ?? raw));
+                continue;
+            }
             try
             {
                 foreach (var target in Expand(raw, Mounts))
@@ -56,20 +86,69 @@ public sealed class DismountOverlayCommand : OverlayCmdlet
         }
     }
 
+    /// <summary>
+    /// Refuses what was piped in but names no overlay of this namespace: an object that is no
+    /// string, path or file and has no Target property (PowerShell would bind its text), and an
+    /// OverlayMount listed in another process's mount namespace.
+    /// </summary>
+    private bool CheckPipedObject(string[] targets)
+    {
+        if (InputObject is null)
+        {
+            return true;
+        }
+        var piped = PSObject.AsPSObject(InputObject);
+        if (piped.BaseObject is not (string or PathInfo) && PipedItemPath(InputObject) is null
+            && !new[] { "Target", "MergedDir", "MountPoint" }.Any(n => piped.Properties[n] is not null))
+        {
+            WriteError(new ErrorRecord(new ParameterBindingException(
+                "The input object cannot be bound to any parameters for the command: pipe mount points as strings or paths, or objects with a Target property (Get-OverlayMount output)."),
+                "InputObjectNotBound", ErrorCategory.InvalidArgument, InputObject));
+            return false;
+        }
+        if (ProcessId is not { } pid)
+        {
+            return true;
+        }
+        string? theirs = FileSystem.TryReadLink($"/proc/{pid}/ns/mnt", out _);
+        string? ours = FileSystem.TryReadLink("/proc/self/ns/mnt", out _);
+        if (theirs is not null && theirs == ours)
+        {
+            return true;
+        }
+        string where = string.Join(", ", targets);
+        WriteError(new ErrorRecord(new InvalidOperationException(theirs is null
+                ? $"The overlay at '{where}' was listed in the mount namespace of process {pid}, which is gone; Dismount-Overlay dismounts only in its own mount namespace, where that path may be another mount."
+                : $"The overlay at '{where}' was listed in the mount namespace of process {pid}, not this one; Dismount-Overlay dismounts only in its own mount namespace, where that path may be another mount."),
+            ErrorIds.ForeignMountNamespace, ErrorCategory.InvalidOperation, where)
+        {
+            ErrorDetails = new ErrorDetails(theirs is null
+                ? $"The overlay at '{where}' was listed in the mount namespace of process {pid}, which is gone."
+                : $"The overlay at '{where}' was listed in the mount namespace of process {pid}, not this one; Dismount-Overlay dismounts only in its own mount namespace.")
+            {
+                RecommendedAction = $"Run Dismount-Overlay inside that namespace (for example under nsenter -t {pid} -m), or pipe Get-OverlayMount without -ProcessId to dismount this namespace's overlays.",
+            },
+        });
+        return false;
+    }
+
     private IEnumerable<string> Expand(string raw, Func<List<OverlayMount>> mounts)
     {
+        var readings = LiteralTargets(raw);
         if (HasWildcards(raw))
         {
             // A mount whose name really holds '[' or '*' is taken literally; otherwise the pattern
             // matches mounted overlays, deepest and newest first, and matching none is no error.
-            if (mounts().Any(m => m.Target == raw))
+            // Stacked mounts come once each: every dismount takes off the top one.
+            if (mounts().Any(m => m.Target == readings[0]))
             {
-                return [raw];
+                return [readings[0]];
             }
-            var pattern = Pattern(FileSystem.TrimTrailingSlashes(ResolvePath(raw, nameof(Target))));
-            return mounts().Where(m => pattern.IsMatch(m.Target)).Select(m => m.Target).Reverse().Distinct().ToList();
+            var pattern = Pattern(readings[0]);
+            return mounts().Where(m => pattern.IsMatch(m.Target)).Select(m => m.Target).Reverse().ToList();
         }
-        return [FileSystem.TrimTrailingSlashes(ResolvePath(raw, nameof(Target)))];
+        // 'm`[1`]' names m[1] (PowerShell's escapes), unless a name with the backticks exists.
+        return [readings.Count > 1 && !Path.Exists(readings[0]) ? readings[1] : readings[0]];
     }
 
     private void DismountOne(string target)

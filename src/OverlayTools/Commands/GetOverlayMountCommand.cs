@@ -57,7 +57,11 @@ public sealed class GetOverlayMountCommand : OverlayCmdlet
     protected override void ProcessRecord()
     {
         var piped = InputObject is PSObject wrapped ? wrapped.BaseObject : InputObject;
-        if (piped is not (null or string) && !MyInvocation.BoundParameters.ContainsKey(nameof(Target)) && !MyInvocation.BoundParameters.ContainsKey(nameof(ProcessId)))
+        // A file or directory piped in means its path (Get-Item /merged | Get-OverlayMount); the
+        // Target it carries is a symbolic link's target, null for anything else.
+        var itemPath = PipedItemPath(InputObject);
+        bool targetBound = MyInvocation.BoundParameters.ContainsKey(nameof(Target));
+        if (itemPath is null && piped is not (null or string) && !targetBound && !MyInvocation.BoundParameters.ContainsKey(nameof(ProcessId)))
         {
             // What PowerShell itself says for an object no parameter takes (before InputObject took them all).
             WriteError(new ErrorRecord(new ParameterBindingException(
@@ -92,7 +96,19 @@ public sealed class GetOverlayMountCommand : OverlayCmdlet
         }
         mounts = mounts.Where(m => byLower(m) && byUpper(m)).ToList();
         var selected = new List<OverlayMount>();
-        var targets = piped is string path ? [.. Target ?? [], path] : Target ?? [];
+        var targets = itemPath is not null ? [itemPath] : piped is string path ? [.. Target ?? [], path] : Target ?? [];
+        if (targets.Any(string.IsNullOrEmpty) || (targets.Length == 0 && targetBound))
+        {
+            // An empty -Target, or an object piped in with an empty Target property, would
+            // otherwise select the current directory, or every overlay.
+            WriteError(new ErrorRecord(new ArgumentException("The -Target value is empty: give the mount point of an overlay, or leave -Target out to list them all."),
+                "TargetEmpty", ErrorCategory.InvalidArgument, InputObject ?? Target));
+            targets = targets.Where(t => !string.IsNullOrEmpty(t)).ToArray();
+            if (targets.Length == 0)
+            {
+                return;
+            }
+        }
         if (targets.Length == 0)
         {
             selected = mounts;
@@ -104,7 +120,7 @@ public sealed class GetOverlayMountCommand : OverlayCmdlet
             {
                 try
                 {
-                    var (found, _) = SelectMounts(raw, mounts, ProcessId is null ? "" : $" in the mount namespace of process {ProcessId}");
+                    var (found, _) = SelectMounts(raw, mounts, ProcessId is null ? "" : $" in the mount namespace of process {ProcessId}", thisNamespace: ProcessId is null);
                     selected.AddRange(found.Where(m => written.Add(m.MountId)));
                 }
                 catch (OverlayException e)
