@@ -166,6 +166,31 @@ Describe 'Mount-Overlay' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
             $m.Lower | Should -Be @($colon)
         }
 
+        It 'takes a relative name that holds a colon as that directory' {
+            $colon = New-Layer "$Case/a:b" @{ 'c' = 'c' }
+            Push-Location -LiteralPath $Case
+            try { $m = Mount-Overlay -Lower 'a:b' -Target $Merged -PassThru }
+            finally { Pop-Location }
+            $m.Lower | Should -Be @($colon)
+        }
+
+        It 'takes a -Lower on a PowerShell drive as a path on it, never as a colon-joined list' {
+            $drive = 'OT' + [guid]::NewGuid().ToString('N').Substring(0, 6)
+            $null = New-PSDrive -Name $drive -PSProvider FileSystem -Root $Case
+            try {
+                $m = Mount-Overlay -Lower "${drive}:/lower" -Target $Merged -PassThru
+                $m.Lower | Should -Be @($L1)
+                Dismount-Overlay -Target $Merged
+                Mount-Overlay -Lower "${drive}:/missing" -Target $Merged -ErrorVariable err -ErrorAction SilentlyContinue
+                $err[0].FullyQualifiedErrorId | Should -Be 'LayerNotFound,OverlayTools.MountOverlayCommand'
+                $err[0].TargetObject | Should -Be "$Case/missing"
+                Mount-Overlay -Lower 'Env:/HOME' -Target $Merged -ErrorVariable err2 -ErrorAction SilentlyContinue
+                $err2[0].FullyQualifiedErrorId | Should -Be 'NotAFileSystemPath,OverlayTools.MountOverlayCommand'
+                Test-MountedAt $Merged | Should -BeFalse
+            }
+            finally { Remove-PSDrive -Name $drive }
+        }
+
         It 'binds LowerDir/UpperDir/WorkDir/MergedDir from the pipeline (docker inspect GraphDriver.Data)' {
             $work = New-Layer "$Case/work"
             $data = [pscustomobject]@{ LowerDir = "${L2}:${L1}"; UpperDir = $Up; WorkDir = $work; MergedDir = $Merged }
@@ -311,6 +336,21 @@ Describe 'Mount-Overlay' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
             $err[0].Exception.Message | Should -Match 'EINVAL'
             Test-Path -LiteralPath "$Case/created-by-force" | Should -BeFalse
             Test-Path -LiteralPath "$Up.work" | Should -BeFalse
+        }
+        It 'says how to reuse an upper and work dir that a volatile mount left marked' {
+            Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged -Option volatile
+            Dismount-Overlay -Target $Merged
+            Test-Path -LiteralPath "$Up.work/work/incompat/volatile" | Should -BeTrue
+            Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -Be 'WorkDirVolatile,OverlayTools.MountOverlayCommand'
+            $err[0].CategoryInfo.Category | Should -Be 'InvalidData'
+            $err[0].Exception.Message | Should -Match "incompat feature 'volatile'"
+            $err[0].ErrorDetails.RecommendedAction | Should -BeLike "*fresh upper and work dir*$Up.work/work/incompat*"
+            Test-MountedAt $Merged | Should -BeFalse
+            # Doing what it says makes the pair usable again.
+            Remove-Item -Recurse -LiteralPath "$Up.work/work/incompat"
+            Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged
+            Test-MountedAt $Merged | Should -BeTrue
         }
     }
 

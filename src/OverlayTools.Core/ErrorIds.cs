@@ -70,6 +70,8 @@ public static class ErrorIds
     public const string MountOptionsTooLong = "MountOptionsTooLong";
     /// <summary>The kernel refused the mount.</summary>
     public const string MountFailed = "MountFailed";
+    /// <summary>The work dir holds work/incompat/volatile from an earlier volatile mount; the kernel refuses it.</summary>
+    public const string WorkDirVolatile = "WorkDirVolatile";
     /// <summary>The kernel mounted read-only although read-write was asked for.</summary>
     public const string MountFellBackToReadOnly = "MountFellBackToReadOnly";
     /// <summary>The upper file system lacks d_type, so whiteouts would not work.</summary>

@@ -20,11 +20,20 @@ public abstract class OverlayCmdlet : PSCmdlet, IOperationLog, IDisposable
     /// names holding ':' work); otherwise a value with an unescaped ':' is a colon-joined list as
     /// docker inspect prints LowerDir ("\:" is a literal colon, "::" starts data-only layers).
     /// A relative list ("lower:base") looks to PowerShell like a path on a drive "lower:", so the
-    /// literal reading is only tried, never required.
+    /// literal reading is only tried, never required; a relative name holding a colon is also
+    /// tried as a name in the current location ("a:b" as "./a:b"). A value that starts with the
+    /// name of an existing PowerShell drive ("Data:/layer", "Env:/HOME") is a path on that drive,
+    /// never a list.
     /// </summary>
     protected (List<string> Lower, List<string> Data) ExpandLowerValue(string raw, string parameterName)
     {
         if (!OverlayOptionCodec.HasUnescapedColon(raw))
+        {
+            return ([ResolvePath(raw, parameterName)], []);
+        }
+        int colon = raw.IndexOf(':', StringComparison.Ordinal);
+        string drive = raw[..colon];
+        if (drive.Length > 0 && !drive.Contains('/', StringComparison.Ordinal) && !raw.StartsWith('~') && SessionState.Drive.GetAll().Any(d => d.Name.Equals(drive, StringComparison.OrdinalIgnoreCase)))
         {
             return ([ResolvePath(raw, parameterName)], []);
         }
@@ -35,6 +44,16 @@ public abstract class OverlayCmdlet : PSCmdlet, IOperationLog, IDisposable
         }
         catch (OverlayException e) when (e.ErrorId == ErrorIds.NotAFileSystemPath)
         {
+        }
+        if (literal is null && !raw.StartsWith('/') && !raw.StartsWith('~'))
+        {
+            try
+            {
+                literal = ResolvePath("./" + raw, parameterName);
+            }
+            catch (OverlayException e) when (e.ErrorId == ErrorIds.NotAFileSystemPath)
+            {
+            }
         }
         if (literal is not null && Directory.Exists(literal))
         {

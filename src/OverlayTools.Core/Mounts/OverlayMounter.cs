@@ -1168,6 +1168,12 @@ public static class OverlayMounter
             // No in-use report read from the kernel log: with an upper, most likely that one.
             Errno.EBUSY when ls.Upper is not null => (ErrorIds.UpperInUse, OverlayErrorCategory.ResourceBusy, "Dismount the overlay that uses this upper or work dir first."),
             Errno.ESTALE => (ErrorIds.MountFailed, OverlayErrorCategory.InvalidData, "With index=on the upper remembers its lowers; mount it with the same lowers, or use a fresh upper and work dir."),
+            // An earlier volatile mount left work/incompat/volatile in the work dir: the kernel
+            // cannot tell whether the upper was ever synced, and refuses both for good.
+            Errno.EINVAL when ls.Work is not null && messages.Any(m => m.Contains("incompat feature 'volatile'", StringComparison.Ordinal)) =>
+                (ErrorIds.WorkDirVolatile, OverlayErrorCategory.InvalidData,
+                 $"An earlier mount with -Option volatile left '{ls.Work.Path.TrimEnd('/')}/work/incompat/volatile', so the kernel cannot trust this upper: use a fresh upper and work dir. "
+                 + $"Only if you know the system has not crashed since and the upper is intact, remove it (Remove-Item -Recurse -LiteralPath '{ls.Work.Path.TrimEnd('/')}/work/incompat') and mount again."),
             _ => KernelErrnoMeaning(errno, ErrorIds.MountFailed, messages.Count > 0 ? "Fix what the kernel names above." : "See the kernel log (dmesg | grep overlayfs) for the reason."),
         };
         return new OverlayException(id, category, $"The kernel refused to mount the overlay at '{spec.Target}': {text}", spec.Target, action,
