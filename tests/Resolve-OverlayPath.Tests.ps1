@@ -188,6 +188,15 @@ Describe 'Resolve-OverlayPath' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
         (Resolve-OverlayPath "$Merged/app/lib/*.so").LayerPath | Should -Be @("$Base/app/lib/a.so", "$Base/app/lib/b.so", "$Patch/app/lib/c.so")
     }
 
+    It 'takes PowerShell''s escapes in -Path for names that hold wildcard characters' {
+        Set-Content -LiteralPath "$Base/br[1]" -Value 'b'
+        Mount-Overlay -Lower $Patch, $Base -Upper $Upper -Target $Merged
+        (Resolve-OverlayPath -Path "$Merged/br``[1``]").LayerPath | Should -Be "$Base/br[1]"
+        (Resolve-OverlayPath -Path ("$Merged/" + [WildcardPattern]::Escape('br[1]'))).LayerPath | Should -Be "$Base/br[1]"
+        (Invoke-OverlayCopyUp -Path "$Merged/br``[1``]" -PassThru).Status | Should -Be 'CopiedUp'
+        Test-Path -LiteralPath "$Upper/br[1]" | Should -BeTrue
+    }
+
     It 'pipes to and from Invoke-OverlayCopyUp by path' {
         Mount-Overlay -Lower $Patch, $Base -Upper $Upper -Target $Merged
         $copied = Get-ChildItem -LiteralPath "$Merged/app/lib" | Resolve-OverlayPath | Where-Object Layer -EQ $Base | Invoke-OverlayCopyUp -PassThru

@@ -271,7 +271,8 @@ public abstract class OverlayCmdlet : PSCmdlet, IOperationLog, IDisposable
     /// <summary>
     /// Expands -Path / -LiteralPath values to file system paths, writing a non-terminating error
     /// for each value that names nothing: literal values (and values without wildcards) are
-    /// resolved like any path; wildcards are expanded by the provider, file system only.
+    /// resolved like any path, a -Path value with its backtick escapes removed ('br`[1`]' is
+    /// br[1]); wildcards are expanded by the provider, file system only.
     /// </summary>
     protected IEnumerable<string> ExpandPaths(IEnumerable<string> raws, bool literal, string parameterName)
     {
@@ -280,9 +281,17 @@ public abstract class OverlayCmdlet : PSCmdlet, IOperationLog, IDisposable
             var expanded = new List<string>();
             try
             {
-                if (literal || !HasWildcards(raw))
+                if (literal)
                 {
                     expanded.Add(ResolvePath(raw, parameterName));
+                }
+                else if (!HasWildcards(raw))
+                {
+                    // -Path takes PowerShell's escapes: 'br`[1`]' names br[1], unless a name
+                    // with the backticks exists.
+                    string path = ResolvePath(raw, parameterName);
+                    expanded.Add(raw.Contains('`', StringComparison.Ordinal) && !Path.Exists(path)
+                        ? ResolvePath(WildcardPattern.Unescape(raw), parameterName) : path);
                 }
                 else
                 {
