@@ -426,6 +426,15 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
             (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches | Should -BeNullOrEmpty
             Get-OverlayLayer -DataRoot $DataRoot -Namespace * -Image * | Should -BeNullOrEmpty
         }
+
+        It 'completes names from a -DataRoot given relative to the location' {
+            Push-Location -LiteralPath (Split-Path -Parent $DataRoot)
+            try {
+                $line = "Get-OverlayLayer -DataRoot ./$(Split-Path -Leaf $DataRoot) -Container w"
+                (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Be @('web')
+            }
+            finally { Pop-Location }
+        }
     }
 
     Context 'with the daemon stopped' {

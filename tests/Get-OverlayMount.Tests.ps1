@@ -237,5 +237,14 @@ Describe 'Get-OverlayMount' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
         $line = "Get-OverlayMount -Target $Case/me"
         $r = TabExpansion2 -inputScript $line -cursorColumn $line.Length
         $r.CompletionMatches.CompletionText | Should -Contain $Merged
+        # A relative word completes as typed, against the location.
+        Push-Location -LiteralPath $Case
+        try {
+            $line = 'Dismount-Overlay -Target me'
+            (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Be @('merged')
+            $line = 'Get-OverlayMount ./me'
+            (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Be @('./merged')
+        }
+        finally { Pop-Location }
     }
 }

@@ -24,12 +24,59 @@ public sealed class OverlayTargetCompleter : IArgumentCompleter
             return [];
         }
         var word = CompletionText.Unquote(wordToComplete);
+        // A relative word ("al", "./al", "~/x") is completed as typed, matched against the mount
+        // points below the current location.
+        string prefix = word;
+        if (word.Length > 0 && !word.StartsWith('/'))
+        {
+            if (SessionPaths.Resolve(word) is not { } resolved)
+            {
+                return [];
+            }
+            prefix = word.EndsWith('/') && !resolved.EndsWith('/') ? resolved + "/" : resolved;
+        }
         return mounts
             .Select(m => m.Target)
             .Distinct(StringComparer.Ordinal)
-            .Where(t => t.StartsWith(word, StringComparison.Ordinal))
+            .Where(t => t.StartsWith(prefix, StringComparison.Ordinal))
+            .Select(t => word + t[prefix.Length..])
             .Select(t => new CompletionResult(CompletionText.Quote(t), t, CompletionResultType.ParameterValue, t))
             .ToList();
+    }
+}
+
+/// <summary>Path resolution for completers, in the session that asks for the completion.</summary>
+internal static class SessionPaths
+{
+    /// <summary>
+    /// A path resolved as the cmdlets resolve it (current location, ~, PSDrives), or null when it
+    /// is not a file system path or cannot be resolved. The session's path API is reached through
+    /// a nested pipeline of the runspace running the completion: its SessionStateProxy.Path is
+    /// null while that runspace runs a pipeline, as it does during completion.
+    /// </summary>
+    internal static string? Resolve(string text)
+    {
+        if (text.StartsWith('/'))
+        {
+            return text;
+        }
+        try
+        {
+            using var ps = PowerShell.Create(RunspaceMode.CurrentRunspace);
+            var engine = ps.AddCommand("Microsoft.PowerShell.Utility\\Get-Variable").AddParameter("Name", "ExecutionContext").AddParameter("ValueOnly")
+                .Invoke<EngineIntrinsics>().FirstOrDefault();
+            if (engine is null)
+            {
+                return null;
+            }
+            string resolved = engine.SessionState.Path.GetUnresolvedProviderPathFromPSPath(text, out var provider, out _);
+            return provider.Name == "FileSystem" ? resolved : null;
+        }
+        catch (Exception)
+        {
+            // Silent: completion never reports errors.
+            return null;
+        }
     }
 }
 

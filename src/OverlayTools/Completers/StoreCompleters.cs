@@ -114,11 +114,7 @@ internal static class StoreCompletion
         foreach (var text in Values(fakeBoundParameters, "DataRoot"))
         {
             roots ??= [];
-            if (text.StartsWith('/'))
-            {
-                roots.Add(text);
-            }
-            else if (Runspace.DefaultRunspace?.SessionStateProxy.Path.GetUnresolvedProviderPathFromPSPath(text) is { } resolved)
+            if (SessionPaths.Resolve(text) is { } resolved)
             {
                 roots.Add(resolved);
             }
