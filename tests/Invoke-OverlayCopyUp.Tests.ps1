@@ -172,6 +172,33 @@ Describe 'Invoke-OverlayCopyUp' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
             $root.Status | Should -Be 'AlreadyUp'
         }
 
+        It 'copies up through a bind mount of an overlay directory or file, by the names inside the overlay' {
+            Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged
+            Add-Content -LiteralPath "$Merged/etc/app.conf" -Value 'setting=2'
+            $bind = New-Layer "$Case/bind"
+            & mount --bind "$Merged/etc" $bind
+            $null = New-Item -ItemType File -Path "$Case/top-bind"
+            & mount --bind "$Merged/top.txt" "$Case/top-bind"
+
+            $r = Invoke-OverlayCopyUp $bind -Recurse -PassThru -ErrorVariable err -ErrorAction SilentlyContinue
+            $err | Should -BeNullOrEmpty
+            $r.Path | Should -Be @($bind, "$bind/app.conf", "$bind/deep", "$bind/deep/nested", "$bind/deep/nested/file.txt")
+            $r.Status | Should -Be @('AlreadyUp', 'AlreadyUp', 'CopiedUp', 'CopiedUp', 'CopiedUp')
+            $r.SourceLayer | Should -Be @($Upper, $Upper, $Lower, $Lower, $Lower)
+            $r.UpperPath | Should -Be @("$Upper/etc", "$Upper/etc/app.conf", "$Upper/etc/deep", "$Upper/etc/deep/nested", "$Upper/etc/deep/nested/file.txt")
+            Get-Content -LiteralPath "$Upper/etc/deep/nested/file.txt" | Should -Be 'deep'
+            Get-Content -LiteralPath "$Upper/etc/app.conf" -Raw | Should -Be "setting=1setting=2`n" -Because 'the file written before stays as written'
+
+            $f = Invoke-OverlayCopyUp -LiteralPath "$Case/top-bind" -PassThru -ErrorVariable err2 -ErrorAction SilentlyContinue
+            $err2 | Should -BeNullOrEmpty
+            $f.Status | Should -Be 'CopiedUp'
+            $f.SourceLayer | Should -Be $Lower
+            $f.UpperPath | Should -Be "$Upper/top.txt"
+            $f.Bytes | Should -Be 3
+            Get-Content -LiteralPath "$Upper/top.txt" | Should -Be 'top'
+            Test-Path -LiteralPath "$Upper/top-bind" | Should -BeFalse
+        }
+
         It 'copies a symbolic link itself, not its target' {
             $null = New-Item -ItemType SymbolicLink -Path "$Lower/link" -Target 'top.txt'
             $null = New-Item -ItemType SymbolicLink -Path "$Lower/dangling" -Target '/nonexistent/target'

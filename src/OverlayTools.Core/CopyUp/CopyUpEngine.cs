@@ -123,7 +123,10 @@ internal sealed class CopyUpEngine
             }
             else
             {
-                top = CopyItem(_location.Parent, parts[^1], Native.Utf8Z(_location.Name), _location.RelativePath, _location.MergedPath, frame, recurse);
+                // The entry's name in its merged directory is the typed one (a bind mount of an
+                // overlay subdirectory or file is named by its mount point); in the layers it is
+                // the overlay's own name, the last component of the path inside the overlay.
+                top = CopyItem(_location.Parent, Native.Utf8Z(_location.Name), parts[^1], Native.Utf8Z(parts[^1]), _location.RelativePath, _location.MergedPath, frame, recurse);
             }
             yield return top.Outcome;
             if (top.Children is null || top.Outcome.Fatal)
@@ -145,7 +148,7 @@ internal sealed class CopyUpEngine
                 var e = d.Names[d.Next++];
                 string rel = d.Relative + "/" + e.Name;
                 string merged = d.Merged + "/" + e.Name;
-                var item = CopyItem(d.Fd, e.Name, e.NameZ, rel, merged, d.Frame, recurse: true);
+                var item = CopyItem(d.Fd, e.NameZ, e.Name, e.NameZ, rel, merged, d.Frame, recurse: true);
                 Report(progress, merged);
                 yield return item.Outcome;
                 if (item.Outcome.Fatal)
@@ -223,12 +226,14 @@ internal sealed class CopyUpEngine
     /// <summary>
     /// Copies one entry of a merged directory up. For a directory with <paramref name="recurse"/>
     /// its entries are read first (from the lower layers, so reading them leaves no trace in the
-    /// upper), and returned with its merged frame for the walk below it.
+    /// upper), and returned with its merged frame for the walk below it. <paramref name="mergedNameZ"/>
+    /// is the entry's name in <paramref name="mergedDir"/>; <paramref name="name"/> and
+    /// <paramref name="nameZ"/> its name in the layers (they differ only for a bind mount's root).
     /// </summary>
-    private ItemOutcome CopyItem(Fd mergedDir, string name, byte[] nameZ, string relative, string merged, DirFrame parentFrame, bool recurse)
+    private ItemOutcome CopyItem(Fd mergedDir, byte[] mergedNameZ, string name, byte[] nameZ, string relative, string merged, DirFrame parentFrame, bool recurse)
     {
         _items++;
-        using var item = Posix.TryOpenAt(mergedDir.Value, nameZ, Native.O_PATH | Native.O_NOFOLLOW, out int openErrno);
+        using var item = Posix.TryOpenAt(mergedDir.Value, mergedNameZ, Native.O_PATH | Native.O_NOFOLLOW, out int openErrno);
         if (item is null)
         {
             return new ItemOutcome(new CopyUpOutcome { Error = openErrno == Errno.ENOENT ? Vanished(merged) : Failed(merged, "open", openErrno) });
@@ -248,7 +253,7 @@ internal sealed class CopyUpEngine
         {
             childFrame = found.Frame ?? DirFrame.Empty;
             found.Frame = null;
-            dir = Posix.TryOpenDirAt(mergedDir.Value, nameZ, out int dirErrno);
+            dir = Posix.TryOpenDirAt(mergedDir.Value, mergedNameZ, out int dirErrno);
             if (dir is null)
             {
                 childFrame.Dispose();
@@ -290,7 +295,7 @@ internal sealed class CopyUpEngine
             });
         }
 
-        var xattrsBefore = Posix.ListXattrsAt(mergedDir.Value, nameZ);
+        var xattrsBefore = Posix.ListXattrsAt(mergedDir.Value, mergedNameZ);
 
         string how;
         int errno;
@@ -366,7 +371,7 @@ internal sealed class CopyUpEngine
             problems.Add("only its metadata was copied");
         }
         Compare(st, after, problems);
-        var xattrsAfter = Posix.ListXattrsAt(mergedDir.Value, nameZ);
+        var xattrsAfter = Posix.ListXattrsAt(mergedDir.Value, mergedNameZ);
         foreach (var k in xattrsBefore.Keys.Union(xattrsAfter.Keys))
         {
             if (!xattrsBefore.TryGetValue(k, out var a) || !xattrsAfter.TryGetValue(k, out var b) || !a.AsSpan().SequenceEqual(b))
