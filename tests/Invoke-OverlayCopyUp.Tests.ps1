@@ -302,6 +302,32 @@ Describe 'Invoke-OverlayCopyUp' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
             Get-Content -LiteralPath "$Upper/etc/app.conf" | Should -Be 'setting=1'
         }
 
+        It 'keeps track of the data of a lower metadata-only copy whose data is in a data-only layer, and completes it from there' {
+            # What a composefs-style image holds: a sparse metacopy file redirected to a blob of a data-only layer.
+            $data = New-Layer "$Case/data" @{ 'blobs/abc' = 'data-layer-bytes' }
+            $meta = New-Layer "$Case/meta"
+            & truncate -s 16 "$meta/f"
+            Set-TestXattr "$meta/f" 'trusted.overlay.metacopy' ''
+            Set-TestXattr "$meta/f" 'trusted.overlay.redirect' '/blobs/abc'
+            Mount-Overlay -Lower $meta -DataLower $data -Upper $Upper -Target $Merged -Option metacopy=on, redirect_dir=on
+            Get-Content -LiteralPath "$Merged/f" -Raw | Should -Be 'data-layer-bytes'
+            $before = Resolve-OverlayPath "$Merged/f" -All
+            ($before | Where-Object State -EQ 'Data').LayerPath | Should -Be "$data/blobs/abc"
+
+            (Invoke-OverlayCopyUp "$Merged/f" -MetadataOnly -PassThru).Status | Should -Be 'MetadataOnly'
+            $mid = Resolve-OverlayPath "$Merged/f" -All
+            $mid[0].Role | Should -Be 'Upper'
+            $mid[0].MetadataOnly | Should -BeTrue
+            ($mid | Where-Object State -EQ 'Data').LayerPath | Should -Be "$data/blobs/abc" -Because 'the kernel reads the copy''s data through the lower metacopy''s redirect'
+
+            $full = Invoke-OverlayCopyUp "$Merged/f" -PassThru
+            $full.Status | Should -Be 'CopiedUp'
+            $full.SourceLayer | Should -Be $data -Because 'the data came from the data-only layer'
+            $full.Bytes | Should -Be 16
+            Get-Content -LiteralPath "$Upper/f" -Raw | Should -Be 'data-layer-bytes'
+            Get-TestXattr "$Upper/f" -List | Should -Not -Contain 'trusted.overlay.metacopy'
+        }
+
         It 'refuses -MetadataOnly where metacopy is off' {
             Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged
             Invoke-OverlayCopyUp "$Merged/top.txt" -MetadataOnly -ErrorVariable err -ErrorAction SilentlyContinue
