@@ -113,6 +113,27 @@ Describe 'Invoke-OverlayCopyUp' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
             Get-TestXattr "$Upper/caps" 'security.capability' -Raw | Should -Be (Get-TestXattr "$Lower/caps" 'security.capability' -Raw)
         }
 
+        It 'warns that copying up a hard-linked file splits its links without index=on, and not with it' {
+            $null = New-Item -ItemType HardLink -Path "$Lower/link-b" -Target "$Lower/top.txt"
+            Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged -Option index=off
+            $r = Invoke-OverlayCopyUp "$Merged/top.txt" -PassThru -WarningVariable w -WarningAction SilentlyContinue
+            $r.Status | Should -Be 'CopiedUp'
+            @($w).Count | Should -Be 1
+            "$($w[0])" | Should -BeLike "Copied up '$Merged/top.txt', which has 2 hard links: *without index=on*other names still show the lower file*-Option index=on*"
+            # What the warning says: the names are separate files now.
+            (& stat -c '%h' "$Merged/top.txt") | Should -Be 1
+            (& stat -c '%i' "$Merged/top.txt") | Should -Not -Be (& stat -c '%i' "$Merged/link-b")
+
+            $indexed = New-Layer "$Case/indexed"
+            $upper2 = New-Layer "$Case/upper2"
+            Mount-Overlay -Lower $Lower -Upper $upper2 -Target $indexed -Option index=on
+            $r2 = Invoke-OverlayCopyUp "$indexed/top.txt" -PassThru -WarningVariable w2 -WarningAction SilentlyContinue
+            $r2.Status | Should -Be 'CopiedUp'
+            $w2 | Should -BeNullOrEmpty
+            (& stat -c '%h' "$indexed/top.txt") | Should -Be 2
+            (& stat -c '%i' "$indexed/top.txt") | Should -Be (& stat -c '%i' "$indexed/link-b")
+        }
+
         It 'copies a running program up although it cannot be opened for writing' {
             Copy-Item -LiteralPath (Get-Command sleep -CommandType Application | Select-Object -First 1).Source -Destination "$Lower/sleep-under-test"
             Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged

@@ -43,6 +43,7 @@ internal sealed class CopyUpEngine
     private readonly OverlayLocation _location;
     private readonly LayerSet _layers;
     private readonly bool _metadataOnly;
+    private readonly bool _index;
     private readonly IOperationLog _log;
     // OVERLAYTOOLS_COPYUP_SPACE_CHECK=off leaves the free-space check to the kernel (tests use it to see the kernel's ENOSPC handling).
     private readonly bool _spaceCheck = !string.Equals(Environment.GetEnvironmentVariable("OVERLAYTOOLS_COPYUP_SPACE_CHECK"), "off", StringComparison.OrdinalIgnoreCase);
@@ -52,11 +53,12 @@ internal sealed class CopyUpEngine
     private long _items;
     private long _bytes;
 
-    private CopyUpEngine(OverlayLocation location, LayerSet layers, bool metadataOnly, IOperationLog log)
+    private CopyUpEngine(OverlayLocation location, LayerSet layers, bool metadataOnly, bool index, IOperationLog log)
     {
         _location = location;
         _layers = layers;
         _metadataOnly = metadataOnly;
+        _index = index;
         _log = log;
     }
 
@@ -90,7 +92,7 @@ internal sealed class CopyUpEngine
                 "Mount with -Option metacopy=on (and redirect_dir=on), or copy up without -MetadataOnly.");
         }
         var layers = layerSets.Get(mount, path);
-        return new CopyUpEngine(location, layers, metadataOnly, log);
+        return new CopyUpEngine(location, layers, metadataOnly, OverlayLocator.IndexEnabled(mount), log);
     }
 
     /// <summary>Copies the located item up and, with <paramref name="recurse"/>, everything below it, parents first.</summary>
@@ -409,6 +411,12 @@ internal sealed class CopyUpEngine
                 what.Add("file capabilities (security.capability)");
             }
             _log.Warning($"Copied up '{merged}', which is {string.Join(" and ", what)}: the upper layer '{UpperPath}' now holds a privileged executable. Keep the upper layer's parents closed (0700) and mount with nosuid where it is not needed.");
+        }
+        if (!st.IsDirectory && st.Nlink > 1 && !_index)
+        {
+            // Without index=on the kernel copies one name of a hard-linked lower file to a file
+            // of its own; the other names still show the lower file (checked on 6.18).
+            _log.Warning($"Copied up '{merged}', which has {st.Nlink} hard links: the overlay at '{_location.Mount.Target}' is mounted without index=on, so its copy in the upper layer is a file of its own (1 link) and the file's other names still show the lower file, no longer changing with it. Mount with -Option index=on to keep hard links together across copy-up.");
         }
         if (fellBack && status == CopyUpResult.MetadataOnly)
         {

@@ -347,6 +347,23 @@ internal static class OverlayLocator
         return ModuleDefault("metacopy");
     }
 
+    /// <summary>
+    /// True when the overlay keeps an index of copied-up lower inodes (index=on), which is what
+    /// keeps the hard links of a lower file together across copy-up.
+    /// </summary>
+    internal static bool IndexEnabled(OverlayMount mount)
+    {
+        if (mount.Options.Contains("index=on"))
+        {
+            return true;
+        }
+        if (mount.Options.Contains("index=off"))
+        {
+            return false;
+        }
+        return ModuleDefault("index");
+    }
+
     /// <summary>True when the overlay uses user.overlay.* xattrs.</summary>
     internal static bool UsesUserXattr(OverlayMount mount) => mount.Options.Contains("userxattr");
 
