@@ -172,6 +172,33 @@ Describe 'Resolve-OverlayPath' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
         $d.LayerPath | Should -Be @("$Upper/app/lib64", "$Patch/app/lib", "$Base/app/lib")
     }
 
+    It 'lists the lower entry a directory renamed into its place hides (redirect_dir=on), as Shadowed by it' {
+        $null = New-Layer $Base @{ 'A/a1/fa' = 'a'; 'B/b1/fb' = 'b' }
+        Mount-Overlay -Lower $Patch, $Base -Upper $Upper -Target $Merged -Option redirect_dir=on
+        Move-Item -LiteralPath "$Merged/A" -Destination "$Merged/T"
+        Move-Item -LiteralPath "$Merged/B" -Destination "$Merged/A"
+        (Get-ChildItem -LiteralPath "$Merged/A" -Name) | Should -Be 'b1'
+
+        $r = Resolve-OverlayPath "$Merged/A" -All
+        $r.LayerPath | Should -Be @("$Upper/A", "$Base/B", "$Base/A")
+        $r.State | Should -Be @('Supplies', 'Merged', 'Shadowed')
+        $r[0].RenamedFrom | Should -Be '/B'
+        $r[2].HiddenBy | Should -Be $Upper
+        $r[2].Visible | Should -BeFalse
+
+        # A path only the hidden directory holds: -All lists it, the error says what covers it.
+        $f = Resolve-OverlayPath "$Merged/A/a1/fa" -All
+        $f.LayerPath | Should -Be "$Base/A/a1/fa"
+        $f.State | Should -Be 'Shadowed'
+        $f.HiddenBy | Should -Be $Upper
+        Resolve-OverlayPath "$Merged/A/a1/fa" -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        $err[0].FullyQualifiedErrorId | Should -Be 'OverlayPathNotFound,OverlayTools.ResolveOverlayPathCommand'
+        $err[0].Exception.Message | Should -BeLike "*the entry in '$Base' is covered in '$Upper'*"
+
+        # The directory it came from is still found where it went.
+        (Resolve-OverlayPath "$Merged/T/a1/fa").LayerPath | Should -Be "$Base/A/a1/fa"
+    }
+
     It 'shows where the data of a metadata-only copy lives' {
         Mount-Overlay -Lower $Patch, $Base -Upper $Upper -Target $Merged -Option metacopy=on, redirect_dir=on
         & chmod 0600 "$Merged/app/lib/a.so"

@@ -493,6 +493,21 @@ internal sealed class LayerSet : IDisposable
                     }
                     if (fd.Redirect is { } r)
                     {
+                        if (trackDrops && absRedirect is null)
+                        {
+                            // A directory renamed into this place: the layers below are looked
+                            // up at its old path, so their entries at this name are covered by it.
+                            for (int i = next; i < parent.Dirs.Count; i++)
+                            {
+                                var pd = parent.Dirs[i];
+                                string here = JoinPath(pd.PathInLayer, lookName);
+                                if (r.StartsWith('/') ? r.AsSpan(1).SequenceEqual(here) : r == lookName)
+                                {
+                                    continue;
+                                }
+                                (result.Drops ??= []).Add(new Drop(pd.Layer, here, HiddenReason.Shadowed, layer));
+                            }
+                        }
                         if (r.StartsWith('/'))
                         {
                             absRedirect = r;
