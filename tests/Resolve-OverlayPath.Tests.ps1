@@ -273,6 +273,37 @@ Describe 'Resolve-OverlayPath' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
         $err2[0].Exception.Message | Should -BeLike "*inside the lower layer '$Base' of the overlay at '$Merged'; its merged path is '$Merged/etc/hosts'."
     }
 
+    It 'reports a path longer than the kernel takes (PATH_MAX) as too long, not as missing, here and in Invoke-OverlayCopyUp' {
+        # A tree deeper than PATH_MAX, made one directory at a time (each mkdir relative to the last).
+        $name = 'd' * 200
+        & /bin/bash -c 'cd "$1" && for i in $(seq 30); do mkdir "$2" && cd "$2" || exit 1; done && echo x > f' sh $Base $name
+        $LASTEXITCODE | Should -Be 0
+        try {
+            Mount-Overlay -Lower $Patch, $Base -Upper $Upper -Target $Merged
+            $long = "$Merged/" + ((@($name) * 30) -join '/') + '/f'
+            $long.Length | Should -BeGreaterThan 6000
+            Resolve-OverlayPath -LiteralPath $long -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+            $err.Count | Should -Be 1
+            $err[0].FullyQualifiedErrorId | Should -Be 'PathTooLong,OverlayTools.ResolveOverlayPathCommand'
+            $err[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
+            $err[0].TargetObject | Should -Be $long
+            $err[0].Exception.Message | Should -BeLike "*is too long to look up: it is $($long.Length.ToString('N0')) bytes long*PATH_MAX*"
+            $err[0].ErrorDetails.RecommendedAction | Should -BeLike '*bind-mount*'
+            Invoke-OverlayCopyUp -LiteralPath $long -ErrorVariable err2 -ErrorAction SilentlyContinue
+            $err2[0].FullyQualifiedErrorId | Should -Be 'PathTooLong,OverlayTools.InvokeOverlayCopyUpCommand'
+            Test-Path -LiteralPath "$Upper/$name" | Should -BeFalse
+            # One name longer than 255 bytes says so.
+            Resolve-OverlayPath -LiteralPath "$Merged/$('n' * 300)" -ErrorVariable err3 -ErrorAction SilentlyContinue
+            $err3[0].FullyQualifiedErrorId | Should -Be 'PathTooLong,OverlayTools.ResolveOverlayPathCommand'
+            $err3[0].Exception.Message | Should -BeLike '*is 300 bytes long, and the kernel takes names of at most 255 bytes*'
+        }
+        finally {
+            Clear-TestMounts $Case
+            # Remove-Item cannot reach below PATH_MAX; rm walks the tree by descriptors.
+            & rm -rf -- "$Base/$name"
+        }
+    }
+
     It 'names the overlay when a layer its mount table gives has been moved away since mounting' {
         Mount-Overlay -Lower $Patch, $Base -Upper $Upper -Target $Merged
         Rename-Item -LiteralPath $Base -NewName 'base-moved'
