@@ -220,6 +220,24 @@ Describe 'Invoke-OverlayCopyUp' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
             Test-Path -LiteralPath "$Upper/top-bind" | Should -BeFalse
         }
 
+        It 'skips with -Recurse a name the directory lists but an xattr whiteout deletes (its directory not marked opaque="x")' {
+            # The kernel's readdir lists such a name; its lookup takes the file for a whiteout.
+            $null = New-Item -ItemType File -Path "$Lower/etc/gone"
+            Set-TestXattr "$Lower/etc/gone" 'trusted.overlay.whiteout' 'y'
+            Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged
+            (& ls -1f -- "$Merged/etc") | Should -Contain 'gone' -Because 'readdir lists it (ls -f does not stat the names)'
+            Test-Path -LiteralPath "$Merged/etc/gone" | Should -BeFalse
+
+            $r = Invoke-OverlayCopyUp "$Merged/etc" -Recurse -PassThru -ErrorVariable err -ErrorAction SilentlyContinue -Verbose 4>&1
+            $err | Should -BeNullOrEmpty
+            $results = @($r | Where-Object { $_ -is [OverlayTools.CopyUpResult] })
+            $results.Path | Should -Be @("$Merged/etc", "$Merged/etc/app.conf", "$Merged/etc/deep", "$Merged/etc/deep/nested", "$Merged/etc/deep/nested/file.txt")
+            $results.Status | Should -Be @('CopiedUp', 'CopiedUp', 'CopiedUp', 'CopiedUp', 'CopiedUp')
+            @($r | Where-Object { $_ -is [Management.Automation.VerboseRecord] -and $_.Message -like "Skipping '$Merged/etc/gone': a whiteout*" }).Count | Should -Be 1
+            Test-Path -LiteralPath "$Upper/etc/gone" | Should -BeFalse
+            Resolve-OverlayPath -LiteralPath "$Merged/etc/gone" -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        }
+
         It 'copies a symbolic link itself, not its target' {
             $null = New-Item -ItemType SymbolicLink -Path "$Lower/link" -Target 'top.txt'
             $null = New-Item -ItemType SymbolicLink -Path "$Lower/dangling" -Target '/nonexistent/target'

@@ -238,6 +238,14 @@ internal sealed class CopyUpEngine
         using var item = Posix.TryOpenAt(mergedDir.Value, mergedNameZ, Native.O_PATH | Native.O_NOFOLLOW, out int openErrno);
         if (item is null)
         {
+            if (openErrno == Errno.ENOENT && IsWhitedOut(parentFrame, name, nameZ))
+            {
+                // An empty file marked overlay.whiteout in a directory not marked opaque="x": the
+                // kernel's readdir lists the name but its lookup takes it for a whiteout (seen on
+                // 6.18), so the merged view has no such item, as Resolve-OverlayPath says.
+                _log.Verbose($"Skipping '{merged}': a whiteout marked with an xattr deletes it, though the directory lists its name.");
+                return new ItemOutcome(new CopyUpOutcome());
+            }
             return new ItemOutcome(new CopyUpOutcome { Error = openErrno == Errno.ENOENT ? Vanished(merged) : Failed(merged, "open", openErrno) });
         }
         var st = Posix.StatFd(item, merged);
@@ -455,6 +463,13 @@ internal sealed class CopyUpEngine
             return true;
         }
         return LayerEntry.TryOpen(_layers.Upper!, rel, out entry);
+    }
+
+    /// <summary>True when the layers' lookup of a name the merged directory listed ends at a whiteout.</summary>
+    private bool IsWhitedOut(DirFrame parentFrame, string name, byte[] nameZ)
+    {
+        using var r = _layers.Lookup(parentFrame, name, nameZ, openDirs: false);
+        return !r.Exists && r.WhiteoutLayer is not null;
     }
 
     private static void Compare(in EntryStat before, in EntryStat after, List<string> problems)
