@@ -113,6 +113,27 @@ Describe 'Invoke-OverlayCopyUp' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
             Get-TestXattr "$Upper/caps" 'security.capability' -Raw | Should -Be (Get-TestXattr "$Lower/caps" 'security.capability' -Raw)
         }
 
+        It 'warns that copying up a hard-linked file splits its links without index=on, and not with it' {
+            $null = New-Item -ItemType HardLink -Path "$Lower/link-b" -Target "$Lower/top.txt"
+            Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged -Option index=off
+            $r = Invoke-OverlayCopyUp "$Merged/top.txt" -PassThru -WarningVariable w -WarningAction SilentlyContinue
+            $r.Status | Should -Be 'CopiedUp'
+            @($w).Count | Should -Be 1
+            "$($w[0])" | Should -BeLike "Copied up '$Merged/top.txt', which has 2 hard links: *without index=on*other names still show the lower file*-Option index=on*"
+            # What the warning says: the names are separate files now.
+            (& stat -c '%h' "$Merged/top.txt") | Should -Be 1
+            (& stat -c '%i' "$Merged/top.txt") | Should -Not -Be (& stat -c '%i' "$Merged/link-b")
+
+            $indexed = New-Layer "$Case/indexed"
+            $upper2 = New-Layer "$Case/upper2"
+            Mount-Overlay -Lower $Lower -Upper $upper2 -Target $indexed -Option index=on
+            $r2 = Invoke-OverlayCopyUp "$indexed/top.txt" -PassThru -WarningVariable w2 -WarningAction SilentlyContinue
+            $r2.Status | Should -Be 'CopiedUp'
+            $w2 | Should -BeNullOrEmpty
+            (& stat -c '%h' "$indexed/top.txt") | Should -Be 2
+            (& stat -c '%i' "$indexed/top.txt") | Should -Be (& stat -c '%i' "$indexed/link-b")
+        }
+
         It 'copies a running program up although it cannot be opened for writing' {
             Copy-Item -LiteralPath (Get-Command sleep -CommandType Application | Select-Object -First 1).Source -Destination "$Lower/sleep-under-test"
             Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged
@@ -170,6 +191,51 @@ Describe 'Invoke-OverlayCopyUp' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
             $root = Invoke-OverlayCopyUp "$Merged/." -PassThru
             $root.Path | Should -Be $Merged
             $root.Status | Should -Be 'AlreadyUp'
+        }
+
+        It 'copies up through a bind mount of an overlay directory or file, by the names inside the overlay' {
+            Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged
+            Add-Content -LiteralPath "$Merged/etc/app.conf" -Value 'setting=2'
+            $bind = New-Layer "$Case/bind"
+            & mount --bind "$Merged/etc" $bind
+            $null = New-Item -ItemType File -Path "$Case/top-bind"
+            & mount --bind "$Merged/top.txt" "$Case/top-bind"
+
+            $r = Invoke-OverlayCopyUp $bind -Recurse -PassThru -ErrorVariable err -ErrorAction SilentlyContinue
+            $err | Should -BeNullOrEmpty
+            $r.Path | Should -Be @($bind, "$bind/app.conf", "$bind/deep", "$bind/deep/nested", "$bind/deep/nested/file.txt")
+            $r.Status | Should -Be @('AlreadyUp', 'AlreadyUp', 'CopiedUp', 'CopiedUp', 'CopiedUp')
+            $r.SourceLayer | Should -Be @($Upper, $Upper, $Lower, $Lower, $Lower)
+            $r.UpperPath | Should -Be @("$Upper/etc", "$Upper/etc/app.conf", "$Upper/etc/deep", "$Upper/etc/deep/nested", "$Upper/etc/deep/nested/file.txt")
+            Get-Content -LiteralPath "$Upper/etc/deep/nested/file.txt" | Should -Be 'deep'
+            Get-Content -LiteralPath "$Upper/etc/app.conf" -Raw | Should -Be "setting=1setting=2`n" -Because 'the file written before stays as written'
+
+            $f = Invoke-OverlayCopyUp -LiteralPath "$Case/top-bind" -PassThru -ErrorVariable err2 -ErrorAction SilentlyContinue
+            $err2 | Should -BeNullOrEmpty
+            $f.Status | Should -Be 'CopiedUp'
+            $f.SourceLayer | Should -Be $Lower
+            $f.UpperPath | Should -Be "$Upper/top.txt"
+            $f.Bytes | Should -Be 3
+            Get-Content -LiteralPath "$Upper/top.txt" | Should -Be 'top'
+            Test-Path -LiteralPath "$Upper/top-bind" | Should -BeFalse
+        }
+
+        It 'skips with -Recurse a name the directory lists but an xattr whiteout deletes (its directory not marked opaque="x")' {
+            # The kernel's readdir lists such a name; its lookup takes the file for a whiteout.
+            $null = New-Item -ItemType File -Path "$Lower/etc/gone"
+            Set-TestXattr "$Lower/etc/gone" 'trusted.overlay.whiteout' 'y'
+            Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged
+            (& ls -1f -- "$Merged/etc") | Should -Contain 'gone' -Because 'readdir lists it (ls -f does not stat the names)'
+            Test-Path -LiteralPath "$Merged/etc/gone" | Should -BeFalse
+
+            $r = Invoke-OverlayCopyUp "$Merged/etc" -Recurse -PassThru -ErrorVariable err -ErrorAction SilentlyContinue -Verbose 4>&1
+            $err | Should -BeNullOrEmpty
+            $results = @($r | Where-Object { $_ -is [OverlayTools.CopyUpResult] })
+            $results.Path | Should -Be @("$Merged/etc", "$Merged/etc/app.conf", "$Merged/etc/deep", "$Merged/etc/deep/nested", "$Merged/etc/deep/nested/file.txt")
+            $results.Status | Should -Be @('CopiedUp', 'CopiedUp', 'CopiedUp', 'CopiedUp', 'CopiedUp')
+            @($r | Where-Object { $_ -is [Management.Automation.VerboseRecord] -and $_.Message -like "Skipping '$Merged/etc/gone': a whiteout*" }).Count | Should -Be 1
+            Test-Path -LiteralPath "$Upper/etc/gone" | Should -BeFalse
+            Resolve-OverlayPath -LiteralPath "$Merged/etc/gone" -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
         }
 
         It 'copies a symbolic link itself, not its target' {
@@ -273,6 +339,32 @@ Describe 'Invoke-OverlayCopyUp' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
             Get-TestXattr "$Upper/etc/app.conf" -List | Should -Not -Contain 'trusted.overlay.metacopy'
             (& stat -c '%Y.%y|%a|%s' "$Upper/etc/app.conf") | Should -Be (& stat -c '%Y.%y|%a|%s' "$Lower/etc/app.conf") -Because 'the kernel stamps the data copy with the current time and the cmdlet puts it back'
             Get-Content -LiteralPath "$Upper/etc/app.conf" | Should -Be 'setting=1'
+        }
+
+        It 'keeps track of the data of a lower metadata-only copy whose data is in a data-only layer, and completes it from there' {
+            # What a composefs-style image holds: a sparse metacopy file redirected to a blob of a data-only layer.
+            $data = New-Layer "$Case/data" @{ 'blobs/abc' = 'data-layer-bytes' }
+            $meta = New-Layer "$Case/meta"
+            & truncate -s 16 "$meta/f"
+            Set-TestXattr "$meta/f" 'trusted.overlay.metacopy' ''
+            Set-TestXattr "$meta/f" 'trusted.overlay.redirect' '/blobs/abc'
+            Mount-Overlay -Lower $meta -DataLower $data -Upper $Upper -Target $Merged -Option metacopy=on, redirect_dir=on
+            Get-Content -LiteralPath "$Merged/f" -Raw | Should -Be 'data-layer-bytes'
+            $before = Resolve-OverlayPath "$Merged/f" -All
+            ($before | Where-Object State -EQ 'Data').LayerPath | Should -Be "$data/blobs/abc"
+
+            (Invoke-OverlayCopyUp "$Merged/f" -MetadataOnly -PassThru).Status | Should -Be 'MetadataOnly'
+            $mid = Resolve-OverlayPath "$Merged/f" -All
+            $mid[0].Role | Should -Be 'Upper'
+            $mid[0].MetadataOnly | Should -BeTrue
+            ($mid | Where-Object State -EQ 'Data').LayerPath | Should -Be "$data/blobs/abc" -Because 'the kernel reads the copy''s data through the lower metacopy''s redirect'
+
+            $full = Invoke-OverlayCopyUp "$Merged/f" -PassThru
+            $full.Status | Should -Be 'CopiedUp'
+            $full.SourceLayer | Should -Be $data -Because 'the data came from the data-only layer'
+            $full.Bytes | Should -Be 16
+            Get-Content -LiteralPath "$Upper/f" -Raw | Should -Be 'data-layer-bytes'
+            Get-TestXattr "$Upper/f" -List | Should -Not -Contain 'trusted.overlay.metacopy'
         }
 
         It 'refuses -MetadataOnly where metacopy is off' {

@@ -172,6 +172,33 @@ Describe 'Resolve-OverlayPath' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
         $d.LayerPath | Should -Be @("$Upper/app/lib64", "$Patch/app/lib", "$Base/app/lib")
     }
 
+    It 'lists the lower entry a directory renamed into its place hides (redirect_dir=on), as Shadowed by it' {
+        $null = New-Layer $Base @{ 'A/a1/fa' = 'a'; 'B/b1/fb' = 'b' }
+        Mount-Overlay -Lower $Patch, $Base -Upper $Upper -Target $Merged -Option redirect_dir=on
+        Move-Item -LiteralPath "$Merged/A" -Destination "$Merged/T"
+        Move-Item -LiteralPath "$Merged/B" -Destination "$Merged/A"
+        (Get-ChildItem -LiteralPath "$Merged/A" -Name) | Should -Be 'b1'
+
+        $r = Resolve-OverlayPath "$Merged/A" -All
+        $r.LayerPath | Should -Be @("$Upper/A", "$Base/B", "$Base/A")
+        $r.State | Should -Be @('Supplies', 'Merged', 'Shadowed')
+        $r[0].RenamedFrom | Should -Be '/B'
+        $r[2].HiddenBy | Should -Be $Upper
+        $r[2].Visible | Should -BeFalse
+
+        # A path only the hidden directory holds: -All lists it, the error says what covers it.
+        $f = Resolve-OverlayPath "$Merged/A/a1/fa" -All
+        $f.LayerPath | Should -Be "$Base/A/a1/fa"
+        $f.State | Should -Be 'Shadowed'
+        $f.HiddenBy | Should -Be $Upper
+        Resolve-OverlayPath "$Merged/A/a1/fa" -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        $err[0].FullyQualifiedErrorId | Should -Be 'OverlayPathNotFound,OverlayTools.ResolveOverlayPathCommand'
+        $err[0].Exception.Message | Should -BeLike "*the entry in '$Base' is covered in '$Upper'*"
+
+        # The directory it came from is still found where it went.
+        (Resolve-OverlayPath "$Merged/T/a1/fa").LayerPath | Should -Be "$Base/A/a1/fa"
+    }
+
     It 'shows where the data of a metadata-only copy lives' {
         Mount-Overlay -Lower $Patch, $Base -Upper $Upper -Target $Merged -Option metacopy=on, redirect_dir=on
         & chmod 0600 "$Merged/app/lib/a.so"
@@ -253,6 +280,37 @@ Describe 'Resolve-OverlayPath' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
         Invoke-OverlayCopyUp -LiteralPath "$Base/etc/hosts" -ErrorVariable err2 -ErrorAction SilentlyContinue
         $err2[0].FullyQualifiedErrorId | Should -Be 'PathNotOnOverlay,OverlayTools.InvokeOverlayCopyUpCommand'
         $err2[0].Exception.Message | Should -BeLike "*inside the lower layer '$Base' of the overlay at '$Merged'; its merged path is '$Merged/etc/hosts'."
+    }
+
+    It 'reports a path longer than the kernel takes (PATH_MAX) as too long, not as missing, here and in Invoke-OverlayCopyUp' {
+        # A tree deeper than PATH_MAX, made one directory at a time (each mkdir relative to the last).
+        $name = 'd' * 200
+        & /bin/bash -c 'cd "$1" && for i in $(seq 30); do mkdir "$2" && cd "$2" || exit 1; done && echo x > f' sh $Base $name
+        $LASTEXITCODE | Should -Be 0
+        try {
+            Mount-Overlay -Lower $Patch, $Base -Upper $Upper -Target $Merged
+            $long = "$Merged/" + ((@($name) * 30) -join '/') + '/f'
+            $long.Length | Should -BeGreaterThan 6000
+            Resolve-OverlayPath -LiteralPath $long -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+            $err.Count | Should -Be 1
+            $err[0].FullyQualifiedErrorId | Should -Be 'PathTooLong,OverlayTools.ResolveOverlayPathCommand'
+            $err[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
+            $err[0].TargetObject | Should -Be $long
+            $err[0].Exception.Message | Should -BeLike "*is too long to look up: it is $($long.Length.ToString('N0')) bytes long*PATH_MAX*"
+            $err[0].ErrorDetails.RecommendedAction | Should -BeLike '*bind-mount*'
+            Invoke-OverlayCopyUp -LiteralPath $long -ErrorVariable err2 -ErrorAction SilentlyContinue
+            $err2[0].FullyQualifiedErrorId | Should -Be 'PathTooLong,OverlayTools.InvokeOverlayCopyUpCommand'
+            Test-Path -LiteralPath "$Upper/$name" | Should -BeFalse
+            # One name longer than 255 bytes says so.
+            Resolve-OverlayPath -LiteralPath "$Merged/$('n' * 300)" -ErrorVariable err3 -ErrorAction SilentlyContinue
+            $err3[0].FullyQualifiedErrorId | Should -Be 'PathTooLong,OverlayTools.ResolveOverlayPathCommand'
+            $err3[0].Exception.Message | Should -BeLike '*is 300 bytes long, and the kernel takes names of at most 255 bytes*'
+        }
+        finally {
+            Clear-TestMounts $Case
+            # Remove-Item cannot reach below PATH_MAX; rm walks the tree by descriptors.
+            & rm -rf -- "$Base/$name"
+        }
     }
 
     It 'names the overlay when a layer its mount table gives has been moved away since mounting' {

@@ -171,9 +171,10 @@ namespace OverlayToolsTests {
 }
 
 function Set-TestXattr {
-    param([Parameter(Mandatory)] [string] $Path, [Parameter(Mandatory)] [string] $Name, [Parameter(Mandatory)] $Value)
+    param([Parameter(Mandatory)] [string] $Path, [Parameter(Mandatory)] [string] $Name, [Parameter(Mandatory)] [AllowEmptyString()] $Value)
     Initialize-XattrType
-    $bytes = if ($Value -is [byte[]]) { $Value } else { [Text.Encoding]::UTF8.GetBytes([string] $Value) }
+    # The comma keeps an empty value (a mark such as trusted.overlay.metacopy) an array, not $null.
+    $bytes = if ($Value -is [byte[]]) { , $Value } else { , [Text.Encoding]::UTF8.GetBytes([string] $Value) }
     [OverlayToolsTests.Xattr]::Set($Path, $Name, $bytes)
 }
 

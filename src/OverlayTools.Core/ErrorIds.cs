@@ -168,6 +168,8 @@ public static class ErrorIds
     public const string PathNotOnOverlay = "PathNotOnOverlay";
     /// <summary>The path does not exist (in the merged view).</summary>
     public const string OverlayPathNotFound = "OverlayPathNotFound";
+    /// <summary>The path is longer than the kernel takes (PATH_MAX, 4096 bytes), or one of its names is longer than 255 bytes.</summary>
+    public const string PathTooLong = "PathTooLong";
     /// <summary>The overlay has no upper layer (a read-only overlay), so nothing can be copied up.</summary>
     public const string OverlayHasNoUpper = "OverlayHasNoUpper";
     /// <summary>The overlay (or its upper file system) is mounted read-only.</summary>

@@ -19,7 +19,7 @@ public sealed class OverlayPathInfo
     public const string WhitedOutState = "WhitedOut";
     /// <summary>Hidden by an opaque directory in a layer above.</summary>
     public const string HiddenByOpaqueState = "HiddenByOpaque";
-    /// <summary>Covered by another entry above (a file over a file, a file over a directory...).</summary>
+    /// <summary>Covered by another entry above (a file over a file, a file over a directory, a directory renamed into its place...).</summary>
     public const string Shadowed = "Shadowed";
 
     /// <summary>The path in the merged view.</summary>

@@ -43,6 +43,7 @@ internal sealed class CopyUpEngine
     private readonly OverlayLocation _location;
     private readonly LayerSet _layers;
     private readonly bool _metadataOnly;
+    private readonly bool _index;
     private readonly IOperationLog _log;
     // OVERLAYTOOLS_COPYUP_SPACE_CHECK=off leaves the free-space check to the kernel (tests use it to see the kernel's ENOSPC handling).
     private readonly bool _spaceCheck = !string.Equals(Environment.GetEnvironmentVariable("OVERLAYTOOLS_COPYUP_SPACE_CHECK"), "off", StringComparison.OrdinalIgnoreCase);
@@ -52,11 +53,12 @@ internal sealed class CopyUpEngine
     private long _items;
     private long _bytes;
 
-    private CopyUpEngine(OverlayLocation location, LayerSet layers, bool metadataOnly, IOperationLog log)
+    private CopyUpEngine(OverlayLocation location, LayerSet layers, bool metadataOnly, bool index, IOperationLog log)
     {
         _location = location;
         _layers = layers;
         _metadataOnly = metadataOnly;
+        _index = index;
         _log = log;
     }
 
@@ -90,7 +92,7 @@ internal sealed class CopyUpEngine
                 "Mount with -Option metacopy=on (and redirect_dir=on), or copy up without -MetadataOnly.");
         }
         var layers = layerSets.Get(mount, path);
-        return new CopyUpEngine(location, layers, metadataOnly, log);
+        return new CopyUpEngine(location, layers, metadataOnly, OverlayLocator.IndexEnabled(mount), log);
     }
 
     /// <summary>Copies the located item up and, with <paramref name="recurse"/>, everything below it, parents first.</summary>
@@ -123,7 +125,10 @@ internal sealed class CopyUpEngine
             }
             else
             {
-                top = CopyItem(_location.Parent, parts[^1], Native.Utf8Z(_location.Name), _location.RelativePath, _location.MergedPath, frame, recurse);
+                // The entry's name in its merged directory is the typed one (a bind mount of an
+                // overlay subdirectory or file is named by its mount point); in the layers it is
+                // the overlay's own name, the last component of the path inside the overlay.
+                top = CopyItem(_location.Parent, Native.Utf8Z(_location.Name), parts[^1], Native.Utf8Z(parts[^1]), _location.RelativePath, _location.MergedPath, frame, recurse);
             }
             yield return top.Outcome;
             if (top.Children is null || top.Outcome.Fatal)
@@ -145,7 +150,7 @@ internal sealed class CopyUpEngine
                 var e = d.Names[d.Next++];
                 string rel = d.Relative + "/" + e.Name;
                 string merged = d.Merged + "/" + e.Name;
-                var item = CopyItem(d.Fd, e.Name, e.NameZ, rel, merged, d.Frame, recurse: true);
+                var item = CopyItem(d.Fd, e.NameZ, e.Name, e.NameZ, rel, merged, d.Frame, recurse: true);
                 Report(progress, merged);
                 yield return item.Outcome;
                 if (item.Outcome.Fatal)
@@ -223,14 +228,24 @@ internal sealed class CopyUpEngine
     /// <summary>
     /// Copies one entry of a merged directory up. For a directory with <paramref name="recurse"/>
     /// its entries are read first (from the lower layers, so reading them leaves no trace in the
-    /// upper), and returned with its merged frame for the walk below it.
+    /// upper), and returned with its merged frame for the walk below it. <paramref name="mergedNameZ"/>
+    /// is the entry's name in <paramref name="mergedDir"/>; <paramref name="name"/> and
+    /// <paramref name="nameZ"/> its name in the layers (they differ only for a bind mount's root).
     /// </summary>
-    private ItemOutcome CopyItem(Fd mergedDir, string name, byte[] nameZ, string relative, string merged, DirFrame parentFrame, bool recurse)
+    private ItemOutcome CopyItem(Fd mergedDir, byte[] mergedNameZ, string name, byte[] nameZ, string relative, string merged, DirFrame parentFrame, bool recurse)
     {
         _items++;
-        using var item = Posix.TryOpenAt(mergedDir.Value, nameZ, Native.O_PATH | Native.O_NOFOLLOW, out int openErrno);
+        using var item = Posix.TryOpenAt(mergedDir.Value, mergedNameZ, Native.O_PATH | Native.O_NOFOLLOW, out int openErrno);
         if (item is null)
         {
+            if (openErrno == Errno.ENOENT && IsWhitedOut(parentFrame, name, nameZ))
+            {
+                // An empty file marked overlay.whiteout in a directory not marked opaque="x": the
+                // kernel's readdir lists the name but its lookup takes it for a whiteout (seen on
+                // 6.18), so the merged view has no such item, as Resolve-OverlayPath says.
+                _log.Verbose($"Skipping '{merged}': a whiteout marked with an xattr deletes it, though the directory lists its name.");
+                return new ItemOutcome(new CopyUpOutcome());
+            }
             return new ItemOutcome(new CopyUpOutcome { Error = openErrno == Errno.ENOENT ? Vanished(merged) : Failed(merged, "open", openErrno) });
         }
         var st = Posix.StatFd(item, merged);
@@ -248,7 +263,7 @@ internal sealed class CopyUpEngine
         {
             childFrame = found.Frame ?? DirFrame.Empty;
             found.Frame = null;
-            dir = Posix.TryOpenDirAt(mergedDir.Value, nameZ, out int dirErrno);
+            dir = Posix.TryOpenDirAt(mergedDir.Value, mergedNameZ, out int dirErrno);
             if (dir is null)
             {
                 childFrame.Dispose();
@@ -290,7 +305,7 @@ internal sealed class CopyUpEngine
             });
         }
 
-        var xattrsBefore = Posix.ListXattrsAt(mergedDir.Value, nameZ);
+        var xattrsBefore = Posix.ListXattrsAt(mergedDir.Value, mergedNameZ);
 
         string how;
         int errno;
@@ -366,7 +381,7 @@ internal sealed class CopyUpEngine
             problems.Add("only its metadata was copied");
         }
         Compare(st, after, problems);
-        var xattrsAfter = Posix.ListXattrsAt(mergedDir.Value, nameZ);
+        var xattrsAfter = Posix.ListXattrsAt(mergedDir.Value, mergedNameZ);
         foreach (var k in xattrsBefore.Keys.Union(xattrsAfter.Keys))
         {
             if (!xattrsBefore.TryGetValue(k, out var a) || !xattrsAfter.TryGetValue(k, out var b) || !a.AsSpan().SequenceEqual(b))
@@ -405,6 +420,12 @@ internal sealed class CopyUpEngine
             }
             _log.Warning($"Copied up '{merged}', which is {string.Join(" and ", what)}: the upper layer '{UpperPath}' now holds a privileged executable. Keep the upper layer's parents closed (0700) and mount with nosuid where it is not needed.");
         }
+        if (!st.IsDirectory && st.Nlink > 1 && !_index)
+        {
+            // Without index=on the kernel copies one name of a hard-linked lower file to a file
+            // of its own; the other names still show the lower file (checked on 6.18).
+            _log.Warning($"Copied up '{merged}', which has {st.Nlink} hard links: the overlay at '{_location.Mount.Target}' is mounted without index=on, so its copy in the upper layer is a file of its own (1 link) and the file's other names still show the lower file, no longer changing with it. Mount with -Option index=on to keep hard links together across copy-up.");
+        }
         if (fellBack && status == CopyUpResult.MetadataOnly)
         {
             _log.Warning($"'{merged}' is running, so it could not be opened for writing; only its metadata was copied up (metacopy). Its data follows at the first write.");
@@ -442,6 +463,13 @@ internal sealed class CopyUpEngine
             return true;
         }
         return LayerEntry.TryOpen(_layers.Upper!, rel, out entry);
+    }
+
+    /// <summary>True when the layers' lookup of a name the merged directory listed ends at a whiteout.</summary>
+    private bool IsWhitedOut(DirFrame parentFrame, string name, byte[] nameZ)
+    {
+        using var r = _layers.Lookup(parentFrame, name, nameZ, openDirs: false);
+        return !r.Exists && r.WhiteoutLayer is not null;
     }
 
     private static void Compare(in EntryStat before, in EntryStat after, List<string> problems)

@@ -493,6 +493,21 @@ internal sealed class LayerSet : IDisposable
                     }
                     if (fd.Redirect is { } r)
                     {
+                        if (trackDrops && absRedirect is null)
+                        {
+                            // A directory renamed into this place: the layers below are looked
+                            // up at its old path, so their entries at this name are covered by it.
+                            for (int i = next; i < parent.Dirs.Count; i++)
+                            {
+                                var pd = parent.Dirs[i];
+                                string here = JoinPath(pd.PathInLayer, lookName);
+                                if (r.StartsWith('/') ? r.AsSpan(1).SequenceEqual(here) : r == lookName)
+                                {
+                                    continue;
+                                }
+                                (result.Drops ??= []).Add(new Drop(pd.Layer, here, HiddenReason.Shadowed, layer));
+                            }
+                        }
                         if (r.StartsWith('/'))
                         {
                             absRedirect = r;
@@ -553,8 +568,12 @@ internal sealed class LayerSet : IDisposable
     }
 
     /// <summary>
-    /// Where the bytes of a metadata-only copy come from: the next regular file below it at the
-    /// same name, or at its absolute redirect in the lower and data-only layers.
+    /// Where the bytes of a metadata-only copy come from, searched as the kernel's lookup goes on
+    /// below a metacopy: the next regular file at the same name in the frame's lower directories,
+    /// or at its absolute redirect in the lower layers below it. A file found on the way that is
+    /// itself a metadata-only copy moves the search on with its own redirect (a sibling name, or
+    /// an absolute path from the layers below it): so a copy in the upper of a lower metacopy
+    /// reaches that metacopy's data. Data-only layers are reached only by an absolute redirect.
     /// </summary>
     internal (Layer Layer, string PathInLayer)? FindMetacopyData(LookupResult meta, string name)
     {
@@ -562,47 +581,99 @@ internal sealed class LayerSet : IDisposable
         {
             return null;
         }
+        var (frame, next) = meta.DataSearch;
         // Below a relative redirect (or none) the data is at one name in the frame's directories,
-        // which are open; an absolute redirect is looked for from each layer's root.
-        IEnumerable<(Layer Layer, string Path, FrameDir? Dir, string Name)> candidates;
-        if (meta.MetacopyRedirect is { } r && r.StartsWith('/'))
+        // which are open; below an absolute one it is looked for from each layer's root.
+        string dataName = name;
+        string? absolute = null;
+        bool lastAbsolute = false;
+        IEnumerator<Layer>? below = null;
+        Layer after = meta.Layer;
+        Redirect(meta.MetacopyRedirect);
+        try
         {
-            candidates = LowersAfter(meta.Layer, includeData: true).Select(l => (l, r.TrimStart('/'), (FrameDir?)null, ""));
+            while (true)
+            {
+                Layer layer;
+                string path;
+                LayerEntry entry;
+                if (absolute is null)
+                {
+                    if (frame is null || next >= frame.Dirs.Count)
+                    {
+                        return null;
+                    }
+                    var d = frame.Dirs[next++];
+                    layer = d.Layer;
+                    path = JoinPath(d.PathInLayer, dataName);
+                    entry = LayerEntry.In(d.Fd, Native.Utf8Z(dataName));
+                }
+                else
+                {
+                    below ??= LowersAfter(after, includeData: lastAbsolute).GetEnumerator();
+                    if (!below.MoveNext())
+                    {
+                        return null;
+                    }
+                    layer = below.Current;
+                    path = absolute.TrimStart('/');
+                    if (path.Length == 0 || !LayerEntry.TryOpen(layer, path, out entry))
+                    {
+                        continue;
+                    }
+                }
+                using (entry)
+                {
+                    if (!entry.TryStat(out var st))
+                    {
+                        continue;
+                    }
+                    if (!st.IsRegular)
+                    {
+                        return null;
+                    }
+                    if (!Posix.HasXattrAt(entry.Dir.Value, entry.NameZ, Xattrs.MetacopyZ))
+                    {
+                        return (layer, path);
+                    }
+                    // Itself metadata only: its redirect moves the search for the layers below it.
+                    after = layer;
+                    if (DecodeRedirect(Posix.GetXattrAt(entry.Dir.Value, entry.NameZ, Xattrs.Redirect)) is { } r)
+                    {
+                        Redirect(r);
+                        below?.Dispose();
+                        below = null;
+                    }
+                }
+            }
         }
-        else
+        finally
         {
-            var (frame, start) = meta.DataSearch;
-            string dataName = meta.MetacopyRedirect ?? name;
-            candidates = frame is null ? [] : frame.Dirs.Skip(start).Select(d => (d.Layer, JoinPath(d.PathInLayer, dataName), (FrameDir?)d, dataName));
+            below?.Dispose();
         }
-        foreach (var (layer, path, dir, dataName) in candidates)
+
+        void Redirect(string? r)
         {
-            LayerEntry entry;
-            if (dir is not null)
+            if (r is null)
             {
-                entry = LayerEntry.In(dir.Fd, Native.Utf8Z(dataName));
+                return;
             }
-            else if (path.Length == 0 || !LayerEntry.TryOpen(layer, path, out entry))
+            lastAbsolute = r.StartsWith('/');
+            if (lastAbsolute)
             {
-                continue;
+                absolute = r;
             }
-            using (entry)
+            else if (absolute is null)
             {
-                if (!entry.TryStat(out var st))
-                {
-                    continue;
-                }
-                if (!st.IsRegular)
-                {
-                    return null;
-                }
-                if (!Posix.HasXattrAt(entry.Dir.Value, entry.NameZ, Xattrs.MetacopyZ))
-                {
-                    return (layer, path);
-                }
+                dataName = r;
+            }
+            else
+            {
+                // A relative redirect below an absolute one names a sibling of the redirected path.
+                int slash = absolute.LastIndexOf('/');
+                absolute = absolute[..(slash + 1)] + r;
             }
         }
-        return null;
     }
 
     /// <summary>

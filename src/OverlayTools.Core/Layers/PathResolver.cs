@@ -94,15 +94,14 @@ internal static class PathResolver
 
             if (all)
             {
-                var listed = new HashSet<Layer>(result.Select(i => LayerOf(layers, i)).Where(l => l is not null)!);
+                // Each layer's entry once. A layer may hold the path at two places: where the merged
+                // view takes it from, and at the path itself when a directory renamed into its
+                // place (redirect_dir=on) sends the lookup elsewhere.
+                var listed = new HashSet<string>(result.Select(i => i.LayerPath), StringComparer.Ordinal);
                 foreach (var (drop, rest) in hidden)
                 {
-                    if (listed.Contains(drop.Layer))
-                    {
-                        continue;
-                    }
                     string path = rest.Length == 0 ? drop.PathInLayer : drop.PathInLayer + "/" + rest;
-                    if (LayerSet.Stat(drop.Layer, path) is not { } st)
+                    if (!listed.Add(drop.Layer.Join(path)) || LayerSet.Stat(drop.Layer, path) is not { } st)
                     {
                         continue;
                     }
@@ -112,23 +111,17 @@ internal static class PathResolver
                         HiddenReason.Opaque => OverlayPathInfo.HiddenByOpaqueState,
                         _ => OverlayPathInfo.Shadowed,
                     };
-                    listed.Add(drop.Layer);
                     result.Add(Info(layers, drop.Layer, path, st, state, mergedPath, relative, target, drop.By, false, false, null));
                 }
             }
-            result.Sort((a, b) => a.Position.CompareTo(b.Position));
-            return result;
+            // Top first; within a layer what the merged view shows comes before what is hidden (a stable sort).
+            return result.OrderBy(i => i.Position).ToList();
         }
         finally
         {
             frame.Dispose();
         }
     }
-
-    private static Layer? LayerOf(LayerSet layers, OverlayPathInfo info)
-        => (layers.Upper is { } u && u.Position == info.Position ? u : null)
-            ?? layers.Lowers.FirstOrDefault(l => l.Position == info.Position)
-            ?? layers.Data.FirstOrDefault(l => l.Position == info.Position);
 
     private static OverlayPathInfo Info(LayerSet layers, Layer layer, string pathInLayer, EntryStat st, string state, string mergedPath, string relative, string target,
         Layer? hiddenBy, bool opaque, bool metacopy, string? redirect)

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using System.Text;
 using OverlayTools.Interop;
 
 namespace OverlayTools.Mounts;
@@ -308,9 +309,47 @@ internal static class OverlayLocator
     }
 
     private static OverlayException NotFound(string path, int errno)
-        => new(ErrorIds.OverlayPathNotFound, errno is Errno.ENOENT or Errno.ENOTDIR ? OverlayErrorCategory.ObjectNotFound : OverlayException.CategoryFor(errno),
+        => errno == Errno.ENAMETOOLONG ? PathTooLong(path) : new(ErrorIds.OverlayPathNotFound, errno is Errno.ENOENT or Errno.ENOTDIR ? OverlayErrorCategory.ObjectNotFound : OverlayException.CategoryFor(errno),
             $"Cannot find '{path}': {Errno.Describe(errno)} ({Errno.Name(errno)}).", path, "Check the path.",
             new ErrnoException("open", errno, path));
+
+    /// <summary>The kernel's limit on a whole path (PATH_MAX), terminating NUL included.</summary>
+    internal const int PathMax = 4096;
+
+    /// <summary>The kernel's limit on one name (NAME_MAX).</summary>
+    internal const int NameMax = 255;
+
+    /// <summary>
+    /// ENAMETOOLONG for a path: the path itself is too long for the kernel, or one of its names is;
+    /// the message says which (a long path is shown by its start and end).
+    /// </summary>
+    internal static OverlayException PathTooLong(string path)
+    {
+        int bytes = Encoding.UTF8.GetByteCount(path);
+        string? longName = path.Split('/').FirstOrDefault(n => Encoding.UTF8.GetByteCount(n) > NameMax);
+        string why = longName is not null
+            ? $"its name '{Abbreviate(longName)}' is {Encoding.UTF8.GetByteCount(longName):N0} bytes long, and the kernel takes names of at most {NameMax} bytes"
+            : $"it is {bytes:N0} bytes long, and the kernel takes paths of at most {PathMax - 1:N0} bytes (PATH_MAX)";
+        return new OverlayException(ErrorIds.PathTooLong, OverlayErrorCategory.InvalidArgument,
+            $"The path '{Abbreviate(path)}' is too long to look up: {why} (ENAMETOOLONG).", path,
+            longName is not null
+                ? "Check the path: Linux file systems take names of at most 255 bytes."
+                : "Give a shorter path to a directory above it, or bind-mount a deep directory of the merged view (mount --bind) and give the path through that mount; Get-OverlayChange lists the changes of a tree at any depth.",
+            new ErrnoException("open", Errno.ENAMETOOLONG, path));
+    }
+
+    /// <summary>Text of at most about 120 characters for a message: the start and the end, "…" between.</summary>
+    internal static string Abbreviate(string text)
+    {
+        if (text.Length <= 120)
+        {
+            return text;
+        }
+        // Never cut a surrogate pair in two.
+        int head = char.IsHighSurrogate(text[59]) ? 59 : 60;
+        int tail = char.IsLowSurrogate(text[^59]) ? 58 : 59;
+        return text[..head] + "…" + text[^tail..];
+    }
 
     /// <summary>The layer paths of a mount must be absolute to be read from here (moby's long-option mounts use relative ones).</summary>
     internal static void CheckLayersReachable(OverlayMount mount, string path)
@@ -345,6 +384,23 @@ internal static class OverlayLocator
             return false;
         }
         return ModuleDefault("metacopy");
+    }
+
+    /// <summary>
+    /// True when the overlay keeps an index of copied-up lower inodes (index=on), which is what
+    /// keeps the hard links of a lower file together across copy-up.
+    /// </summary>
+    internal static bool IndexEnabled(OverlayMount mount)
+    {
+        if (mount.Options.Contains("index=on"))
+        {
+            return true;
+        }
+        if (mount.Options.Contains("index=off"))
+        {
+            return false;
+        }
+        return ModuleDefault("index");
     }
 
     /// <summary>True when the overlay uses user.overlay.* xattrs.</summary>
