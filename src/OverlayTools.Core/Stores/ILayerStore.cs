@@ -43,6 +43,17 @@ public interface ILayerStore : IDisposable
     StoreContainer GetContainerPaths(StoreContainerInfo container) => GetContainer(container);
 
     /// <summary>
+    /// Whether the engine has removed <paramref name="container"/> since it was listed, or is
+    /// removing it, judged from the store's own records read again now (not from what this
+    /// instance kept): for a caller whose read of the container failed, to tell a container that
+    /// went away from a damaged one. False when the records say it is still there, or cannot say.
+    /// </summary>
+    bool IsRemoved(StoreContainerInfo container) => false;
+
+    /// <summary>Like <see cref="IsRemoved(StoreContainerInfo)"/>, for an image whose read failed.</summary>
+    bool IsRemoved(StoreImageInfo image) => false;
+
+    /// <summary>
     /// The layer of this store whose content dir is <paramref name="path"/>: the form the engine
     /// shows (…/diff), the layer dir itself, or a short link (…/l/ID, or "l/ID" relative to the
     /// driver dir as it appears in a mount made with relative paths). Null when the path is not a

@@ -437,6 +437,71 @@ internal sealed class PodmanStore : ILayerStore
         return new StoreContainer { Backend = Backend, Root = Root, Info = container, Image = image, Layers = layers };
     }
 
+    /// <summary>
+    /// podman rm (containers/storage) flags the container's layer incomplete, deletes its dir, drops
+    /// it from layers.json, then drops the container from containers.json; a container record is
+    /// only written once its layer is complete. So, read again now: a container that is gone, or
+    /// whose own layer is incomplete or gone, is being removed.
+    /// </summary>
+    public bool IsRemoved(StoreContainerInfo container)
+    {
+        try
+        {
+            string? layer = null;
+            bool found = false;
+            foreach (var file in new[] { "overlay-containers/containers.json", "overlay-containers/volatile-containers.json" })
+            {
+                using var doc = ReadIndex(file);
+                foreach (var c in doc is null ? [] : doc.RootElement.EnumerateArray().ToList())
+                {
+                    if (StoreFormat.GetString(c, "id") == container.Id)
+                    {
+                        found = true;
+                        layer = StoreFormat.GetString(c, "layer");
+                    }
+                }
+            }
+            if (!found)
+            {
+                return true;
+            }
+            if (!StoreFormat.IsHexId(layer))
+            {
+                return false; // no layer id at all is damage, not a removal
+            }
+            foreach (var file in new[] { "overlay-layers/layers.json", "overlay-layers/volatile-layers.json" })
+            {
+                using var doc = ReadIndex(file);
+                foreach (var l in doc is null ? [] : doc.RootElement.EnumerateArray().ToList())
+                {
+                    if (StoreFormat.GetString(l, "id") == layer)
+                    {
+                        return StoreFormat.GetObject(l, "flags") is { } flags && StoreFormat.GetBool(flags, "incomplete");
+                    }
+                }
+            }
+            return true;
+        }
+        catch (OverlayException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>An image no longer in images.json, read again now, was removed (podman rmi).</summary>
+    public bool IsRemoved(StoreImageInfo image)
+    {
+        try
+        {
+            using var doc = ReadIndex("overlay-images/images.json");
+            return doc is null || !doc.RootElement.EnumerateArray().Any(i => StoreFormat.GetString(i, "id") == image.Id);
+        }
+        catch (OverlayException)
+        {
+            return false;
+        }
+    }
+
     // ---- reverse lookup ------------------------------------------------------------------------
 
     /// <inheritdoc/>

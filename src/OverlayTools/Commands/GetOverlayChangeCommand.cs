@@ -243,7 +243,8 @@ public sealed class GetOverlayChangeCommand : OverlayCmdlet
             return;
         }
         CheckNamespaces(stores, Namespace);
-        var selected = StoreSelection.Containers(stores, query, HasWildcards(query) ? Pattern(query).IsMatch : null, ToNamespaceFilter(Namespace), WriteOverlayError);
+        bool wildcard = HasWildcards(query);
+        var selected = StoreSelection.Containers(stores, query, wildcard ? Pattern(query).IsMatch : null, ToNamespaceFilter(Namespace), WriteOverlayError);
         bool styleGiven = MyInvocation.BoundParameters.ContainsKey(nameof(Style));
         foreach (var (store, info) in selected)
         {
@@ -255,14 +256,8 @@ public sealed class GetOverlayChangeCommand : OverlayCmdlet
             {
                 continue;
             }
-            StoreContainer container;
-            try
+            if (StoreSelection.ReadContainer(store, info, pathsOnly: true, wildcard, WriteOverlayError, WriteVerboseOrDebug) is not { } container)
             {
-                container = store.GetContainerPaths(info);
-            }
-            catch (OverlayException e)
-            {
-                WriteOverlayError(e);
                 continue;
             }
             var style = styleGiven ? Style : DefaultStyle(container.Backend);

@@ -190,13 +190,9 @@ public sealed class GetOverlayLayerCommand : OverlayCmdlet
         {
             var (store, info) = work[n];
             Progress($"Image {info.DisplayName}", n, work.Count);
-            try
+            if (StoreSelection.ReadImage(store, info, wildcard, WriteOverlayError, WriteVerboseOrDebug) is { } image)
             {
-                WriteLayers(LayerOutput.FromImage(store.GetImage(info), wildcard ? null : ShownName(info, query)));
-            }
-            catch (OverlayException e)
-            {
-                WriteOverlayError(e);
+                WriteLayers(LayerOutput.FromImage(image, wildcard ? null : ShownName(info, query)));
             }
         }
     }
@@ -208,18 +204,15 @@ public sealed class GetOverlayLayerCommand : OverlayCmdlet
             return;
         }
         CheckNamespaces(stores, Namespace);
-        var work = StoreSelection.Containers(stores, query, HasWildcards(query) ? Pattern(query).IsMatch : null, ToNamespaceFilter(Namespace), WriteOverlayError);
+        bool wildcard = HasWildcards(query);
+        var work = StoreSelection.Containers(stores, query, wildcard ? Pattern(query).IsMatch : null, ToNamespaceFilter(Namespace), WriteOverlayError);
         for (int n = 0; n < work.Count && !_stopping; n++)
         {
             var (store, info) = work[n];
             Progress($"Container {info.DisplayName}", n, work.Count);
-            try
+            if (StoreSelection.ReadContainer(store, info, pathsOnly: false, wildcard, WriteOverlayError, WriteVerboseOrDebug) is { } container)
             {
-                WriteLayers(LayerOutput.FromContainer(store.GetContainer(info)));
-            }
-            catch (OverlayException e)
-            {
-                WriteOverlayError(e);
+                WriteLayers(LayerOutput.FromContainer(container));
             }
         }
     }

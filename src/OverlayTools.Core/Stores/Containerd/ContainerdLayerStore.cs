@@ -366,6 +366,30 @@ internal sealed class ContainerdLayerStore : ILayerStore
         };
     }
 
+    /// <summary>Whether the container is no longer in its namespace, as containerd's meta.db says now (read again if containerd committed since).</summary>
+    public bool IsRemoved(StoreContainerInfo container)
+        => container.Namespace is { } ns && Fresh(() => !_reader.ListContainers(ns).Any(c => c.Id == container.Id));
+
+    /// <summary>Whether no image record of the namespace points at the image's target any more, as meta.db says now.</summary>
+    public bool IsRemoved(StoreImageInfo image)
+        => image.Namespace is { } ns && Fresh(() => !_reader.ListImages(ns).Any(e => e.Digest == image.DisplayId));
+
+    private bool Fresh(Func<bool> check)
+    {
+        try
+        {
+            if (_reader.HasChanged())
+            {
+                _reader.Refresh();
+            }
+            return check();
+        }
+        catch (OverlayException)
+        {
+            return false;
+        }
+    }
+
     public StoreLayerMatch? FindLayer(string path)
     {
         // containerd mounts long stacks with paths relative to the snapshots dir ("5/fs").
