@@ -336,6 +336,7 @@ internal sealed class ContainerdLayerStore : ILayerStore
                 Role = LayerRole.Upper,
                 Path = read.Upper,
                 CacheId = read.SnapshotId,
+                Size = withImage ? _reader.ActiveUsage(read.SnapshotId) : null, // a walk of the upper: not for callers that need its paths only
                 Created = read.Created,
                 Work = read.Work,
             },
