@@ -745,6 +745,13 @@ Describe 'Get-OverlayLayer with a private podman store (containers/storage overl
         $full[0].Image | Should -Be 'localhost/app:1'
         (Get-OverlayLayer -DataRoot $PRoot -Image app:1).Path | Should -Be $full.Path
         (Get-OverlayLayer -DataRoot $PRoot -Image $full[0].ImageId.Substring(0, 12)).Path | Should -Be $full.Path
+        # By the digest references podman image inspect lists (RepoDigests), in full and short.
+        $digests = @(Invoke-TestPodman $P image inspect localhost/app:1 --format '{{range .RepoDigests}}{{println .}}{{end}}' | Where-Object { $_ })
+        $digests | Should -Not -BeNullOrEmpty
+        foreach ($d in $digests) {
+            (Get-OverlayLayer -DataRoot $PRoot -Image $d -ErrorAction Stop).Path | Should -Be $full.Path -Because "podman finds localhost/app:1 as $d"
+            (Get-OverlayLayer -DataRoot $PRoot -Image ($d -replace '^localhost/', '') -ErrorAction Stop).Path | Should -Be $full.Path
+        }
         @(Get-OverlayLayer -DataRoot $PRoot -Image 'app:*' | Select-Object -ExpandProperty ImageId -Unique).Count | Should -Be 2
         $line = "Get-OverlayLayer -DataRoot '$PRoot' -Image loc"
         (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Contain 'localhost/app:1'

@@ -528,6 +528,23 @@ public class PodmanStoreTests : IDisposable
     }
 
     [Fact]
+    public void Finds_an_image_by_the_digest_references_podman_inspect_lists_as_RepoDigests()
+    {
+        string pulled = StoreFixture.Digest("manifest as pulled"), other = StoreFixture.Digest("manifest of another platform");
+        _f.SetImageField(_app.Id, "digest", pulled);
+        _f.SetImageField(_app.Id, "digests", new[] { pulled, other });
+        using var s = LayerStores.Open(_f.Root);
+        var images = s.ListImages();
+        foreach (var reference in new[] { "localhost/app@" + pulled, "app@" + pulled, "localhost/app@" + other })
+        {
+            Assert.Equal(_app.Id, StoreLookup.FindImage(images, reference)?.Id);
+        }
+        Assert.Null(StoreLookup.FindImage(images, "localhost/app@" + StoreFixture.Digest("unknown")));
+        Assert.Null(StoreLookup.FindImage(images, "localhost/other@" + pulled)); // a digest answers only in the image's own repositories
+        Assert.Equal(["localhost/app@" + pulled, "localhost/app@" + other], PodmanStore.DigestReferences(["localhost/app:1", "localhost/app:2"], [pulled, other]));
+    }
+
+    [Fact]
     public void Reads_a_container_with_its_upper_size_and_dirs()
     {
         var (_, layer) = _f.AddContainer("web", _app.Id, _app.Top);

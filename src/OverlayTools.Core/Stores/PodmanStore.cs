@@ -27,7 +27,7 @@ internal sealed class PodmanStore : ILayerStore
 
     private sealed record PLayer(string Id, string? Parent, string? DiffDigest, long? DiffSize, DateTime? Created, bool Incomplete);
 
-    private sealed record PImage(string Id, List<string> Names, string? TopLayer, DateTime? Created);
+    private sealed record PImage(string Id, List<string> Names, string? TopLayer, DateTime? Created, List<string> Digests);
 
     private sealed record PContainer(string Id, List<string> Names, string? Image, string? Layer, string? ImageName, DateTime? Created);
 
@@ -131,7 +131,10 @@ internal sealed class PodmanStore : ILayerStore
                 string? id = StoreFormat.GetString(i, "id");
                 if (StoreFormat.IsHexId(id))
                 {
-                    list.Add(new PImage(id!, StoreFormat.GetStrings(i, "names"), StoreFormat.GetString(i, "layer"), StoreFormat.ParseTime(StoreFormat.GetString(i, "created"))));
+                    // The manifest digests (digest, and digests since c/storage 1.32): repo@digest answers to the image, as podman's RepoDigests show.
+                    var digests = StoreFormat.GetStrings(i, "digests").Prepend(StoreFormat.GetString(i, "digest") ?? "")
+                        .Where(StoreFormat.IsDigest).Distinct(StringComparer.Ordinal).ToList();
+                    list.Add(new PImage(id!, StoreFormat.GetStrings(i, "names"), StoreFormat.GetString(i, "layer"), StoreFormat.ParseTime(StoreFormat.GetString(i, "created")), digests));
                 }
             }
         }
@@ -207,9 +210,31 @@ internal sealed class PodmanStore : ILayerStore
             Id = i.Id,
             DisplayId = i.Id,
             Names = i.Names,
-            Aliases = i.Names.SelectMany(PodmanAliases).ToList(),
+            Aliases = i.Names.SelectMany(PodmanAliases).Concat(DigestReferences(i.Names, i.Digests).SelectMany(r => PodmanAliases(r).Prepend(r))).Distinct(StringComparer.Ordinal).ToList(),
             Intermediate = i.Names.Count == 0 && i.TopLayer is not null && below.Contains(i.TopLayer),
         }).ToList();
+    }
+
+    /// <summary>
+    /// The digest references of an image, as podman image inspect lists them in RepoDigests: each
+    /// repository it is named in (a name without its tag), with each manifest digest of the image
+    /// (localhost/demo@sha256:… for localhost/demo:1).
+    /// </summary>
+    internal static IEnumerable<string> DigestReferences(IEnumerable<string> names, IEnumerable<string> digests)
+    {
+        var repos = new List<string>();
+        foreach (var name in names)
+        {
+            int at = name.IndexOf('@', StringComparison.Ordinal);
+            string repo = at >= 0 ? name[..at]
+                : name.LastIndexOf(':') > name.LastIndexOf('/') ? name[..name.LastIndexOf(':')] : name;
+            if (repo.Length > 0 && !repos.Contains(repo, StringComparer.Ordinal))
+            {
+                repos.Add(repo);
+            }
+        }
+        var list = digests.ToList();
+        return repos.SelectMany(r => list.Select(d => r + "@" + d));
     }
 
     /// <summary>Short spellings podman accepts: demo:1 for localhost/demo:1, busybox:t for docker.io/library/busybox:t.</summary>
