@@ -606,6 +606,12 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
             $out = Get-OverlayLayer -DataRoot $copy -Image other:1, app:2, app:1 -ErrorVariable err -ErrorAction SilentlyContinue
             @($err.FullyQualifiedErrorId) | Should -Be @('LayerContentMissing,OverlayTools.GetOverlayLayerCommand', 'ImageConfigInvalid,OverlayTools.GetOverlayLayerCommand')
             $out.Image | Sort-Object -Unique | Should -Be 'app:1'
+            # Listed by a wildcard, each error names the image it is an error of.
+            $null = Get-OverlayLayer -DataRoot $copy -Image * -ErrorVariable err2 -ErrorAction SilentlyContinue
+            $missing = @($err2 | Where-Object FullyQualifiedErrorId -Like 'LayerContentMissing,*')
+            $missing | Should -HaveCount 1
+            $missing[0].Exception.Message | Should -Match '^The image other:1 cannot be read: '
+            $missing[0].TargetObject | Should -Be "$copy/overlay2/$($Other.CacheId)/diff"
         }
 
         It 'reports a lower file that does not match the layer''s parents' {

@@ -140,6 +140,23 @@ public sealed class RemovedWhileReadTests : IDisposable
         Assert.Equal(ErrorIds.ImageNotFound, Assert.Single(l.Errors).ErrorId);
     }
 
+    [Fact]
+    public void A_damaged_image_layer_is_reported_naming_the_image_that_needs_it()
+    {
+        var diffs = new[] { StoreFixture.Digest("base"), StoreFixture.Digest("top") };
+        string id = _docker.AddImage("broken:1", diffs);
+        Directory.Delete(Path.Combine(_docker.Home, _docker.CacheIds[StoreFormat.ChainIds(diffs)[0]], "diff"), recursive: true);
+        using var store = LayerStores.Open(_docker.Root);
+        var info = store.ListImages().Single(i => i.Id == id);
+        var w = new Outcome();
+        Assert.Null(StoreSelection.ReadImage(store, info, wildcard: true, w.Errors.Add, w.LeftOut.Add));
+        Assert.Empty(w.LeftOut);
+        var e = Assert.Single(w.Errors);
+        Assert.Equal(ErrorIds.LayerContentMissing, e.ErrorId);
+        Assert.StartsWith("The image broken:1 cannot be read: ", e.Message, StringComparison.Ordinal);
+        Assert.False(string.IsNullOrEmpty(e.RecommendedAction));
+    }
+
     private (ILayerStore Store, StoreContainerInfo Web, string Layer) PodmanWithWeb()
     {
         var (image, top) = _podman.AddImage(["localhost/app:1"], StoreFixture.Digest("pa"), StoreFixture.Digest("pb"));

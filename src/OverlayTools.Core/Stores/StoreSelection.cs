@@ -97,7 +97,8 @@ public static class StoreSelection
     /// Reads one selected image (<see cref="ILayerStore.GetImage"/>); null when it cannot be read.
     /// An image the engine removed after it was listed (or is removing) is no error of the store:
     /// selected by a wildcard it is left out (<paramref name="leftOut"/> says why), named literally
-    /// it is ImageNotFound, saying it was removed. Any other error goes to <paramref name="report"/>.
+    /// it is ImageNotFound, saying it was removed. Any other error goes to <paramref name="report"/>,
+    /// its message naming the image (a layer's error otherwise names only the layer's path).
     /// </summary>
     public static StoreImage? ReadImage(ILayerStore store, StoreImageInfo info, bool wildcard, Action<OverlayException> report, Action<string> leftOut)
     {
@@ -112,7 +113,7 @@ public static class StoreSelection
     /// cannot be read. A container removed after it was listed (or being removed, as docker rm and
     /// podman rm leave it for a moment) is left out when a wildcard selected it, and is
     /// ContainerNotFound, saying so, when it was named literally; any other error goes to
-    /// <paramref name="report"/>.
+    /// <paramref name="report"/>, its message naming the container.
     /// </summary>
     public static StoreContainer? ReadContainer(ILayerStore store, StoreContainerInfo info, bool pathsOnly, bool wildcard, Action<OverlayException> report, Action<string> leftOut)
     {
@@ -145,7 +146,7 @@ public static class StoreSelection
             }
             if (!gone)
             {
-                report(e);
+                report(Naming(e, kind, name));
             }
             else if (wildcard)
             {
@@ -160,6 +161,11 @@ public static class StoreSelection
             return null;
         }
     }
+
+    /// <summary><paramref name="e"/> with a message that names the item it is an error of (unless it does already).</summary>
+    internal static OverlayException Naming(OverlayException e, string kind, string name)
+        => e.Message.Contains(name, StringComparison.Ordinal) ? e
+            : new OverlayException(e.ErrorId, e.Category, $"The {kind} {name} cannot be read: {e.Message}", e.Target, e.RecommendedAction, e.InnerException);
 
     /// <summary>
     /// An error for each literal namespace that no containerd store among <paramref name="stores"/>
