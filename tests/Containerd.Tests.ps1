@@ -224,6 +224,9 @@ Describe 'Get-OverlayLayer on a containerd store' -Tag 'RequiresRoot', 'Engines'
                 (Get-Layers -Image $typed -Namespace k8s.io).Namespace | Sort-Object -Unique | Should -Be 'k8s.io'
             }
             (Get-Layers -Image app2)[0].Image | Should -Be 'docker.io/library/app2:latest'
+            # Shown by the name the query matched, of the names of one target.
+            @(Get-Layers -Image '*app2*' -Namespace k8s.io).Image | Sort-Object -Unique | Should -Be 'docker.io/library/app2:latest'
+            @(Get-Layers -Image 'example.com/*' -Namespace k8s.io).Image | Sort-Object -Unique | Should -Be 'example.com/demo/app:1.0'
             # One image per target: the tags of one target come together, shown by the first name.
             (Get-Layers -Image 'example.com/demo/*' -Namespace 'k8s*')[0].ImageId | Should -Be (Get-Layers -Image example.com/demo/app:1.0)[0].ImageId
             (Get-Layers -Container * -Namespace moby).ContainerId | Sort-Object -Unique | Should -Be 'm1'

@@ -233,6 +233,10 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
             (Get-OverlayLayer -DataRoot $DataRoot -Image docker.io/library/app:1).Path | Should -Be $byTag.Path
             $all = Get-OverlayLayer -DataRoot $DataRoot -Image 'app:*'
             @($all.ImageId | Sort-Object -Unique).Count | Should -Be 2
+            # Shown by the name the query matched: app:1 and app:latest are one image.
+            (Get-OverlayLayer -DataRoot $DataRoot -Image docker.io/library/app:latest)[0].Image | Should -Be 'app:latest'
+            @(Get-OverlayLayer -DataRoot $DataRoot -Image 'app:l*').Image | Sort-Object -Unique | Should -Be 'app:latest'
+            @(Get-OverlayLayer -DataRoot $DataRoot -Image '*/library/app:l*').Image | Sort-Object -Unique | Should -Be 'app:latest'
             # Every image docker images shows (no intermediate ones).
             $shown = @(Invoke-TestDocker $D images -q --no-trunc | Sort-Object -Unique)
             @(Get-OverlayLayer -DataRoot $DataRoot).ImageId | Sort-Object -Unique | Should -Be $shown

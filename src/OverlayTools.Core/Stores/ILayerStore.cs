@@ -150,6 +150,13 @@ public sealed class StoreImageInfo
     /// <summary>Other spellings the engine accepts for the same names (Podman's "demo:1" for "localhost/demo:1", Docker's "docker.io/library/x:t" for "x:t", digests).</summary>
     public IReadOnlyList<string> Aliases { get; init; } = [];
 
+    /// <summary>
+    /// For each alias that spells a reference of the image another way, that reference as the
+    /// engine shows it (docker.io/other/repo:v2 -> other/repo:v2 for Docker; demo:1 ->
+    /// localhost/demo:1 for Podman): the name a query given by an alias shows the image by.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> AliasNames { get; init; } = new Dictionary<string, string>();
+
     /// <summary>True for an untagged image that is the parent of another (hidden by docker images without -a).</summary>
     public bool Intermediate { get; init; }
 

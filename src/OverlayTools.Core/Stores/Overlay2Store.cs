@@ -103,13 +103,19 @@ internal sealed class Overlay2Store : ILayerStore
                 names.TryGetValue(id, out var refs);
                 var tags = refs?.Where(r => !r.Contains('@', StringComparison.Ordinal)).OrderBy(r => r, StringComparer.Ordinal).ToList() ?? [];
                 var aliases = new List<string>();
+                var aliasNames = new Dictionary<string, string>(StringComparer.Ordinal);
                 foreach (var r in refs ?? [])
                 {
                     if (r.Contains('@', StringComparison.Ordinal))
                     {
                         aliases.Add(r);
+                        aliasNames.TryAdd(r, r);
                     }
-                    aliases.AddRange(DockerAliases(r));
+                    foreach (var a in DockerAliases(r))
+                    {
+                        aliases.Add(a);
+                        aliasNames.TryAdd(a, r);
+                    }
                 }
                 list.Add(new StoreImageInfo
                 {
@@ -117,6 +123,7 @@ internal sealed class Overlay2Store : ILayerStore
                     DisplayId = "sha256:" + id,
                     Names = tags,
                     Aliases = aliases,
+                    AliasNames = aliasNames,
                     Intermediate = tags.Count == 0 && parents.Contains(id),
                 });
             }

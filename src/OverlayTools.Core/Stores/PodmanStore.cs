@@ -205,13 +205,27 @@ internal sealed class PodmanStore : ILayerStore
                 }
             }
         }
-        return _images = images.Select(i => new StoreImageInfo
+        return _images = images.Select(i =>
         {
-            Id = i.Id,
-            DisplayId = i.Id,
-            Names = i.Names,
-            Aliases = i.Names.SelectMany(PodmanAliases).Concat(DigestReferences(i.Names, i.Digests).SelectMany(r => PodmanAliases(r).Prepend(r))).Distinct(StringComparer.Ordinal).ToList(),
-            Intermediate = i.Names.Count == 0 && i.TopLayer is not null && below.Contains(i.TopLayer),
+            // Each short spelling of a name, and each digest reference in full and short, with the reference it stands for.
+            var aliasNames = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var (reference, spellings) in i.Names.Select(n => (n, PodmanAliases(n)))
+                .Concat(DigestReferences(i.Names, i.Digests).Select(r => (r, PodmanAliases(r).Prepend(r)))))
+            {
+                foreach (var a in spellings)
+                {
+                    aliasNames.TryAdd(a, reference);
+                }
+            }
+            return new StoreImageInfo
+            {
+                Id = i.Id,
+                DisplayId = i.Id,
+                Names = i.Names,
+                Aliases = aliasNames.Keys.Where(a => !i.Names.Contains(a, StringComparer.Ordinal)).ToList(),
+                AliasNames = aliasNames,
+                Intermediate = i.Names.Count == 0 && i.TopLayer is not null && below.Contains(i.TopLayer),
+            };
         }).ToList();
     }
 

@@ -157,6 +157,7 @@ internal sealed class ContainerdLayerStore : ILayerStore
                 var records = g.Select(e => e.Name).ToList();
                 var names = records.Where(n => !n.StartsWith("sha256:", StringComparison.Ordinal)).ToList();
                 var aliases = new List<string>();
+                var aliasNames = new Dictionary<string, string>(StringComparer.Ordinal);
                 foreach (string n in names)
                 {
                     foreach (string a in ShortForms(n))
@@ -164,6 +165,7 @@ internal sealed class ContainerdLayerStore : ILayerStore
                         if (!names.Contains(a, StringComparer.Ordinal) && !aliases.Contains(a, StringComparer.Ordinal))
                         {
                             aliases.Add(a);
+                            aliasNames[a] = n;
                         }
                     }
                 }
@@ -176,6 +178,7 @@ internal sealed class ContainerdLayerStore : ILayerStore
                     DisplayId = g.Key,
                     Names = names,
                     Aliases = aliases,
+                    AliasNames = aliasNames,
                     Namespace = ns,
                 });
             }
@@ -314,6 +317,7 @@ internal sealed class ContainerdLayerStore : ILayerStore
                         DisplayId = imageInfo.DisplayId,
                         Names = imageInfo.Names.Where(n => n != imageName).Prepend(imageName).ToList(),
                         Aliases = imageInfo.Aliases,
+                        AliasNames = imageInfo.AliasNames,
                         Intermediate = imageInfo.Intermediate,
                         Namespace = imageInfo.Namespace,
                     };
