@@ -157,21 +157,34 @@ Describe 'Get-OverlayLayer on a containerd store' -Tag 'RequiresRoot', 'Engines'
             Clear-TestMounts "$script:Root/m"
         }
 
-        It 'gives every container the upperdir, workdir and lowerdirs of ctr snapshots mounts' {
-            $ours = Get-OverlayLayer -DataRoot $script:Ctd.DataRoot -Container * -ErrorVariable err
-            $err | Should -BeNullOrEmpty
-            $ctr = @(Get-CtrContainers)
-            $ctr | Should -HaveCount 4
-            foreach ($c in $ctr) {
-                $m = Get-CtrMount $c.Namespace $c.SnapshotKey
-                $m.Type | Should -Be 'overlay'
-                $mine = @($ours | Where-Object { $_.Namespace -eq $c.Namespace -and $_.ContainerId -eq $c.Id } | Sort-Object Position)
-                $mine[0].Role | Should -Be 'Upper'
-                $mine[0].Path | Should -Be $m.Upper
-                $mine[0].Work | Should -Be $m.Work
-                @($mine | Select-Object -Skip 1 | ForEach-Object Path) | Should -Be $m.Lowers
-                @($mine | Select-Object -Skip 1 | ForEach-Object Role | Sort-Object -Unique) | Should -Be 'Lower'
-                $mine | ForEach-Object { $_.Backend | Should -Be 'containerd'; $_.DataRoot | Should -Be $script:Ctd.DataRoot }
+        It 'gives every container the upperdir, workdir and lowerdirs of ctr snapshots mounts, and the upper''s size as ctr snapshots usage' {
+            # What a container writes: files and a directory in one upper, so that its size is more than an empty dir's.
+            $written = "$($script:CtrMounts['k8s.io/c1'].Upper)/written"
+            $null = New-Item -ItemType Directory -Path "$written/sub"
+            [IO.File]::WriteAllBytes("$written/sub/data.bin", [byte[]]::new(10000))
+            Set-Content -LiteralPath "$written/small.txt" -Value 'x'
+            try {
+                $ours = Get-OverlayLayer -DataRoot $script:Ctd.DataRoot -Container * -ErrorVariable err
+                $err | Should -BeNullOrEmpty
+                $ctr = @(Get-CtrContainers)
+                $ctr | Should -HaveCount 4
+                foreach ($c in $ctr) {
+                    $m = Get-CtrMount $c.Namespace $c.SnapshotKey
+                    $m.Type | Should -Be 'overlay'
+                    $mine = @($ours | Where-Object { $_.Namespace -eq $c.Namespace -and $_.ContainerId -eq $c.Id } | Sort-Object Position)
+                    $mine[0].Role | Should -Be 'Upper'
+                    $mine[0].Path | Should -Be $m.Upper
+                    $mine[0].Work | Should -Be $m.Work
+                    $usage = @(Invoke-TestCtr $script:Ctd -n $c.Namespace snapshots usage -b $c.SnapshotKey | Select-Object -Skip 1)[0] -split '\s+'
+                    $mine[0].Size | Should -Be ([long] $usage[1]) -Because "ctr snapshots usage reports the size of $($c.Id)'s upper"
+                    @($mine | Select-Object -Skip 1 | ForEach-Object Path) | Should -Be $m.Lowers
+                    @($mine | Select-Object -Skip 1 | ForEach-Object Role | Sort-Object -Unique) | Should -Be 'Lower'
+                    $mine | ForEach-Object { $_.Backend | Should -Be 'containerd'; $_.DataRoot | Should -Be $script:Ctd.DataRoot }
+                }
+                ($ours | Where-Object { $_.ContainerId -eq 'c1' -and $_.Role -eq 'Upper' }).Size | Should -BeGreaterThan 10000
+            }
+            finally {
+                Remove-Item -LiteralPath $written -Recurse -Force
             }
         }
 
@@ -211,6 +224,9 @@ Describe 'Get-OverlayLayer on a containerd store' -Tag 'RequiresRoot', 'Engines'
                 (Get-Layers -Image $typed -Namespace k8s.io).Namespace | Sort-Object -Unique | Should -Be 'k8s.io'
             }
             (Get-Layers -Image app2)[0].Image | Should -Be 'docker.io/library/app2:latest'
+            # Shown by the name the query matched, of the names of one target.
+            @(Get-Layers -Image '*app2*' -Namespace k8s.io).Image | Sort-Object -Unique | Should -Be 'docker.io/library/app2:latest'
+            @(Get-Layers -Image 'example.com/*' -Namespace k8s.io).Image | Sort-Object -Unique | Should -Be 'example.com/demo/app:1.0'
             # One image per target: the tags of one target come together, shown by the first name.
             (Get-Layers -Image 'example.com/demo/*' -Namespace 'k8s*')[0].ImageId | Should -Be (Get-Layers -Image example.com/demo/app:1.0)[0].ImageId
             (Get-Layers -Container * -Namespace moby).ContainerId | Sort-Object -Unique | Should -Be 'm1'

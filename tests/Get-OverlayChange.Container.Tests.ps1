@@ -226,6 +226,28 @@ Describe 'Get-OverlayChange -Container on a private dockerd' -Tag 'RequiresRoot'
             @(Get-OverlayChange -Target $merged | Where-Object Container -EQ $name).Count | Should -Be $byContainer.Count
         }
 
+        It 'lists a container''s changes once when its layers are piped from Get-OverlayLayer, and refuses an image''s layers' {
+            foreach ($n in 'web', 'replace') {
+                $layers = @(Get-OverlayLayer -DataRoot $DataRoot -Container $n)
+                $layers.Count | Should -BeGreaterThan 2
+                $piped = @($layers | Get-OverlayChange -ErrorVariable err)
+                $err | Should -BeNullOrEmpty
+                Assert-SameSet (ConvertTo-DiffSet $piped) $DockerDiff[$n] "Get-OverlayLayer -Container $n | Get-OverlayChange must list what docker diff $n lists"
+                $piped.Container | Sort-Object -Unique | Should -Be $n
+            }
+            # Layers of several containers, and of a running one's live mount: each container once.
+            $two = @(@(Get-OverlayLayer -DataRoot $DataRoot -Container web, replace) + @(Get-OverlayLayer -Target $Inspect['live'].GraphDriver.Data.MergedDir) | Get-OverlayChange)
+            @($two.Container | Sort-Object -Unique) | Should -Be @('live', 'replace', 'web')
+            Assert-SameSet (ConvertTo-DiffSet ($two | Where-Object Container -EQ 'live')) (ConvertTo-DiffSet (Get-OverlayChange -Container live -DataRoot $DataRoot)) 'the changes of live, piped as the layers of its mount'
+            # An image's layers change nothing: one error for the image, not one per layer.
+            $image = @(Get-OverlayLayer -DataRoot $DataRoot -Image app:1)
+            $image.Count | Should -BeGreaterThan 1
+            $image | Get-OverlayChange -ErrorVariable err2 -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+            @($err2) | Should -HaveCount 1
+            $err2[0].FullyQualifiedErrorId | Should -Be 'LayerNotOfContainer,OverlayTools.GetOverlayChangeCommand'
+            $err2[0].Exception.Message | Should -Match 'image app:1'
+        }
+
         It 'takes wildcards and several names, each container once' {
             $all = @(Get-OverlayChange -Container *, web -DataRoot $DataRoot)
             @($all.Container | Sort-Object -Unique) | Should -Be @('live', 'replace', 'web')

@@ -233,6 +233,10 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
             (Get-OverlayLayer -DataRoot $DataRoot -Image docker.io/library/app:1).Path | Should -Be $byTag.Path
             $all = Get-OverlayLayer -DataRoot $DataRoot -Image 'app:*'
             @($all.ImageId | Sort-Object -Unique).Count | Should -Be 2
+            # Shown by the name the query matched: app:1 and app:latest are one image.
+            (Get-OverlayLayer -DataRoot $DataRoot -Image docker.io/library/app:latest)[0].Image | Should -Be 'app:latest'
+            @(Get-OverlayLayer -DataRoot $DataRoot -Image 'app:l*').Image | Sort-Object -Unique | Should -Be 'app:latest'
+            @(Get-OverlayLayer -DataRoot $DataRoot -Image '*/library/app:l*').Image | Sort-Object -Unique | Should -Be 'app:latest'
             # Every image docker images shows (no intermediate ones).
             $shown = @(Invoke-TestDocker $D images -q --no-trunc | Sort-Object -Unique)
             @(Get-OverlayLayer -DataRoot $DataRoot).ImageId | Sort-Object -Unique | Should -Be $shown
@@ -552,6 +556,34 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
             $err2[0].FullyQualifiedErrorId | Should -Be 'LayerBeingRemoved,OverlayTools.GetOverlayLayerCommand'
         }
 
+        It 'leaves out a container docker rm is removing when a wildcard lists it, and says so for its name' {
+            # What docker rm leaves on disk between its steps: the container marked Dead in its
+            # config.v2.json, its layer released (layerdb/mounts/<id> gone), containers/<id> not yet.
+            $copy = New-StoreCopy 'tamper-rm'
+            $config = "$copy/containers/$WebId/config.v2.json"
+            $json = Get-Content -LiteralPath $config -Raw | ConvertFrom-Json
+            $json.State.Dead = $true
+            $json.State.RemovalInProgress = $true
+            [IO.File]::WriteAllText($config, ($json | ConvertTo-Json -Depth 20 -Compress))
+            Remove-Item -LiteralPath "$copy/image/overlay2/layerdb/mounts/$WebId" -Recurse -Force
+            $out = Get-OverlayLayer -DataRoot $copy -Container * -ErrorVariable err -ErrorAction SilentlyContinue
+            $err | Should -BeNullOrEmpty
+            $out.Container | Sort-Object -Unique | Should -Be 'app-1'
+            # app-1 never ran, so it changes nothing; web is left out rather than an error.
+            $changes = Get-OverlayChange -DataRoot $copy -Container * -ErrorVariable err2 -ErrorAction SilentlyContinue
+            $err2 | Should -BeNullOrEmpty
+            $changes | Should -BeNullOrEmpty
+            @(Get-OverlayChange -DataRoot $DataRoot -Container web).Count | Should -BeGreaterThan 0 -Because 'web itself has changes'
+            Get-OverlayLayer -DataRoot $copy -Container web -ErrorVariable err3 -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+            $err3[0].FullyQualifiedErrorId | Should -Be 'ContainerNotFound,OverlayTools.GetOverlayLayerCommand'
+            $err3[0].Exception.Message | Should -Match '^The container web was removed, or is being removed'
+            # The same missing layer without docker rm's mark is damage, reported as before.
+            $copy2 = New-StoreCopy 'tamper-rm-unmarked'
+            Remove-Item -LiteralPath "$copy2/image/overlay2/layerdb/mounts/$WebId" -Recurse -Force
+            Get-OverlayLayer -DataRoot $copy2 -Container * -ErrorVariable err4 -ErrorAction SilentlyContinue | Out-Null
+            $err4.FullyQualifiedErrorId | Should -Be 'LayerMissing,OverlayTools.GetOverlayLayerCommand'
+        }
+
         It 'refuses a cache-id that leads out of the store' {
             $copy = New-StoreCopy 'tamper-cacheid'
             [IO.File]::WriteAllText("$(Get-LayerDbDir $copy $Other.ChainId)/cache-id", '../../../../../../../etc')
@@ -587,6 +619,12 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
             $out = Get-OverlayLayer -DataRoot $copy -Image other:1, app:2, app:1 -ErrorVariable err -ErrorAction SilentlyContinue
             @($err.FullyQualifiedErrorId) | Should -Be @('LayerContentMissing,OverlayTools.GetOverlayLayerCommand', 'ImageConfigInvalid,OverlayTools.GetOverlayLayerCommand')
             $out.Image | Sort-Object -Unique | Should -Be 'app:1'
+            # Listed by a wildcard, each error names the image it is an error of.
+            $null = Get-OverlayLayer -DataRoot $copy -Image * -ErrorVariable err2 -ErrorAction SilentlyContinue
+            $missing = @($err2 | Where-Object FullyQualifiedErrorId -Like 'LayerContentMissing,*')
+            $missing | Should -HaveCount 1
+            $missing[0].Exception.Message | Should -Match '^The image other:1 cannot be read: '
+            $missing[0].TargetObject | Should -Be "$copy/overlay2/$($Other.CacheId)/diff"
         }
 
         It 'reports a lower file that does not match the layer''s parents' {
@@ -726,6 +764,13 @@ Describe 'Get-OverlayLayer with a private podman store (containers/storage overl
         $full[0].Image | Should -Be 'localhost/app:1'
         (Get-OverlayLayer -DataRoot $PRoot -Image app:1).Path | Should -Be $full.Path
         (Get-OverlayLayer -DataRoot $PRoot -Image $full[0].ImageId.Substring(0, 12)).Path | Should -Be $full.Path
+        # By the digest references podman image inspect lists (RepoDigests), in full and short.
+        $digests = @(Invoke-TestPodman $P image inspect localhost/app:1 --format '{{range .RepoDigests}}{{println .}}{{end}}' | Where-Object { $_ })
+        $digests | Should -Not -BeNullOrEmpty
+        foreach ($d in $digests) {
+            (Get-OverlayLayer -DataRoot $PRoot -Image $d -ErrorAction Stop).Path | Should -Be $full.Path -Because "podman finds localhost/app:1 as $d"
+            (Get-OverlayLayer -DataRoot $PRoot -Image ($d -replace '^localhost/', '') -ErrorAction Stop).Path | Should -Be $full.Path
+        }
         @(Get-OverlayLayer -DataRoot $PRoot -Image 'app:*' | Select-Object -ExpandProperty ImageId -Unique).Count | Should -Be 2
         $line = "Get-OverlayLayer -DataRoot '$PRoot' -Image loc"
         (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Contain 'localhost/app:1'
@@ -779,6 +824,31 @@ Describe 'Get-OverlayLayer with a private podman store (containers/storage overl
         $out = Get-OverlayLayer -DataRoot $copy -Image app:2, other:1, app:1 -ErrorVariable err -ErrorAction SilentlyContinue
         @($err.FullyQualifiedErrorId) | Should -Be @('LayerIncomplete,OverlayTools.GetOverlayLayerCommand', 'LayerContentMissing,OverlayTools.GetOverlayLayerCommand')
         $out.Image | Sort-Object -Unique | Should -Be 'localhost/app:1'
+    }
+
+    It 'leaves out a container podman rm is removing when a wildcard lists it, and says so for its name' {
+        # podman rm flags the container's own layer incomplete in layers.json before it deletes it.
+        $copy = Join-Path $Root 'ptamper-rm'
+        & cp -a --one-file-system -- $PRoot $copy
+        try {
+            $upper = (Get-OverlayLayer -DataRoot $copy -Container web)[0].CacheId
+            $layersJson = "$copy/overlay-layers/layers.json"
+            $doc = Get-Content -LiteralPath $layersJson -Raw | ConvertFrom-Json
+            ($doc | Where-Object id -EQ $upper) | Add-Member -NotePropertyName flags -NotePropertyValue @{ incomplete = $true } -Force
+            [IO.File]::WriteAllText($layersJson, (ConvertTo-Json -InputObject @($doc) -Depth 10))
+            $out = Get-OverlayLayer -DataRoot $copy -Container * -ErrorVariable err -ErrorAction SilentlyContinue
+            $err | Should -BeNullOrEmpty
+            $out.Container | Sort-Object -Unique | Should -Be 'app-1'
+            $changes = Get-OverlayChange -DataRoot $copy -Container * -ErrorVariable err2 -ErrorAction SilentlyContinue
+            $err2 | Should -BeNullOrEmpty
+            @($changes | Where-Object Container -EQ 'web') | Should -BeNullOrEmpty
+            Get-OverlayChange -DataRoot $copy -Container web -ErrorVariable err3 -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+            $err3[0].FullyQualifiedErrorId | Should -Be 'ContainerNotFound,OverlayTools.GetOverlayChangeCommand'
+            $err3[0].Exception.Message | Should -Match '^The container web was removed, or is being removed'
+        }
+        finally {
+            & rm -rf --one-file-system -- $copy
+        }
     }
 
     It 'changes nothing when inspected with every tool: contents, modes and times, access times aged first' {

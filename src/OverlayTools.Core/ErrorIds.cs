@@ -133,6 +133,8 @@ public static class ErrorIds
     public const string LayerStreamNeedsUpper = "LayerStreamNeedsUpper";
     /// <summary>Mount-Overlay: the -Upper or -Work given for piped layers belongs to the piped container.</summary>
     public const string LayerStreamUpperNotFresh = "LayerStreamUpperNotFresh";
+    /// <summary>Get-OverlayChange: a piped layer belongs to no container (an image's layer, a plain directory), so it has no changes to list.</summary>
+    public const string LayerNotOfContainer = "LayerNotOfContainer";
 
     // ---- containerd store reader (issue 5): bbolt files, metadata, content blobs ----
 

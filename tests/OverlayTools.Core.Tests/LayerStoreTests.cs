@@ -126,6 +126,56 @@ public class StoreLookupTests
     [InlineData("app", false)]
     public void Tells_a_tag_from_a_registry_port(string reference, bool expected) => Assert.Equal(expected, StoreLookup.HasTagOrDigest(reference));
 
+    /// <summary>A stand-in for PowerShell's wildcards ('*' only), case-sensitive.</summary>
+    private static Func<string, bool> Glob(string pattern)
+    {
+        var regex = new System.Text.RegularExpressions.Regex("^" + System.Text.RegularExpressions.Regex.Escape(pattern).Replace("\\*", ".*") + "$");
+        return regex.IsMatch;
+    }
+
+    [Fact]
+    public void Shows_an_image_by_the_name_a_query_matched()
+    {
+        using var f = new DockerFixture();
+        string id = f.AddImage("demo:1", StoreFixture.Digest("shown"));
+        var tags = new[] { "demo:1", "demo:latest", "other/repo:v2", "localhost:5000/foo:9", "Registry.Example.com:443/a/b/c:1.0-rc_1" };
+        var repos = tags.GroupBy(t => t[..t.LastIndexOf(':')]).ToDictionary(g => g.Key, g => g.ToDictionary(t => t, _ => "sha256:" + id));
+        File.WriteAllText(Path.Combine(f.Root, "image/overlay2/repositories.json"), System.Text.Json.JsonSerializer.Serialize(new { Repositories = repos }));
+        using var s = LayerStores.Open(f.Root);
+        var image = s.ListImages().Single();
+        Assert.Equal("Registry.Example.com:443/a/b/c:1.0-rc_1", image.DisplayName); // docker's order: RepoTags[0]
+        // Literal: the name given, as Docker spells it.
+        Assert.Equal("other/repo:v2", StoreLookup.ShownName(image, "other/repo:v2", null));
+        Assert.Equal("other/repo:v2", StoreLookup.ShownName(image, "docker.io/other/repo:v2", null));
+        Assert.Equal("demo:1", StoreLookup.ShownName(image, "docker.io/library/demo:1", null));
+        Assert.Equal("demo:latest", StoreLookup.ShownName(image, "demo", null));
+        Assert.Null(StoreLookup.ShownName(image, id[..12], null));
+        // Wildcard: the first name it matches, itself or by another spelling.
+        Assert.Equal("other/repo:v2", StoreLookup.ShownName(image, "other/*", Glob("other/*")));
+        Assert.Equal("other/repo:v2", StoreLookup.ShownName(image, "docker.io/other/*", Glob("docker.io/other/*")));
+        Assert.Equal("localhost:5000/foo:9", StoreLookup.ShownName(image, "localhost:5000/*", Glob("localhost:5000/*")));
+        Assert.Equal("demo:latest", StoreLookup.ShownName(image, "*:latest", Glob("*:latest")));
+        Assert.Equal(image.DisplayName, StoreLookup.ShownName(image, "*", Glob("*")));
+        Assert.Null(StoreLookup.ShownName(image, id[..4] + "*", Glob(id[..4] + "*")));
+    }
+
+    [Fact]
+    public void Shows_a_Podman_image_by_the_tag_or_digest_reference_a_query_matched()
+    {
+        using var f = new PodmanFixture();
+        var (id, _) = f.AddImage(["localhost/demo:1", "localhost/demo:2", "localhost/demo:4"], StoreFixture.Digest("p-shown"));
+        string digest = StoreFixture.Digest("p-manifest");
+        f.SetImageField(id, "digest", digest);
+        using var s = LayerStores.Open(f.Root);
+        var image = s.ListImages().Single();
+        Assert.Equal("localhost/demo:2", StoreLookup.ShownName(image, "demo:2", null));
+        Assert.Equal("localhost/demo:4", StoreLookup.ShownName(image, "localhost/demo:4", null));
+        Assert.Equal("localhost/demo@" + digest, StoreLookup.ShownName(image, "demo@" + digest, null));
+        Assert.Equal("localhost/demo:1", StoreLookup.ShownName(image, "demo:*", Glob("demo:*")));
+        Assert.Equal("localhost/demo:4", StoreLookup.ShownName(image, "*:4", Glob("*:4")));
+        Assert.Equal("localhost/demo@" + digest, StoreLookup.ShownName(image, "*@sha256:*", Glob("*@sha256:*")));
+    }
+
     [Fact]
     public void Finds_images_by_name_latest_alias_id_and_prefix()
     {
@@ -525,6 +575,23 @@ public class PodmanStoreTests : IDisposable
         Assert.Equal($"{s.Root}/overlay/{_app.Top}/diff", image.Layers[0].Path);
         Assert.Equal("step 1", image.Layers[0].CreatedBy);
         Assert.Equal(_app.Id, image.Info.DisplayId);
+    }
+
+    [Fact]
+    public void Finds_an_image_by_the_digest_references_podman_inspect_lists_as_RepoDigests()
+    {
+        string pulled = StoreFixture.Digest("manifest as pulled"), other = StoreFixture.Digest("manifest of another platform");
+        _f.SetImageField(_app.Id, "digest", pulled);
+        _f.SetImageField(_app.Id, "digests", new[] { pulled, other });
+        using var s = LayerStores.Open(_f.Root);
+        var images = s.ListImages();
+        foreach (var reference in new[] { "localhost/app@" + pulled, "app@" + pulled, "localhost/app@" + other })
+        {
+            Assert.Equal(_app.Id, StoreLookup.FindImage(images, reference)?.Id);
+        }
+        Assert.Null(StoreLookup.FindImage(images, "localhost/app@" + StoreFixture.Digest("unknown")));
+        Assert.Null(StoreLookup.FindImage(images, "localhost/other@" + pulled)); // a digest answers only in the image's own repositories
+        Assert.Equal(["localhost/app@" + pulled, "localhost/app@" + other], PodmanStore.DigestReferences(["localhost/app:1", "localhost/app:2"], [pulled, other]));
     }
 
     [Fact]

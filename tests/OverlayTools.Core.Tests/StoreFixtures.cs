@@ -274,6 +274,13 @@ internal sealed class PodmanFixture : StoreFixture
         return (id, layer);
     }
 
+    /// <summary>Sets a field of an image's images.json record (digest, digests...).</summary>
+    public void SetImageField(string id, string field, object value)
+    {
+        _images.Single(i => (string)i["id"] == id)[field] = value;
+        Save();
+    }
+
     public void Save()
     {
         File.WriteAllBytes(Path.Combine(Root, "overlay-layers/layers.json"), JsonSerializer.SerializeToUtf8Bytes(_layers));

@@ -43,6 +43,17 @@ public interface ILayerStore : IDisposable
     StoreContainer GetContainerPaths(StoreContainerInfo container) => GetContainer(container);
 
     /// <summary>
+    /// Whether the engine has removed <paramref name="container"/> since it was listed, or is
+    /// removing it, judged from the store's own records read again now (not from what this
+    /// instance kept): for a caller whose read of the container failed, to tell a container that
+    /// went away from a damaged one. False when the records say it is still there, or cannot say.
+    /// </summary>
+    bool IsRemoved(StoreContainerInfo container) => false;
+
+    /// <summary>Like <see cref="IsRemoved(StoreContainerInfo)"/>, for an image whose read failed.</summary>
+    bool IsRemoved(StoreImageInfo image) => false;
+
+    /// <summary>
     /// The layer of this store whose content dir is <paramref name="path"/>: the form the engine
     /// shows (…/diff), the layer dir itself, or a short link (…/l/ID, or "l/ID" relative to the
     /// driver dir as it appears in a mount made with relative paths). Null when the path is not a
@@ -138,6 +149,13 @@ public sealed class StoreImageInfo
 
     /// <summary>Other spellings the engine accepts for the same names (Podman's "demo:1" for "localhost/demo:1", Docker's "docker.io/library/x:t" for "x:t", digests).</summary>
     public IReadOnlyList<string> Aliases { get; init; } = [];
+
+    /// <summary>
+    /// For each alias that spells a reference of the image another way, that reference as the
+    /// engine shows it (docker.io/other/repo:v2 -> other/repo:v2 for Docker; demo:1 ->
+    /// localhost/demo:1 for Podman): the name a query given by an alias shows the image by.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> AliasNames { get; init; } = new Dictionary<string, string>();
 
     /// <summary>True for an untagged image that is the parent of another (hidden by docker images without -a).</summary>
     public bool Intermediate { get; init; }

@@ -286,6 +286,44 @@ public static class StoreLookup
         return byId.FirstOrDefault();
     }
 
+    /// <summary>
+    /// The name to show an image by, for the -Image value that selected it. A literal name shows
+    /// it by that name as the engine spells it (":latest" added when implied, an alias turned into
+    /// the reference it stands for: other/repo:v2 for docker.io/other/repo:v2 in a Docker store); a
+    /// wildcard, by the first of its names (in the engine's order) that the pattern matches,
+    /// itself or by another spelling. Null when the value matched no name (an id): the image's
+    /// display name is shown then.
+    /// </summary>
+    public static string? ShownName(StoreImageInfo image, string query, Func<string, bool>? wildcard)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentNullException.ThrowIfNull(query);
+        if (wildcard is null)
+        {
+            foreach (var c in HasTagOrDigest(query) ? [query] : new[] { query, query + ":latest" })
+            {
+                if (image.Names.Contains(c, StringComparer.Ordinal))
+                {
+                    return c;
+                }
+                if (image.AliasNames.TryGetValue(c, out var name))
+                {
+                    return name;
+                }
+            }
+            return null;
+        }
+        foreach (var name in image.Names)
+        {
+            if (wildcard(name) || image.AliasNames.Any(a => a.Value == name && wildcard(a.Key)))
+            {
+                return name;
+            }
+        }
+        // A digest reference (no name of its own) that the pattern matches.
+        return image.AliasNames.Where(a => wildcard(a.Key)).Select(a => a.Value).FirstOrDefault();
+    }
+
     /// <summary>The container a literal name, full id or unique id prefix names; null when none; throws ContainerAmbiguous.</summary>
     public static StoreContainerInfo? FindContainer(IReadOnlyList<StoreContainerInfo> containers, string reference)
     {

@@ -103,13 +103,19 @@ internal sealed class Overlay2Store : ILayerStore
                 names.TryGetValue(id, out var refs);
                 var tags = refs?.Where(r => !r.Contains('@', StringComparison.Ordinal)).OrderBy(r => r, StringComparer.Ordinal).ToList() ?? [];
                 var aliases = new List<string>();
+                var aliasNames = new Dictionary<string, string>(StringComparer.Ordinal);
                 foreach (var r in refs ?? [])
                 {
                     if (r.Contains('@', StringComparison.Ordinal))
                     {
                         aliases.Add(r);
+                        aliasNames.TryAdd(r, r);
                     }
-                    aliases.AddRange(DockerAliases(r));
+                    foreach (var a in DockerAliases(r))
+                    {
+                        aliases.Add(a);
+                        aliasNames.TryAdd(a, r);
+                    }
                 }
                 list.Add(new StoreImageInfo
                 {
@@ -117,6 +123,7 @@ internal sealed class Overlay2Store : ILayerStore
                     DisplayId = "sha256:" + id,
                     Names = tags,
                     Aliases = aliases,
+                    AliasNames = aliasNames,
                     Intermediate = tags.Count == 0 && parents.Contains(id),
                 });
             }
@@ -506,6 +513,48 @@ internal sealed class Overlay2Store : ILayerStore
             layers.Add(ToStoreLayer(stack[i], config is null ? default : config.History[bottomIndex]));
         }
         return new StoreContainer { Backend = Backend, Root = Root, Info = container, Image = image, Layers = layers };
+    }
+
+    /// <summary>
+    /// docker rm marks the container Dead in its config.v2.json (State.Dead, RemovalInProgress),
+    /// then releases its layer (the driver dir, then layerdb/mounts/&lt;id&gt;), then deletes
+    /// containers/&lt;id&gt;: a container whose config is gone, or says so, is being removed.
+    /// </summary>
+    public bool IsRemoved(StoreContainerInfo container)
+    {
+        if (_containersDir is null || !StoreFormat.IsHexId(container.Id))
+        {
+            return false;
+        }
+        string rel = container.Id + "/config.v2.json";
+        try
+        {
+            var bytes = _containersDir.ReadFile(rel, StoreFormat.MaxJsonBytes);
+            if (bytes is null)
+            {
+                return true;
+            }
+            using var doc = StoreFormat.ParseJson(bytes, _containersDir.Join(rel));
+            return StoreFormat.GetObject(doc.RootElement, "State") is { } state
+                && (StoreFormat.GetBool(state, "Dead") || StoreFormat.GetBool(state, "RemovalInProgress"));
+        }
+        catch (Exception e) when (e is OverlayException or ErrnoException or System.IO.IOException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>An image whose config (imagedb/content/sha256/&lt;id&gt;) is gone was removed (docker rmi).</summary>
+    public bool IsRemoved(StoreImageInfo image)
+    {
+        try
+        {
+            return StoreFormat.IsHexId(image.Id) && _imageDb.Stat("imagedb/content/sha256/" + image.Id) is null;
+        }
+        catch (Exception e) when (e is ErrnoException or System.IO.IOException)
+        {
+            return false;
+        }
     }
 
     // ---- reverse lookup -------------------------------------------------------------------------

@@ -27,7 +27,7 @@ internal sealed class PodmanStore : ILayerStore
 
     private sealed record PLayer(string Id, string? Parent, string? DiffDigest, long? DiffSize, DateTime? Created, bool Incomplete);
 
-    private sealed record PImage(string Id, List<string> Names, string? TopLayer, DateTime? Created);
+    private sealed record PImage(string Id, List<string> Names, string? TopLayer, DateTime? Created, List<string> Digests);
 
     private sealed record PContainer(string Id, List<string> Names, string? Image, string? Layer, string? ImageName, DateTime? Created);
 
@@ -131,7 +131,10 @@ internal sealed class PodmanStore : ILayerStore
                 string? id = StoreFormat.GetString(i, "id");
                 if (StoreFormat.IsHexId(id))
                 {
-                    list.Add(new PImage(id!, StoreFormat.GetStrings(i, "names"), StoreFormat.GetString(i, "layer"), StoreFormat.ParseTime(StoreFormat.GetString(i, "created"))));
+                    // The manifest digests (digest, and digests since c/storage 1.32): repo@digest answers to the image, as podman's RepoDigests show.
+                    var digests = StoreFormat.GetStrings(i, "digests").Prepend(StoreFormat.GetString(i, "digest") ?? "")
+                        .Where(StoreFormat.IsDigest).Distinct(StringComparer.Ordinal).ToList();
+                    list.Add(new PImage(id!, StoreFormat.GetStrings(i, "names"), StoreFormat.GetString(i, "layer"), StoreFormat.ParseTime(StoreFormat.GetString(i, "created")), digests));
                 }
             }
         }
@@ -202,14 +205,50 @@ internal sealed class PodmanStore : ILayerStore
                 }
             }
         }
-        return _images = images.Select(i => new StoreImageInfo
+        return _images = images.Select(i =>
         {
-            Id = i.Id,
-            DisplayId = i.Id,
-            Names = i.Names,
-            Aliases = i.Names.SelectMany(PodmanAliases).ToList(),
-            Intermediate = i.Names.Count == 0 && i.TopLayer is not null && below.Contains(i.TopLayer),
+            // Each short spelling of a name, and each digest reference in full and short, with the reference it stands for.
+            var aliasNames = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var (reference, spellings) in i.Names.Select(n => (n, PodmanAliases(n)))
+                .Concat(DigestReferences(i.Names, i.Digests).Select(r => (r, PodmanAliases(r).Prepend(r)))))
+            {
+                foreach (var a in spellings)
+                {
+                    aliasNames.TryAdd(a, reference);
+                }
+            }
+            return new StoreImageInfo
+            {
+                Id = i.Id,
+                DisplayId = i.Id,
+                Names = i.Names,
+                Aliases = aliasNames.Keys.Where(a => !i.Names.Contains(a, StringComparer.Ordinal)).ToList(),
+                AliasNames = aliasNames,
+                Intermediate = i.Names.Count == 0 && i.TopLayer is not null && below.Contains(i.TopLayer),
+            };
         }).ToList();
+    }
+
+    /// <summary>
+    /// The digest references of an image, as podman image inspect lists them in RepoDigests: each
+    /// repository it is named in (a name without its tag), with each manifest digest of the image
+    /// (localhost/demo@sha256:… for localhost/demo:1).
+    /// </summary>
+    internal static IEnumerable<string> DigestReferences(IEnumerable<string> names, IEnumerable<string> digests)
+    {
+        var repos = new List<string>();
+        foreach (var name in names)
+        {
+            int at = name.IndexOf('@', StringComparison.Ordinal);
+            string repo = at >= 0 ? name[..at]
+                : name.LastIndexOf(':') > name.LastIndexOf('/') ? name[..name.LastIndexOf(':')] : name;
+            if (repo.Length > 0 && !repos.Contains(repo, StringComparer.Ordinal))
+            {
+                repos.Add(repo);
+            }
+        }
+        var list = digests.ToList();
+        return repos.SelectMany(r => list.Select(d => r + "@" + d));
     }
 
     /// <summary>Short spellings podman accepts: demo:1 for localhost/demo:1, busybox:t for docker.io/library/busybox:t.</summary>
@@ -435,6 +474,71 @@ internal sealed class PodmanStore : ILayerStore
         };
         layers.AddRange(ImageLayers(imageStack, config, owner));
         return new StoreContainer { Backend = Backend, Root = Root, Info = container, Image = image, Layers = layers };
+    }
+
+    /// <summary>
+    /// podman rm (containers/storage) flags the container's layer incomplete, deletes its dir, drops
+    /// it from layers.json, then drops the container from containers.json; a container record is
+    /// only written once its layer is complete. So, read again now: a container that is gone, or
+    /// whose own layer is incomplete or gone, is being removed.
+    /// </summary>
+    public bool IsRemoved(StoreContainerInfo container)
+    {
+        try
+        {
+            string? layer = null;
+            bool found = false;
+            foreach (var file in new[] { "overlay-containers/containers.json", "overlay-containers/volatile-containers.json" })
+            {
+                using var doc = ReadIndex(file);
+                foreach (var c in doc is null ? [] : doc.RootElement.EnumerateArray().ToList())
+                {
+                    if (StoreFormat.GetString(c, "id") == container.Id)
+                    {
+                        found = true;
+                        layer = StoreFormat.GetString(c, "layer");
+                    }
+                }
+            }
+            if (!found)
+            {
+                return true;
+            }
+            if (!StoreFormat.IsHexId(layer))
+            {
+                return false; // no layer id at all is damage, not a removal
+            }
+            foreach (var file in new[] { "overlay-layers/layers.json", "overlay-layers/volatile-layers.json" })
+            {
+                using var doc = ReadIndex(file);
+                foreach (var l in doc is null ? [] : doc.RootElement.EnumerateArray().ToList())
+                {
+                    if (StoreFormat.GetString(l, "id") == layer)
+                    {
+                        return StoreFormat.GetObject(l, "flags") is { } flags && StoreFormat.GetBool(flags, "incomplete");
+                    }
+                }
+            }
+            return true;
+        }
+        catch (OverlayException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>An image no longer in images.json, read again now, was removed (podman rmi).</summary>
+    public bool IsRemoved(StoreImageInfo image)
+    {
+        try
+        {
+            using var doc = ReadIndex("overlay-images/images.json");
+            return doc is null || !doc.RootElement.EnumerateArray().Any(i => StoreFormat.GetString(i, "id") == image.Id);
+        }
+        catch (OverlayException)
+        {
+            return false;
+        }
     }
 
     // ---- reverse lookup ------------------------------------------------------------------------

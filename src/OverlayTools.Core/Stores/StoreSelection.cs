@@ -94,6 +94,80 @@ public static class StoreSelection
     }
 
     /// <summary>
+    /// Reads one selected image (<see cref="ILayerStore.GetImage"/>); null when it cannot be read.
+    /// An image the engine removed after it was listed (or is removing) is no error of the store:
+    /// selected by a wildcard it is left out (<paramref name="leftOut"/> says why), named literally
+    /// it is ImageNotFound, saying it was removed. Any other error goes to <paramref name="report"/>,
+    /// its message naming the image (a layer's error otherwise names only the layer's path).
+    /// </summary>
+    public static StoreImage? ReadImage(ILayerStore store, StoreImageInfo info, bool wildcard, Action<OverlayException> report, Action<string> leftOut)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(info);
+        return Read(() => store.GetImage(info), () => store.IsRemoved(info), "image", info.DisplayName, wildcard, report, leftOut);
+    }
+
+    /// <summary>
+    /// Reads one selected container (<see cref="ILayerStore.GetContainer"/>, or
+    /// <see cref="ILayerStore.GetContainerPaths"/> with <paramref name="pathsOnly"/>); null when it
+    /// cannot be read. A container removed after it was listed (or being removed, as docker rm and
+    /// podman rm leave it for a moment) is left out when a wildcard selected it, and is
+    /// ContainerNotFound, saying so, when it was named literally; any other error goes to
+    /// <paramref name="report"/>, its message naming the container.
+    /// </summary>
+    public static StoreContainer? ReadContainer(ILayerStore store, StoreContainerInfo info, bool pathsOnly, bool wildcard, Action<OverlayException> report, Action<string> leftOut)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(info);
+        return Read(() => pathsOnly ? store.GetContainerPaths(info) : store.GetContainer(info), () => store.IsRemoved(info),
+            "container", info.DisplayName, wildcard, report, leftOut);
+    }
+
+    private static T? Read<T>(Func<T> read, Func<bool> removed, string kind, string name, bool wildcard, Action<OverlayException> report, Action<string> leftOut)
+        where T : class
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        ArgumentNullException.ThrowIfNull(leftOut);
+        try
+        {
+            return read();
+        }
+        catch (OverlayException e)
+        {
+            string notFound = kind == "image" ? ErrorIds.ImageNotFound : ErrorIds.ContainerNotFound;
+            bool gone;
+            try
+            {
+                gone = e.ErrorId == notFound || removed();
+            }
+            catch (OverlayException)
+            {
+                gone = false;
+            }
+            if (!gone)
+            {
+                report(Naming(e, kind, name));
+            }
+            else if (wildcard)
+            {
+                leftOut($"Leaving out the {kind} {name}: it was removed, or is being removed, while it was read ({e.Message})");
+            }
+            else
+            {
+                report(new OverlayException(notFound, OverlayErrorCategory.ObjectNotFound,
+                    $"The {kind} {name} was removed, or is being removed by its engine, while it was read ({e.Message}).", name,
+                    $"Run Get-OverlayLayer -{(kind == "image" ? "Image" : "Container")} * to see the {kind}s there are now.", e.InnerException));
+            }
+            return null;
+        }
+    }
+
+    /// <summary><paramref name="e"/> with a message that names the item it is an error of (unless it does already).</summary>
+    internal static OverlayException Naming(OverlayException e, string kind, string name)
+        => e.Message.Contains(name, StringComparison.Ordinal) ? e
+            : new OverlayException(e.ErrorId, e.Category, $"The {kind} {name} cannot be read: {e.Message}", e.Target, e.RecommendedAction, e.InnerException);
+
+    /// <summary>
     /// An error for each literal namespace that no containerd store among <paramref name="stores"/>
     /// has (containerd namespaces only exist in containerd stores).
     /// </summary>

@@ -20,6 +20,7 @@ public sealed class GetOverlayChangeCommand : OverlayCmdlet
     private const string TargetSet = "Target";
     private const string LayersSet = "Layers";
     private const string ContainerSet = "Container";
+    private const string LayerObjectSet = "LayerObject";
 
     private readonly CancellationTokenSource _cancel = new();
     private List<OverlayMount>? _mounts;
@@ -27,6 +28,8 @@ public sealed class GetOverlayChangeCommand : OverlayCmdlet
     private MountOwners? _owners;
     private readonly HashSet<OverlayMount> _annotated = new(ReferenceEqualityComparer.Instance);
     private readonly HashSet<string> _walkedContainers = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ILayerStore?> _layerStores = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _reportedLayers = new(StringComparer.Ordinal);
     private int _activity;
 
     /// <summary>Mount points of mounted overlays (wildcards match mounted overlays).</summary>
@@ -45,6 +48,14 @@ public sealed class GetOverlayChangeCommand : OverlayCmdlet
     /// </summary>
     [Parameter(ParameterSetName = TargetSet, ValueFromPipeline = true, DontShow = true)]
     public OverlayMount? InputObject { get; set; }
+
+    /// <summary>
+    /// A piped OverlayLayer (Get-OverlayLayer -Container, -Target): the changes of the container it
+    /// belongs to, once for all of that container's layers, as -Container lists them. Hidden
+    /// plumbing, typed, so that a layer object binds here rather than to -Target as its Path string.
+    /// </summary>
+    [Parameter(ParameterSetName = LayerObjectSet, Mandatory = true, ValueFromPipeline = true, DontShow = true)]
+    public OverlayLayer? InputLayer { get; set; }
 
     /// <summary>An upper layer directory, compared with -Lower without mounting anything.</summary>
     [Parameter(ParameterSetName = LayersSet, Mandatory = true, ValueFromPipelineByPropertyName = true)]
@@ -96,6 +107,14 @@ public sealed class GetOverlayChangeCommand : OverlayCmdlet
             foreach (var query in Container)
             {
                 WalkContainers(query);
+            }
+            return;
+        }
+        if (ParameterSetName == LayerObjectSet)
+        {
+            if (InputLayer is not null)
+            {
+                WalkLayerContainer(InputLayer);
             }
             return;
         }
@@ -243,36 +262,100 @@ public sealed class GetOverlayChangeCommand : OverlayCmdlet
             return;
         }
         CheckNamespaces(stores, Namespace);
-        var selected = StoreSelection.Containers(stores, query, HasWildcards(query) ? Pattern(query).IsMatch : null, ToNamespaceFilter(Namespace), WriteOverlayError);
-        bool styleGiven = MyInvocation.BoundParameters.ContainsKey(nameof(Style));
+        bool wildcard = HasWildcards(query);
+        var selected = StoreSelection.Containers(stores, query, wildcard ? Pattern(query).IsMatch : null, ToNamespaceFilter(Namespace), WriteOverlayError);
         foreach (var (store, info) in selected)
         {
             if (_cancel.IsCancellationRequested)
             {
                 return;
             }
-            if (!_walkedContainers.Add(store.Backend + "\0" + store.Root + "\0" + info.Namespace + "\0" + info.Id))
+            WalkContainer(store, info, wildcard);
+        }
+    }
+
+    /// <summary>
+    /// The container a piped layer belongs to, walked once for all its layers, read again from the
+    /// layer's store (DataRoot) by its id; a layer of no container is one error per image (or path).
+    /// </summary>
+    private void WalkLayerContainer(OverlayLayer layer)
+    {
+        if (layer.ContainerId is not { } id || layer.DataRoot is not { } root || layer.Backend is not { } backend)
+        {
+            string key = layer.ImageId is { } imageId ? layer.DataRoot + "\0" + layer.Namespace + "\0" + imageId : layer.Path;
+            if (_reportedLayers.Add(key))
             {
-                continue;
+                WriteOverlayError(new OverlayException(ErrorIds.LayerNotOfContainer, OverlayErrorCategory.InvalidArgument,
+                    layer.Image is { } image
+                        ? $"The layer '{layer.Path}' is a layer of the image {image}, not of a container: an image's layers change nothing."
+                        : $"The layer '{layer.Path}' belongs to no container that a store knows.",
+                    layer.Path,
+                    "Pipe the layers of a container (Get-OverlayLayer -Container), give -Container, or compare layer dirs with -Upper and -Lower."));
             }
-            StoreContainer container;
+            return;
+        }
+        if (_walkedContainers.Contains(backend + "\0" + root + "\0" + layer.Namespace + "\0" + id) || _cancel.IsCancellationRequested)
+        {
+            return;
+        }
+        if (!_layerStores.TryGetValue(root, out var store))
+        {
             try
             {
-                container = store.GetContainerPaths(info);
+                store = LayerStores.Open(root);
             }
             catch (OverlayException e)
             {
                 WriteOverlayError(e);
-                continue;
             }
-            var style = styleGiven ? Style : DefaultStyle(container.Backend);
-            string name = info.DisplayName;
-            WriteVerboseOrDebug($"Container {name} ({container.Backend}{(info.Namespace is null ? "" : " namespace " + info.Namespace)}, {container.Root}): comparing its upper layer '{container.UpperDir}' with its {container.LowerDirs.Count} lower layer(s), as {style} lists changes.");
-            _mounts ??= ReadMounts(null);
-            var live = _mounts.LastOrDefault(m => m.Upper == container.UpperDir);
-            Walk(ChangeWalkRequest.ForContainer(container, name, style, live), name);
+            _layerStores[root] = store;
         }
+        if (store is null)
+        {
+            return;
+        }
+        StoreContainerInfo? info;
+        try
+        {
+            info = store.Backend == backend ? store.ListContainers().FirstOrDefault(c => c.Id == id && c.Namespace == layer.Namespace) : null;
+        }
+        catch (OverlayException e)
+        {
+            WriteOverlayError(e);
+            return;
+        }
+        if (info is null)
+        {
+            if (_reportedLayers.Add(root + "\0" + layer.Namespace + "\0" + id))
+            {
+                WriteOverlayError(new OverlayException(ErrorIds.ContainerNotFound, OverlayErrorCategory.ObjectNotFound,
+                    $"The container {layer.Container ?? id} of the piped layer '{layer.Path}' is no longer in the {backend} store at {root}.", layer.Container ?? id,
+                    "Run Get-OverlayLayer -Container * to see the containers there are now."));
+            }
+            return;
+        }
+        WalkContainer(store, info, wildcard: false);
     }
+
+    /// <summary>Walks one container of a store (once per command), in its engine's style unless -Style is given.</summary>
+    private void WalkContainer(ILayerStore store, StoreContainerInfo info, bool wildcard)
+    {
+        if (!_walkedContainers.Add(store.Backend + "\0" + store.Root + "\0" + info.Namespace + "\0" + info.Id))
+        {
+            return;
+        }
+        if (StoreSelection.ReadContainer(store, info, pathsOnly: true, wildcard, WriteOverlayError, WriteVerboseOrDebug) is not { } container)
+        {
+            return;
+        }
+        var style = MyInvocation.BoundParameters.ContainsKey(nameof(Style)) ? Style : DefaultStyle(container.Backend);
+        string name = info.DisplayName;
+        WriteVerboseOrDebug($"Container {name} ({container.Backend}{(info.Namespace is null ? "" : " namespace " + info.Namespace)}, {container.Root}): comparing its upper layer '{container.UpperDir}' with its {container.LowerDirs.Count} lower layer(s), as {style} lists changes.");
+        _mounts ??= ReadMounts(null);
+        var live = _mounts.LastOrDefault(m => m.Upper == container.UpperDir);
+        Walk(ChangeWalkRequest.ForContainer(container, name, style, live), name);
+    }
+
 
     /// <summary>The style of the engine's own diff: podman diff for Podman containers, docker diff for Docker and containerd ones.</summary>
     internal static ChangeStyle DefaultStyle(string backend) => backend == "podman" ? ChangeStyle.Podman : ChangeStyle.Docker;
@@ -287,11 +370,12 @@ public sealed class GetOverlayChangeCommand : OverlayCmdlet
     protected override void Dispose(bool disposing)
     {
         base.Dispose(disposing);
-        foreach (var s in _stores ?? [])
+        foreach (var s in (_stores ?? []).Concat(_layerStores.Values))
         {
-            s.Dispose();
+            s?.Dispose();
         }
         _stores = null;
+        _layerStores.Clear();
         _owners?.Dispose();
         _owners = null;
         _cancel.Dispose();

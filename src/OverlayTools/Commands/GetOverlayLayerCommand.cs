@@ -185,18 +185,15 @@ public sealed class GetOverlayLayerCommand : OverlayCmdlet
         }
         CheckNamespaces(stores, Namespace);
         bool wildcard = HasWildcards(query);
-        var work = StoreSelection.Images(stores, query, wildcard ? Pattern(query).IsMatch : null, ToNamespaceFilter(Namespace), WriteOverlayError);
+        Func<string, bool>? isMatch = wildcard ? Pattern(query).IsMatch : null;
+        var work = StoreSelection.Images(stores, query, isMatch, ToNamespaceFilter(Namespace), WriteOverlayError);
         for (int n = 0; n < work.Count && !_stopping; n++)
         {
             var (store, info) = work[n];
             Progress($"Image {info.DisplayName}", n, work.Count);
-            try
+            if (StoreSelection.ReadImage(store, info, wildcard, WriteOverlayError, WriteVerboseOrDebug) is { } image)
             {
-                WriteLayers(LayerOutput.FromImage(store.GetImage(info), wildcard ? null : ShownName(info, query)));
-            }
-            catch (OverlayException e)
-            {
-                WriteOverlayError(e);
+                WriteLayers(LayerOutput.FromImage(image, StoreLookup.ShownName(info, query, isMatch)));
             }
         }
     }
@@ -208,26 +205,18 @@ public sealed class GetOverlayLayerCommand : OverlayCmdlet
             return;
         }
         CheckNamespaces(stores, Namespace);
-        var work = StoreSelection.Containers(stores, query, HasWildcards(query) ? Pattern(query).IsMatch : null, ToNamespaceFilter(Namespace), WriteOverlayError);
+        bool wildcard = HasWildcards(query);
+        var work = StoreSelection.Containers(stores, query, wildcard ? Pattern(query).IsMatch : null, ToNamespaceFilter(Namespace), WriteOverlayError);
         for (int n = 0; n < work.Count && !_stopping; n++)
         {
             var (store, info) = work[n];
             Progress($"Container {info.DisplayName}", n, work.Count);
-            try
+            if (StoreSelection.ReadContainer(store, info, pathsOnly: false, wildcard, WriteOverlayError, WriteVerboseOrDebug) is { } container)
             {
-                WriteLayers(LayerOutput.FromContainer(store.GetContainer(info)));
-            }
-            catch (OverlayException e)
-            {
-                WriteOverlayError(e);
+                WriteLayers(LayerOutput.FromContainer(container));
             }
         }
     }
-
-    /// <summary>The name a literal -Image value gave the image by (with ":latest" when implied); null when it named the image by id or alias.</summary>
-    private static string? ShownName(StoreImageInfo image, string query)
-        => image.Names.Contains(query, StringComparer.Ordinal) ? query
-            : !StoreLookup.HasTagOrDigest(query) && image.Names.Contains(query + ":latest", StringComparer.Ordinal) ? query + ":latest" : null;
 
     private void WriteLayers(List<OverlayLayer> layers)
     {

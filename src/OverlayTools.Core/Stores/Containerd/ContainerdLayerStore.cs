@@ -157,6 +157,7 @@ internal sealed class ContainerdLayerStore : ILayerStore
                 var records = g.Select(e => e.Name).ToList();
                 var names = records.Where(n => !n.StartsWith("sha256:", StringComparison.Ordinal)).ToList();
                 var aliases = new List<string>();
+                var aliasNames = new Dictionary<string, string>(StringComparer.Ordinal);
                 foreach (string n in names)
                 {
                     foreach (string a in ShortForms(n))
@@ -164,6 +165,7 @@ internal sealed class ContainerdLayerStore : ILayerStore
                         if (!names.Contains(a, StringComparer.Ordinal) && !aliases.Contains(a, StringComparer.Ordinal))
                         {
                             aliases.Add(a);
+                            aliasNames[a] = n;
                         }
                     }
                 }
@@ -176,6 +178,7 @@ internal sealed class ContainerdLayerStore : ILayerStore
                     DisplayId = g.Key,
                     Names = names,
                     Aliases = aliases,
+                    AliasNames = aliasNames,
                     Namespace = ns,
                 });
             }
@@ -314,6 +317,7 @@ internal sealed class ContainerdLayerStore : ILayerStore
                         DisplayId = imageInfo.DisplayId,
                         Names = imageInfo.Names.Where(n => n != imageName).Prepend(imageName).ToList(),
                         Aliases = imageInfo.Aliases,
+                        AliasNames = imageInfo.AliasNames,
                         Intermediate = imageInfo.Intermediate,
                         Namespace = imageInfo.Namespace,
                     };
@@ -336,6 +340,7 @@ internal sealed class ContainerdLayerStore : ILayerStore
                 Role = LayerRole.Upper,
                 Path = read.Upper,
                 CacheId = read.SnapshotId,
+                Size = withImage ? _reader.ActiveUsage(read.SnapshotId) : null, // a walk of the upper: not for callers that need its paths only
                 Created = read.Created,
                 Work = read.Work,
             },
@@ -364,6 +369,30 @@ internal sealed class ContainerdLayerStore : ILayerStore
             Image = imageInfo,
             Layers = layers,
         };
+    }
+
+    /// <summary>Whether the container is no longer in its namespace, as containerd's meta.db says now (read again if containerd committed since).</summary>
+    public bool IsRemoved(StoreContainerInfo container)
+        => container.Namespace is { } ns && Fresh(() => !_reader.ListContainers(ns).Any(c => c.Id == container.Id));
+
+    /// <summary>Whether no image record of the namespace points at the image's target any more, as meta.db says now.</summary>
+    public bool IsRemoved(StoreImageInfo image)
+        => image.Namespace is { } ns && Fresh(() => !_reader.ListImages(ns).Any(e => e.Digest == image.DisplayId));
+
+    private bool Fresh(Func<bool> check)
+    {
+        try
+        {
+            if (_reader.HasChanged())
+            {
+                _reader.Refresh();
+            }
+            return check();
+        }
+        catch (OverlayException)
+        {
+            return false;
+        }
     }
 
     public StoreLayerMatch? FindLayer(string path)
