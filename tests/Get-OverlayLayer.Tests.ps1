@@ -114,10 +114,14 @@ Describe 'Get-OverlayLayer without an engine' {
         $name = $_
         $md = Get-Content -LiteralPath (Join-Path $PSScriptRoot "../docs/en-US/$name.md") -Raw
         $common = [System.Management.Automation.PSCmdlet]::CommonParameters + [System.Management.Automation.PSCmdlet]::OptionalCommonParameters | Where-Object { $_ -notin 'WhatIf', 'Confirm' }
-        $expected = (Get-Command $name).Parameters.Keys | Where-Object { $_ -notin $common } | Sort-Object
+        # DontShow parameters (pipeline plumbing) are left out of help, as Help.Tests checks.
+        $parameters = (Get-Command $name).Parameters.Values | Where-Object { @($_.Attributes | Where-Object { $_ -is [Parameter] -and -not $_.DontShow }).Count -gt 0 }
+        $expected = $parameters.Name | Where-Object { $_ -notin $common } | Sort-Object
         $documented = [regex]::Matches($md, '(?m)^### -(\w+)$') | ForEach-Object { $_.Groups[1].Value } | Sort-Object
         $documented | Should -Be $expected
-        foreach ($set in (Get-Command $name).ParameterSets.Name) { $md | Should -Match "(?m)^### $set( \(Default\))?$" }
+        # A set of plumbing (one that a DontShow parameter is mandatory in) is hidden too.
+        $shown = (Get-Command $name).ParameterSets | Where-Object { @($_.Parameters | Where-Object { $_.IsMandatory -and $_.Attributes.Where({ $_ -is [Parameter] -and $_.DontShow }) }).Count -eq 0 }
+        foreach ($set in $shown.Name) { $md | Should -Match "(?m)^### $set( \(Default\))?$" }
         $sections = [regex]::Matches($md, '(?m)^## ([A-Z ]+)$') | ForEach-Object { $_.Groups[1].Value }
         $sections | Should -Be @('SYNOPSIS', 'SYNTAX', 'ALIASES', 'DESCRIPTION', 'EXAMPLES', 'PARAMETERS', 'INPUTS', 'OUTPUTS', 'NOTES', 'RELATED LINKS')
         ([regex]::Matches($md, '(?m)^### Example \d+:')).Count | Should -BeGreaterOrEqual 2
@@ -343,6 +347,17 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
                 @($layers | Where-Object Role -EQ Lower).Image | Sort-Object -Unique | Should -Be 'app:2'
                 # OverlayMount objects pipe in by their Target.
                 ($mount | Get-OverlayLayer).Path | Should -Be $layers.Path
+                # Resolve-OverlayPath output pipes in as the layer that supplies the file.
+                $busybox = @(Resolve-OverlayPath "$($gd.MergedDir)/bin/busybox" | Get-OverlayLayer -ErrorVariable err)
+                $err.Count | Should -Be 0
+                $busybox.Count | Should -Be 1
+                $busybox[0].Role | Should -Be 'Lower'
+                (Get-OverlayLayer -DataRoot $DataRoot -Image app:2).DiffId | Should -Contain $busybox[0].DiffId
+                $layers.Path | Should -Contain $busybox[0].Path
+                Set-Content -LiteralPath "$($gd.MergedDir)/from-host" -Value 'x'
+                $written = @(Resolve-OverlayPath "$($gd.MergedDir)/from-host" | Get-OverlayLayer)
+                $written.Role | Should -Be 'Upper'
+                $written.Path | Should -Be $gd.UpperDir
             }
             finally {
                 Invoke-TestDocker $D rm -f live | Out-Null

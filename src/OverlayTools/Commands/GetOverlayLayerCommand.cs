@@ -18,6 +18,7 @@ public sealed class GetOverlayLayerCommand : OverlayCmdlet
     private const string ContainerSet = "Container";
     private const string PathSet = "Path";
     private const string TargetSet = "Target";
+    private const string PathInfoSet = "PathInfo";
 
     private readonly LayerPathStores _pathStores;
     private List<ILayerStore>? _stores;
@@ -48,6 +49,15 @@ public sealed class GetOverlayLayerCommand : OverlayCmdlet
     [Alias("PSPath")]
     [ValidateNotNullOrEmpty]
     public string[] Path { get; set; } = [];
+
+    /// <summary>
+    /// A piped OverlayPathInfo (Resolve-OverlayPath): the layer it names, described as -Path
+    /// describes a layer dir, so a file's supplying layer is told by its image or container.
+    /// Hidden plumbing, typed: such an object carries both a PSPath (its merged path) and a
+    /// Target (its mount point), which would bind -Path and -Target at once.
+    /// </summary>
+    [Parameter(Mandatory = true, ParameterSetName = PathInfoSet, ValueFromPipeline = true, DontShow = true)]
+    public OverlayPathInfo? InputPathInfo { get; set; }
 
     /// <summary>Mount points of live overlays (wildcards): their layers, matched back to images and containers.</summary>
     [Parameter(Mandatory = true, ParameterSetName = TargetSet, ValueFromPipelineByPropertyName = true)]
@@ -91,6 +101,12 @@ public sealed class GetOverlayLayerCommand : OverlayCmdlet
                     break;
                 case TargetSet:
                     WriteTargets();
+                    break;
+                case PathInfoSet:
+                    if (InputPathInfo is { Layer.Length: > 0 } info)
+                    {
+                        WritePath(info.Layer);
+                    }
                     break;
                 default:
                     foreach (var i in Image is { Length: > 0 } ? Image : ["*"])
