@@ -175,21 +175,7 @@ internal sealed unsafe class StoreDir : IDisposable
     /// size (directory.Size): the lstat size of every entry that is not a directory, each inode once.
     /// Null when the directory does not exist.
     /// </summary>
-    internal long? DiskUsage(string rel)
-    {
-        Fd? dir = OpenForListing(rel);
-        if (dir is null)
-        {
-            return null;
-        }
-        var seen = new HashSet<ulong>();
-        long total = 0;
-        using (dir)
-        {
-            SumTree(dir, Join(rel), seen, ref total, 0, new byte[DirentBufferSize], blocks: false);
-        }
-        return total;
-    }
+    internal long? DiskUsage(string rel) => Usage(rel, blocks: false);
 
     /// <summary>
     /// Bytes a directory tree takes on disk, counted as containerd's snapshotter measures an
@@ -197,7 +183,9 @@ internal sealed unsafe class StoreDir : IDisposable
     /// × 512 of every inode once, directories and the root included. Null when the directory
     /// does not exist.
     /// </summary>
-    internal long? BlockUsage(string rel)
+    internal long? BlockUsage(string rel) => Usage(rel, blocks: true);
+
+    private long? Usage(string rel, bool blocks)
     {
         Fd? dir = OpenForListing(rel);
         if (dir is null)
@@ -208,10 +196,13 @@ internal sealed unsafe class StoreDir : IDisposable
         long total = 0;
         using (dir)
         {
-            var root = Posix.StatFd(dir, Join(rel));
-            seen.Add(root.Ino);
-            total += root.Blocks * 512;
-            SumTree(dir, Join(rel), seen, ref total, 0, new byte[DirentBufferSize], blocks: true);
+            if (blocks)
+            {
+                var root = Posix.StatFd(dir, Join(rel));
+                seen.Add(root.Ino);
+                total += root.Blocks * 512;
+            }
+            SumTree(dir, Join(rel), seen, ref total, 0, new byte[DirentBufferSize], blocks);
         }
         return total;
     }
