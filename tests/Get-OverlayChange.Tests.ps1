@@ -281,6 +281,8 @@ Describe 'Get-OverlayChange' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
             ConvertTo-DiffLines ($Merged | Get-OverlayChange) | Should -Be @('A /new')
             ConvertTo-DiffLines ([pscustomobject]@{ Target = $Merged } | Get-OverlayChange) | Should -Be @('A /new')
             ConvertTo-DiffLines (Get-OverlayMount -Target $Merged | Get-OverlayChange -Style Upper) | Should -Be @('A /new')
+            # A directory object is its mount point (its own Target, a link's target, is null).
+            ConvertTo-DiffLines (Get-Item -LiteralPath $Merged | Get-OverlayChange) | Should -Be @('A /new')
         }
 
         It 'lists nothing for a read-only overlay' {

@@ -347,6 +347,11 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
                 @($layers | Where-Object Role -EQ Lower).Image | Sort-Object -Unique | Should -Be 'app:2'
                 # OverlayMount objects pipe in by their Target.
                 ($mount | Get-OverlayLayer).Path | Should -Be $layers.Path
+                # A directory piped in is the overlay mounted there, or else the layer it is.
+                (Get-Item -LiteralPath $gd.MergedDir | Get-OverlayLayer).Path | Should -Be $layers.Path
+                $upper = @(Get-Item -LiteralPath $gd.UpperDir | Get-OverlayLayer)
+                $upper.Role | Should -Be 'Upper'
+                $upper.Container | Should -Be 'live'
                 # Resolve-OverlayPath output pipes in as the layer that supplies the file.
                 $busybox = @(Resolve-OverlayPath "$($gd.MergedDir)/bin/busybox" | Get-OverlayLayer -ErrorVariable err)
                 $err.Count | Should -Be 0

@@ -21,6 +21,7 @@ public sealed class GetOverlayChangeCommand : OverlayCmdlet
     private const string LayersSet = "Layers";
     private const string ContainerSet = "Container";
     private const string LayerObjectSet = "LayerObject";
+    private const string ItemSet = "Item";
 
     private readonly CancellationTokenSource _cancel = new();
     private List<OverlayMount>? _mounts;
@@ -56,6 +57,14 @@ public sealed class GetOverlayChangeCommand : OverlayCmdlet
     /// </summary>
     [Parameter(ParameterSetName = LayerObjectSet, Mandatory = true, ValueFromPipeline = true, DontShow = true)]
     public OverlayLayer? InputLayer { get; set; }
+
+    /// <summary>
+    /// A piped directory (Get-Item /merged): the changes of the overlay mounted there, as -Target
+    /// lists them. Hidden plumbing, typed: a directory object's own Target property (a symbolic
+    /// link's target, null for a directory) would bind -Target.
+    /// </summary>
+    [Parameter(ParameterSetName = ItemSet, Mandatory = true, ValueFromPipeline = true, DontShow = true)]
+    public System.IO.FileSystemInfo? InputItem { get; set; }
 
     /// <summary>An upper layer directory, compared with -Lower without mounting anything.</summary>
     [Parameter(ParameterSetName = LayersSet, Mandatory = true, ValueFromPipelineByPropertyName = true)]
@@ -140,7 +149,7 @@ public sealed class GetOverlayChangeCommand : OverlayCmdlet
             return;
         }
 
-        foreach (var raw in Target)
+        foreach (var raw in ParameterSetName == ItemSet && InputItem is not null ? [InputItem.FullName] : Target)
         {
             try
             {

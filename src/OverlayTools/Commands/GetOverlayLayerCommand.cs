@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Diagnostics;
 using System.Linq;
 using System.Management.Automation;
+using OverlayTools.Interop;
 using OverlayTools.Stores;
 
 namespace OverlayTools;
@@ -19,6 +20,7 @@ public sealed class GetOverlayLayerCommand : OverlayCmdlet
     private const string PathSet = "Path";
     private const string TargetSet = "Target";
     private const string PathInfoSet = "PathInfo";
+    private const string ItemSet = "Item";
 
     private readonly LayerPathStores _pathStores;
     private List<ILayerStore>? _stores;
@@ -58,6 +60,15 @@ public sealed class GetOverlayLayerCommand : OverlayCmdlet
     /// </summary>
     [Parameter(Mandatory = true, ParameterSetName = PathInfoSet, ValueFromPipeline = true, DontShow = true)]
     public OverlayPathInfo? InputPathInfo { get; set; }
+
+    /// <summary>
+    /// A piped directory (Get-Item, Get-ChildItem): the layers of the overlay mounted there, as
+    /// -Target lists them, or else the layer it is, as -Path describes one. Hidden plumbing,
+    /// typed: a directory object carries both a PSPath and a Target (a symbolic link's target,
+    /// null for a directory), which would bind -Path and -Target at once.
+    /// </summary>
+    [Parameter(Mandatory = true, ParameterSetName = ItemSet, ValueFromPipeline = true, DontShow = true)]
+    public System.IO.FileSystemInfo? InputItem { get; set; }
 
     /// <summary>Mount points of live overlays (wildcards): their layers, matched back to images and containers.</summary>
     [Parameter(Mandatory = true, ParameterSetName = TargetSet, ValueFromPipelineByPropertyName = true)]
@@ -100,7 +111,21 @@ public sealed class GetOverlayLayerCommand : OverlayCmdlet
                     }
                     break;
                 case TargetSet:
-                    WriteTargets();
+                    WriteTargets(Target);
+                    break;
+                case ItemSet:
+                    if (InputItem is { } item)
+                    {
+                        string path = FileSystem.TrimTrailingSlashes(item.FullName);
+                        if ((_mounts ??= ReadMounts(null)).Any(m => m.Target == path))
+                        {
+                            WriteTargets([path]);
+                        }
+                        else
+                        {
+                            WritePath(path);
+                        }
+                    }
                     break;
                 case PathInfoSet:
                     if (InputPathInfo is { Layer.Length: > 0 } info)
@@ -293,11 +318,11 @@ public sealed class GetOverlayLayerCommand : OverlayCmdlet
 
     private List<OverlayMount>? _mounts;
 
-    private void WriteTargets()
+    private void WriteTargets(string[] targets)
     {
         var mounts = _mounts ??= ReadMounts(null);
         var written = new HashSet<int>();
-        foreach (var raw in Target)
+        foreach (var raw in targets)
         {
             List<OverlayMount> selected;
             try
