@@ -139,6 +139,19 @@ public class HelpBuilderTests
     }
 
     [Fact]
+    public void Turns_a_table_into_list_items_naming_the_columns()
+    {
+        var md = Markdig.Markdown.Parse("""
+            | Style  | What it lists | Default for |
+            | ------ | ------------- | ----------- |
+            | Docker | what changed  | `-Target`   |
+            | Upper  | everything    | (never)     |
+            """, MarkdownHelp.Pipeline);
+        var text = md.SelectMany(MarkdownHelp.BlockText).ToList();
+        Assert.Equal(new[] { "- Docker: What it lists: what changed; Default for: -Target", "- Upper: What it lists: everything; Default for: (never)" }, text);
+    }
+
+    [Fact]
     public void Accepts_docs_that_match_the_code()
     {
         var file = new CommandFactsFile { Module = "M", Commands = [Facts("N")] };

@@ -4,6 +4,7 @@ using System.IO;
 using System.Linq;
 using System.Text;
 using Markdig;
+using Markdig.Extensions.Tables;
 using Markdig.Extensions.Yaml;
 using Markdig.Syntax;
 using Markdig.Syntax.Inlines;
@@ -13,7 +14,7 @@ namespace OverlayTools.HelpBuilder;
 /// <summary>Reads PlatyPS-schema markdown (v1 or v2) with Markdig: structure from headings, prose from blocks.</summary>
 internal static class MarkdownHelp
 {
-    internal static readonly MarkdownPipeline Pipeline = new MarkdownPipelineBuilder().UseYamlFrontMatter().Build();
+    internal static readonly MarkdownPipeline Pipeline = new MarkdownPipelineBuilder().UseYamlFrontMatter().UsePipeTables().Build();
 
     /// <summary>Parses one cmdlet help file.</summary>
     internal static CommandDoc ReadCommand(string path) => ReadCommandText(File.ReadAllText(path), path);
@@ -230,8 +231,23 @@ internal static class MarkdownHelp
             case HeadingBlock h:
                 yield return InlineText(h.Inline).Trim();
                 break;
+            case Table table:
+                // Help text has no tables: each body row becomes a list item that names its
+                // columns ("- Docker: What it lists: ...; Default for: ...").
+                var rows = table.OfType<TableRow>().ToList();
+                var header = rows.FirstOrDefault(r => r.IsHeader);
+                var names = header is null ? [] : header.OfType<TableCell>().Select(CellText).ToList();
+                foreach (var row in rows.Where(r => !r.IsHeader))
+                {
+                    var cells = row.OfType<TableCell>().Select(CellText).ToList();
+                    var rest = cells.Skip(1).Select((c, i) => i + 1 < names.Count && names[i + 1].Length > 0 ? $"{names[i + 1]}: {c}" : c);
+                    yield return "- " + (cells.Count > 0 ? cells[0] : "") + (cells.Count > 1 ? ": " + string.Join("; ", rest) : "");
+                }
+                break;
         }
     }
+
+    private static string CellText(TableCell cell) => string.Join(" ", cell.SelectMany(BlockText)).Trim();
 
     /// <summary>Plain text of inline markdown: emphasis dropped, code spans and link texts kept.</summary>
     internal static string InlineText(Inline? inline)
