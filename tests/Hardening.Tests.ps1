@@ -769,5 +769,72 @@ Describe 'Hardening of the mount lifecycle' -Tag 'RequiresRoot' {
                 Dismount-Overlay -Target $winner.Target
             }
         }
+
+        It 'lets exactly one of eight racing mounts of a fresh upper win, and the default work dir it made stays with the winner' {
+            foreach ($round in 1..3) {
+                $upper = New-Layer "$Case/d$round/upper"
+                $targets = foreach ($k in 1..8) { New-Layer "$Case/d$round/m$k" }
+                $gate = [Threading.Barrier]::new(8)
+                $out = $targets | ForEach-Object -ThrottleLimit 8 -Parallel {
+                    Import-Module $using:ModulePath
+                    ($using:gate).SignalAndWait()
+                    Mount-Overlay -Lower $using:L1 -Upper $using:upper -Target $_ -ErrorVariable e -ErrorAction SilentlyContinue
+                    if ($e) { "$($_):$($e[0].FullyQualifiedErrorId)" } else { "$($_):ok" }
+                }
+                $gate.Dispose()
+                $won = @($out | Where-Object { $_ -like '*:ok' })
+                $won.Count | Should -Be 1 -Because "round ${round}: $($out -join ', ')"
+                @($out | Where-Object { $_ -notlike '*:ok' }) | ForEach-Object { $_ | Should -BeLike '*:UpperInUse,OverlayTools.MountOverlayCommand' }
+                # A loser never removes the work dir the winner is mounted with: the winner still copies up.
+                Test-Path -LiteralPath "$upper.work/work" | Should -BeTrue
+                $winner = $won[0] -replace ':ok$', ''
+                Set-Content -LiteralPath "$winner/in-lower" -Value 'changed'
+                Get-Content -LiteralPath "$upper/in-lower" | Should -Be 'changed'
+                Dismount-Overlay -Target $winner
+            }
+        }
+
+        It 'stops while it waits for the upper''s lock, and mounts nothing' {
+            # Hold the lock Mount-Overlay takes on the upper dir.
+            $lock = [OverlayToolsHardeningTests.Libc]::LockDirectory($Up)
+            $ps = [powershell]::Create()
+            try {
+                $null = $ps.AddScript("Import-Module '$ModulePath'; Mount-Overlay -Lower '$L1' -Upper '$Up' -Target '$Merged'")
+                $handle = $ps.BeginInvoke()
+                Start-Sleep -Milliseconds 500
+                $ps.InvocationStateInfo.State | Should -Be 'Running'
+                $ps.Stop()
+                $ps.InvocationStateInfo.State | Should -Be 'Stopped'
+                Test-MountedAt $Merged | Should -BeFalse
+                Test-Path -LiteralPath "$Up.work" | Should -BeFalse
+            }
+            finally {
+                $ps.Dispose()
+                [OverlayToolsHardeningTests.Libc]::Unlock($lock)
+            }
+        }
+
+        It 'does not take another mount''s "mounting read-only" in the kernel log for its own' {
+            # mount(8) on an immutable work dir makes the kernel log a read-only fallback, over and over.
+            $noise = New-Layer "$Case/noise"
+            foreach ($d in 'l', 'u', 'w/work', 'm') { $null = New-Layer "$noise/$d" }
+            & chattr +i "$noise/w/work" 2>$null
+            Assert-Prerequisite ($LASTEXITCODE -eq 0) 'chattr +i needs a file system with the immutable flag (ext4, xfs, btrfs) under the test root'
+            $loop = Start-Process -FilePath bash -ArgumentList '-c', "cd '$noise' && while :; do mount -t overlay overlay -o lowerdir=l,upperdir=u,workdir=w m 2>/dev/null; umount m 2>/dev/null; done" -PassThru
+            try {
+                foreach ($i in 1..30) {
+                    $t = New-Layer "$Case/quiet/$i/m"
+                    Mount-Overlay -Lower $L1 -Upper (New-Layer "$Case/quiet/$i/u") -Target $t -ErrorVariable err -ErrorAction SilentlyContinue
+                    $err.Count | Should -Be 0 -Because "mount ${i}: $err"
+                    Dismount-Overlay -Target $t
+                }
+            }
+            finally {
+                $loop | Stop-Process -ErrorAction SilentlyContinue
+                $loop.WaitForExit()
+                & umount "$noise/m" 2>$null
+                & chattr -i "$noise/w/work"
+            }
+        }
     }
 }

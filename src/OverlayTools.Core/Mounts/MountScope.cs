@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Threading;
 using OverlayTools.Interop;
 
 namespace OverlayTools.Mounts;
@@ -12,11 +13,13 @@ namespace OverlayTools.Mounts;
 /// recursively. rmdir itself fails on anything non-empty or mounted on, so whatever got
 /// mounted on a created directory meanwhile, or put into it, stays.
 /// </summary>
-internal sealed class MountScope(IOperationLog log) : IDisposable
+internal sealed class MountScope(IOperationLog log, CancellationToken cancel = default) : IDisposable
 {
     private readonly List<Fd> _fds = [];
     private readonly List<CreatedDir> _created = [];
     private Fd? _createdWork;
+    private FileStatus _createdWorkStatus;
+    private Func<bool>? _createdWorkInUse;
     private Fd? _lock;
     private Fd? _createLock;
     private bool _committed;
@@ -35,12 +38,27 @@ internal sealed class MountScope(IOperationLog log) : IDisposable
     /// <summary>Records a directory this attempt made: its parent's descriptor (owned by this scope), its name, and what it is.</summary>
     internal void Created(Fd parent, string parentPath, string name, FileStatus status) => _created.Add(new CreatedDir(parent, parentPath, name, status));
 
-    internal void SetCreatedWorkFd(Fd fd) => _createdWork = fd;
+    /// <summary>
+    /// The work dir this attempt created, and how to tell that an overlay uses it after all (one
+    /// mounted meanwhile by something that does not take the module's lock): then a failure
+    /// leaves it in place rather than take it from under that overlay.
+    /// </summary>
+    internal void SetCreatedWorkFd(Fd fd, FileStatus status, Func<bool> inUse)
+    {
+        _createdWork = fd;
+        _createdWorkStatus = status;
+        _createdWorkInUse = inUse;
+    }
+
+    /// <summary>Stops a wait for a lock, and is checked before the kernel step.</summary>
+    internal CancellationToken Cancel => cancel;
 
     /// <summary>
     /// Serialises Mount-Overlay calls for one upper (flock on the upper dir, opened through its
     /// descriptor), so that of two racing mounts the second sees the first one mounted.
-    /// Held until the mount is attached.
+    /// Held until the mount is attached. A lock held longer than <see cref="CreateLockWait"/>
+    /// (by something else than a mount) is given up with a warning: the kernel's own in-use
+    /// check still stands. A stop (<see cref="Cancel"/>) ends the wait.
     /// </summary>
     internal void LockUpper(Fd upper)
     {
@@ -53,12 +71,53 @@ internal sealed class MountScope(IOperationLog log) : IDisposable
             }
             return;
         }
-        if (Native.Flock(fd.Value, Native.LOCK_EX) != 0)
+        if (!WaitOrDispose(fd, "the upper layer's lock (flock on the upper dir)"))
         {
-            fd.Dispose();
             return;
         }
         _lock = fd;
+    }
+
+    /// <summary>True once <paramref name="fd"/> is locked; otherwise (given up, or stopped) it is closed.</summary>
+    private bool WaitOrDispose(Fd fd, string what)
+    {
+        bool locked = false;
+        try
+        {
+            locked = WaitForLock(fd, what);
+            return locked;
+        }
+        finally
+        {
+            if (!locked)
+            {
+                fd.Dispose();
+            }
+        }
+    }
+
+    /// <summary>
+    /// flock(LOCK_EX) on <paramref name="fd"/>, waiting at most <see cref="CreateLockWait"/>
+    /// (then false, with a warning) and never past a stop (OperationCanceledException).
+    /// </summary>
+    private bool WaitForLock(Fd fd, string what)
+    {
+        if (Native.Flock(fd.Value, Native.LOCK_EX | Native.LOCK_NB) == 0)
+        {
+            return true;
+        }
+        var deadline = DateTime.UtcNow + CreateLockWait;
+        while (Native.Flock(fd.Value, Native.LOCK_EX | Native.LOCK_NB) != 0)
+        {
+            cancel.ThrowIfCancellationRequested();
+            if (DateTime.UtcNow > deadline)
+            {
+                log.Warning($"Something has held {what} for over {CreateLockWait.TotalSeconds:0} s; mounting without it, so a kernel warning about another mount could be taken for this one.");
+                return false;
+            }
+            Thread.Sleep(1);
+        }
+        return true;
     }
 
     /// <summary>How long a mount waits for another one's kernel step before going on without the lock.</summary>
@@ -84,19 +143,9 @@ internal sealed class MountScope(IOperationLog log) : IDisposable
                 return;
             }
         }
-        if (Native.Flock(fd.Value, Native.LOCK_EX | Native.LOCK_NB) != 0)
+        if (!WaitOrDispose(fd, $"'{ModuleEmptyDir.RunDirPath}/create.lock'"))
         {
-            var deadline = DateTime.UtcNow + CreateLockWait;
-            while (Native.Flock(fd.Value, Native.LOCK_EX | Native.LOCK_NB) != 0)
-            {
-                if (DateTime.UtcNow > deadline)
-                {
-                    log.Warning($"Another overlay mount has held '{ModuleEmptyDir.RunDirPath}/create.lock' for over {CreateLockWait.TotalSeconds:0} s; mounting without it, so a kernel warning about another mount could be taken for this one.");
-                    fd.Dispose();
-                    return;
-                }
-                System.Threading.Thread.Sleep(1);
-            }
+            return;
         }
         _createLock = fd;
     }
@@ -137,7 +186,14 @@ internal sealed class MountScope(IOperationLog log) : IDisposable
         {
             return;
         }
-        // The kernel may have made work/ and index/ (and work/incompat/volatile) in a work dir we created.
+        // The kernel may have made work/ and index/ (and work/incompat/volatile) in a work dir we
+        // created; unless an overlay mounted meanwhile uses it, which then keeps it.
+        if (_createdWork is not null && _createdWorkInUse?.Invoke() == true)
+        {
+            log.Warning("Left the work dir this mount created in place: an overlay mounted meanwhile uses it.");
+            _created.RemoveAll(c => c.Status.SameFile(_createdWorkStatus));
+            _createdWork = null;
+        }
         if (_createdWork is not null)
         {
             foreach (var inner in new[] { "work/incompat/volatile", "work/incompat", "work", "index" })

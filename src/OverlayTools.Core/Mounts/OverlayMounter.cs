@@ -4,6 +4,7 @@ using System.IO;
 using System.Linq;
 using System.Runtime.InteropServices;
 using System.Text;
+using System.Threading;
 using OverlayTools.Interop;
 
 namespace OverlayTools.Mounts;
@@ -40,8 +41,10 @@ public static class OverlayMounter
     /// <summary>
     /// Mounts the overlay the spec describes, or throws OverlayException leaving nothing behind.
     /// With <paramref name="readEntry"/>, the result carries the new mount's mountinfo line.
+    /// <paramref name="cancel"/> stops a wait for another mount's lock (OperationCanceledException),
+    /// and is checked once more before the kernel step: a stopped command mounts nothing.
     /// </summary>
-    public static MountResult Mount(OverlaySpec spec, IOperationLog? log = null, bool readEntry = false)
+    public static MountResult Mount(OverlaySpec spec, IOperationLog? log = null, bool readEntry = false, CancellationToken cancel = default)
     {
         log ??= NullOperationLog.Instance;
         if (!FileSystem.IsRoot)
@@ -52,7 +55,7 @@ public static class OverlayMounter
         }
         Validate(spec);
         spec = WithoutTrailingSlashes(spec);
-        using var scope = new MountScope(log);
+        using var scope = new MountScope(log, cancel);
         try
         {
             var result = MountCore(spec, scope, log, readEntry);
@@ -169,13 +172,22 @@ public static class OverlayMounter
         // 3. One mount per upper at a time; the kernel's own "in use" report (read from its log
         //    after the super block is made) names any other user, in any namespace. Where the
         //    kernel log cannot be read, this namespace's mountinfo is checked up front instead.
+        //    Two racing mounts may both find the default work dir missing: one makes it, the
+        //    other finds it made (EEXIST); should the maker lose, its rollback leaves the work
+        //    dir to the winner (it removes only one that no overlay uses), and it does so still
+        //    holding this lock, so no mount of this module can come between.
+        //    The kernel's report comes too late for one case: with index=off it only warns, and
+        //    goes on to empty the work dir's work/, under the overlay that uses it. So a work dir
+        //    that holds work/ (it was mounted with before) is checked against this namespace's
+        //    mounts first; one that was just made cannot be in use by anything but a mount of
+        //    this module, which would have made work/ in it while holding this lock.
         using var kmsg = KernelLogTail.Start();
         if (upper is not null && work is not null)
         {
             scope.LockUpper(upper.Fd);
-            if (!kmsg.Available)
+            if (!kmsg.Available || FileSystem.TryStatAt(work.Fd.Value, "work", follow: false, out _) is not null)
             {
-                CheckNotInUse(upper, work);
+                CheckNotInUse(upper, work, kmsg.Available);
             }
         }
 
@@ -199,6 +211,7 @@ public static class OverlayMounter
         }
 
         scope.LockCreate();
+        scope.Cancel.ThrowIfCancellationRequested();
         ulong mountId = 0;
         MountInfoEntry? entry = null;
         string api = "";
@@ -352,17 +365,25 @@ public static class OverlayMounter
                     "Create the parent directory, or give an existing empty directory with -Work.", new ErrnoException("open", perrno, parent));
             scope.Own(parentFd);
             int e = FileSystem.MkdirAt(parentFd.Value, name, 0x1C0 /* 0700 */);
-            if (e != 0)
+            if (e == Errno.EEXIST)
+            {
+                // Made meanwhile (by a mount that does not take the module's lock): not ours.
+                fd = FileSystem.TryOpenAt(parentFd.Value, name, Native.O_PATH | Native.O_DIRECTORY | Native.O_NOFOLLOW, out errno);
+            }
+            else if (e != 0)
             {
                 throw new OverlayException(ErrorIds.WorkNotFound, OverlayException.CategoryFor(e),
                     $"The work dir '{path}' cannot be created: {Errno.Describe(e)} ({Errno.Name(e)}).", path,
                     "Give an existing empty directory on the upper's file system with -Work.", new ErrnoException("mkdir", e, path));
             }
-            fd = FileSystem.TryOpenAt(parentFd.Value, name, Native.O_PATH | Native.O_DIRECTORY | Native.O_NOFOLLOW, out errno);
-            if (fd is not null)
+            else
             {
-                scope.Created(parentFd, parent, name, FileSystem.Stat(fd, path));
-                created = true;
+                fd = FileSystem.TryOpenAt(parentFd.Value, name, Native.O_PATH | Native.O_DIRECTORY | Native.O_NOFOLLOW, out errno);
+                if (fd is not null)
+                {
+                    scope.Created(parentFd, parent, name, FileSystem.Stat(fd, path));
+                    created = true;
+                }
             }
         }
         if (fd is null)
@@ -381,7 +402,7 @@ public static class OverlayMounter
         var work = new Layer(path, fd, st);
         if (created)
         {
-            scope.SetCreatedWorkFd(fd);
+            scope.SetCreatedWorkFd(fd, st, () => MountNamespaces.FindUsers(null, work.RealPath).Count > 0);
         }
 
         if (st.MountId != upper.Status.MountId)
@@ -451,14 +472,15 @@ public static class OverlayMounter
     /// or work dir that an overlay in this mount namespace already uses, with the same error as
     /// that report gets.
     /// </summary>
-    private static void CheckNotInUse(Layer upper, Layer work)
+    private static void CheckNotInUse(Layer upper, Layer work, bool kernelLogReadable = false)
     {
         var users = MountNamespaces.FindUsers(upper.RealPath, work.RealPath, otherNamespaces: false);
         if (users.Count > 0)
         {
             bool isUpper = MountNamespaces.FindUsers(upper.RealPath, null, otherNamespaces: false).Count > 0;
-            throw InUseError(isUpper ? upper : work, isUpper, users,
-                "Found in this mount namespace before mounting; the kernel log, which would tell of users in other namespaces, cannot be read here.");
+            throw InUseError(isUpper ? upper : work, isUpper, users, kernelLogReadable
+                ? "Found in this mount namespace before mounting: the kernel would have emptied the work dir under it."
+                : "Found in this mount namespace before mounting; the kernel log, which would tell of users in other namespaces, cannot be read here.");
         }
     }
 
@@ -1027,10 +1049,9 @@ public static class OverlayMounter
                 $"The upper '{spec.Upper}' is on a file system without d_type support, so deletions (whiteouts) would not work: {string.Join("; ", warnings)}. The mount was not kept.", spec.Upper,
                 "Put the upper on a file system with d_type (xfs needs ftype=1; ext4 and tmpfs have it).");
         }
-        if (!ls.ReadOnly && warnings.Any(w => w.Contains("read-only", StringComparison.Ordinal)))
-        {
-            throw FellBackToReadOnly(spec, warnings);
-        }
+        // A line saying "mounting read-only" may be another mount's (the create lock orders only
+        // this module's mounts): whether this one fell back is read from its own flags after it
+        // is made (statfs ST_RDONLY, or "ro" in its mountinfo line), and reported there.
         foreach (var w in warnings.Where(w => w.Contains("in-use", StringComparison.Ordinal) || w.Contains("in use", StringComparison.Ordinal)))
         {
             // "upperdir is in-use as upperdir/workdir of another mount, accessing files from both

@@ -18,6 +18,8 @@ public sealed class MountOverlayCommand : OverlayCmdlet
     private const string LowerSet = "Lower";
     private const string LayerSet = "Layer";
 
+    private readonly System.Threading.CancellationTokenSource _cancel = new();
+
     /// <summary>Layers collected from a stream of OverlayLayer objects (the Layer parameter set), in the order received.</summary>
     private readonly List<(string Path, string? Role, int? Position)> _streamed = [];
 
@@ -126,6 +128,19 @@ public sealed class MountOverlayCommand : OverlayCmdlet
     }
 
     /// <inheritdoc/>
+    protected override void StopProcessing() => _cancel.Cancel();
+
+    /// <inheritdoc/>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _cancel.Dispose();
+        }
+        base.Dispose(disposing);
+    }
+
+    /// <inheritdoc/>
     protected override void EndProcessing()
     {
         if (ParameterSetName != LayerSet || _streamed.Count == 0)
@@ -158,7 +173,12 @@ public sealed class MountOverlayCommand : OverlayCmdlet
         MountResult result;
         try
         {
-            result = OverlayMounter.Mount(spec, this, readEntry: PassThru);
+            result = OverlayMounter.Mount(spec, this, readEntry: PassThru, cancel: _cancel.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopped while waiting for another mount's lock: nothing was mounted.
+            return;
         }
         catch (OverlayException e)
         {
