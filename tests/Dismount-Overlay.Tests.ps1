@@ -186,6 +186,26 @@ Describe 'Dismount-Overlay' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
         Test-MountedAt $Merged | Should -BeFalse
     }
 
+    It 'names a holder with several descriptors of the mount once in OverlayBusy, with their number' {
+        Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged
+        $script = Join-Path $Case 'hold.sh'
+        Set-Content -LiteralPath $script -Value "exec 3<'$Merged' 4<'$Merged' 5<'$Merged'; exec sleep 60"
+        $holder = Start-Process -FilePath bash -ArgumentList $script -WorkingDirectory / -PassThru
+        try {
+            Wait-Until -IntervalMilliseconds 10 { (Get-Content -LiteralPath "/proc/$($holder.Id)/comm" -ErrorAction SilentlyContinue) -eq 'sleep' }
+            Dismount-Overlay -Target $Merged -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -Be 'OverlayBusy,OverlayTools.DismountOverlayCommand'
+            $message = $err[0].Exception.Message
+            $message | Should -BeLike "*pid $($holder.Id) (sleep) has open $Merged (3 descriptors)*"
+            [regex]::Matches($message, "pid $($holder.Id) ").Count | Should -Be 1
+            Test-MountedAt $Merged | Should -BeTrue
+        }
+        finally {
+            Stop-Process -Id $holder.Id -Force -ErrorAction SilentlyContinue
+            $holder.WaitForExit()
+        }
+    }
+
     Context 'refused by the kernel' {
         BeforeEach {
             $script:Pwsh = Get-PwshExe
