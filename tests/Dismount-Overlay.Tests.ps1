@@ -186,6 +186,26 @@ Describe 'Dismount-Overlay' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
         Test-MountedAt $Merged | Should -BeFalse
     }
 
+    It 'names a holder with several descriptors of the mount once in OverlayBusy, with their number' {
+        Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged
+        $script = Join-Path $Case 'hold.sh'
+        Set-Content -LiteralPath $script -Value "exec 3<'$Merged' 4<'$Merged' 5<'$Merged'; exec sleep 60"
+        $holder = Start-Process -FilePath bash -ArgumentList $script -WorkingDirectory / -PassThru
+        try {
+            Wait-Until -IntervalMilliseconds 10 { (Get-Content -LiteralPath "/proc/$($holder.Id)/comm" -ErrorAction SilentlyContinue) -eq 'sleep' }
+            Dismount-Overlay -Target $Merged -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -Be 'OverlayBusy,OverlayTools.DismountOverlayCommand'
+            $message = $err[0].Exception.Message
+            $message | Should -BeLike "*pid $($holder.Id) (sleep) has open $Merged (3 descriptors)*"
+            [regex]::Matches($message, "pid $($holder.Id) ").Count | Should -Be 1
+            Test-MountedAt $Merged | Should -BeTrue
+        }
+        finally {
+            Stop-Process -Id $holder.Id -Force -ErrorAction SilentlyContinue
+            $holder.WaitForExit()
+        }
+    }
+
     Context 'refused by the kernel' {
         BeforeEach {
             $script:Pwsh = Get-PwshExe
@@ -231,6 +251,111 @@ Describe 'Dismount-Overlay' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
             $err[0].Exception.Message | Should -BeLike '*another mount namespace*'
             $err[0].Exception.Message | Should -Not -BeLike '*dismounted meanwhile*'
             Test-MountedAt $Merged | Should -BeTrue
+        }
+    }
+
+    Context 'another dismount at the same moment, over a tmpfs' {
+        # umount2 takes a path and dismounts whatever is on top there. Here another process's
+        # umount (or umount -l, or mount) happens at a fixed point of the command: a handler on
+        # the command's debug stream runs on the command's own thread while it writes that line.
+        BeforeAll {
+            $script:ModulePath = if ($env:OVERLAYTOOLS_MODULE) { $env:OVERLAYTOOLS_MODULE } else { Join-Path $PSScriptRoot '../out/OverlayTools/OverlayTools.psd1' }
+            Add-Type -TypeDefinition @'
+using System;
+using System.Collections;
+using System.Management.Automation;
+using System.Runtime.InteropServices;
+
+namespace OverlayToolsDismountTests
+{
+    /// <summary>Once the command writes a debug line containing When, does What to Target: umount, umount -l or mount a tmpfs on it.</summary>
+    public sealed class Meanwhile
+    {
+        [DllImport("libc", SetLastError = true)] private static extern int umount2(string target, int flags);
+        [DllImport("libc", SetLastError = true)] private static extern int mount(string source, string target, string fstype, ulong flags, string data);
+
+        public string Target, When, What;
+        public bool Done;
+        public int Result = -1;
+
+        public void Attach(PowerShell ps) { ps.Streams.Debug.DataAdded += OnAdded; }
+
+        private void OnAdded(object sender, DataAddedEventArgs e)
+        {
+            var record = (InformationalRecord)((IList)sender)[e.Index];
+            if (Done || record.Message.IndexOf(When, StringComparison.Ordinal) < 0) return;
+            Done = true;
+            Result = What == "umount" ? umount2(Target, 0)
+                : What == "umount -l" ? umount2(Target, 2 /* MNT_DETACH */)
+                : mount("cover", Target, "tmpfs", 0, null);
+            if (Result != 0) Result = Marshal.GetLastWin32Error();
+        }
+    }
+}
+'@
+        }
+        BeforeEach {
+            $script:Holder = $null
+            & mount -t tmpfs beneath $Merged
+            Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged
+        }
+        AfterEach {
+            if ($script:Holder) {
+                Stop-Process -Id $script:Holder.Id -Force -ErrorAction SilentlyContinue
+                $script:Holder.WaitForExit()
+            }
+        }
+
+        It 'leaves the tmpfs beneath alone when <Label>, reporting <ErrorId>' -ForEach @(
+            @{ Label = 'another command dismounted the overlay between the check and the dismount'; When = 'Dismounting overlay at'; What = 'umount'; Busy = $false; ErrorId = 'OverlayNotMounted'; Message = '*dismounted meanwhile*'; OverlayLeft = $false }
+            @{ Label = 'the overlay was busy and umount -l took it off between two retries'; When = '= -1 EBUSY'; What = 'umount -l'; Busy = $true; ErrorId = 'OverlayNotMounted'; Message = '*dismounted meanwhile*'; OverlayLeft = $false }
+            @{ Label = 'a tmpfs was mounted on the overlay between the check and the dismount'; When = 'Dismounting overlay at'; What = 'cover'; Busy = $false; ErrorId = 'DismountFailed'; Message = '*mount was made on top of the overlay*'; OverlayLeft = $true }
+        ) {
+            if ($Busy) {
+                $script:Holder = Start-Process -FilePath sleep -ArgumentList 60 -WorkingDirectory $Merged -PassThru
+                Wait-Until -IntervalMilliseconds 10 { (& readlink "/proc/$($Holder.Id)/cwd") -eq $Merged }
+            }
+            $hook = [OverlayToolsDismountTests.Meanwhile]@{ Target = $Merged; When = $When; What = $What }
+            $ps = [powershell]::Create()
+            try {
+                $hook.Attach($ps)
+                $null = $ps.AddCommand('Import-Module').AddParameter('Name', $ModulePath).AddStatement().
+                    AddCommand('Dismount-Overlay').AddParameter('Target', $Merged).AddParameter('Debug')
+                $null = $ps.Invoke()
+                $hook.Done | Should -BeTrue
+                $hook.Result | Should -Be 0
+                @($ps.Streams.Error).Count | Should -Be 1
+                $ps.Streams.Error[0].FullyQualifiedErrorId | Should -Be "$ErrorId,OverlayTools.DismountOverlayCommand"
+                $ps.Streams.Error[0].Exception.Message | Should -BeLike $Message
+            }
+            finally { $ps.Dispose() }
+            Test-MountedAt $Merged | Should -Be $OverlayLeft
+            @(Get-Content -LiteralPath /proc/self/mountinfo | Where-Object { $_ -like "* $Merged * - tmpfs beneath *" }).Count | Should -Be 1
+        }
+
+        It 'reports DismountedOtherMount, not success, when <Label> at the last moment' -ForEach @(
+            @{ Label = 'umount -l took the overlay off'; What = 'umount -l'; Message = "*dismounted by another process*the tmpfs 'beneath' mounted at '*' * is gone*"; OverlayLeft = $false; Left = @() }
+            @{ Label = 'a tmpfs was mounted on the overlay'; What = 'cover'; Message = '*the overlay is still mounted there*'; OverlayLeft = $true; Left = @('beneath') }
+        ) {
+            # The one window the module cannot close: between its last check and umount2 (no
+            # system call dismounts by descriptor). What umount2 then took off is reported.
+            $hook = [OverlayToolsDismountTests.Meanwhile]@{ Target = $Merged; When = 'is still the overlay checked'; What = $What }
+            $ps = [powershell]::Create()
+            try {
+                $hook.Attach($ps)
+                $null = $ps.AddCommand('Import-Module').AddParameter('Name', $ModulePath).AddStatement().
+                    AddCommand('Dismount-Overlay').AddParameter('Target', $Merged).AddParameter('Debug')
+                $null = $ps.Invoke()
+                $hook.Done | Should -BeTrue
+                $hook.Result | Should -Be 0
+                @($ps.Streams.Error).Count | Should -Be 1
+                $ps.Streams.Error[0].FullyQualifiedErrorId | Should -Be 'DismountedOtherMount,OverlayTools.DismountOverlayCommand'
+                $ps.Streams.Error[0].CategoryInfo.Category | Should -Be 'InvalidResult'
+                $ps.Streams.Error[0].Exception.Message | Should -BeLike $Message
+            }
+            finally { $ps.Dispose() }
+            Test-MountedAt $Merged | Should -Be $OverlayLeft
+            (@(Get-Content -LiteralPath /proc/self/mountinfo | Where-Object { $_ -like "* $Merged * - tmpfs *" } | ForEach-Object { ($_ -split ' - ')[1].Split(' ')[1] }) -join ',') | Should -Be ($Left -join ',')
         }
     }
 

@@ -40,6 +40,21 @@ namespace OverlayToolsHardeningTests
 
         public static void Unlock(int fd) { close(fd); }
 
+        [StructLayout(LayoutKind.Sequential)]
+        private struct FLock { public short Type, Whence; public long Start, Length; public int Pid; }
+        [DllImport("libc", SetLastError = true)] private static extern int fcntl(int fd, int cmd, ref FLock l);
+        [DllImport("libc", EntryPoint = "open", SetLastError = true)] private static extern int openCreate(string path, int flags, int mode);
+
+        /// <summary>Takes one byte of a file with an OFD write lock (F_OFD_SETLKW), as Dismount-Overlay does in its dismount lock; returns the fd to pass to Unlock.</summary>
+        public static int LockByte(string path, long offset)
+        {
+            int fd = openCreate(path, 2 /* O_RDWR */ | 0x40 /* O_CREAT */ | 0x20000 /* O_NOFOLLOW */ | 0x80000 /* O_CLOEXEC */, 0x180 /* 0600 */);
+            if (fd < 0) throw new IOException("open " + path + ": errno " + Marshal.GetLastWin32Error());
+            var l = new FLock { Type = 1 /* F_WRLCK */, Whence = 0, Start = offset, Length = 1 };
+            if (fcntl(fd, 38 /* F_OFD_SETLKW */, ref l) != 0) { int e = Marshal.GetLastWin32Error(); close(fd); throw new IOException("fcntl: errno " + e); }
+            return fd;
+        }
+
         public static string ReadLink(string path)
         {
             var buf = new byte[4096];
@@ -558,6 +573,48 @@ Describe 'Hardening of the mount lifecycle' -Tag 'RequiresRoot' {
                 @($ids | Where-Object { $_ -ne 'ok' }) | Should -Be @('OverlayNotMounted,OverlayTools.DismountOverlayCommand')
                 Test-MountedAt $Merged | Should -BeFalse
             }
+        }
+
+        It 'dismounts only the overlay when two runspaces race to dismount one stacked on a tmpfs; the tmpfs stays every time' {
+            & mount -t tmpfs beneath $Merged
+            foreach ($round in 1..20) {
+                Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged
+                $ids = 1, 2 | ForEach-Object -ThrottleLimit 2 -Parallel {
+                    Import-Module $using:ModulePath
+                    Dismount-Overlay -Target $using:Merged -ErrorVariable e -ErrorAction SilentlyContinue
+                    if ($e) { $e[0].FullyQualifiedErrorId } else { 'ok' }
+                }
+                @($ids | Where-Object { $_ -eq 'ok' }).Count | Should -Be 1
+                # The other one checked before (the overlay went meanwhile) or after (a tmpfs is no overlay).
+                @($ids | Where-Object { $_ -ne 'ok' }) | Should -BeIn @('OverlayNotMounted,OverlayTools.DismountOverlayCommand', 'NotAnOverlayMount,OverlayTools.DismountOverlayCommand')
+                Test-MountedAt $Merged | Should -BeFalse
+                @(Get-Content -LiteralPath /proc/self/mountinfo | Where-Object { $_ -like "* $Merged * - tmpfs beneath *" }).Count | Should -Be 1
+            }
+        }
+
+        It 'waits its turn while another Dismount-Overlay dismounts the same overlay, then finds it gone and leaves the tmpfs beneath alone' {
+            & mount -t tmpfs beneath $Merged
+            Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged
+            $id = (Get-OverlayMount -Target $Merged).MountId
+            # Hold this mount's byte of the dismount lock, as another Dismount-Overlay does for its
+            # last check and umount2, and dismount the overlay meanwhile, as that one would.
+            $lock = [OverlayToolsHardeningTests.Libc]::LockByte('/run/overlaytools/dismount.lock', $id)
+            $ps = [powershell]::Create()
+            try {
+                $null = $ps.AddScript("Import-Module '$ModulePath'; Dismount-Overlay -Target '$Merged' -Debug")
+                $async = $ps.BeginInvoke()
+                Wait-Until -IntervalMilliseconds 10 { @($ps.Streams.Debug | Where-Object Message -Like "Another dismount of mount $id holds*").Count -gt 0 }
+                & umount $Merged
+            }
+            finally {
+                [OverlayToolsHardeningTests.Libc]::Unlock($lock)
+                if ($async) { $null = $ps.EndInvoke($async) }
+            }
+            @($ps.Streams.Error).Count | Should -Be 1
+            $ps.Streams.Error[0].FullyQualifiedErrorId | Should -Be 'OverlayNotMounted,OverlayTools.DismountOverlayCommand'
+            $ps.Streams.Error[0].Exception.Message | Should -BeLike '*dismounted meanwhile*'
+            $ps.Dispose()
+            @(Get-Content -LiteralPath /proc/self/mountinfo | Where-Object { $_ -like "* $Merged * - tmpfs beneath *" }).Count | Should -Be 1
         }
 
         It 'warns when the dismounted overlay is still mounted in another mount namespace, naming its process' {

@@ -84,6 +84,8 @@ public static class ErrorIds
     public const string OverlayBusy = "OverlayBusy";
     /// <summary>Unmounting failed for another reason.</summary>
     public const string DismountFailed = "DismountFailed";
+    /// <summary>umount2 succeeded, but not on the overlay checked: it had gone or been covered at the last moment, and another mount was taken off.</summary>
+    public const string DismountedOtherMount = "DismountedOtherMount";
     /// <summary>mountinfo of a process could not be read.</summary>
     public const string MountInfoUnreadable = "MountInfoUnreadable";
     /// <summary>A literal -Target names no overlay mount.</summary>

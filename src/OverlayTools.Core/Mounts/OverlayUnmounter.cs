@@ -31,12 +31,26 @@ public static class OverlayUnmounter
     /// the table does not list it) before the dismount is tried, read while a descriptor holds the
     /// mount, so it is that overlay's line even if the kernel reused mount ids meanwhile.
     /// </summary>
+    /// <remarks>
+    /// umount2 takes a path, not a descriptor, and dismounts whatever mount is on top there when
+    /// it runs; and the check needs a descriptor, which must be closed again before umount2 (it
+    /// would make the mount busy). So before every umount2 (each retry, and the lazy detach) the
+    /// path is opened again and must still be the overlay checked (same mount id, device and
+    /// inode); the module's own dismounts of one mount take turns for that check and the umount2
+    /// (<see cref="DismountLock"/>), so a second Dismount-Overlay finds the overlay gone instead
+    /// of dismounting what was beneath it. What remains is the moment between that last check and
+    /// the umount2 call, against a process outside the module that dismounts the overlay (umount -l)
+    /// or mounts on top of it right then: no system call dismounts by descriptor. After a
+    /// successful umount2 the path must show the mount that was beneath the overlay; if it shows
+    /// the overlay still, or that mount is gone, umount2 took another mount off and the error
+    /// DismountedOtherMount says which.
+    /// </remarks>
     public static DismountOutcome Dismount(string target, bool force, IOperationLog? log = null, CancellationToken cancel = default,
         Action<MountInfoEntry?>? dismounting = null)
     {
         log ??= NullOperationLog.Instance;
         target = FileSystem.TrimTrailingSlashes(target); // "link/" would follow a final symlink
-        var (root, rootFsId, entry) = CheckOverlayRoot(target, dismounting is not null);
+        var (root, rootFsId, entry, beneath) = CheckOverlayRoot(target);
         if (!FileSystem.IsRoot)
         {
             throw new OverlayException(ErrorIds.NotRoot, OverlayErrorCategory.PermissionDenied,
@@ -44,6 +58,7 @@ public static class OverlayUnmounter
         }
         dismounting?.Invoke(entry);
         log.Verbose($"Dismounting overlay at '{target}'. Equivalent: umount {OverlayMounter.ShellQuote(target)}");
+        using var turns = DismountLock.Open(log);
         int errno = 0;
         for (int attempt = 0; attempt <= BusyRetries; attempt++)
         {
@@ -52,9 +67,10 @@ public static class OverlayUnmounter
                 cancel.WaitHandle.WaitOne(BusyRetryDelay);
                 cancel.ThrowIfCancellationRequested();
             }
-            errno = Umount(target, Native.UMOUNT_NOFOLLOW, log);
+            errno = UmountChecked(target, root, Native.UMOUNT_NOFOLLOW, turns, log, cancel);
             if (errno == 0)
             {
+                CheckTookItOff(target, root, entry, beneath, log);
                 WarnIfStillMountedElsewhere(target, root, rootFsId, log, cancel);
                 return DismountOutcome.Unmounted;
             }
@@ -81,14 +97,99 @@ public static class OverlayUnmounter
                 "Stop those processes or move them out of the directory and retry, or use -Force to detach it lazily.",
                 new ErrnoException("umount2", Errno.EBUSY, target));
         }
-        errno = Umount(target, Native.UMOUNT_NOFOLLOW | Native.MNT_DETACH, log);
+        errno = UmountChecked(target, root, Native.UMOUNT_NOFOLLOW | Native.MNT_DETACH, turns, log, cancel);
         if (errno != 0)
         {
             throw errno == Errno.EINVAL ? GoneOrLocked(target, root, errno) : Refused(target, errno, "detach");
         }
+        CheckTookItOff(target, root, entry, beneath, log);
         log.Warning($"The overlay at '{target}' was busy and has been detached lazily; the kernel frees it when the last user leaves. Held by: {who}.");
         WarnIfStillMountedElsewhere(target, root, rootFsId, log, cancel);
         return DismountOutcome.Detached;
+    }
+
+    /// <summary>
+    /// umount2 of <paramref name="target"/> with <paramref name="flags"/>, in this mount's turn
+    /// among the module's dismounts, right after checking that the mount on top at the path is
+    /// still the overlay <paramref name="root"/> was read from; returns umount2's errno (0 for
+    /// done). Throws OverlayNotMounted when the overlay went meanwhile, DismountFailed when
+    /// another mount now covers it: umount2 would take off that mount, not the overlay.
+    /// </summary>
+    private static int UmountChecked(string target, FileStatus root, int flags, DismountLock? turns, IOperationLog log, CancellationToken cancel)
+    {
+        using var turn = turns?.Take(root.MountId, target, log, cancel);
+        bool still;
+        using (var fd = StillMounted(target, root))
+        {
+            still = fd is not null;  // closed before umount2: a descriptor would keep the mount busy
+        }
+        if (!still)
+        {
+            throw GoneOrCovered(target, root);
+        }
+        if (log.DebugEnabled)
+        {
+            log.Debug($"'{target}' is still the overlay checked (mount id {root.MountId}, device {root.DevMajor}:{root.DevMinor}); umount2 follows");
+        }
+        return Umount(target, flags, log);
+    }
+
+    /// <summary>
+    /// The overlay is no longer on top at <paramref name="target"/>: dismounted meanwhile
+    /// (OverlayNotMounted), or covered by a mount made on it since (DismountFailed).
+    /// </summary>
+    private static OverlayException GoneOrCovered(string target, FileStatus root)
+    {
+        var line = MountInfo.ReadMount(root.MountId);
+        if (line is not null && line.Major == root.DevMajor && line.Minor == root.DevMinor)
+        {
+            return new OverlayException(ErrorIds.DismountFailed, OverlayErrorCategory.InvalidOperation,
+                $"Another mount was made on top of the overlay at '{target}' meanwhile; Dismount-Overlay did not dismount it, as umount2 would have taken that mount off instead of the overlay.", target,
+                "Dismount what is mounted on top of it first (findmnt shows it), then the overlay.");
+        }
+        return NotMounted(target, "it was dismounted meanwhile");
+    }
+
+    /// <summary>
+    /// After umount2 returned 0: the path must now show the mount the overlay was on (its parent
+    /// in the mount table). If it shows the overlay still, a mount made on it at the last moment
+    /// was taken off instead; if the mount beneath is gone, the overlay was dismounted by another
+    /// process at the last moment and umount2 took off the mount beneath it. Either is an error
+    /// (DismountedOtherMount): this command dismounted a mount other than the overlay it checked.
+    /// </summary>
+    private static void CheckTookItOff(string target, FileStatus root, MountInfoEntry? entry, MountInfoEntry? beneath, IOperationLog log)
+    {
+        if (entry is null)
+        {
+            return; // the table did not list it: no parent to compare with
+        }
+        var now = FileSystem.TryLStat(target, out int errno);
+        if (log.DebugEnabled)
+        {
+            log.Debug($"statx(\"{target}\") after umount2: {(now is { } n ? $"mount id {n.MountId} (the overlay's parent: {entry.ParentId})" : "-1 " + Errno.Name(errno))}");
+        }
+        if (now is not { } st || st.MountId == (ulong)entry.ParentId)
+        {
+            return;
+        }
+        if (st.IsMountRoot && st.MountId == root.MountId && st.SameFile(root))
+        {
+            throw new OverlayException(ErrorIds.DismountedOtherMount, OverlayErrorCategory.InvalidResult,
+                $"umount2 of '{target}' succeeded, but the overlay is still mounted there: another mount was made on top of it at the last moment, and that mount was dismounted instead.", target,
+                "Check with findmnt what is mounted there, and what was lost; then dismount the overlay again.");
+        }
+        if (beneath is null)
+        {
+            return;
+        }
+        var still = MountInfo.ReadMount((ulong)beneath.MountId);
+        if (still is not null && still.Major == beneath.Major && still.Minor == beneath.Minor)
+        {
+            return; // the mount beneath is still there: what changed at the path is no doing of ours
+        }
+        throw new OverlayException(ErrorIds.DismountedOtherMount, OverlayErrorCategory.InvalidResult,
+            $"The overlay at '{target}' was dismounted by another process at the last moment, and umount2 then dismounted the mount beneath it: the {beneath.FsType} '{beneath.Source}' mounted at '{beneath.MountPoint}' (mount id {beneath.MountId}) is gone.", target,
+            $"Mount the {beneath.FsType} at '{beneath.MountPoint}' again if it is still needed, and keep other tools from dismounting the same overlay at the same time.");
     }
 
     /// <summary>
@@ -168,9 +269,10 @@ public static class OverlayUnmounter
 
     /// <summary>
     /// Throws unless <paramref name="target"/> is the root of a mounted overlay; returns what statx
-    /// says about that root, and with <paramref name="readEntry"/> its mountinfo line.
+    /// says about that root, its mountinfo line and the line of the mount it is mounted on (its
+    /// parent, which the overlay holds, so the line with that id is that mount's too).
     /// </summary>
-    private static (FileStatus Root, ulong FsId, MountInfoEntry? Entry) CheckOverlayRoot(string target, bool readEntry)
+    private static (FileStatus Root, ulong FsId, MountInfoEntry? Entry, MountInfoEntry? Beneath) CheckOverlayRoot(string target)
     {
         // One descriptor (O_PATH|O_NOFOLLOW: a final symlink is opened as the link itself) answers
         // every question: link or not, mount root or not, which file system. It holds the mount
@@ -202,7 +304,12 @@ public static class OverlayUnmounter
                 $"'{target}' is a {other?.FsType ?? "non-overlay"} mount, not an overlay; Dismount-Overlay only dismounts overlays.", target,
                 "Use umount for other file systems.");
         }
-        return (st, fsid, readEntry ? MountInfo.ReadMount(st.MountId) : null);
+        var (entry, beneath) = ProcFs.ReadAll(MountInfo.PathFor(null), bytes =>
+        {
+            var e = MountInfo.FindLine(bytes, st.MountId);
+            return (e, e is null ? null : MountInfo.FindLine(bytes, (ulong)e.ParentId));
+        });
+        return (st, fsid, entry, beneath);
     }
 
     /// <summary>
