@@ -50,7 +50,7 @@ public static class OverlayUnmounter
     {
         log ??= NullOperationLog.Instance;
         target = FileSystem.TrimTrailingSlashes(target); // "link/" would follow a final symlink
-        var (root, rootFsId, entry, beneath) = CheckOverlayRoot(target);
+        var (root, rootFsId, entry, beneath) = CheckOverlayRoot(target, readEntry: dismounting is not null);
         if (!FileSystem.IsRoot)
         {
             throw new OverlayException(ErrorIds.NotRoot, OverlayErrorCategory.PermissionDenied,
@@ -70,7 +70,7 @@ public static class OverlayUnmounter
             errno = UmountChecked(target, root, Native.UMOUNT_NOFOLLOW, turns, log, cancel);
             if (errno == 0)
             {
-                CheckTookItOff(target, root, entry, beneath, log);
+                CheckTookItOff(target, root, beneath, log);
                 WarnIfStillMountedElsewhere(target, root, rootFsId, log, cancel);
                 return DismountOutcome.Unmounted;
             }
@@ -102,7 +102,7 @@ public static class OverlayUnmounter
         {
             throw errno == Errno.EINVAL ? GoneOrLocked(target, root, errno) : Refused(target, errno, "detach");
         }
-        CheckTookItOff(target, root, entry, beneath, log);
+        CheckTookItOff(target, root, beneath, log);
         log.Warning($"The overlay at '{target}' was busy and has been detached lazily; the kernel frees it when the last user leaves. Held by: {who}.");
         WarnIfStillMountedElsewhere(target, root, rootFsId, log, cancel);
         return DismountOutcome.Detached;
@@ -157,18 +157,18 @@ public static class OverlayUnmounter
     /// process at the last moment and umount2 took off the mount beneath it. Either is an error
     /// (DismountedOtherMount): this command dismounted a mount other than the overlay it checked.
     /// </summary>
-    private static void CheckTookItOff(string target, FileStatus root, MountInfoEntry? entry, MountInfoEntry? beneath, IOperationLog log)
+    private static void CheckTookItOff(string target, FileStatus root, Beneath? beneath, IOperationLog log)
     {
-        if (entry is null)
+        if (beneath is null)
         {
-            return; // the table did not list it: no parent to compare with
+            return; // neither statmount nor the table told the overlay's parent: nothing to compare with
         }
         var now = FileSystem.TryLStat(target, out int errno);
         if (log.DebugEnabled)
         {
-            log.Debug($"statx(\"{target}\") after umount2: {(now is { } n ? $"mount id {n.MountId} (the overlay's parent: {entry.ParentId})" : "-1 " + Errno.Name(errno))}");
+            log.Debug($"statx(\"{target}\") after umount2: {(now is { } n ? $"mount id {n.MountId} (the overlay's parent: {beneath.OldId})" : "-1 " + Errno.Name(errno))}");
         }
-        if (now is not { } st || st.MountId == (ulong)entry.ParentId)
+        if (now is not { } st || st.MountId == beneath.OldId)
         {
             return;
         }
@@ -178,18 +178,39 @@ public static class OverlayUnmounter
                 $"umount2 of '{target}' succeeded, but the overlay is still mounted there: another mount was made on top of it at the last moment, and that mount was dismounted instead.", target,
                 "Check with findmnt what is mounted there, and what was lost; then dismount the overlay again.");
         }
-        if (beneath is null)
-        {
-            return;
-        }
-        var still = MountInfo.ReadMount((ulong)beneath.MountId);
-        if (still is not null && still.Major == beneath.Major && still.Minor == beneath.Minor)
+        if (beneath.StillMounted())
         {
             return; // the mount beneath is still there: what changed at the path is no doing of ours
         }
         throw new OverlayException(ErrorIds.DismountedOtherMount, OverlayErrorCategory.InvalidResult,
-            $"The overlay at '{target}' was dismounted by another process at the last moment, and umount2 then dismounted the mount beneath it: the {beneath.FsType} '{beneath.Source}' mounted at '{beneath.MountPoint}' (mount id {beneath.MountId}) is gone.", target,
-            $"Mount the {beneath.FsType} at '{beneath.MountPoint}' again if it is still needed, and keep other tools from dismounting the same overlay at the same time.");
+            $"The overlay at '{target}' was dismounted by another process at the last moment, and umount2 then dismounted the mount beneath it: {beneath.Description} is gone.", target,
+            $"Mount it again if it is still needed ({beneath.Remount}), and keep other tools from dismounting the same overlay at the same time.");
+    }
+
+    /// <summary>
+    /// The mount an overlay is mounted on (its parent), as known before the dismount: by its
+    /// unique id where statmount(2) answers (Linux 6.8 and later: one system call, whatever the
+    /// size of the mount table), else by its mountinfo line.
+    /// </summary>
+    private sealed record Beneath(ulong OldId, ulong? UniqueId, uint Major, uint Minor, string Description, string Remount, bool Known = true)
+    {
+        /// <summary>Whether that mount is still mounted (the same id and device); true when it was never known.</summary>
+        internal bool StillMounted()
+        {
+            if (!Known)
+            {
+                return true;
+            }
+            if (UniqueId is { } id)
+            {
+                return FileSystem.StatMount(id, out _) is { } m && m.DevMajor == Major && m.DevMinor == Minor;
+            }
+            var still = MountInfo.ReadMount(OldId);
+            return still is not null && still.Major == Major && still.Minor == Minor;
+        }
+
+        internal static Beneath FromEntry(MountInfoEntry b) => new((ulong)b.MountId, null, b.Major, b.Minor,
+            $"the {b.FsType} '{b.Source}' mounted at '{b.MountPoint}' (mount id {b.MountId})", $"{b.FsType} at '{b.MountPoint}'");
     }
 
     /// <summary>
@@ -272,7 +293,7 @@ public static class OverlayUnmounter
     /// says about that root, its mountinfo line and the line of the mount it is mounted on (its
     /// parent, which the overlay holds, so the line with that id is that mount's too).
     /// </summary>
-    private static (FileStatus Root, ulong FsId, MountInfoEntry? Entry, MountInfoEntry? Beneath) CheckOverlayRoot(string target)
+    private static (FileStatus Root, ulong FsId, MountInfoEntry? Entry, Beneath? Beneath) CheckOverlayRoot(string target, bool readEntry)
     {
         // One descriptor (O_PATH|O_NOFOLLOW: a final symlink is opened as the link itself) answers
         // every question: link or not, mount root or not, which file system. It holds the mount
@@ -304,12 +325,25 @@ public static class OverlayUnmounter
                 $"'{target}' is a {other?.FsType ?? "non-overlay"} mount, not an overlay; Dismount-Overlay only dismounts overlays.", target,
                 "Use umount for other file systems.");
         }
+        // The mount beneath, for the check after umount2: statmount answers without reading the
+        // whole mount table (which holds every overlay's layers: megabytes on a busy host); the
+        // table is read where statmount is missing, or where -PassThru wants the overlay's line.
+        if (!readEntry && FileSystem.UniqueMountId(fd) is { } unique
+            && FileSystem.StatMount(unique, out _) is { } self && self.OldId == st.MountId
+            && FileSystem.StatMount(self.ParentId, out _, strings: true) is { } parent)
+        {
+            string kind = parent.FsType ?? "mount";
+            string at = parent.MountPoint ?? target;
+            return (st, fsid, null, new Beneath(self.OldParentId, parent.Id, parent.DevMajor, parent.DevMinor,
+                $"the {kind} '{parent.Source ?? "?"}' mounted at '{at}' (mount id {self.OldParentId})", $"{kind} at '{at}'"));
+        }
         var (entry, beneath) = ProcFs.ReadAll(MountInfo.PathFor(null), bytes =>
         {
             var e = MountInfo.FindLine(bytes, st.MountId);
             return (e, e is null ? null : MountInfo.FindLine(bytes, (ulong)e.ParentId));
         });
-        return (st, fsid, entry, beneath);
+        return (st, fsid, entry, beneath is not null ? Beneath.FromEntry(beneath)
+            : entry is not null ? new Beneath((ulong)entry.ParentId, null, 0, 0, "", "", Known: false) : null);
     }
 
     /// <summary>
