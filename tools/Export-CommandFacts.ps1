@@ -44,7 +44,10 @@ $commands = foreach ($cmd in Get-Command -Module $module.Name -CommandType Cmdle
             )
         }
     }
-    $sets = foreach ($s in $cmd.ParameterSets) {
+    # A set that a hidden parameter is mandatory in is plumbing too (a typed pipeline input):
+    # help shows no SYNTAX for it.
+    $plumbing = { param($s) @($s.Parameters | Where-Object { $_.IsMandatory -and $_.Name -in $hidden }).Count -gt 0 }
+    $sets = foreach ($s in $cmd.ParameterSets | Where-Object { -not (& $plumbing $_) }) {
         [ordered]@{
             Name       = $s.Name
             IsDefault  = $s.IsDefault
