@@ -293,6 +293,22 @@ namespace OverlayToolsDismountTests
     }
 }
 '@
+            function Invoke-DismountMeanwhile([string] $When, [string] $What) {
+                # Dismount-Overlay -Debug in a fresh runspace; $What is done to the mount point as
+                # the cmdlet writes the debug line holding $When (on its own thread: no timing).
+                $hook = [OverlayToolsDismountTests.Meanwhile]@{ Target = $Merged; When = $When; What = $What }
+                $ps = [powershell]::Create()
+                try {
+                    $hook.Attach($ps)
+                    $null = $ps.AddCommand('Import-Module').AddParameter('Name', $ModulePath).AddStatement().
+                        AddCommand('Dismount-Overlay').AddParameter('Target', $Merged).AddParameter('Debug')
+                    $null = $ps.Invoke()
+                    $hook.Done | Should -BeTrue
+                    $hook.Result | Should -Be 0
+                    return , @($ps.Streams.Error)
+                }
+                finally { $ps.Dispose() }
+            }
         }
         BeforeEach {
             $script:Holder = $null
@@ -315,20 +331,10 @@ namespace OverlayToolsDismountTests
                 $script:Holder = Start-Process -FilePath sleep -ArgumentList 60 -WorkingDirectory $Merged -PassThru
                 Wait-Until -IntervalMilliseconds 10 { (& readlink "/proc/$($Holder.Id)/cwd") -eq $Merged }
             }
-            $hook = [OverlayToolsDismountTests.Meanwhile]@{ Target = $Merged; When = $When; What = $What }
-            $ps = [powershell]::Create()
-            try {
-                $hook.Attach($ps)
-                $null = $ps.AddCommand('Import-Module').AddParameter('Name', $ModulePath).AddStatement().
-                    AddCommand('Dismount-Overlay').AddParameter('Target', $Merged).AddParameter('Debug')
-                $null = $ps.Invoke()
-                $hook.Done | Should -BeTrue
-                $hook.Result | Should -Be 0
-                @($ps.Streams.Error).Count | Should -Be 1
-                $ps.Streams.Error[0].FullyQualifiedErrorId | Should -Be "$ErrorId,OverlayTools.DismountOverlayCommand"
-                $ps.Streams.Error[0].Exception.Message | Should -BeLike $Message
-            }
-            finally { $ps.Dispose() }
+            $errors = Invoke-DismountMeanwhile $When $What
+            $errors.Count | Should -Be 1
+            $errors[0].FullyQualifiedErrorId | Should -Be "$ErrorId,OverlayTools.DismountOverlayCommand"
+            $errors[0].Exception.Message | Should -BeLike $Message
             Test-MountedAt $Merged | Should -Be $OverlayLeft
             @(Get-Content -LiteralPath /proc/self/mountinfo | Where-Object { $_ -like "* $Merged * - tmpfs beneath *" }).Count | Should -Be 1
         }
@@ -339,21 +345,11 @@ namespace OverlayToolsDismountTests
         ) {
             # The one window the module cannot close: between its last check and umount2 (no
             # system call dismounts by descriptor). What umount2 then took off is reported.
-            $hook = [OverlayToolsDismountTests.Meanwhile]@{ Target = $Merged; When = 'is still the overlay checked'; What = $What }
-            $ps = [powershell]::Create()
-            try {
-                $hook.Attach($ps)
-                $null = $ps.AddCommand('Import-Module').AddParameter('Name', $ModulePath).AddStatement().
-                    AddCommand('Dismount-Overlay').AddParameter('Target', $Merged).AddParameter('Debug')
-                $null = $ps.Invoke()
-                $hook.Done | Should -BeTrue
-                $hook.Result | Should -Be 0
-                @($ps.Streams.Error).Count | Should -Be 1
-                $ps.Streams.Error[0].FullyQualifiedErrorId | Should -Be 'DismountedOtherMount,OverlayTools.DismountOverlayCommand'
-                $ps.Streams.Error[0].CategoryInfo.Category | Should -Be 'InvalidResult'
-                $ps.Streams.Error[0].Exception.Message | Should -BeLike $Message
-            }
-            finally { $ps.Dispose() }
+            $errors = Invoke-DismountMeanwhile 'is still the overlay checked' $What
+            $errors.Count | Should -Be 1
+            $errors[0].FullyQualifiedErrorId | Should -Be 'DismountedOtherMount,OverlayTools.DismountOverlayCommand'
+            $errors[0].CategoryInfo.Category | Should -Be 'InvalidResult'
+            $errors[0].Exception.Message | Should -BeLike $Message
             Test-MountedAt $Merged | Should -Be $OverlayLeft
             (@(Get-Content -LiteralPath /proc/self/mountinfo | Where-Object { $_ -like "* $Merged * - tmpfs *" } | ForEach-Object { ($_ -split ' - ')[1].Split(' ')[1] }) -join ',') | Should -Be ($Left -join ',')
         }

@@ -561,14 +561,21 @@ Describe 'Hardening of the mount lifecycle' -Tag 'RequiresRoot' {
             Test-MountedAt $Merged | Should -BeTrue
         }
 
-        It 'dismounts once when two runspaces race to dismount the same overlay; the other gets OverlayNotMounted' {
-            foreach ($round in 1..10) {
-                Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged
-                $ids = 1, 2 | ForEach-Object -ThrottleLimit 2 -Parallel {
+        BeforeAll {
+            function Invoke-TwoDismounts {
+                # Two runspaces dismount $Merged at once; each says 'ok' or its first error id.
+                1, 2 | ForEach-Object -ThrottleLimit 2 -Parallel {
                     Import-Module $using:ModulePath
                     Dismount-Overlay -Target $using:Merged -ErrorVariable e -ErrorAction SilentlyContinue
                     if ($e) { $e[0].FullyQualifiedErrorId } else { 'ok' }
                 }
+            }
+        }
+
+        It 'dismounts once when two runspaces race to dismount the same overlay; the other gets OverlayNotMounted' {
+            foreach ($round in 1..10) {
+                Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged
+                $ids = Invoke-TwoDismounts
                 @($ids | Where-Object { $_ -eq 'ok' }).Count | Should -Be 1
                 @($ids | Where-Object { $_ -ne 'ok' }) | Should -Be @('OverlayNotMounted,OverlayTools.DismountOverlayCommand')
                 Test-MountedAt $Merged | Should -BeFalse
@@ -579,11 +586,7 @@ Describe 'Hardening of the mount lifecycle' -Tag 'RequiresRoot' {
             & mount -t tmpfs beneath $Merged
             foreach ($round in 1..20) {
                 Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged
-                $ids = 1, 2 | ForEach-Object -ThrottleLimit 2 -Parallel {
-                    Import-Module $using:ModulePath
-                    Dismount-Overlay -Target $using:Merged -ErrorVariable e -ErrorAction SilentlyContinue
-                    if ($e) { $e[0].FullyQualifiedErrorId } else { 'ok' }
-                }
+                $ids = Invoke-TwoDismounts
                 @($ids | Where-Object { $_ -eq 'ok' }).Count | Should -Be 1
                 # The other one checked before (the overlay went meanwhile) or after (a tmpfs is no overlay).
                 @($ids | Where-Object { $_ -ne 'ok' }) | Should -BeIn @('OverlayNotMounted,OverlayTools.DismountOverlayCommand', 'NotAnOverlayMount,OverlayTools.DismountOverlayCommand')
