@@ -373,35 +373,17 @@ internal static class OverlayLocator
     }
 
     /// <summary>True when metacopy is on for this mount (the option, or the module's default unless switched off).</summary>
-    internal static bool MetacopyEnabled(OverlayMount mount)
-    {
-        if (mount.Options.Contains("metacopy=on"))
-        {
-            return true;
-        }
-        if (mount.Options.Contains("metacopy=off"))
-        {
-            return false;
-        }
-        return ModuleDefault("metacopy");
-    }
+    internal static bool MetacopyEnabled(OverlayMount mount) => FeatureEnabled(mount, "metacopy");
 
     /// <summary>
     /// True when the overlay keeps an index of copied-up lower inodes (index=on), which is what
     /// keeps the hard links of a lower file together across copy-up.
     /// </summary>
-    internal static bool IndexEnabled(OverlayMount mount)
-    {
-        if (mount.Options.Contains("index=on"))
-        {
-            return true;
-        }
-        if (mount.Options.Contains("index=off"))
-        {
-            return false;
-        }
-        return ModuleDefault("index");
-    }
+    internal static bool IndexEnabled(OverlayMount mount) => FeatureEnabled(mount, "index");
+
+    /// <summary>An on/off overlay feature of a mount: as its options say, else the overlay kernel module's default (/sys/module/overlay/parameters).</summary>
+    private static bool FeatureEnabled(OverlayMount mount, string name)
+        => mount.Options.Contains(name + "=on") || (!mount.Options.Contains(name + "=off") && ModuleDefault(name));
 
     /// <summary>True when the overlay uses user.overlay.* xattrs.</summary>
     internal static bool UsesUserXattr(OverlayMount mount) => mount.Options.Contains("userxattr");
