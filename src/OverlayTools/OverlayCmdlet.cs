@@ -287,11 +287,7 @@ public abstract class OverlayCmdlet : PSCmdlet, IOperationLog, IDisposable
                 }
                 else if (!HasWildcards(raw))
                 {
-                    // -Path takes PowerShell's escapes: 'br`[1`]' names br[1], unless a name
-                    // with the backticks exists.
-                    string path = ResolvePath(raw, parameterName);
-                    expanded.Add(raw.Contains('`', StringComparison.Ordinal) && !Path.Exists(path)
-                        ? ResolvePath(WildcardPattern.Unescape(raw), parameterName) : path);
+                    expanded.Add(ResolveEscapedPath(raw, parameterName));
                 }
                 else
                 {
@@ -398,6 +394,18 @@ public abstract class OverlayCmdlet : PSCmdlet, IOperationLog, IDisposable
         }
         throw new OverlayException(ErrorIds.MountNotFound, OverlayErrorCategory.ObjectNotFound,
             $"No overlay is mounted at '{path}'{where}.", path, action ?? "Run Get-OverlayMount to see the mounted overlays.");
+    }
+
+    /// <summary>
+    /// A path without wildcards as -Path parameters take it: resolved as written, or with
+    /// PowerShell's backtick escapes removed ('br`[1`]' names br[1]) when nothing exists under
+    /// the written name.
+    /// </summary>
+    protected string ResolveEscapedPath(string raw, string parameterName)
+    {
+        string path = ResolvePath(raw, parameterName);
+        return raw.Contains('`', StringComparison.Ordinal) && !Path.Exists(path)
+            ? ResolvePath(WildcardPattern.Unescape(raw), parameterName) : path;
     }
 
     /// <summary>

@@ -117,38 +117,28 @@ public sealed class DismountOverlayCommand : OverlayCmdlet
             return true;
         }
         string where = string.Join(", ", targets);
-        WriteError(new ErrorRecord(new InvalidOperationException(theirs is null
-                ? $"The overlay at '{where}' was listed in the mount namespace of process {pid}, which is gone; Dismount-Overlay dismounts only in its own mount namespace, where that path may be another mount."
-                : $"The overlay at '{where}' was listed in the mount namespace of process {pid}, not this one; Dismount-Overlay dismounts only in its own mount namespace, where that path may be another mount."),
-            ErrorIds.ForeignMountNamespace, ErrorCategory.InvalidOperation, where)
-        {
-            ErrorDetails = new ErrorDetails(theirs is null
-                ? $"The overlay at '{where}' was listed in the mount namespace of process {pid}, which is gone."
-                : $"The overlay at '{where}' was listed in the mount namespace of process {pid}, not this one; Dismount-Overlay dismounts only in its own mount namespace.")
-            {
-                RecommendedAction = $"Run Dismount-Overlay inside that namespace (for example under nsenter -t {pid} -m), or pipe Get-OverlayMount without -ProcessId to dismount this namespace's overlays.",
-            },
-        });
+        WriteOverlayError(new OverlayException(ErrorIds.ForeignMountNamespace, OverlayErrorCategory.InvalidOperation,
+            $"The overlay at '{where}' was listed in the mount namespace of process {pid}{(theirs is null ? ", which is gone" : ", not this one")}; Dismount-Overlay dismounts only in its own mount namespace, where that path may be another mount.",
+            where, $"Run Dismount-Overlay inside that namespace (for example under nsenter -t {pid} -m), or pipe Get-OverlayMount without -ProcessId to dismount this namespace's overlays."));
         return false;
     }
 
     private IEnumerable<string> Expand(string raw, Func<List<OverlayMount>> mounts)
     {
-        var readings = LiteralTargets(raw);
         if (HasWildcards(raw))
         {
+            string path = FileSystem.TrimTrailingSlashes(ResolvePath(raw, nameof(Target)));
             // A mount whose name really holds '[' or '*' is taken literally; otherwise the pattern
             // matches mounted overlays, deepest and newest first, and matching none is no error.
             // Stacked mounts come once each: every dismount takes off the top one.
-            if (mounts().Any(m => m.Target == readings[0]))
+            if (mounts().Any(m => m.Target == path))
             {
-                return [readings[0]];
+                return [path];
             }
-            var pattern = Pattern(readings[0]);
+            var pattern = Pattern(path);
             return mounts().Where(m => pattern.IsMatch(m.Target)).Select(m => m.Target).Reverse().ToList();
         }
-        // 'm`[1`]' names m[1] (PowerShell's escapes), unless a name with the backticks exists.
-        return [readings.Count > 1 && !Path.Exists(readings[0]) ? readings[1] : readings[0]];
+        return [FileSystem.TrimTrailingSlashes(ResolveEscapedPath(raw, nameof(Target)))];
     }
 
     private void DismountOne(string target)
