@@ -287,11 +287,11 @@ public static class OverlayUnmounter
             }
         });
 
-
     /// <summary>
     /// Throws unless <paramref name="target"/> is the root of a mounted overlay; returns what statx
-    /// says about that root, its mountinfo line and the line of the mount it is mounted on (its
-    /// parent, which the overlay holds, so the line with that id is that mount's too).
+    /// says about that root, its mountinfo line (read for <paramref name="readEntry"/>, i.e.
+    /// -PassThru, or where statmount is missing) and the mount it is mounted on (its parent,
+    /// which the overlay holds, so that mount is still the one with that id).
     /// </summary>
     private static (FileStatus Root, ulong FsId, MountInfoEntry? Entry, Beneath? Beneath) CheckOverlayRoot(string target, bool readEntry)
     {

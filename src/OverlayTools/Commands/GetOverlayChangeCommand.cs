@@ -303,7 +303,7 @@ public sealed class GetOverlayChangeCommand : OverlayCmdlet
             }
             return;
         }
-        if (_walkedContainers.Contains(backend + "\0" + root + "\0" + layer.Namespace + "\0" + id) || _cancel.IsCancellationRequested)
+        if (_walkedContainers.Contains(ContainerKey(backend, root, layer.Namespace, id)) || _cancel.IsCancellationRequested)
         {
             return;
         }
@@ -346,10 +346,13 @@ public sealed class GetOverlayChangeCommand : OverlayCmdlet
         WalkContainer(store, info, wildcard: false);
     }
 
+    /// <summary>What tells a container walked in this command from every other: its store and its id there.</summary>
+    private static string ContainerKey(string backend, string root, string? ns, string id) => backend + "\0" + root + "\0" + ns + "\0" + id;
+
     /// <summary>Walks one container of a store (once per command), in its engine's style unless -Style is given.</summary>
     private void WalkContainer(ILayerStore store, StoreContainerInfo info, bool wildcard)
     {
-        if (!_walkedContainers.Add(store.Backend + "\0" + store.Root + "\0" + info.Namespace + "\0" + info.Id))
+        if (!_walkedContainers.Add(ContainerKey(store.Backend, store.Root, info.Namespace, info.Id)))
         {
             return;
         }
@@ -364,7 +367,6 @@ public sealed class GetOverlayChangeCommand : OverlayCmdlet
         var live = _mounts.LastOrDefault(m => m.Upper == container.UpperDir);
         Walk(ChangeWalkRequest.ForContainer(container, name, style, live), name);
     }
-
 
     /// <summary>The style of the engine's own diff: podman diff for Podman containers, docker diff for Docker and containerd ones.</summary>
     internal static ChangeStyle DefaultStyle(string backend) => backend == "podman" ? ChangeStyle.Podman : ChangeStyle.Docker;
