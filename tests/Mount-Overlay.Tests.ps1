@@ -451,6 +451,32 @@ Describe 'Mount-Overlay' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
             Test-Path -LiteralPath "$Case/otherwork" | Should -BeFalse
         }
 
+        It 'refuses a work dir used before that a mounted overlay uses, its name holding <Name>, and leaves that overlay working (<Api>)' -ForEach @(
+            foreach ($api in 'auto', 'legacy') {
+                @{ Api = $api; Name = 'a comma and a space'; Dir = 'shared, work' }
+                @{ Api = $api; Name = 'a colon, an equals sign and a backslash'; Dir = 'shared:w=x\y' }
+            }
+        ) {
+            # The pre-check finds the overlay among all the mounts of this namespace (listmount and
+            # statmount where the kernel has them) and decodes its escaped options. With index=off
+            # the kernel would only warn, and empty that overlay's work dir under it.
+            $work = New-Layer (Join-Path $Case $Dir)
+            $up0 = New-Layer (Join-Path $Case "up, $Dir")
+            $target2 = New-Layer "$Case/merged2"
+            $env:OVERLAYTOOLS_MOUNT_API = $Api
+            try {
+                Mount-Overlay -Lower $L1 -Upper $up0 -Work $work -Target $Merged -Option index=off
+                Mount-Overlay -Lower $L2 -Upper (New-Layer "$Case/upper2") -Work $work -Target $target2 -Option index=off -ErrorVariable err -ErrorAction SilentlyContinue
+            }
+            finally { $env:OVERLAYTOOLS_MOUNT_API = $null }
+            $err[0].FullyQualifiedErrorId | Should -Be 'WorkInUse,OverlayTools.MountOverlayCommand'
+            $err[0].Exception.Message | Should -BeLike "*mounted at '$Merged'*"
+            Test-MountedAt $target2 | Should -BeFalse
+            # The overlay using it still copies up.
+            Set-Content -LiteralPath "$Merged/config.yaml" -Value 'changed'
+            Get-Content -LiteralPath "$up0/config.yaml" | Should -Be 'changed'
+        }
+
         It 'refuses a work dir that a mounted overlay already uses' {
             $work = New-Layer "$Case/sharedwork"
             Mount-Overlay -Lower $L1 -Upper $Up -Work $work -Target $Merged

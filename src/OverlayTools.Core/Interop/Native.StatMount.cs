@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Runtime.InteropServices;
 
 namespace OverlayTools.Interop;
@@ -14,15 +15,18 @@ internal readonly record struct MountBasic(ulong Id, ulong ParentId, uint OldId,
     internal string? Source { get; init; }
 }
 
-/// <summary>statx's unique mount id and statmount(2) (Linux 6.8 and later): one mount's facts without reading the whole mount table.</summary>
+/// <summary>statx's unique mount id, statmount(2) and listmount(2) (Linux 6.8 and later): one mount's facts without reading the whole mount table.</summary>
 internal static unsafe partial class Native
 {
     internal const long SYS_statmount = 457;
+    internal const long SYS_listmount = 458;
+    internal const ulong LSMT_ROOT = ulong.MaxValue;
     internal const uint STATX_MNT_ID_UNIQUE = 0x4000;
     internal const ulong STATMOUNT_SB_BASIC = 0x1;
     internal const ulong STATMOUNT_MNT_BASIC = 0x2;
     internal const ulong STATMOUNT_MNT_POINT = 0x10;
     internal const ulong STATMOUNT_FS_TYPE = 0x20;
+    internal const ulong STATMOUNT_MNT_OPTS = 0x80;
     internal const ulong STATMOUNT_SB_SOURCE = 0x200;
 }
 
@@ -103,5 +107,105 @@ internal static unsafe partial class FileSystem
             MountPoint = Text(Native.STATMOUNT_MNT_POINT, 108),
             Source = Text(Native.STATMOUNT_SB_SOURCE, 124),
         };
+    }
+
+    /// <summary>
+    /// The unique ids of every mount in this mount namespace that this process's root reaches
+    /// (listmount(2) from the root, as mountinfo lists them); null and errno on failure (ENOSYS:
+    /// a kernel before 6.8).
+    /// </summary>
+    internal static List<ulong>? ListMounts(out int errno)
+    {
+        var ids = new List<ulong>();
+        const int chunk = 512;
+        ulong* buf = stackalloc ulong[chunk];
+        // struct mnt_id_req, first version: size, spare, mnt_id (the mount to list beneath), param (the last id seen).
+        byte* req = stackalloc byte[24];
+        ulong last = 0;
+        while (true)
+        {
+            *(uint*)req = 24;
+            *(uint*)(req + 4) = 0;
+            *(ulong*)(req + 8) = Native.LSMT_ROOT;
+            *(ulong*)(req + 16) = last;
+            long n = Native.Syscall(Native.SYS_listmount, (nint)req, (nint)buf, chunk, 0, 0);
+            if (n < 0)
+            {
+                errno = Marshal.GetLastPInvokeError();
+                return null;
+            }
+            for (int i = 0; i < n; i++)
+            {
+                ids.Add(buf[i]);
+            }
+            if (n < chunk)
+            {
+                errno = 0;
+                return ids;
+            }
+            last = buf[chunk - 1];
+        }
+    }
+
+    /// <summary>
+    /// Whether the mount with unique id <paramref name="id"/> is an overlay and, if so, its super
+    /// options as mountinfo shows them (statmount's mnt_opts: the same escaped text). Null and
+    /// errno on failure: ENOENT (the mount is gone), or EINVAL where the kernel does not give
+    /// mount options (before 6.10).
+    /// </summary>
+    internal static (bool IsOverlay, byte[]? Options)? StatMountOverlayOptions(ulong id, out int errno)
+    {
+        byte* req = stackalloc byte[24];
+        *(uint*)req = 24;
+        *(uint*)(req + 4) = 0;
+        *(ulong*)(req + 8) = id;
+        *(ulong*)(req + 16) = Native.STATMOUNT_SB_BASIC | Native.STATMOUNT_MNT_OPTS;
+        // The options of an overlay of many long lower paths can fill tens of kilobytes: grow on EOVERFLOW.
+        for (int size = 16 * 1024; ; size *= 4)
+        {
+            var buf = new byte[size];
+            fixed (byte* b = buf)
+            {
+                if (Native.Syscall(Native.SYS_statmount, (nint)req, (nint)b, size, 0, 0) < 0)
+                {
+                    errno = Marshal.GetLastPInvokeError();
+                    if (errno == Errno.EOVERFLOW && size < 16 * 1024 * 1024)
+                    {
+                        continue;
+                    }
+                    return null;
+                }
+                // struct statmount: size @0, mnt_opts @4 (offset into the strings after the 512-byte header), mask @8, sb_magic @24.
+                ulong mask = *(ulong*)(b + 8);
+                if ((mask & Native.STATMOUNT_SB_BASIC) == 0)
+                {
+                    errno = Errno.EINVAL;
+                    return null;
+                }
+                if (*(ulong*)(b + 24) != (ulong)Native.OVERLAYFS_SUPER_MAGIC)
+                {
+                    errno = 0;
+                    return (false, null);
+                }
+                if ((mask & Native.STATMOUNT_MNT_OPTS) == 0)
+                {
+                    // An overlay always shows options (at least its lower layers): a kernel that gave
+                    // none cannot give them.
+                    errno = Errno.EINVAL;
+                    return null;
+                }
+                uint total = Math.Min(*(uint*)b, (uint)size);
+                uint at = 512 + *(uint*)(b + 4);
+                if (at >= total)
+                {
+                    errno = Errno.EINVAL;
+                    return null;
+                }
+                var span = new ReadOnlySpan<byte>(b + at, (int)(total - at));
+                int end = span.IndexOf((byte)0);
+                errno = 0;
+                return (true, (end < 0 ? span : span[..end]).ToArray());
+            }
+        }
     }
 }

@@ -55,12 +55,7 @@ public static class MountNamespaces
         var result = new List<OverlayUser>();
         ScanOverlays(excludeOwnMountId, otherNamespaces, (pid, comm, m) =>
         {
-            string? role = Same(m.Upper, upper) ? "upper"
-                : Same(m.Work, work) ? "work dir"
-                : Same(m.Upper, work) ? "upper"
-                : Same(m.Work, upper) ? "work dir"
-                : null;
-            if (role is not null)
+            if (Role(m.Upper, m.Work, upper, work) is { } role)
             {
                 result.Add(new OverlayUser(pid, comm, m.Target, role));
             }
@@ -162,6 +157,18 @@ public static class MountNamespaces
         }
         return result;
     }
+
+    /// <summary>
+    /// What an overlay with upper <paramref name="theirUpper"/> and work dir <paramref name="theirWork"/>
+    /// uses of the upper <paramref name="upper"/> and work dir <paramref name="work"/> of another
+    /// mount: "upper", "work dir", or null for neither (either pair may name the other's dirs).
+    /// </summary>
+    internal static string? Role(string? theirUpper, string? theirWork, string? upper, string? work)
+        => Same(theirUpper, upper) ? "upper"
+            : Same(theirWork, work) ? "work dir"
+            : Same(theirUpper, work) ? "upper"
+            : Same(theirWork, upper) ? "work dir"
+            : null;
 
     private static bool Same(string? a, string? b)
         => a is not null && b is not null && string.Equals(a.TrimEnd('/'), b.TrimEnd('/'), StringComparison.Ordinal);

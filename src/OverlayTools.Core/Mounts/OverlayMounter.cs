@@ -179,13 +179,14 @@ public static class OverlayMounter
         //    The kernel's report comes too late for one case: with index=off it only warns, and
         //    goes on to empty the work dir's work/, under the overlay that uses it. So a work dir
         //    that holds work/ (it was mounted with before) is checked against this namespace's
-        //    mounts first; one that was just made cannot be in use by anything but a mount of
-        //    this module, which would have made work/ in it while holding this lock.
+        //    mounts first (listmount and statmount, mountinfo only to name a user found); one
+        //    that was just made cannot be in use by anything but a mount of this module, which
+        //    would have made work/ in it while holding this lock.
         using var kmsg = KernelLogTail.Start();
         if (upper is not null && work is not null)
         {
             scope.LockUpper(upper.Fd);
-            if (!kmsg.Available || FileSystem.TryStatAt(work.Fd.Value, "work", follow: false, out _) is not null)
+            if ((!kmsg.Available || FileSystem.TryStatAt(work.Fd.Value, "work", follow: false, out _) is not null) && MayBeInUse(upper, work))
             {
                 CheckNotInUse(upper, work, kmsg.Available);
             }
@@ -465,6 +466,18 @@ public static class OverlayMounter
                 "Use a work dir beside the upper, not around it.");
         }
         return null;
+    }
+
+    /// <summary>
+    /// False when listmount(2) and statmount(2) show no overlay in this mount namespace using the
+    /// upper or work dir, so the mount table need not be read (nor the dirs' real paths looked
+    /// up, when no overlay is mounted at all); true when one may, or when the kernel cannot tell
+    /// this way.
+    /// </summary>
+    private static bool MayBeInUse(Layer upper, Layer work)
+    {
+        var live = LiveOverlayDirs.Read();
+        return live is null || live.Exists(d => MountNamespaces.Role(d.Upper, d.Work, upper.RealPath, work.RealPath) is not null);
     }
 
     /// <summary>
