@@ -114,6 +114,25 @@ Describe 'Mount-Overlay' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
     }
 
     Context 'paths' {
+        It 'mounts on a directory object piped in (Get-Item), live or deserialized, taken by its path' {
+            $m = Get-Item -LiteralPath $Merged | Mount-Overlay -Lower $L1 -Upper $Up -PassThru
+            $m.Target | Should -Be $Merged
+            Get-Content -LiteralPath "$Merged/code.py" | Should -Be 'upper code'
+            Dismount-Overlay -Target $Merged
+            $copy = [Management.Automation.PSSerializer]::Deserialize([Management.Automation.PSSerializer]::Serialize((Get-Item -LiteralPath $Merged)))
+            ($copy | Mount-Overlay -Lower $L1 -Upper $Up -PassThru).Target | Should -Be $Merged
+        }
+
+        It 'refuses a directory piped in together with -Target as TargetGivenTwice, and mounts nothing' {
+            $other = New-Layer "$Case/other"
+            Get-Item -LiteralPath $Merged | Mount-Overlay -Lower $L1 -Upper $Up -Target $other -ErrorVariable err -ErrorAction SilentlyContinue
+            $err.Count | Should -Be 1
+            $err[0].FullyQualifiedErrorId | Should -Be 'TargetGivenTwice,OverlayTools.MountOverlayCommand'
+            $err[0].Exception.Message | Should -BeLike "*'$Merged'*"
+            Test-MountedAt $Merged | Should -BeFalse
+            Test-MountedAt $other | Should -BeFalse
+        }
+
         It 'resolves relative paths and ~ against the PowerShell location, not the process directory' {
             Push-Location -LiteralPath $Case
             try {
@@ -519,6 +538,23 @@ Describe 'Mount-Overlay' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
 
         It 'asks for -Lower, not for the pipeline-only LayerPath, when the lower layers are forgotten' {
             { Mount-Overlay -Upper $Up -Target $Merged -ErrorAction Stop } | Should -Throw -ErrorId 'MissingMandatoryParameter,OverlayTools.MountOverlayCommand' -ExpectedMessage '*-Lower*'
+            Test-MountedAt $Merged | Should -BeFalse
+            Test-Path -LiteralPath "$Up.work" | Should -BeFalse
+        }
+
+        It 'refuses an empty -Target, given or piped, as TargetEmpty instead of mounting on the current directory' {
+            Push-Location -LiteralPath $Merged
+            try {
+                Mount-Overlay -Lower $L1 -Upper $Up -Target '' -ErrorVariable err -ErrorAction SilentlyContinue
+                [pscustomobject]@{ LowerDir = $L1; UpperDir = $Up; MergedDir = '' } | Mount-Overlay -ErrorVariable err2 -ErrorAction SilentlyContinue
+                [pscustomobject]@{ Path = $L1; Position = 0 } | Mount-Overlay -Target '' -ReadOnly -ErrorVariable err3 -ErrorAction SilentlyContinue
+            }
+            finally { Pop-Location }
+            foreach ($e in $err, $err2, $err3) {
+                $e.Count | Should -Be 1
+                $e[0].FullyQualifiedErrorId | Should -Be 'TargetEmpty,OverlayTools.MountOverlayCommand'
+                $e[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
+            }
             Test-MountedAt $Merged | Should -BeFalse
             Test-Path -LiteralPath "$Up.work" | Should -BeFalse
         }

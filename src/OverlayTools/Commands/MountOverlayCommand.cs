@@ -68,11 +68,31 @@ public sealed class MountOverlayCommand : OverlayCmdlet
     public string? Work { get; set; }
 
     /// <summary>The directory to mount on (the merged view).</summary>
+    /// <remarks>
+    /// Null and empty are let through binding and refused in ProcessRecord (TargetEmpty): a
+    /// directory piped in (Get-Item ./merged) binds its own, null, Target property here, and is
+    /// taken by its path instead (<see cref="InputObject"/>).
+    /// </remarks>
     [Parameter(Mandatory = true, Position = 1, ValueFromPipelineByPropertyName = true, ParameterSetName = LowerSet)]
     [Parameter(Mandatory = true, ParameterSetName = LayerSet)]
     [Alias("MergedDir", "MountPoint")]
-    [ValidateNotNullOrEmpty]
-    public string Target { get; set; } = "";
+    [AllowNull]
+    [AllowEmptyString]
+    public string? Target { get; set; } = "";
+
+    /// <summary>
+    /// Whatever is piped in, as it is. Hidden plumbing: a directory object (Get-Item ./merged)
+    /// piped in is the target, taken by its path (with -Lower). In every parameter set, so that
+    /// binding it does not choose one: a stream of layers must still reach the Layer set.
+    /// </summary>
+    [Parameter(ValueFromPipeline = true, DontShow = true)]
+    public object? InputObject { get; set; }
+
+    /// <summary>Whether -Target was given on the command line (then a directory piped in as well is ambiguous).</summary>
+    private bool _targetOnCommandLine;
+
+    /// <summary>This record's target as given: -Target, or the path of a directory piped in.</summary>
+    private string _target = "";
 
     /// <summary>Data-only lower layers (reachable only through metacopy redirects).</summary>
     [Parameter(ValueFromPipelineByPropertyName = true, ParameterSetName = LowerSet)]
@@ -96,6 +116,13 @@ public sealed class MountOverlayCommand : OverlayCmdlet
     public SwitchParameter PassThru { get; set; }
 
     /// <inheritdoc/>
+    protected override void BeginProcessing()
+    {
+        base.BeginProcessing();
+        _targetOnCommandLine = MyInvocation.BoundParameters.ContainsKey(nameof(Target));
+    }
+
+    /// <inheritdoc/>
     protected override void ProcessRecord()
     {
         if (ParameterSetName == LayerSet)
@@ -114,6 +141,10 @@ public sealed class MountOverlayCommand : OverlayCmdlet
             _streamed.Add((LayerPath, LayerRole, LayerPosition));
             return;
         }
+        if (!TakeTarget())
+        {
+            return;
+        }
         OverlaySpec spec;
         try
         {
@@ -125,6 +156,35 @@ public sealed class MountOverlayCommand : OverlayCmdlet
             return;
         }
         MountSpec(spec);
+    }
+
+    /// <summary>
+    /// A directory piped in (Get-Item ./merged, also deserialized) is the target, by its path;
+    /// with -Target on the command line as well it is refused as ambiguous. An empty target,
+    /// given or piped (an object whose Target property is empty), is TargetEmpty: resolved, it
+    /// would be the current directory. False when an error was written.
+    /// </summary>
+    private bool TakeTarget()
+    {
+        _target = Target ?? "";
+        if (PipedItemPath(InputObject) is { } itemPath)
+        {
+            if (_targetOnCommandLine)
+            {
+                WriteError(new ErrorRecord(new ArgumentException(
+                    $"Mount-Overlay got both -Target '{Target}' and the directory '{itemPath}' from the pipeline: a directory piped in is the target, so give one or the other."),
+                    "TargetGivenTwice", ErrorCategory.InvalidArgument, InputObject));
+                return false;
+            }
+            _target = itemPath;
+        }
+        if (_target.Length == 0)
+        {
+            WriteError(new ErrorRecord(new ArgumentException("The -Target value is empty: give the directory to mount on."),
+                "TargetEmpty", ErrorCategory.InvalidArgument, InputObject ?? Target));
+            return false;
+        }
+        return true;
     }
 
     /// <inheritdoc/>
@@ -143,7 +203,7 @@ public sealed class MountOverlayCommand : OverlayCmdlet
     /// <inheritdoc/>
     protected override void EndProcessing()
     {
-        if (ParameterSetName != LayerSet || _streamed.Count == 0)
+        if (ParameterSetName != LayerSet || _streamed.Count == 0 || !TakeTarget())
         {
             return;
         }
@@ -225,7 +285,7 @@ public sealed class MountOverlayCommand : OverlayCmdlet
             DataLower = data,
             Upper = upper,
             Work = work,
-            Target = ResolvePath(Target, nameof(Target)),
+            Target = ResolvePath(_target, nameof(Target)),
             Options = OverlayOptions.Parse(Option),
             ReadOnly = ReadOnly,
             CreateTarget = Force,
@@ -244,7 +304,7 @@ public sealed class MountOverlayCommand : OverlayCmdlet
         var containerUppers = _streamed.Where(l => string.Equals(l.Role, "Upper", StringComparison.OrdinalIgnoreCase)).Select(l => ResolvePath(l.Path, nameof(LayerPath))).ToList();
         string? upper = string.IsNullOrEmpty(Upper) ? null : ResolvePath(Upper, nameof(Upper));
         string? work = string.IsNullOrEmpty(Work) ? null : ResolvePath(Work, nameof(Work));
-        string target = ResolvePath(Target, nameof(Target));
+        string target = ResolvePath(_target, nameof(Target));
         WarnAboutGaps();
         if (upper is null && !ReadOnly && containerUppers.Count > 0)
         {
@@ -305,7 +365,7 @@ public sealed class MountOverlayCommand : OverlayCmdlet
         {
             throw new OverlayException(ErrorIds.LayerStreamMixed, OverlayErrorCategory.InvalidArgument,
                 $"The piped layers form {stacks} stacks (position {positions.GroupBy(p => p).First(g => g.Count() > 1).Key} came more than once): one mount takes the layers of one image or container.",
-                Target, "Pipe the layers of one image or container, e.g. Get-OverlayLayer -Container web | Mount-Overlay ...");
+                _target, "Pipe the layers of one image or container, e.g. Get-OverlayLayer -Container web | Mount-Overlay ...");
         }
         var missing = Enumerable.Range(0, positions.Max(p => p!.Value) + 1).Except(positions.Select(p => p!.Value)).ToList();
         if (missing.Count > 0)
