@@ -7,7 +7,9 @@
       - a mount+dismount pair: Mount-Overlay/Dismount-Overlay in one session, a C loop of
         mount(2)/umount2 (bench/raw-mount.c, built here with cc), the same C loop through the
         new mount API that Mount-Overlay uses (fsopen, fsconfig, fsmount, move_mount), and
-        util-linux mount/umount;
+        util-linux mount/umount; then the pair's parts: the module's engine (OverlayMounter,
+        OverlayUnmounter) called directly, and the same with two empty compiled cmdlets in each
+        pair, whose difference is what PowerShell itself charges for two commands there;
       - a 500-layer mount (the kernel's maximum) with 120-character paths: ours against a C loop
         of fsopen + 500 lowerdir+ + move_mount; util-linux cannot mount it at all;
       - the start-up cost: pwsh -c exit against pwsh importing the module and running a first
@@ -34,6 +36,53 @@ if (-not $cc) { throw 'The mount benchmark needs a C compiler (cc) for its raw-s
 function Invoke-Pairs([int] $Count, [string] $Lower, [string] $Upper, [string] $Work, [string] $Target) {
     # The timed loop: Mount-Overlay + Dismount-Overlay, $Count times.
     foreach ($i in 1..$Count) { Mount-Overlay -Lower $Lower -Upper $Upper -Work $Work -Target $Target; Dismount-Overlay -Target $Target }
+}
+
+# The pair's parts: the module's engine called directly (no cmdlet), and the same with two
+# empty compiled cmdlets run beside it in each pair (what PowerShell itself charges for two
+# commands in this loop, where the kernel's mount and dismount work leave its caches cold).
+Add-Type -TypeDefinition @'
+using System.Management.Automation;
+namespace OverlayToolsBench
+{
+    [Cmdlet(VerbsData.Mount, "BenchEmpty", SupportsShouldProcess = true)]
+    public sealed class MountBenchEmpty : PSCmdlet
+    {
+        [Parameter(Position = 0)] public string[] Lower { get; set; }
+        [Parameter] public string Upper { get; set; }
+        [Parameter] public string Work { get; set; }
+        [Parameter(Position = 1)] public string Target { get; set; }
+        protected override void ProcessRecord() { ShouldProcess(Target, "Mount"); }
+    }
+
+    [Cmdlet(VerbsData.Dismount, "BenchEmpty", SupportsShouldProcess = true)]
+    public sealed class DismountBenchEmpty : PSCmdlet
+    {
+        [Parameter(Position = 0)] public string[] Target { get; set; }
+        protected override void ProcessRecord() { ShouldProcess(Target[0], "Dismount"); }
+    }
+}
+'@ -PassThru | Select-Object -First 1 | ForEach-Object Assembly | Import-Module
+
+function Invoke-EnginePairs([int] $Count, [string] $Lower, [string] $Upper, [string] $Work, [string] $Target, [switch] $WithEmptyCmdlets) {
+    # The same pairs through OverlayMounter.Mount and OverlayUnmounter.Dismount called directly;
+    # with -WithEmptyCmdlets, two empty compiled cmdlets with the same parameters run in each pair too.
+    $spec = [OverlayTools.Mounts.OverlaySpec]@{ Lower = [string[]] $Lower; Upper = $Upper; Work = $Work; Target = $Target }
+    $none = [Threading.CancellationToken]::None
+    if ($WithEmptyCmdlets) {
+        foreach ($i in 1..$Count) {
+            Mount-BenchEmpty -Lower $Lower -Upper $Upper -Work $Work -Target $Target
+            $null = [OverlayTools.Mounts.OverlayMounter]::Mount($spec, $null, $false, $none)
+            Dismount-BenchEmpty -Target $Target
+            $null = [OverlayTools.Mounts.OverlayUnmounter]::Dismount($Target, $false, $null, $none, $null)
+        }
+    }
+    else {
+        foreach ($i in 1..$Count) {
+            $null = [OverlayTools.Mounts.OverlayMounter]::Mount($spec, $null, $false, $none)
+            $null = [OverlayTools.Mounts.OverlayUnmounter]::Dismount($Target, $false, $null, $none, $null)
+        }
+    }
 }
 
 function Wait-BackgroundJit([double] $MaxSeconds = 10) {
@@ -171,11 +220,13 @@ try {
         }
         $null = & $raw pairs 10 $l $u "$work/cwork" $m
         $null = & $raw newpairs 10 $l $u "$work/cwork" $m
+        Invoke-EnginePairs 1000 $l $u $w $m
+        Invoke-EnginePairs 1000 $l $u $w $m -WithEmptyCmdlets
         Invoke-Pairs 200 $l $u $w $m; $warmPairs += 200
 
         # Besides the wall clock, the CPU time per pair (the rest is waiting: every dismount waits
         # for the upper's file system to be synced and for RCU grace periods, in C as in ours).
-        $ours = @(); $rawMs = @(); $rawNew = @(); $util = @(); $oursCpu = @(); $rawCpu = @(); $rawNewCpu = @()
+        $ours = @(); $rawMs = @(); $rawNew = @(); $util = @(); $oursCpu = @(); $rawCpu = @(); $rawNewCpu = @(); $engine = @(); $engineEmpty = @()
         $self = [Diagnostics.Process]::GetCurrentProcess()
         foreach ($r in 1..$Rounds) {
             Wait-BackgroundJit
@@ -195,6 +246,14 @@ try {
             & bash -c "for i in `$(seq $n); do mount -t overlay overlay -o lowerdir=$l,upperdir=$u,workdir=$w $m && umount $m || exit 1; done"
             if ($LASTEXITCODE -ne 0) { throw 'util-linux mount failed.' }
             $util += $sw.Elapsed.TotalMilliseconds / $n
+            Wait-BackgroundJit
+            $sw.Restart()
+            Invoke-EnginePairs $Pairs $l $u $w $m
+            $engine += $sw.Elapsed.TotalMilliseconds / $Pairs
+            Wait-BackgroundJit
+            $sw.Restart()
+            Invoke-EnginePairs $Pairs $l $u $w $m -WithEmptyCmdlets
+            $engineEmpty += $sw.Elapsed.TotalMilliseconds / $Pairs
         }
         $o = Median $ours
         "Mount + dismount pair (median of $Rounds rounds of $Pairs pairs, after $warmPairs warm-up pairs)"
@@ -208,6 +267,9 @@ try {
         # back to back, so each round's own ratio is steadier than a ratio of medians.
         $perRound = foreach ($r in 0..($Rounds - 1)) { $ours[$r] / $rawMs[$r] }
         '{0,-46} {1}   median {2:N2}x' -f 'ratio to C in each round', (($perRound | ForEach-Object { $_.ToString('N2') + 'x' }) -join ' '), (Median $perRound)
+        Row 'the module engine alone (called directly)' (Median $engine) 'C mount(2) + umount2' (Median $rawMs) -Digits 3
+        Row 'engine + two empty compiled cmdlets' (Median $engineEmpty) 'C mount(2) + umount2' (Median $rawMs) -Digits 3
+        '{0,-46} {1,10:N3} ms   (the pair less the engine: {2:N3} ms)' -f 'PowerShell, two empty commands in this loop', ((Median $engineEmpty) - (Median $engine)), ($o - (Median $engine))
 
         # 500 layers of 120-character paths.
         $lowers = foreach ($i in 1..500) {
