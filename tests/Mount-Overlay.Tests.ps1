@@ -496,6 +496,40 @@ Describe 'Mount-Overlay' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
             Get-Content -LiteralPath "$up0/config.yaml" | Should -Be 'changed'
         }
 
+        It 'finds the overlay using a work dir among more mounts than one listmount call returns' {
+            # listmount(2) is read in chunks of 512 ids: the user must be found past the first.
+            # 600 small mounts under one tmpfs, made by one shell and detached together (umount -l
+            # of the parent takes its whole subtree).
+            $many = New-Layer "$Case/many"
+            & bash -c 'mount -t tmpfs many "$1" && cd "$1" && for i in $(seq 600); do mkdir $i && mount -t tmpfs -o size=4k t$i $i || exit 1; done' bash $many
+            $LASTEXITCODE | Should -Be 0
+            try {
+                $work = New-Layer "$Case/sharedwork"
+                Mount-Overlay -Lower $L1 -Upper $Up -Work $work -Target $Merged
+                $target2 = New-Layer "$Case/merged2"
+                Mount-Overlay -Lower $L2 -Upper (New-Layer "$Case/upper2") -Work $work -Target $target2 -ErrorVariable err -ErrorAction SilentlyContinue
+            }
+            finally { & umount -l $many }
+            $err[0].FullyQualifiedErrorId | Should -Be 'WorkInUse,OverlayTools.MountOverlayCommand'
+            Test-MountedAt $target2 | Should -BeFalse
+            Set-Content -LiteralPath "$Merged/config.yaml" -Value 'changed'
+            Get-Content -LiteralPath "$Up/config.yaml" | Should -Be 'changed'
+        }
+
+        It 'finds the overlay using a work dir when its mount options are larger than 16 KiB' {
+            # statmount(2) is asked again with a larger buffer when the options do not fit.
+            $lowers = foreach ($i in 1..200) { New-Layer ("$Case/lowers/{0:D3}-{1}" -f $i, ('x' * 100)) }
+            $work = New-Layer "$Case/sharedwork"
+            Mount-Overlay -Lower $lowers -Upper $Up -Work $work -Target $Merged
+            (Get-MountInfoLine $Merged).Length | Should -BeGreaterThan 20000
+            $target2 = New-Layer "$Case/merged2"
+            Mount-Overlay -Lower $L2 -Upper (New-Layer "$Case/upper2") -Work $work -Target $target2 -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -Be 'WorkInUse,OverlayTools.MountOverlayCommand'
+            Test-MountedAt $target2 | Should -BeFalse
+            Set-Content -LiteralPath "$Merged/new.txt" -Value 'written'
+            Get-Content -LiteralPath "$Up/new.txt" | Should -Be 'written'
+        }
+
         It 'refuses a work dir that a mounted overlay already uses' {
             $work = New-Layer "$Case/sharedwork"
             Mount-Overlay -Lower $L1 -Upper $Up -Work $work -Target $Merged
