@@ -150,8 +150,8 @@ internal static unsafe partial class FileSystem
     /// <summary>
     /// Whether the mount with unique id <paramref name="id"/> is an overlay and, if so, its super
     /// options as mountinfo shows them (statmount's mnt_opts: the same escaped text). Null and
-    /// errno on failure: ENOENT (the mount is gone), or EINVAL where the kernel does not give
-    /// mount options (before 6.10).
+    /// errno on failure: ENOENT (the mount is gone), or EINVAL where the kernel's statmount does
+    /// not give mount options (its mnt_opts came after the first statmount, in 6.8).
     /// </summary>
     internal static (bool IsOverlay, byte[]? Options)? StatMountOverlayOptions(ulong id, out int errno)
     {
