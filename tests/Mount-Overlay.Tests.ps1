@@ -114,13 +114,23 @@ Describe 'Mount-Overlay' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
     }
 
     Context 'paths' {
-        It 'mounts on a directory object piped in (Get-Item), live or deserialized, taken by its path' {
+        It 'mounts on a directory object piped in (Get-Item), taken by its path' {
             $m = Get-Item -LiteralPath $Merged | Mount-Overlay -Lower $L1 -Upper $Up -PassThru
             $m.Target | Should -Be $Merged
             Get-Content -LiteralPath "$Merged/code.py" | Should -Be 'upper code'
-            Dismount-Overlay -Target $Merged
-            $copy = [Management.Automation.PSSerializer]::Deserialize([Management.Automation.PSSerializer]::Serialize((Get-Item -LiteralPath $Merged)))
-            ($copy | Mount-Overlay -Lower $L1 -Upper $Up -PassThru).Target | Should -Be $Merged
+        }
+
+        It 'still binds docker inspect objects and layer streams piped in with -Target to their own parameter sets' {
+            # Neither is a directory object, so neither may choose the set a piped directory uses.
+            $other = New-Layer "$Case/other"
+            [pscustomobject]@{ LowerDir = "${L2}:$L1"; UpperDir = $Up; WorkDir = "$Up.work"; MergedDir = '/nonexistent' } |
+                Mount-Overlay -Target $Merged -ReadOnly -ErrorVariable err
+            $err.Count | Should -Be 0
+            (Get-OverlayMount -Target $Merged).Lower | Should -Be @($L2, $L1)
+            @([pscustomobject]@{ Path = $L2; Position = 0 }, [pscustomobject]@{ Path = $L1; Position = 1 }) |
+                Mount-Overlay -Target $other -ReadOnly -ErrorVariable err2
+            $err2.Count | Should -Be 0
+            (Get-OverlayMount -Target $other).Lower | Should -Be @($L2, $L1)
         }
 
         It 'refuses a directory piped in together with -Target as TargetGivenTwice, and mounts nothing' {

@@ -71,7 +71,7 @@ public sealed class MountOverlayCommand : OverlayCmdlet
     /// <remarks>
     /// Null and empty are let through binding and refused in ProcessRecord (TargetEmpty): a
     /// directory piped in (Get-Item ./merged) binds its own, null, Target property here, and is
-    /// taken by its path instead (<see cref="InputObject"/>).
+    /// taken by its path instead (<see cref="InputItem"/>).
     /// </remarks>
     [Parameter(Mandatory = true, Position = 1, ValueFromPipelineByPropertyName = true, ParameterSetName = LowerSet)]
     [Parameter(Mandatory = true, ParameterSetName = LayerSet)]
@@ -81,12 +81,12 @@ public sealed class MountOverlayCommand : OverlayCmdlet
     public string? Target { get; set; } = "";
 
     /// <summary>
-    /// Whatever is piped in, as it is. Hidden plumbing: a directory object (Get-Item ./merged)
-    /// piped in is the target, taken by its path (with -Lower). In every parameter set, so that
-    /// binding it does not choose one: a stream of layers must still reach the Layer set.
+    /// A directory object piped in with -Lower (Get-Item ./merged): the target, taken by its path.
+    /// Hidden plumbing, typed, and in the Lower set only: nothing but a file or directory object
+    /// binds it, so layer streams and docker inspect's objects still choose their own set.
     /// </summary>
-    [Parameter(ValueFromPipeline = true, DontShow = true)]
-    public object? InputObject { get; set; }
+    [Parameter(ValueFromPipeline = true, DontShow = true, ParameterSetName = LowerSet)]
+    public System.IO.FileSystemInfo? InputItem { get; set; }
 
     /// <summary>Whether -Target was given on the command line (then a directory piped in as well is ambiguous).</summary>
     private bool _targetOnCommandLine;
@@ -159,21 +159,21 @@ public sealed class MountOverlayCommand : OverlayCmdlet
     }
 
     /// <summary>
-    /// A directory piped in (Get-Item ./merged, also deserialized) is the target, by its path;
-    /// with -Target on the command line as well it is refused as ambiguous. An empty target,
-    /// given or piped (an object whose Target property is empty), is TargetEmpty: resolved, it
-    /// would be the current directory. False when an error was written.
+    /// A directory piped in (Get-Item ./merged) is the target, by its path; with -Target on the
+    /// command line as well it is refused as ambiguous. An empty target, given or piped (an
+    /// object whose Target property is empty), is TargetEmpty: resolved, it would be the current
+    /// directory. False when an error was written.
     /// </summary>
     private bool TakeTarget()
     {
         _target = Target ?? "";
-        if (PipedItemPath(InputObject) is { } itemPath)
+        if (InputItem?.FullName is { } itemPath)
         {
             if (_targetOnCommandLine)
             {
                 WriteError(new ErrorRecord(new ArgumentException(
                     $"Mount-Overlay got both -Target '{Target}' and the directory '{itemPath}' from the pipeline: a directory piped in is the target, so give one or the other."),
-                    "TargetGivenTwice", ErrorCategory.InvalidArgument, InputObject));
+                    "TargetGivenTwice", ErrorCategory.InvalidArgument, InputItem));
                 return false;
             }
             _target = itemPath;
@@ -181,7 +181,7 @@ public sealed class MountOverlayCommand : OverlayCmdlet
         if (_target.Length == 0)
         {
             WriteError(new ErrorRecord(new ArgumentException("The -Target value is empty: give the directory to mount on."),
-                "TargetEmpty", ErrorCategory.InvalidArgument, InputObject ?? Target));
+                "TargetEmpty", ErrorCategory.InvalidArgument, (object?)InputItem ?? Target));
             return false;
         }
         return true;
