@@ -540,6 +540,39 @@ Describe 'Mount-Overlay' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
             Get-Content -LiteralPath "$Up/new.txt" | Should -Be 'written'
         }
 
+        It 'refuses a work dir that a mounted overlay uses under another name (a bind mount of its parent), naming that overlay' {
+            # The kernel knows a directory by what it is, not by name; so does the pre-check.
+            $orig = New-Layer "$Case/orig"
+            $work = New-Layer "$orig/work"
+            Mount-Overlay -Lower $L1 -Upper $Up -Work $work -Target $Merged -Option index=off
+            $alias = New-Layer "$Case/alias"
+            & mount --bind $orig $alias
+            $LASTEXITCODE | Should -Be 0
+            $null = New-Layer "$orig/upper2"
+            $target2 = New-Layer "$Case/merged2"
+            # Upper and work dir both through the bind mount: the kernel needs them on one mount.
+            Mount-Overlay -Lower $L2 -Upper "$alias/upper2" -Work "$alias/work" -Target $target2 -Option index=off -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -Be 'WorkInUse,OverlayTools.MountOverlayCommand'
+            $err[0].Exception.Message | Should -BeLike "*mounted at '$Merged'*"
+            Test-MountedAt $target2 | Should -BeFalse
+            Set-Content -LiteralPath "$Merged/config.yaml" -Value 'changed'
+            Get-Content -LiteralPath "$Up/config.yaml" | Should -Be 'changed'
+        }
+
+        It 'refuses as -Work the empty upper of a mounted overlay, leaving nothing in it' {
+            # An empty directory need not be unused: the kernel would make work/ in it, and that
+            # would show in the other overlay's merged view.
+            $up0 = New-Layer "$Case/upper0"
+            Mount-Overlay -Lower $L1 -Upper $up0 -Target $Merged -Option index=off
+            $target2 = New-Layer "$Case/merged2"
+            Mount-Overlay -Lower $L2 -Upper $Up -Work $up0 -Target $target2 -Option index=off -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -Be 'WorkInUse,OverlayTools.MountOverlayCommand'
+            $err[0].Exception.Message | Should -BeLike "*mounted at '$Merged'*"
+            Test-MountedAt $target2 | Should -BeFalse
+            @(Get-ChildItem -LiteralPath $up0 -Force).Count | Should -Be 0
+            (Get-ChildItem -LiteralPath $Merged -Force).Name | Should -Not -Contain 'work'
+        }
+
         It 'refuses a work dir that a mounted overlay already uses' {
             $work = New-Layer "$Case/sharedwork"
             Mount-Overlay -Lower $L1 -Upper $Up -Work $work -Target $Merged

@@ -3,6 +3,9 @@ using OverlayTools.Interop;
 
 namespace OverlayTools.Mounts;
 
+/// <summary>An overlay mounted in this mount namespace: its upper and work dir as named in its options, and what they are (statx, following links; null where that failed).</summary>
+internal sealed record LiveOverlay(ulong Id, string? Upper, string? Work, FileStatus? UpperStatus, FileStatus? WorkStatus);
+
 /// <summary>
 /// The upper and work dirs of the overlays mounted in this mount namespace, without reading the
 /// whole mount table: one listmount(2) per call, and a statmount(2) only for a mount not seen
@@ -16,15 +19,16 @@ internal static class LiveOverlayDirs
 {
     private static readonly object Gate = new();
 
-    /// <summary>Per listed mount id: null for a mount that is no overlay, else the overlay's upper and work dir (null for a read-only one).</summary>
-    private static Dictionary<ulong, (string? Upper, string? Work)?> _known = [];
+    /// <summary>Per listed mount id: null for a mount that is no overlay or has no upper, else the overlay.</summary>
+    private static Dictionary<ulong, LiveOverlay?> _known = [];
 
     /// <summary>
-    /// The upper and work dir of every read-write overlay in this mount namespace; null when the
-    /// kernel cannot tell this way (listmount, statmount or its mount options are missing, before
-    /// Linux 6.8 or so), and the caller must read mountinfo.
+    /// Every read-write overlay in this mount namespace; null when the kernel cannot tell this
+    /// way (listmount, statmount or its mount options are missing, before Linux 6.8 or so), and
+    /// the caller must read mountinfo. What an overlay's dirs are is looked up once, when its id
+    /// is first seen: an overlay holds its upper and work dir, so they stay those directories.
     /// </summary>
-    internal static List<(string? Upper, string? Work)>? Read()
+    internal static List<LiveOverlay>? Read()
     {
         var ids = FileSystem.ListMounts(out _);
         if (ids is null)
@@ -33,11 +37,11 @@ internal static class LiveOverlayDirs
         }
         lock (Gate)
         {
-            var next = new Dictionary<ulong, (string? Upper, string? Work)?>(ids.Count);
-            var result = new List<(string?, string?)>();
+            var next = new Dictionary<ulong, LiveOverlay?>(ids.Count);
+            var result = new List<LiveOverlay>();
             foreach (ulong id in ids)
             {
-                if (!_known.TryGetValue(id, out var dirs))
+                if (!_known.TryGetValue(id, out var overlay))
                 {
                     var read = FileSystem.StatMountOverlayOptions(id, out int errno);
                     if (read is null)
@@ -48,16 +52,18 @@ internal static class LiveOverlayDirs
                         }
                         return null;
                     }
-                    if (read.Value.IsOverlay)
+                    if (read.Value.IsOverlay && OverlayOptionCodec.DecodeSuperOptions(read.Value.Options!) is { } layers
+                        && (layers.Upper is not null || layers.Work is not null))
                     {
-                        var layers = OverlayOptionCodec.DecodeSuperOptions(read.Value.Options!);
-                        dirs = (layers.Upper, layers.Work);
+                        overlay = new LiveOverlay(id, layers.Upper, layers.Work,
+                            layers.Upper is null ? null : FileSystem.TryStatFollow(layers.Upper, out _),
+                            layers.Work is null ? null : FileSystem.TryStatFollow(layers.Work, out _));
                     }
                 }
-                next[id] = dirs;
-                if (dirs is { } d && (d.Upper is not null || d.Work is not null))
+                next[id] = overlay;
+                if (overlay is not null)
                 {
-                    result.Add(d);
+                    result.Add(overlay);
                 }
             }
             _known = next;

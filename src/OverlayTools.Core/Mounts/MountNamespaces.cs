@@ -46,16 +46,20 @@ public static class MountNamespaces
     }
 
     /// <summary>
-    /// Overlays whose upper or work dir is <paramref name="upper"/> or <paramref name="work"/>:
-    /// first in this namespace, then (unless <paramref name="otherNamespaces"/> is false) in
-    /// every other one.
+    /// Overlays whose upper or work dir is <paramref name="upper"/> or <paramref name="work"/>
+    /// (real paths): first in this namespace, then (unless <paramref name="otherNamespaces"/> is
+    /// false) in every other one. With <paramref name="upperStatus"/> or <paramref name="workStatus"/>,
+    /// an overlay whose dirs have other names is matched by what they are (device and inode), as
+    /// the kernel does: the same directory reached through a bind mount of a parent.
     /// </summary>
-    public static List<OverlayUser> FindUsers(string? upper, string? work, int? excludeOwnMountId = null, bool otherNamespaces = true)
+    internal static List<OverlayUser> FindUsers(string? upper, string? work, int? excludeOwnMountId = null, bool otherNamespaces = true,
+        FileStatus? upperStatus = null, FileStatus? workStatus = null)
     {
         var result = new List<OverlayUser>();
         ScanOverlays(excludeOwnMountId, otherNamespaces, (pid, comm, m) =>
         {
-            if (Role(m.Upper, m.Work, upper, work) is { } role)
+            if ((Role(m.Upper, m.Work, upper, work)
+                ?? (upperStatus is null && workStatus is null ? null : Role(StatIn(pid, m.Upper), StatIn(pid, m.Work), upperStatus, workStatus))) is { } role)
             {
                 result.Add(new OverlayUser(pid, comm, m.Target, role));
             }
@@ -164,11 +168,22 @@ public static class MountNamespaces
     /// mount: "upper", "work dir", or null for neither (either pair may name the other's dirs).
     /// </summary>
     internal static string? Role(string? theirUpper, string? theirWork, string? upper, string? work)
-        => Same(theirUpper, upper) ? "upper"
-            : Same(theirWork, work) ? "work dir"
-            : Same(theirUpper, work) ? "upper"
-            : Same(theirWork, upper) ? "work dir"
+        => Role(theirUpper, theirWork, upper, work, Same);
+
+    /// <summary>The same, by what the directories are (device and inode) rather than by name.</summary>
+    internal static string? Role(FileStatus? theirUpper, FileStatus? theirWork, FileStatus? upper, FileStatus? work)
+        => Role(theirUpper, theirWork, upper, work, static (a, b) => a is { } x && b is { } y && x.SameFile(y));
+
+    private static string? Role<T>(T theirUpper, T theirWork, T upper, T work, Func<T, T, bool> same)
+        => same(theirUpper, upper) ? "upper"
+            : same(theirWork, work) ? "work dir"
+            : same(theirUpper, work) ? "upper"
+            : same(theirWork, upper) ? "work dir"
             : null;
+
+    /// <summary>statx (following links) of an overlay's dir as its mount table names it, seen from the root of process <paramref name="pid"/> (null: this one).</summary>
+    private static FileStatus? StatIn(int? pid, string? path)
+        => path is null ? null : FileSystem.TryStatFollow(pid is null ? path : $"/proc/{pid}/root{path}", out _);
 
     private static bool Same(string? a, string? b)
         => a is not null && b is not null && string.Equals(a.TrimEnd('/'), b.TrimEnd('/'), StringComparison.Ordinal);

@@ -156,12 +156,13 @@ public static class OverlayMounter
         }
 
         Layer? upper = null, work = null;
+        bool workCreated = false;
         bool readOnly = spec.ReadOnly || spec.Upper is null || spec.Options.Any(o => o.Name == "ro");
         if (spec.Upper is not null)
         {
             upper = OpenUpper(spec.Upper, scope, seen);
             DebugOpened(log, upper.Path, "O_PATH|O_DIRECTORY", upper.Fd, upper.Status);
-            work = OpenOrCreateWork(spec.Work ?? OverlaySpec.DefaultWorkFor(spec.Upper), spec.Work is null, upper, scope);
+            (work, workCreated) = OpenOrCreateWork(spec.Work ?? OverlaySpec.DefaultWorkFor(spec.Upper), spec.Work is null, upper, scope);
             DebugOpened(log, work.Path, "O_PATH|O_DIRECTORY", work.Fd, work.Status);
         }
 
@@ -177,16 +178,17 @@ public static class OverlayMounter
         //    dir to the winner (it removes only one that no overlay uses), and it does so still
         //    holding this lock, so no mount of this module can come between.
         //    The kernel's report comes too late for one case: with index=off it only warns, and
-        //    goes on to empty the work dir's work/, under the overlay that uses it. So a work dir
-        //    that holds work/ (it was mounted with before) is checked against this namespace's
-        //    mounts first (listmount and statmount, mountinfo only to name a user found); one
-        //    that was just made cannot be in use by anything but a mount of this module, which
-        //    would have made work/ in it while holding this lock.
+        //    goes on to empty (or make) the work dir's work/, under the overlay that uses the
+        //    directory as its work dir or upper. So a work dir that existed is checked against
+        //    this namespace's overlays first, by name and by what the directories are (a bind
+        //    mount of a parent gives the same directory another name); one that was just made
+        //    cannot be in use by anything but a mount of this module, which would have made
+        //    work/ in it while holding this lock.
         using var kmsg = KernelLogTail.Start();
         if (upper is not null && work is not null)
         {
             scope.LockUpper(upper.Fd);
-            if ((!kmsg.Available || FileSystem.TryStatAt(work.Fd.Value, "work", follow: false, out _) is not null) && MayBeInUse(upper, work))
+            if (!workCreated || !kmsg.Available)
             {
                 CheckNotInUse(upper, work, kmsg.Available);
             }
@@ -353,7 +355,7 @@ public static class OverlayMounter
         return new Layer(path, fd, st);
     }
 
-    private static Layer OpenOrCreateWork(string path, bool isDefault, Layer upper, MountScope scope)
+    private static (Layer Work, bool Created) OpenOrCreateWork(string path, bool isDefault, Layer upper, MountScope scope)
     {
         var fd = FileSystem.TryOpen(path, Native.O_PATH | Native.O_DIRECTORY | (isDefault ? Native.O_NOFOLLOW : 0), out int errno);
         bool created = false;
@@ -403,7 +405,7 @@ public static class OverlayMounter
         var work = new Layer(path, fd, st);
         if (created)
         {
-            scope.SetCreatedWorkFd(fd, st, () => MountNamespaces.FindUsers(null, work.RealPath).Count > 0);
+            scope.SetCreatedWorkFd(fd, st, () => MountNamespaces.FindUsers(null, work.RealPath, workStatus: st).Count > 0);
         }
 
         if (st.MountId != upper.Status.MountId)
@@ -442,7 +444,7 @@ public static class OverlayMounter
                     "Give an empty directory with -Work, or move those entries away.");
             }
         }
-        return work;
+        return (work, created);
     }
 
     /// <summary>
@@ -469,33 +471,33 @@ public static class OverlayMounter
     }
 
     /// <summary>
-    /// False when listmount(2) and statmount(2) show no overlay in this mount namespace using the
-    /// upper or work dir, so the mount table need not be read (nor the dirs' real paths looked
-    /// up, when no overlay is mounted at all); true when one may, or when the kernel cannot tell
-    /// this way.
+    /// Refuses an upper or work dir that an overlay in this mount namespace already uses, by name
+    /// or by what the directory is, with the same error as the kernel's report gets. The
+    /// overlays are listed with listmount(2) and statmount(2) (what their dirs are is looked up
+    /// once per mount), and the mount table is read only to name a user found, or where the
+    /// kernel lacks those calls.
     /// </summary>
-    private static bool MayBeInUse(Layer upper, Layer work)
+    private static void CheckNotInUse(Layer upper, Layer work, bool kernelLogReadable)
     {
         var live = LiveOverlayDirs.Read();
-        return live is null || live.Exists(d => MountNamespaces.Role(d.Upper, d.Work, upper.RealPath, work.RealPath) is not null);
-    }
-
-    /// <summary>
-    /// Where the kernel log cannot be read (so its in-use report cannot be seen), refuses an upper
-    /// or work dir that an overlay in this mount namespace already uses, with the same error as
-    /// that report gets.
-    /// </summary>
-    private static void CheckNotInUse(Layer upper, Layer work, bool kernelLogReadable = false)
-    {
-        var users = MountNamespaces.FindUsers(upper.RealPath, work.RealPath, otherNamespaces: false);
+        if (live is not null && !live.Exists(o => Uses(o, upper, work)))
+        {
+            return;
+        }
+        var users = MountNamespaces.FindUsers(upper.RealPath, work.RealPath, otherNamespaces: false, upperStatus: upper.Status, workStatus: work.Status);
         if (users.Count > 0)
         {
-            bool isUpper = MountNamespaces.FindUsers(upper.RealPath, null, otherNamespaces: false).Count > 0;
+            bool isUpper = MountNamespaces.FindUsers(upper.RealPath, null, otherNamespaces: false, upperStatus: upper.Status).Count > 0;
             throw InUseError(isUpper ? upper : work, isUpper, users, kernelLogReadable
                 ? "Found in this mount namespace before mounting: the kernel would have emptied the work dir under it."
                 : "Found in this mount namespace before mounting; the kernel log, which would tell of users in other namespaces, cannot be read here.");
         }
     }
+
+    /// <summary>Whether the live overlay <paramref name="o"/> uses <paramref name="upper"/> or <paramref name="work"/>: by what the directories are, else (where its dirs could not be looked up) by real path.</summary>
+    private static bool Uses(LiveOverlay o, Layer upper, Layer work)
+        => MountNamespaces.Role(o.UpperStatus, o.WorkStatus, upper.Status, work.Status) is not null
+            || ((o.UpperStatus is null || o.WorkStatus is null) && MountNamespaces.Role(o.Upper, o.Work, upper.RealPath, work.RealPath) is not null);
 
     private sealed record Target(string Path, Fd Fd, FileStatus Status);
 
@@ -1101,7 +1103,7 @@ public static class OverlayMounter
     /// <summary>The error for an upper or work dir another overlay uses, naming that overlay (in this or another mount namespace).</summary>
     private static Exception InUse(OverlaySpec spec, MountLayers ls, bool isUpper, string kernelSays, bool confirmed = false)
     {
-        var users = MountNamespaces.FindUsers(ls.Upper?.RealPath, ls.Work?.RealPath, ls.OwnMountId);
+        var users = MountNamespaces.FindUsers(ls.Upper?.RealPath, ls.Work?.RealPath, ls.OwnMountId, upperStatus: ls.Upper?.Status, workStatus: ls.Work?.Status);
         var error = InUseError(isUpper ? ls.Upper! : ls.Work!, isUpper, users,
             confirmed
                 ? $"The kernel said: \"{kernelSays}\"."
