@@ -573,6 +573,55 @@ Describe 'Mount-Overlay' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
             (Get-ChildItem -LiteralPath $Merged -Force).Name | Should -Not -Contain 'work'
         }
 
+        It 'refuses a work dir whose work/ is the <Role> of a mounted overlay, and that overlay keeps its files and works' -ForEach @(
+            @{ Role = 'work dir' }
+            @{ Role = 'upper' }
+        ) {
+            # The kernel empties its work dir's work/ when mounting: that would be the other
+            # overlay's work dir, or its upper and the files in it.
+            $p = New-Layer "$Case/p"
+            $inner = New-Layer "$p/work"
+            if ($Role -eq 'upper') {
+                $null = New-Layer $inner @{ 'mine.txt' = 'keep'; 'sub/deep.txt' = 'keep too' }
+                Mount-Overlay -Lower $L1 -Upper $inner -Work "$Case/w0" -Target $Merged -Option index=off
+            }
+            else {
+                Mount-Overlay -Lower $L1 -Upper $Up -Work $inner -Target $Merged -Option index=off
+            }
+            $target2 = New-Layer "$Case/merged2"
+            Mount-Overlay -Lower $L2 -Upper (New-Layer "$Case/upper2") -Work $p -Target $target2 -Option index=off -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -Be 'WorkInUse,OverlayTools.MountOverlayCommand'
+            $err[0].Exception.Message | Should -BeLike "*holds 'work', which is the $Role of the overlay mounted at '$Merged'*"
+            Test-MountedAt $target2 | Should -BeFalse
+            Set-Content -LiteralPath "$Merged/config.yaml" -Value 'changed'
+            if ($Role -eq 'upper') {
+                Get-Content -LiteralPath "$inner/config.yaml" | Should -Be 'changed'
+                Get-Content -LiteralPath "$inner/mine.txt" | Should -Be 'keep'
+                Get-Content -LiteralPath "$inner/sub/deep.txt" | Should -Be 'keep too'
+            }
+            else {
+                Get-Content -LiteralPath "$Up/config.yaml" | Should -Be 'changed'
+            }
+        }
+
+        It 'recognises the work dir of a mounted overlay after its parent was renamed, once it has seen that overlay' {
+            $p = New-Layer "$Case/p"
+            $null = New-Layer "$p/upper0"
+            Mount-Overlay -Lower $L1 -Upper "$p/upper0" -Work "$p/work0" -Target $Merged -Option index=off
+            # A mount with a work dir that existed looks at the overlays mounted: it sees this one.
+            $seen = New-Layer "$Case/seen"
+            Mount-Overlay -Lower $L2 -Upper (New-Layer "$Case/upper-seen") -Work (New-Layer "$Case/work-seen") -Target $seen
+            Dismount-Overlay -Target $seen
+            Rename-Item -LiteralPath $p -NewName 'p2'
+            $target2 = New-Layer "$Case/merged2"
+            Mount-Overlay -Lower $L2 -Upper (New-Layer "$Case/p2/upper2") -Work "$Case/p2/work0" -Target $target2 -Option index=off -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -Be 'WorkInUse,OverlayTools.MountOverlayCommand'
+            $err[0].Exception.Message | Should -BeLike "*mounted at '$Merged'*"
+            Test-MountedAt $target2 | Should -BeFalse
+            Set-Content -LiteralPath "$Merged/config.yaml" -Value 'changed'
+            Get-Content -LiteralPath "$Case/p2/upper0/config.yaml" | Should -Be 'changed'
+        }
+
         It 'refuses a work dir that a mounted overlay already uses' {
             $work = New-Layer "$Case/sharedwork"
             Mount-Overlay -Lower $L1 -Upper $Up -Work $work -Target $Merged

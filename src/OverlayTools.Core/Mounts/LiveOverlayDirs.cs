@@ -1,10 +1,21 @@
+using System;
 using System.Collections.Generic;
+using System.IO;
+using System.Linq;
 using OverlayTools.Interop;
 
 namespace OverlayTools.Mounts;
 
-/// <summary>An overlay mounted in this mount namespace: its upper and work dir as named in its options, and what they are (statx, following links; null where that failed).</summary>
-internal sealed record LiveOverlay(ulong Id, string? Upper, string? Work, FileStatus? UpperStatus, FileStatus? WorkStatus);
+/// <summary>
+/// An overlay mounted in this mount namespace: its upper and work dir as named in its options,
+/// and what they are (statx, following links; null where that failed, say for a path renamed
+/// since or given relative to mount(8)'s directory).
+/// </summary>
+internal sealed record LiveOverlay(ulong Id, string? Upper, string? Work, FileStatus? UpperStatus, FileStatus? WorkStatus, string? KnownMountPoint = null)
+{
+    /// <summary>Where it is mounted: from the mount table it was read from, else asked of statmount(2) by its unique id.</summary>
+    internal string MountPoint => KnownMountPoint ?? FileSystem.StatMount(Id, out _, strings: true)?.MountPoint ?? $"(mount id {Id}, dismounted meanwhile)";
+}
 
 /// <summary>
 /// The upper and work dirs of the overlays mounted in this mount namespace, without reading the
@@ -23,17 +34,17 @@ internal static class LiveOverlayDirs
     private static Dictionary<ulong, LiveOverlay?> _known = [];
 
     /// <summary>
-    /// Every read-write overlay in this mount namespace; null when the kernel cannot tell this
-    /// way (listmount, statmount or its mount options are missing, before Linux 6.8 or so), and
-    /// the caller must read mountinfo. What an overlay's dirs are is looked up once, when its id
-    /// is first seen: an overlay holds its upper and work dir, so they stay those directories.
+    /// Every read-write overlay in this mount namespace; read from mountinfo where the kernel
+    /// cannot tell this way (listmount, statmount or its mount options are missing, before Linux
+    /// 6.8 or so). What an overlay's dirs are is looked up once, when its id is first seen: an
+    /// overlay holds its upper and work dir, so they stay those directories even if renamed.
     /// </summary>
-    internal static List<LiveOverlay>? Read()
+    internal static List<LiveOverlay> Read()
     {
         var ids = FileSystem.ListMounts(out _);
         if (ids is null)
         {
-            return null;
+            return FromMountInfo();
         }
         lock (Gate)
         {
@@ -50,7 +61,7 @@ internal static class LiveOverlayDirs
                         {
                             continue; // dismounted since listmount: not in use any more
                         }
-                        return null;
+                        return FromMountInfo();
                     }
                     if (read.Value.IsOverlay && OverlayOptionCodec.DecodeSuperOptions(read.Value.Options!) is { } layers
                         && (layers.Upper is not null || layers.Work is not null))
@@ -68,6 +79,23 @@ internal static class LiveOverlayDirs
             }
             _known = next;
             return result;
+        }
+    }
+
+    /// <summary>The same from this namespace's mountinfo, read whole (kernels without listmount or statmount's mount options).</summary>
+    private static List<LiveOverlay> FromMountInfo()
+    {
+        try
+        {
+            return OverlayMount.ReadAll(null).Where(m => m.Upper is not null || m.Work is not null)
+                .Select(m => new LiveOverlay((ulong)m.MountId, m.Upper, m.Work,
+                    m.Upper is null ? null : FileSystem.TryStatFollow(m.Upper, out _),
+                    m.Work is null ? null : FileSystem.TryStatFollow(m.Work, out _), m.Target))
+                .ToList();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return [];
         }
     }
 }

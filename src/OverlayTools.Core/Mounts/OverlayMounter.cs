@@ -471,33 +471,69 @@ public static class OverlayMounter
     }
 
     /// <summary>
-    /// Refuses an upper or work dir that an overlay in this mount namespace already uses, by name
-    /// or by what the directory is, with the same error as the kernel's report gets. The
+    /// Refuses an upper or work dir that an overlay in this mount namespace already uses, and a
+    /// work dir whose work/ or index/ is another overlay's upper or work dir (the kernel empties
+    /// a work dir's work/ when mounting), with the same errors as the kernel's report gets. The
     /// overlays are listed with listmount(2) and statmount(2) (what their dirs are is looked up
-    /// once per mount), and the mount table is read only to name a user found, or where the
-    /// kernel lacks those calls.
+    /// once per mount, so a directory renamed after that is still recognised), and compared by
+    /// what the directories are (device and inode), else by real path.
     /// </summary>
     private static void CheckNotInUse(Layer upper, Layer work, bool kernelLogReadable)
     {
-        var live = LiveOverlayDirs.Read();
-        if (live is not null && !live.Exists(o => Uses(o, upper, work)))
+        string how = kernelLogReadable
+            ? "Found in this mount namespace before mounting"
+            : "Found in this mount namespace before mounting; the kernel log, which would tell of users in other namespaces, cannot be read here";
+        var inner = new List<(string Name, FileStatus Status)>();
+        foreach (var name in new[] { "work", "index" })
         {
-            return;
+            if (FileSystem.TryStatAt(work.Fd.Value, name, follow: false, out _) is { IsDirectory: true } st)
+            {
+                inner.Add((name, st));
+            }
         }
-        var users = MountNamespaces.FindUsers(upper.RealPath, work.RealPath, otherNamespaces: false, upperStatus: upper.Status, workStatus: work.Status);
-        if (users.Count > 0)
+        var upperUsers = new List<OverlayUser>();
+        var workUsers = new List<OverlayUser>();
+        var innerUsers = new List<(OverlayUser User, string Name)>();
+        foreach (var o in LiveOverlayDirs.Read())
         {
-            bool isUpper = MountNamespaces.FindUsers(upper.RealPath, null, otherNamespaces: false, upperStatus: upper.Status).Count > 0;
-            throw InUseError(isUpper ? upper : work, isUpper, users, kernelLogReadable
-                ? "Found in this mount namespace before mounting: the kernel would have emptied the work dir under it."
-                : "Found in this mount namespace before mounting; the kernel log, which would tell of users in other namespaces, cannot be read here.");
+            if (Uses(o, upper) is { } ur)
+            {
+                upperUsers.Add(new OverlayUser(null, "", o.MountPoint, ur));
+            }
+            else if (Uses(o, work) is { } wr)
+            {
+                workUsers.Add(new OverlayUser(null, "", o.MountPoint, wr));
+            }
+            else if (inner.FirstOrDefault(i => MountNamespaces.Role(o.UpperStatus, o.WorkStatus, i.Status, i.Status) is not null) is { Name: not null } hit)
+            {
+                innerUsers.Add((new OverlayUser(null, "", o.MountPoint, MountNamespaces.Role(o.UpperStatus, o.WorkStatus, hit.Status, hit.Status)!), hit.Name));
+            }
+        }
+        if (upperUsers.Count > 0)
+        {
+            throw InUseError(upper, isUpper: true, upperUsers, how + ".");
+        }
+        if (workUsers.Count > 0)
+        {
+            throw InUseError(work, isUpper: false, workUsers, how + ": with index=off the kernel would only have warned, and emptied that overlay's work dir under it.");
+        }
+        if (innerUsers.Count > 0)
+        {
+            var (user, name) = innerUsers[0];
+            throw new OverlayException(ErrorIds.WorkInUse, OverlayErrorCategory.ResourceBusy,
+                $"The work dir '{work.Path}' holds '{name}', which is the {user.Role} of {user}; the kernel uses its work dir's {name}/ (and empties work/) when mounting, which would destroy what that overlay keeps there. ({how}.)",
+                work.Path, $"Give another, empty directory with -Work, or dismount '{user.MountPoint}' first.");
         }
     }
 
-    /// <summary>Whether the live overlay <paramref name="o"/> uses <paramref name="upper"/> or <paramref name="work"/>: by what the directories are, else (where its dirs could not be looked up) by real path.</summary>
-    private static bool Uses(LiveOverlay o, Layer upper, Layer work)
-        => MountNamespaces.Role(o.UpperStatus, o.WorkStatus, upper.Status, work.Status) is not null
-            || ((o.UpperStatus is null || o.WorkStatus is null) && MountNamespaces.Role(o.Upper, o.Work, upper.RealPath, work.RealPath) is not null);
+    /// <summary>
+    /// What the live overlay <paramref name="o"/> uses <paramref name="dir"/> as ("upper", "work
+    /// dir", or null): by what the directories are, else, where its dirs could not be looked up,
+    /// by real path.
+    /// </summary>
+    private static string? Uses(LiveOverlay o, Layer dir)
+        => MountNamespaces.Role(o.UpperStatus, o.WorkStatus, dir.Status, dir.Status)
+            ?? (o.UpperStatus is null || o.WorkStatus is null ? MountNamespaces.Role(o.Upper, o.Work, dir.RealPath, dir.RealPath) : null);
 
     private sealed record Target(string Path, Fd Fd, FileStatus Status);
 
