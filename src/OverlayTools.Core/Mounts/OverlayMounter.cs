@@ -156,13 +156,12 @@ public static class OverlayMounter
         }
 
         Layer? upper = null, work = null;
-        bool workCreated = false;
         bool readOnly = spec.ReadOnly || spec.Upper is null || spec.Options.Any(o => o.Name == "ro");
         if (spec.Upper is not null)
         {
             upper = OpenUpper(spec.Upper, scope, seen);
             DebugOpened(log, upper.Path, "O_PATH|O_DIRECTORY", upper.Fd, upper.Status);
-            (work, workCreated) = OpenOrCreateWork(spec.Work ?? OverlaySpec.DefaultWorkFor(spec.Upper), spec.Work is null, upper, scope);
+            work = OpenOrCreateWork(spec.Work ?? OverlaySpec.DefaultWorkFor(spec.Upper), spec.Work is null, upper, scope);
             DebugOpened(log, work.Path, "O_PATH|O_DIRECTORY", work.Fd, work.Status);
         }
 
@@ -179,19 +178,16 @@ public static class OverlayMounter
         //    holding this lock, so no mount of this module can come between.
         //    The kernel's report comes too late for one case: with index=off it only warns, and
         //    goes on to empty (or make) the work dir's work/, under the overlay that uses the
-        //    directory as its work dir or upper. So a work dir that existed is checked against
-        //    this namespace's overlays first, by name and by what the directories are (a bind
-        //    mount of a parent gives the same directory another name); one that was just made
-        //    cannot be in use by anything but a mount of this module, which would have made
-        //    work/ in it while holding this lock.
+        //    directory as its work dir or upper. So the upper and work dir are checked against
+        //    this namespace's overlays first, by what the directories are (a bind mount of a
+        //    parent gives the same directory another name), every time: even a work dir this
+        //    mount just made may meanwhile be in use by a racing mount that found it made and
+        //    took the upper's lock first.
         using var kmsg = KernelLogTail.Start();
         if (upper is not null && work is not null)
         {
             scope.LockUpper(upper.Fd);
-            if (!workCreated || !kmsg.Available)
-            {
-                CheckNotInUse(upper, work, kmsg.Available);
-            }
+            CheckNotInUse(upper, work, kmsg.Available);
         }
 
         // 4. A single lower without upper needs a second, empty layer beneath it.
@@ -355,7 +351,7 @@ public static class OverlayMounter
         return new Layer(path, fd, st);
     }
 
-    private static (Layer Work, bool Created) OpenOrCreateWork(string path, bool isDefault, Layer upper, MountScope scope)
+    private static Layer OpenOrCreateWork(string path, bool isDefault, Layer upper, MountScope scope)
     {
         var fd = FileSystem.TryOpen(path, Native.O_PATH | Native.O_DIRECTORY | (isDefault ? Native.O_NOFOLLOW : 0), out int errno);
         bool created = false;
@@ -444,7 +440,7 @@ public static class OverlayMounter
                     "Give an empty directory with -Work, or move those entries away.");
             }
         }
-        return (work, created);
+        return work;
     }
 
     /// <summary>
