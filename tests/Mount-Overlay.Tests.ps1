@@ -10,6 +10,17 @@ BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
     Import-OverlayToolsUnderTest
     $script:Root = New-TestRoot 'mount'
+
+    function Assert-RefusedForLiveOverlay {
+        # A second mount was refused with WorkInUse naming the overlay at $Merged, mounted
+        # nothing at $Target2, and that overlay still copies up into $Upper.
+        param($Err, [string] $Target2, [string] $Upper)
+        $Err[0].FullyQualifiedErrorId | Should -Be 'WorkInUse,OverlayTools.MountOverlayCommand'
+        $Err[0].Exception.Message | Should -BeLike "*mounted at '$Merged'*"
+        Test-MountedAt $Target2 | Should -BeFalse
+        Set-Content -LiteralPath "$Merged/config.yaml" -Value 'changed'
+        Get-Content -LiteralPath "$Upper/config.yaml" | Should -Be 'changed'
+    }
 }
 
 AfterAll {
@@ -498,12 +509,7 @@ Describe 'Mount-Overlay' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
                 Mount-Overlay -Lower $L2 -Upper (New-Layer "$Case/upper2") -Work $work -Target $target2 -Option index=off -ErrorVariable err -ErrorAction SilentlyContinue
             }
             finally { $env:OVERLAYTOOLS_MOUNT_API = $null }
-            $err[0].FullyQualifiedErrorId | Should -Be 'WorkInUse,OverlayTools.MountOverlayCommand'
-            $err[0].Exception.Message | Should -BeLike "*mounted at '$Merged'*"
-            Test-MountedAt $target2 | Should -BeFalse
-            # The overlay using it still copies up.
-            Set-Content -LiteralPath "$Merged/config.yaml" -Value 'changed'
-            Get-Content -LiteralPath "$up0/config.yaml" | Should -Be 'changed'
+            Assert-RefusedForLiveOverlay $err $target2 $up0
         }
 
         It 'finds the overlay using a work dir among more mounts than one listmount call returns' {
@@ -520,10 +526,7 @@ Describe 'Mount-Overlay' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
                 Mount-Overlay -Lower $L2 -Upper (New-Layer "$Case/upper2") -Work $work -Target $target2 -ErrorVariable err -ErrorAction SilentlyContinue
             }
             finally { & umount -l $many }
-            $err[0].FullyQualifiedErrorId | Should -Be 'WorkInUse,OverlayTools.MountOverlayCommand'
-            Test-MountedAt $target2 | Should -BeFalse
-            Set-Content -LiteralPath "$Merged/config.yaml" -Value 'changed'
-            Get-Content -LiteralPath "$Up/config.yaml" | Should -Be 'changed'
+            Assert-RefusedForLiveOverlay $err $target2 $Up
         }
 
         It 'finds the overlay using a work dir when its mount options are larger than 16 KiB' {
@@ -552,11 +555,7 @@ Describe 'Mount-Overlay' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
             $target2 = New-Layer "$Case/merged2"
             # Upper and work dir both through the bind mount: the kernel needs them on one mount.
             Mount-Overlay -Lower $L2 -Upper "$alias/upper2" -Work "$alias/work" -Target $target2 -Option index=off -ErrorVariable err -ErrorAction SilentlyContinue
-            $err[0].FullyQualifiedErrorId | Should -Be 'WorkInUse,OverlayTools.MountOverlayCommand'
-            $err[0].Exception.Message | Should -BeLike "*mounted at '$Merged'*"
-            Test-MountedAt $target2 | Should -BeFalse
-            Set-Content -LiteralPath "$Merged/config.yaml" -Value 'changed'
-            Get-Content -LiteralPath "$Up/config.yaml" | Should -Be 'changed'
+            Assert-RefusedForLiveOverlay $err $target2 $Up
         }
 
         It 'refuses as -Work the empty upper of a mounted overlay, leaving nothing in it' {
@@ -615,11 +614,7 @@ Describe 'Mount-Overlay' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
             Rename-Item -LiteralPath $p -NewName 'p2'
             $target2 = New-Layer "$Case/merged2"
             Mount-Overlay -Lower $L2 -Upper (New-Layer "$Case/p2/upper2") -Work "$Case/p2/work0" -Target $target2 -Option index=off -ErrorVariable err -ErrorAction SilentlyContinue
-            $err[0].FullyQualifiedErrorId | Should -Be 'WorkInUse,OverlayTools.MountOverlayCommand'
-            $err[0].Exception.Message | Should -BeLike "*mounted at '$Merged'*"
-            Test-MountedAt $target2 | Should -BeFalse
-            Set-Content -LiteralPath "$Merged/config.yaml" -Value 'changed'
-            Get-Content -LiteralPath "$Case/p2/upper0/config.yaml" | Should -Be 'changed'
+            Assert-RefusedForLiveOverlay $err $target2 "$Case/p2/upper0"
         }
 
         It 'refuses a work dir that a mounted overlay already uses' {
