@@ -22,9 +22,9 @@ internal sealed record LiveOverlay(ulong Id, string? Upper, string? Work, FileSt
 /// whole mount table: one listmount(2) per call, and a statmount(2) only for a mount not seen
 /// before. The ids listmount gives are never reused, and an overlay's upper and work dir cannot
 /// change while it is mounted, so what was read for an id stays true for as long as the id is
-/// listed. Mount-Overlay's pre-check asks this on every mount of a work dir that was used
-/// before; mountinfo (which the kernel formats anew, every line, on each read) is left for
-/// naming a user once one is found.
+/// listed. Mount-Overlay's pre-check asks this on every mount with an upper; mountinfo (which
+/// the kernel formats anew, every line, on each read) is read only where the kernel lacks
+/// those calls.
 /// </summary>
 internal static class LiveOverlayDirs
 {

@@ -170,9 +170,8 @@ public static class OverlayMounter
         DebugOpened(log, target.Path, "O_PATH|O_NOFOLLOW", target.Fd, target.Status);
 
         // 3. One mount per upper at a time; the kernel's own "in use" report (read from its log
-        //    after the super block is made) names any other user, in any namespace. Where the
-        //    kernel log cannot be read, this namespace's mountinfo is checked up front instead.
-        //    Two racing mounts may both find the default work dir missing: one makes it, the
+        //    after the super block is made) names any other user, in any namespace; this
+        //    namespace's overlays are also checked up front (below). Two racing mounts may both find the default work dir missing: one makes it, the
         //    other finds it made (EEXIST); should the maker lose, its rollback leaves the work
         //    dir to the winner (it removes only one that no overlay uses), and it does so still
         //    holding this lock, so no mount of this module can come between.
@@ -500,9 +499,16 @@ public static class OverlayMounter
             {
                 workUsers.Add(new OverlayUser(null, "", o.MountPoint, wr));
             }
-            else if (inner.FirstOrDefault(i => MountNamespaces.Role(o.UpperStatus, o.WorkStatus, i.Status, i.Status) is not null) is { Name: not null } hit)
+            else
             {
-                innerUsers.Add((new OverlayUser(null, "", o.MountPoint, MountNamespaces.Role(o.UpperStatus, o.WorkStatus, hit.Status, hit.Status)!), hit.Name));
+                foreach (var (name, st) in inner)
+                {
+                    if (MountNamespaces.Role(o.UpperStatus, o.WorkStatus, st, st) is { } role)
+                    {
+                        innerUsers.Add((new OverlayUser(null, "", o.MountPoint, role), name));
+                        break;
+                    }
+                }
             }
         }
         if (upperUsers.Count > 0)
