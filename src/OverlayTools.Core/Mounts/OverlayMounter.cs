@@ -523,7 +523,7 @@ public static class OverlayMounter
         {
             var (user, name) = innerUsers[0];
             throw new OverlayException(ErrorIds.WorkInUse, OverlayErrorCategory.ResourceBusy,
-                $"The work dir '{work.Path}' holds '{name}', which is the {user.Role} of {user}; the kernel uses its work dir's {name}/ (and empties work/) when mounting, which would destroy what that overlay keeps there. ({how}.)",
+                $"The work dir '{work.Path}' holds '{name}', which is the {user.Role} of {user}; {(name == "work" ? "the kernel empties a work dir's work/ when mounting" : "the kernel keeps its inode index in a work dir's index/ (index=on)")}, which would destroy or corrupt what that overlay keeps there. ({how}.)",
                 work.Path, $"Give another, empty directory with -Work, or dismount '{user.MountPoint}' first.");
         }
     }
