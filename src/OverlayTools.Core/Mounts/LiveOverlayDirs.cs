@@ -38,10 +38,11 @@ internal static class LiveOverlayDirs
     /// cannot tell this way (listmount, statmount or its mount options are missing, before Linux
     /// 6.8 or so). What an overlay's dirs are is looked up once, when its id is first seen: an
     /// overlay holds its upper and work dir, so they stay those directories even if renamed.
+    /// With <paramref name="mountTableOnly"/>, read from mountinfo as on such a kernel.
     /// </summary>
-    internal static List<LiveOverlay> Read()
+    internal static List<LiveOverlay> Read(bool mountTableOnly = false)
     {
-        var ids = FileSystem.ListMounts(out _);
+        var ids = mountTableOnly ? null : FileSystem.ListMounts(out _);
         if (ids is null)
         {
             return FromMountInfo();

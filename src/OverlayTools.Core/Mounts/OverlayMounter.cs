@@ -186,7 +186,7 @@ public static class OverlayMounter
         if (upper is not null && work is not null)
         {
             scope.LockUpper(upper.Fd);
-            CheckNotInUse(upper, work, kmsg.Available);
+            CheckNotInUse(upper, work, kmsg.Available, mountTableOnly: spec.Api == MountApi.Legacy);
         }
 
         // 4. A single lower without upper needs a second, empty layer beneath it.
@@ -473,7 +473,8 @@ public static class OverlayMounter
     /// once per mount, so a directory renamed after that is still recognised), and compared by
     /// what the directories are (device and inode), else by real path.
     /// </summary>
-    private static void CheckNotInUse(Layer upper, Layer work, bool kernelLogReadable)
+    /// <remarks>With <paramref name="mountTableOnly"/> (OVERLAYTOOLS_MOUNT_API=legacy, which stands in for a kernel before 6.8) the overlays are read from mountinfo, as on kernels without listmount.</remarks>
+    private static void CheckNotInUse(Layer upper, Layer work, bool kernelLogReadable, bool mountTableOnly)
     {
         string how = kernelLogReadable
             ? "Found in this mount namespace before mounting"
@@ -489,7 +490,7 @@ public static class OverlayMounter
         var upperUsers = new List<OverlayUser>();
         var workUsers = new List<OverlayUser>();
         var innerUsers = new List<(OverlayUser User, string Name)>();
-        foreach (var o in LiveOverlayDirs.Read())
+        foreach (var o in LiveOverlayDirs.Read(mountTableOnly))
         {
             if (Uses(o, upper) is { } ur)
             {

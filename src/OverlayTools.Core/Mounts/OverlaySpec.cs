@@ -9,7 +9,7 @@ public enum MountApi
     Auto,
     /// <summary>fsopen/fsconfig/fsmount/move_mount only.</summary>
     NewApi,
-    /// <summary>mount(2) with an escaped option string only (for tests and old kernels).</summary>
+    /// <summary>mount(2) with an escaped option string only, and the in-use check from mountinfo (for tests and old kernels).</summary>
     Legacy,
     /// <summary>The new mount API with layers passed as path strings, as on kernels 6.8 to 6.12 (for tests).</summary>
     NewApiStrings,
