@@ -1,4 +1,5 @@
 using System;
+using System.Buffers;
 using System.Collections.Generic;
 using System.Runtime.InteropServices;
 
@@ -160,51 +161,59 @@ internal static unsafe partial class FileSystem
         *(uint*)(req + 4) = 0;
         *(ulong*)(req + 8) = id;
         *(ulong*)(req + 16) = Native.STATMOUNT_SB_BASIC | Native.STATMOUNT_MNT_OPTS;
-        // The options of an overlay of many long lower paths can fill tens of kilobytes: grow on EOVERFLOW.
+        // The options of an overlay of many long lower paths can fill tens of kilobytes: grow on
+        // EOVERFLOW. Pooled: the first look at a mount table asks this for every mount in it.
         for (int size = 16 * 1024; ; size *= 4)
         {
-            var buf = new byte[size];
-            fixed (byte* b = buf)
+            var buf = ArrayPool<byte>.Shared.Rent(size);
+            try
             {
-                if (Native.Syscall(Native.SYS_statmount, (nint)req, (nint)b, size, 0, 0) < 0)
+                fixed (byte* b = buf)
                 {
-                    errno = Marshal.GetLastPInvokeError();
-                    if (errno == Errno.EOVERFLOW && size < 16 * 1024 * 1024)
+                    if (Native.Syscall(Native.SYS_statmount, (nint)req, (nint)b, size, 0, 0) < 0)
                     {
-                        continue;
+                        errno = Marshal.GetLastPInvokeError();
+                        if (errno == Errno.EOVERFLOW && size < 16 * 1024 * 1024)
+                        {
+                            continue;
+                        }
+                        return null;
                     }
-                    return null;
-                }
-                // struct statmount: size @0, mnt_opts @4 (offset into the strings after the 512-byte header), mask @8, sb_magic @24.
-                ulong mask = *(ulong*)(b + 8);
-                if ((mask & Native.STATMOUNT_SB_BASIC) == 0)
-                {
-                    errno = Errno.EINVAL;
-                    return null;
-                }
-                if (*(ulong*)(b + 24) != (ulong)Native.OVERLAYFS_SUPER_MAGIC)
-                {
+                    // struct statmount: size @0, mnt_opts @4 (offset into the strings after the 512-byte header), mask @8, sb_magic @24.
+                    ulong mask = *(ulong*)(b + 8);
+                    if ((mask & Native.STATMOUNT_SB_BASIC) == 0)
+                    {
+                        errno = Errno.EINVAL;
+                        return null;
+                    }
+                    if (*(ulong*)(b + 24) != (ulong)Native.OVERLAYFS_SUPER_MAGIC)
+                    {
+                        errno = 0;
+                        return (false, null);
+                    }
+                    if ((mask & Native.STATMOUNT_MNT_OPTS) == 0)
+                    {
+                        // An overlay always shows options (at least its lower layers): a kernel that gave
+                        // none cannot give them.
+                        errno = Errno.EINVAL;
+                        return null;
+                    }
+                    uint total = Math.Min(*(uint*)b, (uint)size);
+                    uint at = 512 + *(uint*)(b + 4);
+                    if (at >= total)
+                    {
+                        errno = Errno.EINVAL;
+                        return null;
+                    }
+                    var span = new ReadOnlySpan<byte>(b + at, (int)(total - at));
+                    int end = span.IndexOf((byte)0);
                     errno = 0;
-                    return (false, null);
+                    return (true, (end < 0 ? span : span[..end]).ToArray());
                 }
-                if ((mask & Native.STATMOUNT_MNT_OPTS) == 0)
-                {
-                    // An overlay always shows options (at least its lower layers): a kernel that gave
-                    // none cannot give them.
-                    errno = Errno.EINVAL;
-                    return null;
-                }
-                uint total = Math.Min(*(uint*)b, (uint)size);
-                uint at = 512 + *(uint*)(b + 4);
-                if (at >= total)
-                {
-                    errno = Errno.EINVAL;
-                    return null;
-                }
-                var span = new ReadOnlySpan<byte>(b + at, (int)(total - at));
-                int end = span.IndexOf((byte)0);
-                errno = 0;
-                return (true, (end < 0 ? span : span[..end]).ToArray());
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buf);
             }
         }
     }
