@@ -134,6 +134,14 @@ public abstract class OverlayCmdlet : PSCmdlet, IOperationLog, IDisposable
     /// <summary>Writes a non-terminating error for one item.</summary>
     protected void WriteOverlayError(OverlayException e) => WriteError(ToErrorRecord(e));
 
+    /// <summary>
+    /// Writes TargetEmpty for an empty -Target, given or piped (an object whose Target property
+    /// is empty), which resolved would be the current directory; <paramref name="what"/> says
+    /// what to give instead.
+    /// </summary>
+    protected void WriteTargetEmpty(string what, object? target)
+        => WriteError(new ErrorRecord(new ArgumentException($"The -Target value is empty: {what}."), "TargetEmpty", ErrorCategory.InvalidArgument, target));
+
     private bool? _debugEnabled;
     private bool? _verboseEnabled;
 

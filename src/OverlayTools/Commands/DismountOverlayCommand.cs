@@ -68,8 +68,7 @@ public sealed class DismountOverlayCommand : OverlayCmdlet
         {
             if (string.IsNullOrEmpty(raw))
             {
-                WriteError(new ErrorRecord(new ArgumentException("The -Target value is empty: give the mount point of an overlay."),
-                    "TargetEmpty", ErrorCategory.InvalidArgument, InputObject ?? raw));
+                WriteTargetEmpty("give the mount point of an overlay", InputObject ?? raw);
                 continue;
             }
             try

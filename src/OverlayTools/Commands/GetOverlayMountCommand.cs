@@ -101,8 +101,7 @@ public sealed class GetOverlayMountCommand : OverlayCmdlet
         {
             // An empty -Target, or an object piped in with an empty Target property, would
             // otherwise select the current directory, or every overlay.
-            WriteError(new ErrorRecord(new ArgumentException("The -Target value is empty: give the mount point of an overlay, or leave -Target out to list them all."),
-                "TargetEmpty", ErrorCategory.InvalidArgument, InputObject ?? Target));
+            WriteTargetEmpty("give the mount point of an overlay, or leave -Target out to list them all", InputObject ?? Target);
             targets = targets.Where(t => !string.IsNullOrEmpty(t)).ToArray();
             if (targets.Length == 0)
             {

@@ -180,8 +180,7 @@ public sealed class MountOverlayCommand : OverlayCmdlet
         }
         if (_target.Length == 0)
         {
-            WriteError(new ErrorRecord(new ArgumentException("The -Target value is empty: give the directory to mount on."),
-                "TargetEmpty", ErrorCategory.InvalidArgument, (object?)InputItem ?? Target));
+            WriteTargetEmpty("give the directory to mount on", (object?)InputItem ?? Target);
             return false;
         }
         return true;
