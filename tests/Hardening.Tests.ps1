@@ -651,6 +651,8 @@ Describe 'Hardening of the mount lifecycle' -Tag 'RequiresRoot' {
             foreach ($api in 'auto', 'legacy') {
                 @{ Api = $api; What = 'upper'; ErrorId = 'UpperInUse'; Second = { @{ Lower = $L2; Upper = $Up; Work = "$Case/work2"; Target = "$Case/merged2" } } }
                 @{ Api = $api; What = 'work dir'; ErrorId = 'WorkInUse'; Second = { @{ Lower = $L2; Upper = (New-Layer "$Case/upper2"); Work = "$Up.work"; Target = "$Case/merged2" } } }
+                # The kernel counts a directory inside another overlay's upper as in use too.
+                @{ Api = $api; What = 'upper inside an upper'; ErrorId = 'UpperInUse'; Inside = "is inside the upper of the overlay"; Second = { @{ Lower = $L2; Upper = (New-Layer "$Up/nested"); Work = "$Case/work2"; Target = "$Case/merged2" } } }
             }
         ) {
             $env:OVERLAYTOOLS_MOUNT_API = $Api
@@ -666,6 +668,7 @@ Describe 'Hardening of the mount lifecycle' -Tag 'RequiresRoot' {
             $err[0].CategoryInfo.Category | Should -Be 'ResourceBusy'
             $err[0].Exception.Message | Should -BeLike "*mounted at '$Merged' in the mount namespace of pid $($Holder.Id) (sleep)*"
             $err[0].ErrorDetails.RecommendedAction | Should -BeLike "*nsenter -t $($Holder.Id) -m umount*"
+            if ($Inside) { $err[0].Exception.Message | Should -BeLike "*'$($p.Upper)' $Inside mounted at '$Merged'*" }
             Test-MountedAt "$Case/merged2" | Should -BeFalse
             @(Get-ChildItem -LiteralPath $Case -Force).Name | Should -Be $before
 

@@ -603,6 +603,58 @@ Describe 'Mount-Overlay' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
             }
         }
 
+        It 'refuses <Kind> of a mounted overlay, naming it, and leaves that overlay''s dirs as they were (<Api>)' -ForEach @(
+            foreach ($api in 'auto', 'legacy') {
+                @{ Api = $api; Kind = 'an upper inside the upper'; Id = 'UpperInUse' }
+                @{ Api = $api; Kind = 'a work dir inside the work dir'; Id = 'WorkInUse' }
+                @{ Api = $api; Kind = 'an upper that holds the upper'; Id = 'UpperInUse' }
+                @{ Api = $api; Kind = 'a work dir that holds the upper'; Id = 'WorkInUse' }
+            }
+        ) {
+            # The kernel counts every directory inside an overlay's upper or work dir as in use
+            # (with index=off it only warns). It does not look the other way: an upper around
+            # another overlay's upper would write into that layer, and the kernel removes what is
+            # in a work dir's work/ when mounting, silently: an upper there is deleted with its files.
+            $p = New-Layer "$Case/p"
+            $theirWork = "$Case/w0"
+            $theirUpper = switch ($Kind) {
+                'a work dir that holds the upper' { "$p/work/upper0" }
+                default { "$p/upper0" }
+            }
+            $null = New-Layer $theirUpper @{ 'mine.txt' = 'keep' }
+            if ($Kind -eq 'a work dir inside the work dir') { $theirWork = New-Layer "$p/work0" }
+            if ($Kind -eq 'an upper inside the upper') { $null = New-Layer "$theirUpper/nested" }
+            $env:OVERLAYTOOLS_MOUNT_API = $Api
+            try {
+                Mount-Overlay -Lower $L1 -Upper $theirUpper -Work $theirWork -Target $Merged -Option index=off
+                $target2 = New-Layer "$Case/merged2"
+                $mine = @{ Lower = $L2; Target = $target2; Option = 'index=off' }
+                $ours = switch ($Kind) {
+                    # No -Work: the default work dir beside it would be inside that upper too.
+                    'an upper inside the upper' { $mine.Upper = "$theirUpper/nested"; $mine.Upper }
+                    'a work dir inside the work dir' { $mine.Upper = New-Layer "$Case/upper2"; $mine.Work = New-Layer "$theirWork/mine"; $mine.Work }
+                    'an upper that holds the upper' { $mine.Upper = $p; $mine.Work = New-Layer "$Case/w2"; $p }
+                    'a work dir that holds the upper' { $mine.Upper = New-Layer "$Case/upper2"; $mine.Work = $p; $p }
+                }
+                $shown = @(Get-ChildItem -LiteralPath $Merged -Force).Name
+                $held = @(Get-ChildItem -LiteralPath $p -Recurse -Force).FullName
+                Mount-Overlay @mine -ErrorVariable err -ErrorAction SilentlyContinue
+            }
+            finally { $env:OVERLAYTOOLS_MOUNT_API = $null }
+            $err.Count | Should -Be 1
+            $err[0].FullyQualifiedErrorId | Should -Be "$Id,OverlayTools.MountOverlayCommand"
+            $err[0].CategoryInfo.Category | Should -Be 'ResourceBusy'
+            $err[0].TargetObject | Should -Be $ours
+            $theirs = if ($Kind -eq 'a work dir inside the work dir') { "'$theirWork', the work dir" } else { "'$theirUpper', the upper" }
+            $relation = if ($Kind -like '*inside*') { 'is inside' } else { 'holds' }
+            $err[0].Exception.Message | Should -BeLike "*'$ours' $relation $theirs of the overlay mounted at '$Merged'*"
+            Test-MountedAt $target2 | Should -BeFalse
+            @(Get-ChildItem -LiteralPath $p -Recurse -Force).FullName | Should -Be $held
+            @(Get-ChildItem -LiteralPath $Merged -Force).Name | Should -Be $shown
+            Set-Content -LiteralPath "$Merged/config.yaml" -Value 'changed'
+            Get-Content -LiteralPath "$theirUpper/config.yaml" | Should -Be 'changed'
+        }
+
         It 'recognises the work dir of a mounted overlay after its parent was renamed, once it has seen that overlay' {
             $p = New-Layer "$Case/p"
             $null = New-Layer "$p/upper0"

@@ -30,6 +30,41 @@ internal static unsafe partial class FileSystem
     internal static FileStatus? TryStatFollow(string path, out int errno) => TryStatAt(Native.AT_FDCWD, path, follow: true, out errno);
 
     /// <summary>
+    /// The directories above <paramref name="dir"/> in its own mount, nearest first, up to and
+    /// including that mount's root: the parents the kernel walks when it checks a new overlay's
+    /// upper or work dir against the dirs other overlays hold. <paramref name="dir"/> is a path,
+    /// or "" for the directory <paramref name="dirFd"/> itself; each step is one statx of
+    /// "..", "../..", ... (a root's ".." is itself; ".." at a mount's root would leave the mount).
+    /// </summary>
+    internal static List<FileStatus> AncestorsInMount(int dirFd, string dir, FileStatus status)
+    {
+        var result = new List<FileStatus>();
+        if (status.IsMountRoot)
+        {
+            return result;
+        }
+        var rel = new StringBuilder(dir.Length + 64);
+        if (dir.Length > 0)
+        {
+            rel.Append(dir).Append('/');
+        }
+        rel.Append("..");
+        var below = status;
+        while (rel.Length < Native.PATH_MAX - 3 && TryStatAt(dirFd, rel.ToString(), follow: true, out _) is { } st
+            && st.MountId == status.MountId && !st.SameFile(below))
+        {
+            result.Add(st);
+            if (st.IsMountRoot)
+            {
+                break;
+            }
+            below = st;
+            rel.Append("/..");
+        }
+        return result;
+    }
+
+    /// <summary>
     /// Reads the entries of a directory given by an O_PATH descriptor, without "." and "..", up
     /// to <paramref name="max"/> names, in one or two getdents64 calls; and tells whether the file
     /// system fills in d_type (overlayfs needs it on the upper: without it whiteouts do not work).

@@ -63,6 +63,9 @@ internal static unsafe partial class Native
     internal const int AT_REMOVEDIR = 0x200;
     internal const int AT_EMPTY_PATH = 0x1000;
 
+    /// <summary>The longest path a system call takes, with its NUL.</summary>
+    internal const int PATH_MAX = 4096;
+
     internal const uint STATX_TYPE = 0x1;
     internal const uint STATX_MODE = 0x2;
     internal const uint STATX_UID = 0x8;

@@ -68,6 +68,30 @@ public static class MountNamespaces
     }
 
     /// <summary>
+    /// Overlays whose upper or work dir is one of <paramref name="above"/> (the directories above a
+    /// new overlay's upper or work dir, which the kernel then counts as in use), by what the
+    /// directories are: first in this namespace, then in every other one.
+    /// </summary>
+    internal static List<OverlayUser> FindUsersAbove(List<FileStatus> above, int? excludeOwnMountId)
+    {
+        var result = new List<OverlayUser>();
+        if (above.Count == 0)
+        {
+            return result;
+        }
+        bool IsAbove(FileStatus? dir) => dir is { } d && above.Exists(a => a.SameFile(d));
+        ScanOverlays(excludeOwnMountId, otherNamespaces: true, (pid, comm, m) =>
+        {
+            string? role = IsAbove(StatIn(pid, m.Upper)) ? "upper" : IsAbove(StatIn(pid, m.Work)) ? "work dir" : null;
+            if (role is not null)
+            {
+                result.Add(new OverlayUser(pid, comm, m.Target, role));
+            }
+        });
+        return result;
+    }
+
+    /// <summary>
     /// Overlays whose upper or work dir is one of <paramref name="dirs"/> (real paths, such as the
     /// lowers of a mount the kernel refused with index=on), each with the directory it uses:
     /// first in this namespace, then in every other one.

@@ -490,6 +490,8 @@ public static class OverlayMounter
         var upperUsers = new List<OverlayUser>();
         var workUsers = new List<OverlayUser>();
         var innerUsers = new List<(OverlayUser User, string Name)>();
+        Overlap? overlap = null;
+        List<FileStatus>? upperAbove = null, workAbove = null;
         foreach (var o in LiveOverlayDirs.Read(mountTableOnly))
         {
             if (Uses(o, upper) is { } ur)
@@ -510,6 +512,12 @@ public static class OverlayMounter
                         break;
                     }
                 }
+                if (overlap is null && innerUsers.Count == 0)
+                {
+                    upperAbove ??= FileSystem.AncestorsInMount(upper.Fd.Value, "", upper.Status);
+                    workAbove ??= FileSystem.AncestorsInMount(work.Fd.Value, "", work.Status);
+                    overlap = FindOverlap(o, upper, work, upperAbove, workAbove);
+                }
             }
         }
         if (upperUsers.Count > 0)
@@ -527,6 +535,60 @@ public static class OverlayMounter
                 $"The work dir '{work.Path}' holds '{name}', which is the {user.Role} of {user}; {(name == "work" ? "the kernel empties a work dir's work/ when mounting" : "the kernel keeps its inode index in a work dir's index/ (index=on)")}, which would destroy or corrupt what that overlay keeps there. ({how}.)",
                 work.Path, $"Give another, empty directory with -Work, or dismount '{user.MountPoint}' first.");
         }
+        if (overlap is not null)
+        {
+            throw OverlapError(overlap, how);
+        }
+    }
+
+    /// <summary>
+    /// A new overlay's upper or work dir (<see cref="Ours"/>) that is inside, or holds, the upper
+    /// or work dir of the live overlay <see cref="Theirs"/> (<see cref="TheirRole"/>, named
+    /// <see cref="TheirDir"/> in its options).
+    /// </summary>
+    private sealed record Overlap(Layer Ours, bool OursIsUpper, bool OursInside, LiveOverlay Theirs, string TheirRole, string? TheirDir);
+
+    /// <summary>
+    /// Whether the upper or work dir of the new overlay lies inside one of the live overlay
+    /// <paramref name="o"/>'s (the kernel counts every directory below an overlay's upper or work
+    /// dir as in use: with index=off it only warns), or holds one of them (the kernel does not
+    /// look: writes through the new overlay, or its work dir's cleanup, would change that
+    /// overlay's dirs under it). By what the directories are, within their mounts.
+    /// </summary>
+    private static Overlap? FindOverlap(LiveOverlay o, Layer upper, Layer work, List<FileStatus> upperAbove, List<FileStatus> workAbove)
+    {
+        static bool Holds(List<FileStatus> dirs, FileStatus? dir) => dir is { } d && dirs.Exists(a => a.SameFile(d));
+
+        return Holds(upperAbove, o.UpperStatus) ? new Overlap(upper, true, true, o, "upper", o.Upper)
+            : Holds(upperAbove, o.WorkStatus) ? new Overlap(upper, true, true, o, "work dir", o.Work)
+            : Holds(workAbove, o.UpperStatus) ? new Overlap(work, false, true, o, "upper", o.Upper)
+            : Holds(workAbove, o.WorkStatus) ? new Overlap(work, false, true, o, "work dir", o.Work)
+            : Holds(o.UpperAncestors, upper.Status) ? new Overlap(upper, true, false, o, "upper", o.Upper)
+            : Holds(o.WorkAncestors, upper.Status) ? new Overlap(upper, true, false, o, "work dir", o.Work)
+            : Holds(o.UpperAncestors, work.Status) ? new Overlap(work, false, false, o, "upper", o.Upper)
+            : Holds(o.WorkAncestors, work.Status) ? new Overlap(work, false, false, o, "work dir", o.Work)
+            : null;
+    }
+
+    /// <summary>UpperInUse or WorkInUse for an upper or work dir inside, or around, a live overlay's.</summary>
+    private static OverlayException OverlapError(Overlap x, string how)
+    {
+        string what = x.OursIsUpper ? "upper" : "work dir";
+        string theirs = x.TheirDir is null ? $"the {x.TheirRole}" : $"'{x.TheirDir}', the {x.TheirRole}";
+        string mountPoint = x.Theirs.MountPoint;
+        string why = x.OursInside
+            ? "the kernel counts every directory inside an overlay's upper or work dir as in use by that overlay, and with index=off would only warn"
+            : x.OursIsUpper
+                ? "writes through the new overlay would change that overlay's layer under it"
+                : "the kernel empties a work dir's work/ when mounting, which would destroy what that overlay keeps there";
+        string message = x.OursInside
+            ? $"The {what} '{x.Ours.Path}' is inside {theirs} of the overlay mounted at '{mountPoint}'; {why}. ({how}.)"
+            : $"The {what} '{x.Ours.Path}' holds {theirs} of the overlay mounted at '{mountPoint}'; {why}. ({how}.)";
+        string action = x.OursInside
+            ? $"Use {(x.OursIsUpper ? "an upper" : "a work dir")} outside {(x.TheirDir is null ? "that directory" : $"'{x.TheirDir}'")}, or dismount '{mountPoint}' first (Dismount-Overlay -Target '{mountPoint}')."
+            : $"Use {(x.OursIsUpper ? "an upper" : "a work dir")} that does not hold it, or dismount '{mountPoint}' first (Dismount-Overlay -Target '{mountPoint}').";
+        return new OverlayException(x.OursIsUpper ? ErrorIds.UpperInUse : ErrorIds.WorkInUse, OverlayErrorCategory.ResourceBusy,
+            message, x.Ours.Path, action);
     }
 
     /// <summary>
@@ -1142,11 +1204,22 @@ public static class OverlayMounter
     /// <summary>The error for an upper or work dir another overlay uses, naming that overlay (in this or another mount namespace).</summary>
     private static Exception InUse(OverlaySpec spec, MountLayers ls, bool isUpper, string kernelSays, bool confirmed = false)
     {
+        var layer = isUpper ? ls.Upper! : ls.Work!;
+        string source = confirmed
+            ? $"The kernel said: \"{kernelSays}\"."
+            : $"The kernel only warned: \"{kernelSays}\"; the mount was not kept.";
         var users = MountNamespaces.FindUsers(ls.Upper?.RealPath, ls.Work?.RealPath, ls.OwnMountId, upperStatus: ls.Upper?.Status, workStatus: ls.Work?.Status);
-        var error = InUseError(isUpper ? ls.Upper! : ls.Work!, isUpper, users,
-            confirmed
-                ? $"The kernel said: \"{kernelSays}\"."
-                : $"The kernel only warned: \"{kernelSays}\"; the mount was not kept.");
+        OverlayException error;
+        if (users.Count == 0)
+        {
+            // The kernel also counts a directory inside another overlay's upper or work dir as in use.
+            users = MountNamespaces.FindUsersAbove(FileSystem.AncestorsInMount(layer.Fd.Value, "", layer.Status), ls.OwnMountId);
+            error = users.Count == 0 ? InUseError(layer, isUpper, users, source) : InsideError(layer, isUpper, users, source);
+        }
+        else
+        {
+            error = InUseError(layer, isUpper, users, source);
+        }
         if (confirmed)
         {
             return error;
@@ -1154,6 +1227,19 @@ public static class OverlayMounter
         return users.Count == 0 ? new RetryableInUse(error, kernelSays, unconfirmed: true)
             : users.TrueForAll(u => u.OtherNamespace) ? new RetryableInUse(error, kernelSays, unconfirmed: false)
             : error;
+    }
+
+    /// <summary>UpperInUse or WorkInUse for <paramref name="layer"/>, inside the upper or work dir of the overlays <paramref name="users"/> (at most five named).</summary>
+    private static OverlayException InsideError(Layer layer, bool isUpper, List<OverlayUser> users, string source)
+    {
+        string what = isUpper ? "upper" : "work dir";
+        var first = users[0];
+        string action = first.OtherNamespace
+            ? $"Use {(isUpper ? "an upper" : "a work dir")} outside it, or dismount it in that namespace (nsenter -t {first.ProcessId} -m umount '{first.MountPoint}')."
+            : $"Use {(isUpper ? "an upper" : "a work dir")} outside it, or dismount '{first.MountPoint}' first (Dismount-Overlay -Target '{first.MountPoint}').";
+        return new OverlayException(isUpper ? ErrorIds.UpperInUse : ErrorIds.WorkInUse, OverlayErrorCategory.ResourceBusy,
+            $"The {what} '{layer.Path}' is inside the {string.Join("; ", users.Take(5).Select(u => $"{u.Role} of {u}"))}; the kernel counts every directory inside an overlay's upper or work dir as in use by that overlay. ({source})",
+            layer.Path, action);
     }
 
     /// <summary>
