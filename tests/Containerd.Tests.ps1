@@ -232,6 +232,17 @@ Describe 'Get-OverlayLayer on a containerd store' -Tag 'RequiresRoot', 'Engines'
             (Get-Layers -Container * -Namespace moby).ContainerId | Sort-Object -Unique | Should -Be 'm1'
         }
 
+        It 'finds an image by id, full or short, in Docker''s namespace first when two namespaces hold it' {
+            $id = (Get-Layers -Image busybox -Namespace k8s.io)[0].ImageId
+            $id | Should -Be (Get-Layers -Image busybox -Namespace moby)[0].ImageId
+            foreach ($typed in $id, ($id -replace '^sha256:'), ($id -replace '^sha256:').Substring(0, 12)) {
+                $l = @(Get-Layers -Image $typed)
+                $l.Namespace | Sort-Object -Unique | Should -Be 'moby'
+                $l[0].ImageId | Should -Be $id
+                (Get-Layers -Image $typed -Namespace k8s.io).Namespace | Sort-Object -Unique | Should -Be 'k8s.io'
+            }
+        }
+
         It 'reports a namespace that does not exist, and an image that is not there' {
             Get-OverlayLayer -DataRoot $script:Ctd.DataRoot -Image * -Namespace nope -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
             $err[0].FullyQualifiedErrorId | Should -Be 'ContainerdNamespaceNotFound,OverlayTools.GetOverlayLayerCommand'
@@ -405,7 +416,7 @@ Describe 'Get-OverlayLayer on a containerd store' -Tag 'RequiresRoot', 'Engines'
             @{ Name = 'a lower''s fs dir is a symlink to /'; Id = 'LayerPathOutsideStore'; Containers = 'k8s.io/c3', 'moby/m1'; Images = @{ Ns = 'k8s.io'; Name = 'docker.io/library/busybox:latest'; Via = 'c3' }, @{ Ns = 'moby'; Name = 'docker.io/library/busybox:latest'; Via = 'm1' }; Tamper = { param($c, $s) Remove-Item -LiteralPath "$s/$($script:C1Ids[2])/fs" -Recurse -Force; $null = New-Item -ItemType SymbolicLink -Path "$s/$($script:C1Ids[2])/fs" -Target '/' } }
             @{ Name = 'a lower''s snapshot dir is gone'; Id = 'LayerContentMissing'; Containers = 'k8s.io/c3', 'moby/m1'; Images = @{ Ns = 'k8s.io'; Name = 'docker.io/library/busybox:latest'; Via = 'c3' }, @{ Ns = 'moby'; Name = 'docker.io/library/busybox:latest'; Via = 'm1' }; Tamper = { param($c, $s) & rm -rf -- "$s/$($script:C1Ids[1])" } }
             @{ Name = 'an image''s target blob is cut short'; Id = 'ContainerdBlobInvalid'; Containers = 'k8s.io/c1', 'k8s.io/c2', 'k8s.io/c3', 'moby/m1'; Images = @{ Ns = 'k8s.io'; Name = 'docker.io/library/busybox:latest'; Via = 'c3' }, @{ Ns = 'moby'; Name = 'docker.io/library/busybox:latest'; Via = 'm1' }; Tamper = { param($c, $s) $f = "$c/io.containerd.content.v1.content/blobs/sha256/$($script:AppTarget)"; $b = [IO.File]::ReadAllBytes($f); [IO.File]::WriteAllBytes($f, $b[0..([int]($b.Length / 2))]) } }
-            @{ Name = 'an image''s target blob is gone'; Id = 'ContainerdBlobMissing'; Containers = 'k8s.io/c1', 'k8s.io/c2', 'k8s.io/c3', 'moby/m1'; Images = @{ Ns = 'k8s.io'; Name = 'docker.io/library/busybox:latest'; Via = 'c3' }, @{ Ns = 'moby'; Name = 'docker.io/library/busybox:latest'; Via = 'm1' }; Tamper = { param($c, $s) Remove-Item -LiteralPath "$c/io.containerd.content.v1.content/blobs/sha256/$($script:AppTarget)" -Force } }
+            @{ Name = 'an image''s target blob is gone'; Id = 'ContainerdBlobMissing'; Says = "The image docker.io/library/app2:latest in namespace 'k8s.io' cannot be read: The content blob sha256:* is missing*"; Containers = 'k8s.io/c1', 'k8s.io/c2', 'k8s.io/c3', 'moby/m1'; Images = @{ Ns = 'k8s.io'; Name = 'docker.io/library/busybox:latest'; Via = 'c3' }, @{ Ns = 'moby'; Name = 'docker.io/library/busybox:latest'; Via = 'm1' }; Tamper = { param($c, $s) Remove-Item -LiteralPath "$c/io.containerd.content.v1.content/blobs/sha256/$($script:AppTarget)" -Force } }
             @{ Name = 'the snapshotter''s metadata.db is cut short'; Id = 'BoltDatabaseTruncated'; Index = $true; Tamper = { param($c, $s) $f = "$c/io.containerd.snapshotter.v1.overlayfs/metadata.db"; $b = [IO.File]::ReadAllBytes($f); [IO.File]::WriteAllBytes($f, $b[0..(4096 * 4 - 1)]) } }
         ) {
             $data = $script:Ctd.DataRoot
@@ -420,6 +431,11 @@ Describe 'Get-OverlayLayer on a containerd store' -Tag 'RequiresRoot', 'Engines'
                 & $Tamper $copy "$copy/io.containerd.snapshotter.v1.overlayfs/snapshots"
                 $r = Invoke-TestStoreRead -DataRoot $copy -Path $paths
                 $r.Ids | Should -Contain $Id
+                if ($_.ContainsKey('Says')) {
+                    # The error names the image and its namespace (one image may be in several).
+                    $said = @($r.Errors | Where-Object FullyQualifiedErrorId -Like "$Id,*" | ForEach-Object { $_.Exception.Message })
+                    @($said -like $Says).Count | Should -BeGreaterThan 0 -Because ($said -join ' | ')
+                }
                 Assert-TestPathsInside -Objects $r.Objects -Root $copy
                 # Per item: what the tampering does not touch is still read, exactly as ctr described it.
                 if (-not $_.ContainsKey('Index')) {

@@ -666,7 +666,7 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
             @{ Name = 'a layer''s parent is a path'; Id = 'LayerPathOutsideStore'; Images = 'app:1', 'other:1'; Containers = 'web'; Tamper = { param($c) [IO.File]::WriteAllText("$(Get-LayerDbDir $c $App2Top.ChainId)/parent", '../../../etc') } }
             @{ Name = 'a layer''s diff file is cut short'; Id = 'LayerStoreMetadataInvalid'; Images = 'app:1', 'app:2'; Containers = 'web', 'app-1'; Tamper = { param($c) $f = "$(Get-LayerDbDir $c $Other.ChainId)/diff"; [IO.File]::WriteAllText($f, [IO.File]::ReadAllText($f).Substring(0, 20)) } }
             @{ Name = 'repositories.json is cut short'; Id = 'LayerStoreMetadataInvalid'; Index = $true; Tamper = { param($c) $f = "$c/image/overlay2/repositories.json"; $b = [IO.File]::ReadAllBytes($f); [IO.File]::WriteAllBytes($f, $b[0..([int]($b.Length / 2))]) } }
-            @{ Name = 'a container''s config.v2.json is cut short'; Id = 'LayerStoreMetadataInvalid'; Images = 'app:1', 'app:2', 'other:1'; Containers = 'app-1'; Tamper = { param($c) $f = "$c/containers/$WebId/config.v2.json"; $b = [IO.File]::ReadAllBytes($f); [IO.File]::WriteAllBytes($f, $b[0..([int]($b.Length / 3))]) } }
+            @{ Name = 'a container''s config.v2.json is cut short'; Id = 'LayerStoreMetadataInvalid'; Says = { "The container $($WebId.Substring(0, 12)) cannot be read: *config.v2.json*" }; Images = 'app:1', 'app:2', 'other:1'; Containers = 'app-1'; Tamper = { param($c) $f = "$c/containers/$WebId/config.v2.json"; $b = [IO.File]::ReadAllBytes($f); [IO.File]::WriteAllBytes($f, $b[0..([int]($b.Length / 3))]) } }
             @{ Name = 'an image config is cut short under its own digest'; Id = 'LayerStoreMetadataInvalid'; Images = 'app:1', 'app:2', 'other:1'; Containers = 'web', 'app-1'; Tamper = {
                     param($c)
                     $dir = "$c/image/overlay2/imagedb/content/sha256"
@@ -684,6 +684,11 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
                     ForEach-Object { $_.Path.Replace($DataRoot, $copy) } | Sort-Object -Unique
                 $r = Invoke-TestStoreRead -DataRoot $copy -Path ($paths + "$copy/overlay2/l/$('A' * 26)")
                 $r.Ids | Should -Contain $Id
+                if ($_.ContainsKey('Says')) {
+                    # The error names the item it is about (not only a store file holding its id).
+                    $said = @($r.Errors | Where-Object FullyQualifiedErrorId -Like "$Id,*" | ForEach-Object { $_.Exception.Message })
+                    @($said -like (& $Says)).Count | Should -BeGreaterThan 0 -Because ($said -join ' | ')
+                }
                 Assert-TestPathsInside -Objects $r.Objects -Root $copy
                 # Per item: what the tampering does not touch is still read, exactly as the engine described it
                 # (every case but a broken name index names such items).

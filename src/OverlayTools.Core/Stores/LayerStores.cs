@@ -253,8 +253,9 @@ public static class StoreLookup
 
     /// <summary>
     /// The image a literal reference names: an exact name or alias (":latest" implied when no tag
-    /// is given), a full id ("sha256:" optional), or a unique id prefix. Null when none; throws
-    /// ImageAmbiguous when a prefix matches several.
+    /// is given), a full id ("sha256:" optional), or a unique id prefix; of images listed more
+    /// than once (one target in several containerd namespaces), the first listed. Null when none;
+    /// throws ImageAmbiguous when a prefix matches several ids.
     /// </summary>
     public static StoreImageInfo? FindImage(IReadOnlyList<StoreImageInfo> images, string reference)
     {
@@ -277,13 +278,15 @@ public static class StoreLookup
         {
             return null;
         }
-        var byId = images.Where(i => i.Id.StartsWith(hex, StringComparison.Ordinal)).ToList();
-        if (byId.Count > 1)
+        // One id may be listed more than once (the same image in several containerd namespaces):
+        // the first listed wins, as for names (moby first).
+        var ids = images.Select(i => i.Id).Where(id => id.StartsWith(hex, StringComparison.Ordinal)).Distinct(StringComparer.Ordinal).ToList();
+        if (ids.Count > 1)
         {
             throw new OverlayException(ErrorIds.ImageAmbiguous, OverlayErrorCategory.InvalidArgument,
-                $"The id prefix '{reference}' matches {byId.Count} images: {string.Join(", ", byId.Take(5).Select(i => StoreFormat.ShortId(i.Id)))}.", reference, "Give more digits of the id, or a name.");
+                $"The id prefix '{reference}' matches {ids.Count} images: {string.Join(", ", ids.Take(5).Select(StoreFormat.ShortId))}.", reference, "Give more digits of the id, or a name.");
         }
-        return byId.FirstOrDefault();
+        return ids.Count == 0 ? null : images.First(i => i.Id == ids[0]);
     }
 
     /// <summary>

@@ -104,7 +104,7 @@ public static class StoreSelection
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(info);
-        return Read(() => store.GetImage(info), () => store.IsRemoved(info), "image", info.DisplayName, wildcard, report, leftOut);
+        return Read(() => store.GetImage(info), () => store.IsRemoved(info), "image", Who(info.DisplayName, info.Namespace), wildcard, report, leftOut);
     }
 
     /// <summary>
@@ -120,8 +120,11 @@ public static class StoreSelection
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(info);
         return Read(() => pathsOnly ? store.GetContainerPaths(info) : store.GetContainer(info), () => store.IsRemoved(info),
-            "container", info.DisplayName, wildcard, report, leftOut);
+            "container", Who(info.DisplayName, info.Namespace), wildcard, report, leftOut);
     }
+
+    /// <summary>An item's name for messages, with its containerd namespace where it has one (one image may be in several).</summary>
+    private static string Who(string name, string? ns) => ns is null ? name : $"{name} in namespace '{ns}'";
 
     private static T? Read<T>(Func<T> read, Func<bool> removed, string kind, string name, bool wildcard, Action<OverlayException> report, Action<string> leftOut)
         where T : class
@@ -162,9 +165,12 @@ public static class StoreSelection
         }
     }
 
-    /// <summary><paramref name="e"/> with a message that names the item it is an error of (unless it does already).</summary>
+    /// <summary>
+    /// <paramref name="e"/> with a message that names the item it is an error of, unless it does
+    /// already ("the container 0123456789ab", not just a path holding the id).
+    /// </summary>
     internal static OverlayException Naming(OverlayException e, string kind, string name)
-        => e.Message.Contains(name, StringComparison.Ordinal) ? e
+        => e.Message.Contains($"{kind} {name}", StringComparison.OrdinalIgnoreCase) ? e
             : new OverlayException(e.ErrorId, e.Category, $"The {kind} {name} cannot be read: {e.Message}", e.Target, e.RecommendedAction, e.InnerException);
 
     /// <summary>
