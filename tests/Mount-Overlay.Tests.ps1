@@ -472,6 +472,15 @@ Describe 'Mount-Overlay' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
             Test-MountedAt $Merged | Should -BeFalse
         }
 
+        It 'stacks piped layers that came out of order by their positions, with a warning' {
+            $stream = @([pscustomobject]@{ Path = $L1; Position = 0 }, [pscustomobject]@{ Path = $L2; Position = 1 })
+            $stream | Sort-Object Position -Descending | Mount-Overlay -Target $Merged -ReadOnly -WarningVariable warn -WarningAction SilentlyContinue
+            # $L1 is the top layer (position 0): its code.py wins.
+            Get-Content -LiteralPath "$Merged/code.py" | Should -Be 'lower code'
+            (Get-OverlayMount -Target $Merged).Lower | Should -Be @($L1, $L2)
+            "$warn" | Should -BeLike '*out of stack order (positions 1, 0)*'
+        }
+
         It 'refuses an upper that lives on an overlay' {
             Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged
             $inner = New-Layer "$Merged/inner-upper"

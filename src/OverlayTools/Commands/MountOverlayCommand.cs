@@ -299,12 +299,12 @@ public sealed class MountOverlayCommand : OverlayCmdlet
     /// </summary>
     private OverlaySpec BuildStreamSpec()
     {
+        WarnAboutGaps();
         var lower = _streamed.Select(l => ResolvePath(l.Path, nameof(LayerPath))).ToList();
         var containerUppers = _streamed.Where(l => string.Equals(l.Role, "Upper", StringComparison.OrdinalIgnoreCase)).Select(l => ResolvePath(l.Path, nameof(LayerPath))).ToList();
         string? upper = string.IsNullOrEmpty(Upper) ? null : ResolvePath(Upper, nameof(Upper));
         string? work = string.IsNullOrEmpty(Work) ? null : ResolvePath(Work, nameof(Work));
         string target = ResolvePath(_target, nameof(Target));
-        WarnAboutGaps();
         if (upper is null && !ReadOnly && containerUppers.Count > 0)
         {
             throw new OverlayException(ErrorIds.LayerStreamNeedsUpper, OverlayErrorCategory.InvalidOperation,
@@ -349,8 +349,9 @@ public sealed class MountOverlayCommand : OverlayCmdlet
 
     /// <summary>
     /// Refuses layers of several stacks (a position seen twice: two images or containers piped
-    /// in), and warns when the positions of the piped layers are not 0, 1, 2...: layers were
-    /// filtered out, or failed to bind.
+    /// in); stacks layers that came out of order (say through Sort-Object) by their positions,
+    /// with a warning; and warns when the positions of the piped layers are not 0, 1, 2...:
+    /// layers were filtered out, or failed to bind.
     /// </summary>
     private void WarnAboutGaps()
     {
@@ -365,6 +366,13 @@ public sealed class MountOverlayCommand : OverlayCmdlet
             throw new OverlayException(ErrorIds.LayerStreamMixed, OverlayErrorCategory.InvalidArgument,
                 $"The piped layers form {stacks} stacks (position {positions.GroupBy(p => p).First(g => g.Count() > 1).Key} came more than once): one mount takes the layers of one image or container.",
                 _target, "Pipe the layers of one image or container, e.g. Get-OverlayLayer -Container web | Mount-Overlay ...");
+        }
+        if (!positions.SequenceEqual(positions.OrderBy(p => p)))
+        {
+            WriteWarning($"The piped layers came out of stack order (positions {string.Join(", ", positions.Take(10))}{(positions.Count > 10 ? ", ..." : "")}); stacking them by position, 0 on top, as Get-OverlayLayer numbers them. To stack layers in another order, pipe objects without a Position.");
+            var ordered = _streamed.OrderBy(l => l.Position).ToList();
+            _streamed.Clear();
+            _streamed.AddRange(ordered);
         }
         var missing = Enumerable.Range(0, positions.Max(p => p!.Value) + 1).Except(positions.Select(p => p!.Value)).ToList();
         if (missing.Count > 0)
