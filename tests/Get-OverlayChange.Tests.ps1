@@ -228,6 +228,25 @@ Describe 'Get-OverlayChange' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
             Assert-MatchesKernel $Merged @($Lower) $c
         }
 
+        It 'keeps apart names that are not UTF-8, finds them in the lowers, and hands out paths that reach them' {
+            # Bytes 0xFE and 0xFF are no UTF-8: decoded as such, both names would be U+FFFD and
+            # one change would be lost (and a lookup of U+FFFD's bytes in a lower finds nothing).
+            # Each such byte is the lone surrogate U+DC00 + byte, which shows as U+FFFD when printed.
+            & bash -c 'cd "$1" && mkdir d e && touch "d/$(printf "\xfe")" "d/$(printf "\xff")" && echo x > "e/$(printf "\xff")"' bash $Lower
+            Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged
+            & bash -c 'cd "$1" && rm -rf d && mkdir d && echo y >> "e/$(printf "\xff")"' bash $Merged
+            $fe = [string][char]0xDCFE; $ff = [string][char]0xDCFF
+            $c = Get-OverlayChange $Merged
+            ConvertTo-DiffLines $c | Should -Be @('C /d', "D /d/$fe", "D /d/$ff", 'C /e', "C /e/$ff")
+            $podman = ConvertTo-DiffLines (Get-OverlayChange $Merged -Style Podman)
+            $podman | Should -Contain "C /e/$ff"
+            $podman | Should -Not -Contain "A /e/$ff"
+            # The path reaches the file: Resolve-OverlayPath finds it in the upper.
+            $r = Resolve-OverlayPath -LiteralPath ($Merged + ($c | Where-Object Path -EQ "/e/$ff").Path)
+            $r.Layer | Should -Be $Upper
+            $r.LayerPath | Should -Be "$Upper/e/$ff"
+        }
+
         It 'matches the kernel after a mix of everything, over two lower layers' {
             $top = New-Layer "$Case/lower-top" @{ 'etc/hosts' = 'from top'; 'srv/www/index.html' = '<html>'; 'data/other' = 'o' }
             & mknod "$top/data/keep" c 0 0

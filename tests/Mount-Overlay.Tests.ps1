@@ -200,6 +200,17 @@ Describe 'Mount-Overlay' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
             $m.Lower | Should -Be @($colon, $L1)
         }
 
+        It 'takes "\:" in a relative part of a colon-joined -Lower as a literal colon, not a drive' {
+            $colon = New-Layer "$Case/lo:a" @{ 'c' = 'c' }
+            Push-Location -LiteralPath $Case
+            try {
+                $m = Mount-Overlay -Lower ((Split-Path -Leaf $L2) + ':lo\:a') -Target $Merged -PassThru
+                (Get-OverlayChange -Upper $Up -Lower 'lo\:a:lower').Path | Should -Contain '/code.py'
+            }
+            finally { Pop-Location }
+            $m.Lower | Should -Be @($L2, $colon)
+        }
+
         It 'takes an existing directory whose name holds a colon literally' {
             $colon = New-Layer "$Case/a:b" @{ 'c' = 'c' }
             $m = Mount-Overlay -Lower $colon -Target $Merged -PassThru

@@ -96,7 +96,9 @@ function Remove-TestRoot {
     Clear-TestMounts $Path
     if (@(Get-MountsUnder $Path).Count -gt 0) { throw "Refusing to delete '$Path': something is still mounted below it." }
     & chattr -R -i -- $Path 2>$null
-    Remove-Item -LiteralPath $Path -Recurse -Force
+    # rm, not Remove-Item: .NET cannot name files whose names are not UTF-8 (tests make some).
+    & rm -rf --one-file-system -- $Path
+    if (Test-Path -LiteralPath $Path) { throw "Could not delete '$Path'." }
 }
 
 function New-Layer {

@@ -60,7 +60,9 @@ public abstract class OverlayCmdlet : PSCmdlet, IOperationLog, IDisposable
             return ([literal], []);
         }
         var (parts, dataParts) = OverlayOptionCodec.SplitLowerdir(raw);
-        return (parts.Select(p => ResolvePath(p, parameterName)).ToList(), dataParts.Select(p => ResolvePath(p, parameterName)).ToList());
+        // A colon left in a part was escaped ("lo\:a"): a name, never a PowerShell drive.
+        string Resolve(string p) => ResolvePath(p.Contains(':', StringComparison.Ordinal) && !p.StartsWith('/') && !p.StartsWith('~') ? "./" + p : p, parameterName);
+        return (parts.Select(Resolve).ToList(), dataParts.Select(Resolve).ToList());
     }
 
     /// <summary>

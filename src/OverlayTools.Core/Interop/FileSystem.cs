@@ -125,7 +125,7 @@ internal static unsafe partial class FileSystem
                     return null;
                 }
                 errno = 0;
-                return Encoding.UTF8.GetString(buf, 0, (int)n);
+                return Native.DecodeName(buf.AsSpan(0, (int)n));
             }
         }
         finally

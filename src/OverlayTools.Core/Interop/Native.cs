@@ -159,11 +159,86 @@ internal static unsafe partial class Native
 
     internal static uint GetEuid() => Tmds.Linux.LibC.geteuid();
 
-    /// <summary>UTF-8 bytes of <paramref name="s"/> with a terminating NUL.</summary>
+    /// <summary>
+    /// UTF-8 bytes of <paramref name="s"/> with a terminating NUL. A lone U+DC80..U+DCFF (what
+    /// <see cref="DecodeName"/> makes of a byte that is not UTF-8) becomes that byte again, so a
+    /// name read from the disk is found again by the path built from it.
+    /// </summary>
     internal static byte[] Utf8Z(string s)
     {
-        var bytes = new byte[System.Text.Encoding.UTF8.GetByteCount(s) + 1];
-        System.Text.Encoding.UTF8.GetBytes(s, 0, s.Length, bytes, 0);
-        return bytes;
+        if (!HasEscapedByte(s))
+        {
+            var bytes = new byte[System.Text.Encoding.UTF8.GetByteCount(s) + 1];
+            System.Text.Encoding.UTF8.GetBytes(s, 0, s.Length, bytes, 0);
+            return bytes;
+        }
+        var result = new System.Collections.Generic.List<byte>(s.Length + 8);
+        Span<byte> one = stackalloc byte[4];
+        for (int i = 0; i < s.Length; i++)
+        {
+            char c = s[i];
+            if (IsEscapedByte(s, i))
+            {
+                result.Add((byte)(c - 0xDC00));
+            }
+            else if (char.IsHighSurrogate(c) && i + 1 < s.Length && char.IsLowSurrogate(s[i + 1]))
+            {
+                int n = System.Text.Encoding.UTF8.GetBytes(s.AsSpan(i, 2), one);
+                result.AddRange(one[..n].ToArray());
+                i++;
+            }
+            else
+            {
+                int n = System.Text.Encoding.UTF8.GetBytes(s.AsSpan(i, 1), one);
+                result.AddRange(one[..n].ToArray());
+            }
+        }
+        result.Add(0);
+        return result.ToArray();
     }
+
+    /// <summary>
+    /// A file name's bytes as a string, losing nothing: valid UTF-8 decoded as such, and each
+    /// byte that is not part of valid UTF-8 (always 0x80 or above) as the lone surrogate
+    /// U+DC00 + byte, which <see cref="Utf8Z"/> turns back into that byte. So two names that
+    /// differ only in such bytes stay two names (UTF-8 decoding would make both U+FFFD), and a
+    /// path built from one reaches the file. Printed, such a character shows as U+FFFD.
+    /// </summary>
+    internal static string DecodeName(ReadOnlySpan<byte> bytes)
+    {
+        if (System.Text.Unicode.Utf8.IsValid(bytes))
+        {
+            return System.Text.Encoding.UTF8.GetString(bytes);
+        }
+        var sb = new System.Text.StringBuilder(bytes.Length);
+        Span<char> chars = stackalloc char[256];
+        while (!bytes.IsEmpty)
+        {
+            var status = System.Text.Unicode.Utf8.ToUtf16(bytes, chars, out int read, out int written, replaceInvalidSequences: false, isFinalBlock: true);
+            sb.Append(chars[..written]);
+            bytes = bytes[read..];
+            if (status == System.Buffers.OperationStatus.InvalidData)
+            {
+                sb.Append((char)(0xDC00 + bytes[0]));
+                bytes = bytes[1..];
+            }
+        }
+        return sb.ToString();
+    }
+
+    private static bool HasEscapedByte(string s)
+    {
+        for (int i = 0; i < s.Length; i++)
+        {
+            if (IsEscapedByte(s, i))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>A lone low surrogate in U+DC80..U+DCFF (not the second half of a pair).</summary>
+    private static bool IsEscapedByte(string s, int i)
+        => s[i] is >= '\uDC80' and <= '\uDCFF' && (i == 0 || !char.IsHighSurrogate(s[i - 1]));
 }

@@ -280,7 +280,7 @@ internal static unsafe class Posix
             {
                 var nameZ = new byte[name.Length + 1];
                 name.CopyTo(nameZ);
-                result.Add(new DirEntry(Encoding.UTF8.GetString(name), nameZ, type));
+                result.Add(new DirEntry(Native.DecodeName(name), nameZ, type));
                 return true;
             });
         }
