@@ -158,14 +158,17 @@ Describe 'Dismount-Overlay' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
         Test-MountedAt $Merged | Should -BeTrue
     }
 
-    It 'reports <Label> as <ErrorId>' -ForEach @(
-        @{ Label = 'a directory that is not mounted'; ErrorId = 'OverlayNotMounted'; Category = 'ObjectNotFound'; Setup = { $Merged } }
-        @{ Label = 'a path that does not exist'; ErrorId = 'OverlayNotMounted'; Category = 'ObjectNotFound'; Setup = { "$Case/nope" } }
-        @{ Label = 'a mount that is not an overlay'; ErrorId = 'NotAnOverlayMount'; Category = 'InvalidArgument'; Setup = { & mount -t tmpfs tmpfs $Merged; $Merged } }
-        @{ Label = 'a symlink to an overlay'; ErrorId = 'TargetIsSymlink'; Category = 'SecurityError'; Setup = { Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged; $null = New-Item -ItemType SymbolicLink -Path "$Case/link" -Target $Merged; "$Case/link" } }
+    It 'reports <Label> as <ErrorId> (<How>)' -ForEach @(
+        # -WhatIf reports what a dismount would refuse, instead of announcing the dismount.
+        foreach ($how in 'dismounting', 'with -WhatIf') {
+            @{ How = $how; Label = 'a directory that is not mounted'; ErrorId = 'OverlayNotMounted'; Category = 'ObjectNotFound'; Setup = { $Merged } }
+            @{ How = $how; Label = 'a path that does not exist'; ErrorId = 'OverlayNotMounted'; Category = 'ObjectNotFound'; Setup = { "$Case/nope" } }
+            @{ How = $how; Label = 'a mount that is not an overlay'; ErrorId = 'NotAnOverlayMount'; Category = 'InvalidArgument'; Setup = { & mount -t tmpfs tmpfs $Merged; $Merged } }
+            @{ How = $how; Label = 'a symlink to an overlay'; ErrorId = 'TargetIsSymlink'; Category = 'SecurityError'; Setup = { Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged; $null = New-Item -ItemType SymbolicLink -Path "$Case/link" -Target $Merged; "$Case/link" } }
+        }
     ) {
         $target = & $Setup
-        Dismount-Overlay -Target $target -ErrorVariable err -ErrorAction SilentlyContinue
+        Dismount-Overlay -Target $target -WhatIf:($How -eq 'with -WhatIf') -ErrorVariable err -ErrorAction SilentlyContinue
         $err.Count | Should -Be 1
         $err[0].FullyQualifiedErrorId | Should -Be "$ErrorId,OverlayTools.DismountOverlayCommand"
         $err[0].CategoryInfo.Category | Should -Be $Category

@@ -89,6 +89,22 @@ Describe 'Mount-Overlay' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
             $verbose -join "`n" | Should -Match ([regex]::Escape("mount -t overlay overlay -o lowerdir=$L1,upperdir=$Up,workdir=$Up.work $Merged"))
         }
 
+        It 'reports with -WhatIf what the mount would refuse, and creates nothing: <Label>' -ForEach @(
+            @{ Label = 'a missing lower'; ErrorId = 'LayerNotFound'; Setup = { @{ Lower = "$Case/nope"; Upper = $Up; Target = $Merged } } }
+            @{ Label = 'an upper that is a file'; ErrorId = 'UpperNotDirectory'; Setup = { Set-Content "$Case/file" 'x'; @{ Lower = $L1; Upper = "$Case/file"; Target = $Merged } } }
+            @{ Label = 'a work dir holding files'; ErrorId = 'WorkNotEmpty'; Setup = { $null = New-Layer "$Case/dirty" @{ 'keep' = 'k' }; @{ Lower = $L1; Upper = $Up; Work = "$Case/dirty"; Target = $Merged } } }
+            @{ Label = 'a missing target without -Force'; ErrorId = 'TargetNotFound'; Setup = { @{ Lower = $L1; Upper = $Up; Target = "$Case/nowhere" } } }
+            @{ Label = 'a target that is a symbolic link'; ErrorId = 'TargetIsSymlink'; Setup = { $null = New-Item -ItemType SymbolicLink -Path "$Case/link" -Target $Merged; @{ Lower = $L1; Upper = $Up; Target = "$Case/link" } } }
+        ) {
+            $p = & $Setup
+            $before = @(Get-ChildItem -LiteralPath $Case -Force -Recurse).FullName
+            Mount-Overlay @p -WhatIf -ErrorVariable err -ErrorAction SilentlyContinue
+            $err.Count | Should -Be 1
+            $err[0].FullyQualifiedErrorId | Should -Be "$ErrorId,OverlayTools.MountOverlayCommand"
+            @(Get-ChildItem -LiteralPath $Case -Force -Recurse).FullName | Should -Be $before
+            @(Get-MountsUnder $Case).Count | Should -Be 0
+        }
+
         It 'mounts nothing and creates nothing with -WhatIf' {
             $target = "$Case/not-yet"
             Mount-Overlay -Lower $L1 -Upper $Up -Target $target -Force -WhatIf

@@ -137,6 +137,29 @@ public abstract class OverlayCmdlet : PSCmdlet, IOperationLog, IDisposable
     protected void WriteOverlayError(OverlayException e) => WriteError(ToErrorRecord(e));
 
     /// <summary>
+    /// True when ShouldProcess will not just say yes: -WhatIf (or $WhatIfPreference) prints what
+    /// would happen, -Confirm (or $ConfirmPreference at or below <paramref name="impact"/>) asks.
+    /// Then the cheap checks run first, so that what would fail is reported instead of announced
+    /// (as Remove-Item -WhatIf reports a missing path).
+    /// </summary>
+    protected bool ShouldProcessWillTalk(ConfirmImpact impact = ConfirmImpact.Medium)
+    {
+        var bound = MyInvocation.BoundParameters;
+        bool whatIf = bound.TryGetValue("WhatIf", out var w)
+            ? w is SwitchParameter { IsPresent: true }
+            : LanguagePrimitives.IsTrue(GetVariableValue("WhatIfPreference"));
+        if (whatIf)
+        {
+            return true;
+        }
+        if (bound.TryGetValue("Confirm", out var c))
+        {
+            return c is SwitchParameter { IsPresent: true };
+        }
+        return GetVariableValue("ConfirmPreference") is ConfirmImpact p && p != ConfirmImpact.None && p <= impact;
+    }
+
+    /// <summary>
     /// Writes TargetEmpty for an empty -Target, given or piped (an object whose Target property
     /// is empty), which resolved would be the current directory; <paramref name="what"/> says
     /// what to give instead.

@@ -69,6 +69,41 @@ public static class OverlayMounter
         }
     }
 
+    /// <summary>
+    /// The checks <see cref="Mount"/> makes before it changes anything (every layer, the upper,
+    /// a work dir that exists, the target unless -Force would create it), with the same errors,
+    /// for -WhatIf and -Confirm: no directory is created, no lock taken, the kernel not called.
+    /// What only the kernel step finds (a dir in use, the kernel's own refusals) is not checked.
+    /// </summary>
+    public static void Preview(OverlaySpec spec)
+    {
+        Validate(spec);
+        spec = WithoutTrailingSlashes(spec);
+        using var scope = new MountScope(NullOperationLog.Instance, default);
+        var seen = new Dictionary<(ulong, uint, uint), string>();
+        foreach (var p in spec.Lower)
+        {
+            OpenLayer(p, "lower", scope, seen);
+        }
+        foreach (var p in spec.DataLower)
+        {
+            OpenLayer(p, "data", scope, seen);
+        }
+        if (spec.Upper is not null)
+        {
+            var upper = OpenUpper(spec.Upper, scope, seen);
+            string work = spec.Work ?? OverlaySpec.DefaultWorkFor(spec.Upper);
+            if (FileSystem.TryLStat(work, out _) is not null)
+            {
+                OpenOrCreateWork(work, spec.Work is null, upper, scope);
+            }
+        }
+        if (!spec.CreateTarget || FileSystem.TryLStat(spec.Target, out _) is not null)
+        {
+            OpenTarget(spec.Target, create: false, scope);
+        }
+    }
+
     private static void Validate(OverlaySpec spec)
     {
         if (spec.Lower.Count == 0)

@@ -26,6 +26,12 @@ public static class OverlayUnmounter
     public static readonly TimeSpan BusyRetryDelay = TimeSpan.FromMilliseconds(100);
 
     /// <summary>
+    /// The checks <see cref="Dismount"/> makes first (the path is the mount point of an overlay,
+    /// not a symbolic link), with the same errors, for -WhatIf and -Confirm; dismounts nothing.
+    /// </summary>
+    public static void Preview(string target) => CheckOverlayRoot(FileSystem.TrimTrailingSlashes(target), readEntry: false);
+
+    /// <summary>
     /// Unmounts the overlay at <paramref name="target"/>; with force, a busy one is detached lazily.
     /// <paramref name="dismounting"/>, when given, receives the overlay's mountinfo line (null if
     /// the table does not list it) before the dismount is tried, read while a descriptor holds the

@@ -109,7 +109,7 @@ public sealed class DismountOverlayCommand : OverlayCmdlet
         {
             return true;
         }
-        string? theirs = FileSystem.TryReadLink($"/proc/{pid}/ns/mnt", out _);
+        string? theirs = FileSystem.TryReadLink($"/proc/{pid}/ns/mnt", out int nsErrno);
         string? ours = FileSystem.TryReadLink("/proc/self/ns/mnt", out _);
         if (theirs is not null && theirs == ours)
         {
@@ -117,7 +117,7 @@ public sealed class DismountOverlayCommand : OverlayCmdlet
         }
         string where = string.Join(", ", targets);
         WriteOverlayError(new OverlayException(ErrorIds.ForeignMountNamespace, OverlayErrorCategory.InvalidOperation,
-            $"The overlay at '{where}' was listed in the mount namespace of process {pid}{(theirs is null ? ", which is gone" : ", not this one")}; Dismount-Overlay dismounts only in its own mount namespace, where that path may be another mount.",
+            $"The overlay at '{where}' was listed in the mount namespace of process {pid}{(theirs is not null ? ", not this one" : nsErrno == Errno.ENOENT ? ", which is gone" : $", whose namespace cannot be told apart from this one ({Errno.Name(nsErrno)})")}; Dismount-Overlay dismounts only in its own mount namespace, where that path may be another mount.",
             where, $"Run Dismount-Overlay inside that namespace (for example under nsenter -t {pid} -m), or pipe Get-OverlayMount without -ProcessId to dismount this namespace's overlays."));
         return false;
     }
@@ -142,6 +142,18 @@ public sealed class DismountOverlayCommand : OverlayCmdlet
 
     private void DismountOne(string target)
     {
+        if (ShouldProcessWillTalk())
+        {
+            try
+            {
+                OverlayUnmounter.Preview(target);
+            }
+            catch (OverlayException e)
+            {
+                WriteOverlayError(e);
+                return;
+            }
+        }
         if (!ShouldProcess(target, "Dismount overlay"))
         {
             return;
