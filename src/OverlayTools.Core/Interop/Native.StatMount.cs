@@ -100,7 +100,7 @@ internal static unsafe partial class FileSystem
             }
             var span = new System.ReadOnlySpan<byte>(buf + at, (int)(System.Math.Min(total, (uint)size) - at));
             int end = span.IndexOf((byte)0);
-            return System.Text.Encoding.UTF8.GetString(end < 0 ? span : span[..end]);
+            return Native.DecodeName(end < 0 ? span : span[..end]);
         }
         return basic with
         {

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Text;
+using OverlayTools.Interop;
 
 namespace OverlayTools.Mounts;
 
@@ -137,14 +138,15 @@ public static class OverlayOptionCodec
 
     /// <summary>
     /// Decodes mountinfo's octal escapes (\040 space, \011 tab, \012 newline, \134 backslash,
-    /// \054 comma...) into raw bytes, then UTF-8. A backslash not followed by three octal
-    /// digits is kept as it is.
+    /// \054 comma...) into raw bytes, then UTF-8 (bytes that are not UTF-8 kept, see
+    /// <see cref="Native.DecodeName"/>). A backslash not followed by three octal digits is kept
+    /// as it is.
     /// </summary>
     public static string UnescapeMountInfo(ReadOnlySpan<byte> field)
     {
         if (field.IndexOf((byte)'\\') < 0)
         {
-            return Encoding.UTF8.GetString(field);
+            return Native.DecodeName(field);
         }
         Span<byte> buf = field.Length <= 1024 ? stackalloc byte[field.Length] : new byte[field.Length];
         int n = 0;
@@ -163,11 +165,11 @@ public static class OverlayOptionCodec
             }
             buf[n++] = b;
         }
-        return Encoding.UTF8.GetString(buf[..n]);
+        return Native.DecodeName(buf[..n]);
     }
 
     /// <summary>Same as the byte form, for text already decoded.</summary>
-    public static string UnescapeMountInfo(string field) => UnescapeMountInfo(Encoding.UTF8.GetBytes(field));
+    public static string UnescapeMountInfo(string field) => UnescapeMountInfo(Native.Utf8Z(field).AsSpan()[..^1]);
 
     private static bool IsOctal(byte b) => b >= '0' && b <= '7';
 
@@ -231,5 +233,5 @@ public static class OverlayOptionCodec
     }
 
     /// <summary>Text form of <see cref="DecodeSuperOptions(ReadOnlySpan{byte})"/>.</summary>
-    public static OverlayLayers DecodeSuperOptions(string superOptions) => DecodeSuperOptions(Encoding.UTF8.GetBytes(superOptions));
+    public static OverlayLayers DecodeSuperOptions(string superOptions) => DecodeSuperOptions(Native.Utf8Z(superOptions).AsSpan()[..^1]);
 }
