@@ -657,6 +657,23 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
             (Get-OverlayLayer -DataRoot $copy -Image other:1).Image | Should -Be 'other:1'
         }
 
+        It 'says, when a container named is not found, which containers could not be read' {
+            $copy = New-StoreCopy ('unread-' + [guid]::NewGuid().ToString('N').Substring(0, 8))
+            try {
+                $f = "$copy/containers/$WebId/config.v2.json"
+                $b = [IO.File]::ReadAllBytes($f); [IO.File]::WriteAllBytes($f, $b[0..([int]($b.Length / 3))])
+                Get-OverlayLayer -DataRoot $copy -Container web -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+                $err[0].FullyQualifiedErrorId | Should -Be 'ContainerNotFound,OverlayTools.GetOverlayLayerCommand'
+                $err[0].Exception.Message | Should -BeLike "*1 container there could not be read ($($WebId.Substring(0, 12))); it may be that one*"
+                # A name the store never had says so too, and nothing more where all could be read.
+                Get-OverlayLayer -DataRoot $DataRoot -Container nope -ErrorVariable err2 -ErrorAction SilentlyContinue
+                $err2[0].Exception.Message | Should -Not -BeLike '*could not be read*'
+            }
+            finally {
+                & rm -rf --one-file-system -- $copy
+            }
+        }
+
         It 'gives per-item errors and no path outside the store when <Name>' -ForEach @(
             @{ Name = 'a cache-id is an absolute path'; Id = 'LayerPathOutsideStore'; Images = 'app:1', 'app:2'; Containers = 'web', 'app-1'; Tamper = { param($c) [IO.File]::WriteAllText("$(Get-LayerDbDir $c $Other.ChainId)/cache-id", '/etc') } }
             @{ Name = 'a link file names a path'; Id = 'LayerPathOutsideStore'; Images = 'other:1'; Tamper = { param($c) [IO.File]::WriteAllText("$c/overlay2/$($App1Top.CacheId)/link", '../../../../etc') } }

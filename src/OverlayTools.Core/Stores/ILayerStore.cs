@@ -54,6 +54,12 @@ public interface ILayerStore : IDisposable
     bool IsRemoved(StoreImageInfo image) => false;
 
     /// <summary>
+    /// Ids of the containers listed without names because their own record could not be read
+    /// (Docker's config.v2.json): a container looked for by name may be one of them.
+    /// </summary>
+    IReadOnlyCollection<string> UnreadableContainerIds => [];
+
+    /// <summary>
     /// The layer of this store whose content dir is <paramref name="path"/>: the form the engine
     /// shows (…/diff), the layer dir itself, or a short link (…/l/ID, or "l/ID" relative to the
     /// driver dir as it appears in a mount made with relative paths). Null when the path is not a

@@ -364,10 +364,18 @@ public static class StoreLookup
     /// <summary>The error for a literal name that matched nothing (among the items of <paramref name="namespaces"/>, when given).</summary>
     public static OverlayException NotFound(string kind, string reference, IReadOnlyCollection<ILayerStore> stores, NamespaceFilter? namespaces = null)
         => new(kind == "image" ? ErrorIds.ImageNotFound : ErrorIds.ContainerNotFound, OverlayErrorCategory.ObjectNotFound,
-            $"No {kind} '{reference}' in {(namespaces is null ? "" : namespaces + " of ")}{(stores.Count == 1 ? "the store at" : "the stores at")} {string.Join(", ", stores.Select(s => $"{s.Root} ({s.Backend})"))}.", reference,
+            $"No {kind} '{reference}' in {(namespaces is null ? "" : namespaces + " of ")}{(stores.Count == 1 ? "the store at" : "the stores at")} {string.Join(", ", stores.Select(s => $"{s.Root} ({s.Backend})"))}.{(kind == "image" ? "" : Unreadable(stores))}", reference,
             kind == "image"
                 ? $"Run Get-OverlayLayer -Image * to see the images{(namespaces is null ? "" : " of every namespace and store")}, or give -DataRoot for another store."
                 : $"Run Get-OverlayLayer -Container * to see the containers{(namespaces is null ? "" : " of every namespace and store")}, or give -DataRoot for another store.");
+
+    /// <summary>" N containers there could not be read (ids); it may be one of them." or "".</summary>
+    private static string Unreadable(IReadOnlyCollection<ILayerStore> stores)
+    {
+        var ids = stores.SelectMany(s => s.UnreadableContainerIds).Order(StringComparer.Ordinal).ToList();
+        return ids.Count == 0 ? ""
+            : $" {ids.Count} container{(ids.Count == 1 ? "" : "s")} there could not be read ({string.Join(", ", ids.Take(5).Select(StoreFormat.ShortId))}{(ids.Count > 5 ? ", ..." : "")}); it may be {(ids.Count == 1 ? "that one" : "one of them")}: Get-OverlayLayer -Container * says why.";
+    }
 }
 
 /// <summary>Docker's overlay2 store.</summary>

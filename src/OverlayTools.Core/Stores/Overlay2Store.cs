@@ -196,6 +196,16 @@ internal sealed class Overlay2Store : ILayerStore
     }
 
     /// <inheritdoc/>
+    /// <inheritdoc/>
+    public IReadOnlyCollection<string> UnreadableContainerIds
+    {
+        get
+        {
+            ListContainers();
+            return _containerErrors.Keys;
+        }
+    }
+
     public IReadOnlyList<StoreContainerInfo> ListContainers()
     {
         if (_containers is not null)
