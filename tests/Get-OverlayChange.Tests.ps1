@@ -425,6 +425,33 @@ Describe 'Get-OverlayChange' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
         }
     }
 
+    Context 'progress' {
+        It 'reports its progress with Write-Progress while a walk lasts, and completes it' {
+            # Progress is reported every 256 entries once 200 ms have passed. The walk waits for
+            # the next command (1 ms per change here), so by the 256th entry it has lasted at
+            # least 256 ms on any machine.
+            Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged
+            $null = New-Item -ItemType Directory -Path "$Merged/many"
+            foreach ($i in 1..300) { [IO.File]::WriteAllText("$Merged/many/f$i", 'x') }
+            $iss = [Management.Automation.Runspaces.InitialSessionState]::CreateDefault2()
+            $iss.ImportPSModule([string[]] @($ModulePath))
+            $ps = [powershell]::Create($iss)
+            try {
+                $null = $ps.AddScript('param($t) $ProgressPreference = ''Continue''; Get-OverlayChange -Target $t | ForEach-Object { Start-Sleep -Milliseconds 1; $_ }').AddArgument($Merged)
+                $out = $ps.Invoke()
+                $out.Count | Should -Be 301
+                $p = @($ps.Streams.Progress)
+                $working = @($p | Where-Object RecordType -EQ 'Processing')
+                $working.Count | Should -BeGreaterThan 0
+                $working[0].Activity | Should -Be 'Get-OverlayChange'
+                $working[0].StatusDescription | Should -BeLike "Compared * entries of '$Upper', * changes"
+                $working[0].CurrentOperation | Should -Be '/many'
+                $p[-1].RecordType | Should -Be 'Completed'
+            }
+            finally { $ps.Dispose() }
+        }
+    }
+
     Context 'podman diff semantics' {
         It 'lists a directory only when its own metadata changed or an entry in it was added or deleted, and hides podman''s own files' {
             Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged

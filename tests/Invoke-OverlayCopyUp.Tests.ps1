@@ -11,6 +11,7 @@ BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot 'TestOpenWatch.psm1') -Force
     Import-OverlayToolsUnderTest
+    $script:ModulePath = (Get-Module OverlayTools).Path -replace '\.dll$', '.psd1'
     $script:Root = New-TestRoot 'copyup'
 
     function Get-Meta([string] $Path) {
@@ -169,6 +170,30 @@ Describe 'Invoke-OverlayCopyUp' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
                 (& stat -c '%Y.%y|%X.%x|%a|%u' "$Upper/$d") | Should -Be (& stat -c '%Y.%y|%X.%x|%a|%u' "$Lower/$d")
             }
             Get-Content -LiteralPath "$Upper/etc/deep/nested/file.txt" | Should -Be 'deep'
+        }
+
+        It 'reports the progress of -Recurse with Write-Progress while it lasts, and completes it' {
+            # Progress is reported at most every 200 ms; -PassThru waits for the next command
+            # (1 ms per item here), so 300 items last long enough on any machine.
+            $null = New-Item -ItemType Directory -Path "$Lower/many"
+            foreach ($i in 1..300) { [IO.File]::WriteAllText("$Lower/many/f$i", 'x') }
+            Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged
+            $iss = [Management.Automation.Runspaces.InitialSessionState]::CreateDefault2()
+            $iss.ImportPSModule([string[]] @($ModulePath))
+            $ps = [powershell]::Create($iss)
+            try {
+                $null = $ps.AddScript('param($m) $ProgressPreference = ''Continue''; Invoke-OverlayCopyUp -LiteralPath $m -Recurse -PassThru | ForEach-Object { Start-Sleep -Milliseconds 1; $_ }').AddArgument("$Merged/many")
+                $out = $ps.Invoke()
+                $out.Count | Should -Be 301
+                $p = @($ps.Streams.Progress)
+                $working = @($p | Where-Object RecordType -EQ 'Processing')
+                $working.Count | Should -BeGreaterThan 0
+                $working[0].Activity | Should -Be 'Invoke-OverlayCopyUp'
+                $working[0].StatusDescription | Should -BeLike '* items, * bytes copied up'
+                $working[0].CurrentOperation | Should -BeLike "$Merged/many/f*"
+                $p[-1].RecordType | Should -Be 'Completed'
+            }
+            finally { $ps.Dispose() }
         }
 
         It 'copies a directory named with a trailing /. as the directory itself' {

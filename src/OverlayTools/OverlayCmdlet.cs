@@ -522,29 +522,33 @@ public abstract class OverlayCmdlet : PSCmdlet, IOperationLog, IDisposable
     private protected sealed class ProgressActivity : IDisposable
     {
         private readonly Cmdlet _cmdlet;
-        private readonly ProgressRecord _record;
+        private readonly int _id;
+        private readonly string _activity;
+        private string _status;
         private bool _shown;
 
         internal ProgressActivity(Cmdlet cmdlet, int activityId, string activity, string status)
         {
             _cmdlet = cmdlet;
-            _record = new ProgressRecord(activityId, activity, status);
+            _id = activityId;
+            _activity = activity;
+            _status = status;
         }
 
+        // A new record each time: a host may keep the records it was given (a PowerShell
+        // instance's Streams.Progress does), and one record changed afterwards would change them all.
         internal void Report(string status, string? currentOperation)
         {
             _shown = true;
-            _record.StatusDescription = status;
-            _record.CurrentOperation = currentOperation;
-            _cmdlet.WriteProgress(_record);
+            _status = status;
+            _cmdlet.WriteProgress(new ProgressRecord(_id, _activity, status) { CurrentOperation = currentOperation });
         }
 
         public void Dispose()
         {
             if (_shown)
             {
-                _record.RecordType = ProgressRecordType.Completed;
-                _cmdlet.WriteProgress(_record);
+                _cmdlet.WriteProgress(new ProgressRecord(_id, _activity, _status) { RecordType = ProgressRecordType.Completed });
             }
         }
     }
