@@ -189,7 +189,16 @@ function Invoke-PesterTests([string] $PesterPsd1) {
         Write-Warning "Pester produced no summary (exit code $exit)."
         return [pscustomobject]@{ Passed = 0; Failed = 1; Skipped = 0 }
     }
-    return Get-Content -LiteralPath $summary -Raw | ConvertFrom-Json
+    $counts = Get-Content -LiteralPath $summary -Raw | ConvertFrom-Json
+    if ($null -eq $counts.Passed -or $null -eq $counts.Failed) {
+        Write-Warning "Pester's summary holds no counts (exit code $exit)."
+        return [pscustomobject]@{ Passed = 0; Failed = 1; Skipped = 0 }
+    }
+    if ($exit -ne 0 -and $counts.Failed -eq 0) {
+        Write-Warning "Pester exited with code ${exit}: counting the run as failed."
+        $counts.Failed = 1
+    }
+    return $counts
 }
 
 function Test-NoLeftoverMounts([string] $TestRoot) {

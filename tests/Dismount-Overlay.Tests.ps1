@@ -50,20 +50,24 @@ Describe 'Dismount-Overlay' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
         Test-MountedAt $Merged | Should -BeFalse
     }
 
-    It 'lists and dismounts an overlay whose mount point and layers have names that are not UTF-8' {
+    It 'lists, dismounts and mounts again an overlay whose mount point and layers have names that are not UTF-8' {
         # mount(8) at such names; Get-OverlayMount keeps their bytes (U+DC00 + byte), so the
         # objects it emits lead back to the mount, also through Export-Clixml.
-        & bash -c 'cd "$1" && mkdir "l$(printf "\xfe")" "u$(printf "\xff")" w "m$(printf "\xff")" && mount -t overlay overlay -o "lowerdir=$1/l$(printf "\xfe"),upperdir=$1/u$(printf "\xff"),workdir=$1/w" "$1/m$(printf "\xff")"' bash $Case
+        & bash -c 'cd "$1" && mkdir "l:$(printf "\xfe")" "u$(printf "\xff")" w "m$(printf "\xff")" && mount -t overlay overlay -o "lowerdir=$1/l\\:$(printf "\xfe"),upperdir=$1/u$(printf "\xff"),workdir=$1/w" "$1/m$(printf "\xff")"' bash $Case
         try {
             $LASTEXITCODE | Should -Be 0
             $m = Get-OverlayMount -Target "$Case/m*"
             $m.Target | Should -Be "$Case/m$([char]0xDCFF)"
-            $m.Lower | Should -Be @("$Case/l$([char]0xDCFE)")
+            $m.Lower | Should -Be @("$Case/l:$([char]0xDCFE)")
             $m.Upper | Should -Be "$Case/u$([char]0xDCFF)"
             $xml = Join-Path $Case 'mounts.xml'
             $m | Export-Clixml -LiteralPath $xml
             Import-Clixml -LiteralPath $xml | Dismount-Overlay
             @(Get-OverlayMount -Target "$Case/*") | Should -BeNullOrEmpty
+            # The same object mounts it again (its lower holds a colon: one directory, not two).
+            $m | Mount-Overlay
+            (Get-OverlayMount -Target "$Case/m*").Lower | Should -Be $m.Lower
+            $m | Dismount-Overlay
         }
         finally {
             # Clear-TestMounts reads mountinfo as text, where this name is lost.

@@ -247,6 +247,19 @@ Describe 'Get-OverlayChange' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
             $r.LayerPath | Should -Be "$Upper/e/$ff"
         }
 
+        It 'follows a renamed directory whose names are not UTF-8 (redirect_dir=on)' {
+            # The redirect xattr holds the old name's bytes; read as UTF-8 they would lead nowhere.
+            & bash -c 'cd "$1" && mkdir "d$(printf "\xff")" && echo x > "d$(printf "\xff")/x$(printf "\xfe")"' bash $Lower
+            Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged -Option redirect_dir=on
+            & bash -c 'cd "$1" && mv "d$(printf "\xff")" "ren$(printf "\xfc")"' bash $Merged
+            $LASTEXITCODE | Should -Be 0
+            $d = "/d$([char]0xDCFF)"; $ren = "/ren$([char]0xDCFC)"
+            $c = Get-OverlayChange $Merged
+            ConvertTo-DiffLines $c | Should -Be @("D $d", "A $ren", "A $ren/x$([char]0xDCFE)")
+            ($c | Where-Object Path -EQ $ren).RenamedFrom | Should -Be $d
+            (Resolve-OverlayPath -LiteralPath "$Merged$ren/x$([char]0xDCFE)").Layer | Should -Be $Lower
+        }
+
         It 'matches the kernel after a mix of everything, over two lower layers' {
             $top = New-Layer "$Case/lower-top" @{ 'etc/hosts' = 'from top'; 'srv/www/index.html' = '<html>'; 'data/other' = 'o' }
             & mknod "$top/data/keep" c 0 0

@@ -508,6 +508,30 @@ Describe 'Mount-Overlay' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
             "$warn" | Should -BeLike '*out of stack order (positions 1, 0)*'
         }
 
+        It 'warns about <What> in piped layers, and mounts them in the order received' -ForEach @(
+            @{ What = 'skipped positions'; Positions = @(0, 3); Says = '*skip 2 positions 1, 2;*' }
+            @{ What = 'a far position'; Positions = @(0, [int]::MaxValue); Says = '*skip 2,147,483,646 positions 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, ...;*' }
+            @{ What = 'layers without a position'; Positions = @(2, $null); Says = '*1 of the 2 piped layers carry no Position; stacking them all in the order received*' }
+        ) {
+            $stream = @([pscustomobject]@{ Path = $L1; Position = $Positions[0] }, [pscustomobject]@{ Path = $L2; Position = $Positions[1] })
+            $stream | Mount-Overlay -Target $Merged -ReadOnly -WarningVariable warn -WarningAction SilentlyContinue
+            (Get-OverlayMount -Target $Merged).Lower | Should -Be @($L1, $L2)
+            "$warn" | Should -BeLike $Says
+        }
+
+        It 'refuses a negative position in piped layers as a binding error' {
+            [pscustomobject]@{ Path = $L1; Position = -3 } | Mount-Overlay -Target $Merged -ReadOnly -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -BeLike 'ParameterArgumentValidationError*'
+            Test-MountedAt $Merged | Should -BeFalse
+        }
+
+        It 'checks first what would be refused when $ConfirmPreference is set in a function (a string there)' {
+            function Test-Confirming { $ConfirmPreference = 'Low'; Mount-Overlay -Lower "$Case/nope" -Target $Merged -ErrorAction SilentlyContinue -ErrorVariable +script:ce }
+            $script:ce = @()
+            Test-Confirming
+            $script:ce[0].FullyQualifiedErrorId | Should -Be 'LayerNotFound,OverlayTools.MountOverlayCommand'
+        }
+
         It 'refuses an upper that lives on an overlay' {
             Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged
             $inner = New-Layer "$Merged/inner-upper"
@@ -689,6 +713,68 @@ Describe 'Mount-Overlay' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
             @(Get-ChildItem -LiteralPath $Merged -Force).Name | Should -Be $shown
             Set-Content -LiteralPath "$Merged/config.yaml" -Value 'changed'
             Get-Content -LiteralPath "$theirUpper/config.yaml" | Should -Be 'changed'
+        }
+
+        It 'refuses <Kind> of a mounted overlay reached through a bind mount, and that overlay keeps its files' -ForEach @(
+            @{ Kind = 'a work dir that holds the upper'; Id = 'WorkInUse'; Relation = 'holds' }
+            @{ Kind = 'an upper that holds the upper'; Id = 'UpperInUse'; Relation = 'holds' }
+            @{ Kind = 'an upper inside the upper'; Id = 'UpperInUse'; Relation = 'is inside' }
+        ) {
+            # A bind mount of a subdirectory names a directory by another path, and the '..' walk
+            # of one mount stops at its root: where the directories are within their file system
+            # tells. (A work dir holding the live upper in its work/ would have it deleted.)
+            $data = New-Layer "$Case/data"
+            $inner = New-Layer "$data/work"
+            $null = New-Layer "$inner/up" @{ 'mine.txt' = 'keep' }
+            $null = New-Layer "$inner/wk"
+            $bm = New-Layer "$Case/bm"
+            if ($Kind -eq 'an upper inside the upper') {
+                # The live overlay uses the directory itself; the new upper is reached through a bind of a subdirectory.
+                $null = New-Layer "$inner/up/sub/nested"
+                & mount --bind "$inner/up/sub" $bm
+                $LASTEXITCODE | Should -Be 0
+                Mount-Overlay -Lower $L1 -Upper "$inner/up" -Work "$inner/wk" -Target $Merged -Option index=off
+                $theirs = "$inner/up"
+                $null = New-Layer "$inner/up/sub/w2"  # the work dir must be on the same mount
+                $mine = @{ Upper = "$bm/nested"; Work = "$bm/w2" }
+                $ours = "$bm/nested"
+            }
+            else {
+                & mount --bind $inner $bm
+                $LASTEXITCODE | Should -Be 0
+                Mount-Overlay -Lower $L1 -Upper "$bm/up" -Work "$bm/wk" -Target $Merged -Option index=off
+                $theirs = "$bm/up"
+                $mine = if ($Kind -like 'a work dir*') { @{ Upper = (New-Layer "$Case/upper2"); Work = $data } } else { @{ Upper = $data; Work = (New-Layer "$Case/w2") } }
+                $ours = $data
+            }
+            $target2 = New-Layer "$Case/merged2"
+            $held = @(Get-ChildItem -LiteralPath $data -Recurse -Force).FullName
+            Mount-Overlay -Lower $L2 @mine -Target $target2 -Option index=off -ErrorVariable err -ErrorAction SilentlyContinue
+            $err.Count | Should -Be 1
+            $err[0].FullyQualifiedErrorId | Should -Be "$Id,OverlayTools.MountOverlayCommand"
+            $err[0].Exception.Message | Should -BeLike "*'$ours' $Relation '$theirs', the upper of the overlay mounted at '$Merged'*"
+            Test-MountedAt $target2 | Should -BeFalse
+            @(Get-ChildItem -LiteralPath $data -Recurse -Force).FullName | Should -Be $held
+            Set-Content -LiteralPath "$Merged/config.yaml" -Value 'changed'
+            Get-Content -LiteralPath "$inner/up/config.yaml" | Should -Be 'changed'
+        }
+
+        It 'takes an overlay mounted by mount(8) with relative paths for none of the directories of this location' {
+            # The kernel resolved them against mount(8)'s directory, which is not known here:
+            # read against this process's directory they would name other directories.
+            $a = New-Layer "$Case/a"; $b = New-Layer "$Case/b"
+            foreach ($d in 'diff', 'work', 'merged') { $null = New-Layer "$a/$d"; $null = New-Layer "$b/$d" }
+            & bash -c 'cd "$1" && mount -t overlay overlay -o lowerdir=../lower,upperdir=diff,workdir=work merged' bash $a
+            $LASTEXITCODE | Should -Be 0
+            # Both the PowerShell location and the process's directory (what a relative name in
+            # a system call is read against) are the other directory here.
+            $cwd = [Environment]::CurrentDirectory
+            Push-Location -LiteralPath $b
+            [Environment]::CurrentDirectory = $b
+            try { $m = Mount-Overlay -Lower ../lower -Upper diff -Work work -Target merged -PassThru }
+            finally { Pop-Location; [Environment]::CurrentDirectory = $cwd }
+            $m.Upper | Should -Be "$b/diff"
+            Test-MountedAt "$a/merged" | Should -BeTrue
         }
 
         It 'recognises the work dir of a mounted overlay after its parent was renamed, once it has seen that overlay' {

@@ -18,11 +18,24 @@ $config = New-PesterConfiguration
 $config.Run.Path = $TestPath -split [IO.Path]::PathSeparator
 $config.Run.PassThru = $true
 $config.Output.Verbosity = 'Detailed'
-$config.TestResult.Enabled = $true
-$config.TestResult.OutputFormat = 'NUnitXml'
-$config.TestResult.OutputPath = Join-Path $ResultsDir 'pester.xml'
+# The NUnit report is written below, not by Invoke-Pester: when writing it fails (XML cannot hold
+# every string a failure message may carry, such as a lone surrogate that stands for a byte of a
+# file name that is not UTF-8), Invoke-Pester returned nothing, and the counts were lost.
+$config.TestResult.Enabled = $false
 
 $result = Invoke-Pester -Configuration $config
+if ($null -eq $result -or $null -eq $result.PassedCount) {
+    Write-Host 'Pester returned no result: counting the run as failed.'
+    [pscustomobject]@{ Passed = 0; Failed = 1; Skipped = 0 } | ConvertTo-Json | Set-Content -LiteralPath $SummaryPath
+    exit 1
+}
+try {
+    $result | Export-NUnitReport -Path (Join-Path $ResultsDir 'pester.xml')
+}
+catch {
+    Write-Host "The NUnit report (pester.xml) could not be written: $($_.Exception.Message)"
+    Remove-Item -LiteralPath (Join-Path $ResultsDir 'pester.xml') -ErrorAction Ignore
+}
 $failed = $result.FailedCount + $result.FailedBlocksCount + $result.FailedContainersCount
 $skipped = $result.SkippedCount
 if ($env:CI -eq 'true' -and $skipped -gt 0) {

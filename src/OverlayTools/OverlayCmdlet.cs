@@ -55,7 +55,8 @@ public abstract class OverlayCmdlet : PSCmdlet, IOperationLog, IDisposable
             {
             }
         }
-        if (literal is not null && Directory.Exists(literal))
+        // Asked of the kernel, not of .NET, which cannot name a directory whose name is not UTF-8.
+        if (literal is not null && FileSystem.TryStatFollow(literal, out _) is { IsDirectory: true })
         {
             return ([literal], []);
         }
@@ -156,7 +157,8 @@ public abstract class OverlayCmdlet : PSCmdlet, IOperationLog, IDisposable
         {
             return c is SwitchParameter { IsPresent: true };
         }
-        return GetVariableValue("ConfirmPreference") is ConfirmImpact p && p != ConfirmImpact.None && p <= impact;
+        // Set in a function or script block, the variable holds the string 'Low', not the enum.
+        return LanguagePrimitives.TryConvertTo(GetVariableValue("ConfirmPreference"), out ConfirmImpact p) && p != ConfirmImpact.None && p <= impact;
     }
 
     /// <summary>

@@ -421,7 +421,7 @@ internal static unsafe class Posix
     /// directory; only the last component is left unfollowed by the l*xattr calls).
     /// </summary>
     internal static string ProcPathAt(int dirFd, byte[] nameZ)
-        => "/proc/self/fd/" + dirFd + "/" + Encoding.UTF8.GetString(nameZ, 0, nameZ.Length - 1);
+        => "/proc/self/fd/" + dirFd + "/" + Native.DecodeName(nameZ.AsSpan(0, nameZ.Length - 1));
 
     /// <summary>All extended attributes of an entry of an open directory (a symbolic link itself, not its target).</summary>
     internal static SortedDictionary<string, byte[]> ListXattrsAt(int dirFd, byte[] nameZ) => ListXattrs(ProcPathAt(dirFd, nameZ));

@@ -329,7 +329,7 @@ internal sealed class LayerSet : IDisposable
         {
             return null;
         }
-        var s = Encoding.UTF8.GetString(value);
+        var s = Native.DecodeName(value);
         // A relative redirect is one name; anything else with a '/' but not absolute is malformed.
         if (!s.StartsWith('/') && s.Contains('/', StringComparison.Ordinal))
         {

@@ -26,6 +26,38 @@ internal sealed record LiveOverlay(ulong Id, string? Upper, string? Work, FileSt
 
     private static List<FileStatus> Ancestors(string? dir, FileStatus? status)
         => dir is null || status is null ? [] : FileSystem.AncestorsInMount(Native.AT_FDCWD, dir, status.Value);
+
+    private (bool Done, FsLocation? Upper, FsLocation? Work) _locations;
+
+    /// <summary>Where its upper and work dir are within their file system (looked up once, by the names in its options).</summary>
+    internal (FsLocation? Upper, FsLocation? Work) Locations(IReadOnlyDictionary<int, MountInfoEntry> mounts)
+    {
+        if (!_locations.Done)
+        {
+            _locations = (true, Locate(Upper, UpperStatus, mounts), Locate(Work, WorkStatus, mounts));
+        }
+        return (_locations.Upper, _locations.Work);
+    }
+
+    private static FsLocation? Locate(string? dir, FileStatus? status, IReadOnlyDictionary<int, MountInfoEntry> mounts)
+    {
+        if (dir is null || status is null)
+        {
+            return null;
+        }
+        using var fd = FileSystem.TryOpen(dir, Native.O_PATH, out _);
+        if (fd is null || FileSystem.TryStatAt(fd.Value, "", follow: false, out _) is not { } now || !now.SameFile(status.Value))
+        {
+            return null;
+        }
+        return FileSystem.TryReadLink(fd.ProcPath, out _) is { } real ? FsLocation.Of(real, now, mounts) : null;
+    }
+
+    /// <summary>
+    /// statx of an overlay's dir by the name its options give; null for a relative name (mount(8)
+    /// passes what it was given, relative to a directory that is not known here).
+    /// </summary>
+    internal static FileStatus? StatDir(string? dir) => dir is null || !dir.StartsWith('/') ? null : FileSystem.TryStatFollow(dir, out _);
 }
 
 /// <summary>
@@ -78,9 +110,7 @@ internal static class LiveOverlayDirs
                     if (read.Value.IsOverlay && OverlayOptionCodec.DecodeSuperOptions(read.Value.Options!) is { } layers
                         && (layers.Upper is not null || layers.Work is not null))
                     {
-                        overlay = new LiveOverlay(id, layers.Upper, layers.Work,
-                            layers.Upper is null ? null : FileSystem.TryStatFollow(layers.Upper, out _),
-                            layers.Work is null ? null : FileSystem.TryStatFollow(layers.Work, out _));
+                        overlay = new LiveOverlay(id, layers.Upper, layers.Work, LiveOverlay.StatDir(layers.Upper), LiveOverlay.StatDir(layers.Work));
                     }
                 }
                 next[id] = overlay;
@@ -100,9 +130,7 @@ internal static class LiveOverlayDirs
         try
         {
             return OverlayMount.ReadAll(null).Where(m => m.Upper is not null || m.Work is not null)
-                .Select(m => new LiveOverlay((ulong)m.MountId, m.Upper, m.Work,
-                    m.Upper is null ? null : FileSystem.TryStatFollow(m.Upper, out _),
-                    m.Work is null ? null : FileSystem.TryStatFollow(m.Work, out _), m.Target))
+                .Select(m => new LiveOverlay((ulong)m.MountId, m.Upper, m.Work, LiveOverlay.StatDir(m.Upper), LiveOverlay.StatDir(m.Work), m.Target))
                 .ToList();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

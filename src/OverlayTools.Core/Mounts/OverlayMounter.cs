@@ -527,6 +527,8 @@ public static class OverlayMounter
         var innerUsers = new List<(OverlayUser User, string Name)>();
         Overlap? overlap = null;
         List<FileStatus>? upperAbove = null, workAbove = null;
+        Dictionary<int, MountInfoEntry>? mounts = null;
+        FsLocation? upperAt = null, workAt = null;
         foreach (var o in LiveOverlayDirs.Read(mountTableOnly))
         {
             if (Uses(o, upper) is { } ur)
@@ -552,6 +554,18 @@ public static class OverlayMounter
                     upperAbove ??= FileSystem.AncestorsInMount(upper.Fd.Value, "", upper.Status);
                     workAbove ??= FileSystem.AncestorsInMount(work.Fd.Value, "", work.Status);
                     overlap = FindOverlap(o, upper, work, upperAbove, workAbove);
+                    if (overlap is null)
+                    {
+                        // Past a bind mount's root the walk above cannot go: compare where the
+                        // directories are within their file system.
+                        if (mounts is null)
+                        {
+                            mounts = FsLocation.MountTable();
+                            upperAt = FsLocation.Of(upper.RealPath, upper.Status, mounts);
+                            workAt = FsLocation.Of(work.RealPath, work.Status, mounts);
+                        }
+                        overlap = FindOverlap(o, upper, work, upperAt, workAt, o.Locations(mounts));
+                    }
                 }
             }
         }
@@ -602,6 +616,22 @@ public static class OverlayMounter
             : Holds(o.WorkAncestors, upper.Status) ? new Overlap(upper, true, false, o, "work dir", o.Work)
             : Holds(o.UpperAncestors, work.Status) ? new Overlap(work, false, false, o, "upper", o.Upper)
             : Holds(o.WorkAncestors, work.Status) ? new Overlap(work, false, false, o, "work dir", o.Work)
+            : null;
+    }
+
+    /// <summary>The same by where the directories are within their file systems (see <see cref="FsLocation"/>).</summary>
+    private static Overlap? FindOverlap(LiveOverlay o, Layer upper, Layer work, FsLocation? upperAt, FsLocation? workAt, (FsLocation? Upper, FsLocation? Work) theirs)
+    {
+        static bool Inside(FsLocation? inner, FsLocation? outer) => inner is { } i && outer is { } x && i.IsInside(x);
+
+        return Inside(upperAt, theirs.Upper) ? new Overlap(upper, true, true, o, "upper", o.Upper)
+            : Inside(upperAt, theirs.Work) ? new Overlap(upper, true, true, o, "work dir", o.Work)
+            : Inside(workAt, theirs.Upper) ? new Overlap(work, false, true, o, "upper", o.Upper)
+            : Inside(workAt, theirs.Work) ? new Overlap(work, false, true, o, "work dir", o.Work)
+            : Inside(theirs.Upper, upperAt) ? new Overlap(upper, true, false, o, "upper", o.Upper)
+            : Inside(theirs.Work, upperAt) ? new Overlap(upper, true, false, o, "work dir", o.Work)
+            : Inside(theirs.Upper, workAt) ? new Overlap(work, false, false, o, "upper", o.Upper)
+            : Inside(theirs.Work, workAt) ? new Overlap(work, false, false, o, "work dir", o.Work)
             : null;
     }
 

@@ -48,7 +48,20 @@ public sealed class MountOverlayCommand : OverlayCmdlet
     /// <summary>The layer's position in its stack (Get-OverlayLayer's Position, 0 = top), to notice layers missing from the stream.</summary>
     [Parameter(ValueFromPipelineByPropertyName = true, ParameterSetName = LayerSet)]
     [Alias("Position")]
+    [ValidatePosition]
     public int? LayerPosition { get; set; }
+
+    /// <summary>A position is 0 or more; none (null) is allowed.</summary>
+    private sealed class ValidatePositionAttribute : ValidateArgumentsAttribute
+    {
+        protected override void Validate(object arguments, EngineIntrinsics engineIntrinsics)
+        {
+            if (arguments is int p && p < 0)
+            {
+                throw new ValidationMetadataException($"The position {p} is negative; positions count from 0, the top of the stack.");
+            }
+        }
+    }
 
     /// <summary>The upper (writable) layer. Without it the overlay is read-only.</summary>
     [Parameter(ValueFromPipelineByPropertyName = true, ParameterSetName = LowerSet)]
@@ -367,29 +380,45 @@ public sealed class MountOverlayCommand : OverlayCmdlet
     /// </summary>
     private void WarnAboutGaps()
     {
-        var positions = _streamed.Select(l => l.Position).ToList();
-        if (positions.Any(p => p is null))
+        var known = _streamed.Where(l => l.Position is not null).Select(l => l.Position!.Value).ToList();
+        if (known.Count == 0)
         {
             return;
         }
-        int stacks = positions.GroupBy(p => p).Max(g => g.Count());
-        if (stacks > 1)
+        var twice = known.GroupBy(p => p).FirstOrDefault(g => g.Count() > 1);
+        if (twice is not null)
         {
+            int stacks = known.GroupBy(p => p).Max(g => g.Count());
             throw new OverlayException(ErrorIds.LayerStreamMixed, OverlayErrorCategory.InvalidArgument,
-                $"The piped layers form {stacks} stacks (position {positions.GroupBy(p => p).First(g => g.Count() > 1).Key} came more than once): one mount takes the layers of one image or container.",
+                $"The piped layers form {stacks} stacks (position {twice.Key} came more than once): one mount takes the layers of one image or container.",
                 _target, "Pipe the layers of one image or container, e.g. Get-OverlayLayer -Container web | Mount-Overlay ...");
         }
-        if (!positions.SequenceEqual(positions.OrderBy(p => p)))
+        if (known.Count < _streamed.Count)
         {
-            WriteWarning($"The piped layers came out of stack order (positions {string.Join(", ", positions.Take(10))}{(positions.Count > 10 ? ", ..." : "")}); stacking them by position, 0 on top, as Get-OverlayLayer numbers them. To stack layers in another order, pipe objects without a Position.");
+            WriteWarning($"{_streamed.Count - known.Count} of the {_streamed.Count} piped layers carry no Position; stacking them all in the order received, first on top.");
+            return;
+        }
+        if (!known.SequenceEqual(known.Order()))
+        {
+            WriteWarning($"The piped layers came out of stack order (positions {string.Join(", ", known.Take(10))}{(known.Count > 10 ? ", ..." : "")}); stacking them by position, 0 on top, as Get-OverlayLayer numbers them. To stack layers in another order, pipe objects without a Position.");
             var ordered = _streamed.OrderBy(l => l.Position).ToList();
             _streamed.Clear();
             _streamed.AddRange(ordered);
         }
-        var missing = Enumerable.Range(0, positions.Max(p => p!.Value) + 1).Except(positions.Select(p => p!.Value)).ToList();
-        if (missing.Count > 0)
+        var present = known.ToHashSet();
+        long missing = (long)known.Max() + 1 - present.Count;
+        if (missing > 0)
         {
-            WriteWarningOrDebug($"The piped layers skip position(s) {string.Join(", ", missing)}; mounting the {_streamed.Count} layer(s) received. Layers were filtered out or could not be read.");
+            // The first few missing positions (found early: the loop stops after ten).
+            var shown = new List<int>();
+            for (int i = 0; shown.Count < 10 && i <= known.Max(); i++)
+            {
+                if (!present.Contains(i))
+                {
+                    shown.Add(i);
+                }
+            }
+            WriteWarningOrDebug($"The piped layers skip {(missing == 1 ? "position" : $"{missing:N0} positions")} {string.Join(", ", shown)}{(missing > shown.Count ? ", ..." : "")}; mounting the {_streamed.Count} layer(s) received. Layers were filtered out or could not be read.");
         }
     }
 
