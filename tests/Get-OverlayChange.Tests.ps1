@@ -446,22 +446,9 @@ Describe 'Get-OverlayChange' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
             Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged
             $null = New-Item -ItemType Directory -Path "$Merged/many"
             foreach ($i in 1..300) { [IO.File]::WriteAllText("$Merged/many/f$i", 'x') }
-            $iss = [Management.Automation.Runspaces.InitialSessionState]::CreateDefault2()
-            $iss.ImportPSModule([string[]] @($ModulePath))
-            $ps = [powershell]::Create($iss)
-            try {
-                $null = $ps.AddScript('param($t) $ProgressPreference = ''Continue''; Get-OverlayChange -Target $t | ForEach-Object { Start-Sleep -Milliseconds 1; $_ }').AddArgument($Merged)
-                $out = $ps.Invoke()
-                $out.Count | Should -Be 301
-                $p = @($ps.Streams.Progress)
-                $working = @($p | Where-Object RecordType -EQ 'Processing')
-                $working.Count | Should -BeGreaterThan 0
-                $working[0].Activity | Should -Be 'Get-OverlayChange'
-                $working[0].StatusDescription | Should -BeLike "Compared * entries of '$Upper', * changes"
-                $working[0].CurrentOperation | Should -Be '/many'
-                $p[-1].RecordType | Should -Be 'Completed'
-            }
-            finally { $ps.Dispose() }
+            $r = Invoke-WithProgress -ModulePath $ModulePath -ArgumentList $Merged -Script 'param($t) Get-OverlayChange -Target $t | ForEach-Object { Start-Sleep -Milliseconds 1; $_ }'
+            $r.Output.Count | Should -Be 301
+            Assert-ProgressReported $r -Activity 'Get-OverlayChange' -Status "Compared * entries of '$Upper', * changes" -Current '/many'
         }
     }
 

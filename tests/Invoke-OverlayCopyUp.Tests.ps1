@@ -178,22 +178,9 @@ Describe 'Invoke-OverlayCopyUp' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
             $null = New-Item -ItemType Directory -Path "$Lower/many"
             foreach ($i in 1..300) { [IO.File]::WriteAllText("$Lower/many/f$i", 'x') }
             Mount-Overlay -Lower $Lower -Upper $Upper -Target $Merged
-            $iss = [Management.Automation.Runspaces.InitialSessionState]::CreateDefault2()
-            $iss.ImportPSModule([string[]] @($ModulePath))
-            $ps = [powershell]::Create($iss)
-            try {
-                $null = $ps.AddScript('param($m) $ProgressPreference = ''Continue''; Invoke-OverlayCopyUp -LiteralPath $m -Recurse -PassThru | ForEach-Object { Start-Sleep -Milliseconds 1; $_ }').AddArgument("$Merged/many")
-                $out = $ps.Invoke()
-                $out.Count | Should -Be 301
-                $p = @($ps.Streams.Progress)
-                $working = @($p | Where-Object RecordType -EQ 'Processing')
-                $working.Count | Should -BeGreaterThan 0
-                $working[0].Activity | Should -Be 'Invoke-OverlayCopyUp'
-                $working[0].StatusDescription | Should -BeLike '* items, * bytes copied up'
-                $working[0].CurrentOperation | Should -BeLike "$Merged/many/f*"
-                $p[-1].RecordType | Should -Be 'Completed'
-            }
-            finally { $ps.Dispose() }
+            $r = Invoke-WithProgress -ModulePath $ModulePath -ArgumentList "$Merged/many" -Script 'param($m) Invoke-OverlayCopyUp -LiteralPath $m -Recurse -PassThru | ForEach-Object { Start-Sleep -Milliseconds 1; $_ }'
+            $r.Output.Count | Should -Be 301
+            Assert-ProgressReported $r -Activity 'Invoke-OverlayCopyUp' -Status '* items, * bytes copied up' -Current "$Merged/many/f*"
         }
 
         It 'copies a directory named with a trailing /. as the directory itself' {

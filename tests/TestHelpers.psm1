@@ -203,4 +203,38 @@ function Get-TestTreeState {
     return $state
 }
 
+function Invoke-WithProgress {
+    <#
+    .SYNOPSIS
+        Runs a script in a new PowerShell that imports the module under test, and returns what
+        it wrote to the output and to the progress stream (the records as the host kept them).
+    #>
+    param([Parameter(Mandatory)] [string] $ModulePath, [Parameter(Mandatory)] [string] $Script, [object[]] $ArgumentList = @())
+    $iss = [Management.Automation.Runspaces.InitialSessionState]::CreateDefault2()
+    $iss.ImportPSModule([string[]] @($ModulePath))
+    $ps = [powershell]::Create($iss)
+    try {
+        $null = $ps.AddScript($Script)
+        foreach ($a in $ArgumentList) { $null = $ps.AddArgument($a) }
+        $out = $ps.Invoke()
+        [pscustomobject]@{
+            Output = @($out)
+            Working = @($ps.Streams.Progress | Where-Object RecordType -EQ 'Processing')
+            Last = @($ps.Streams.Progress)[-1]
+        }
+    }
+    finally { $ps.Dispose() }
+}
+
+function Assert-ProgressReported {
+    # What Invoke-WithProgress caught: records while working (the first with this activity,
+    # status and current operation, as -like patterns), and a Completed record last.
+    param([Parameter(Mandatory)] $Result, [string] $Activity, [string] $Status, [string] $Current)
+    $Result.Working.Count | Should -BeGreaterThan 0
+    $Result.Working[0].Activity | Should -Be $Activity
+    $Result.Working[0].StatusDescription | Should -BeLike $Status
+    $Result.Working[0].CurrentOperation | Should -BeLike $Current
+    $Result.Last.RecordType | Should -Be 'Completed'
+}
+
 Export-ModuleMember -Function *

@@ -138,12 +138,34 @@ public abstract class OverlayCmdlet : PSCmdlet, IOperationLog, IDisposable
     protected void WriteOverlayError(OverlayException e) => WriteError(ToErrorRecord(e));
 
     /// <summary>
+    /// Runs <paramref name="check"/> (the checks that change nothing) when ShouldProcess will
+    /// print (-WhatIf) or ask (-Confirm), so that what would fail is reported instead of
+    /// announced, as Remove-Item -WhatIf reports a missing path; false, with its error written,
+    /// when it refuses.
+    /// </summary>
+    protected bool PassesPreview(Action check)
+    {
+        if (!ShouldProcessWillTalk())
+        {
+            return true;
+        }
+        try
+        {
+            check();
+            return true;
+        }
+        catch (OverlayException e)
+        {
+            WriteOverlayError(e);
+            return false;
+        }
+    }
+
+    /// <summary>
     /// True when ShouldProcess will not just say yes: -WhatIf (or $WhatIfPreference) prints what
     /// would happen, -Confirm (or $ConfirmPreference at or below <paramref name="impact"/>) asks.
-    /// Then the cheap checks run first, so that what would fail is reported instead of announced
-    /// (as Remove-Item -WhatIf reports a missing path).
     /// </summary>
-    protected bool ShouldProcessWillTalk(ConfirmImpact impact = ConfirmImpact.Medium)
+    private bool ShouldProcessWillTalk(ConfirmImpact impact = ConfirmImpact.Medium)
     {
         var bound = MyInvocation.BoundParameters;
         bool whatIf = bound.TryGetValue("WhatIf", out var w)

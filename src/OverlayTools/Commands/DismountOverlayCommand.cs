@@ -142,19 +142,7 @@ public sealed class DismountOverlayCommand : OverlayCmdlet
 
     private void DismountOne(string target)
     {
-        if (ShouldProcessWillTalk())
-        {
-            try
-            {
-                OverlayUnmounter.Preview(target);
-            }
-            catch (OverlayException e)
-            {
-                WriteOverlayError(e);
-                return;
-            }
-        }
-        if (!ShouldProcess(target, "Dismount overlay"))
+        if (!PassesPreview(() => OverlayUnmounter.Preview(target)) || !ShouldProcess(target, "Dismount overlay"))
         {
             return;
         }

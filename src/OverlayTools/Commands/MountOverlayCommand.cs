@@ -237,19 +237,7 @@ public sealed class MountOverlayCommand : OverlayCmdlet
         string action = spec.Upper is null
             ? $"Mount read-only overlay of {spec.Lower.Count} lower layer(s) ({string.Join(", ", spec.Lower)})"
             : $"Mount overlay of {spec.Lower.Count} lower layer(s) ({string.Join(", ", spec.Lower)}) with upper '{spec.Upper}'";
-        if (ShouldProcessWillTalk())
-        {
-            try
-            {
-                OverlayMounter.Preview(spec);
-            }
-            catch (OverlayException e)
-            {
-                WriteOverlayError(e);
-                return;
-            }
-        }
-        if (!ShouldProcess(spec.Target, action))
+        if (!PassesPreview(() => OverlayMounter.Preview(spec)) || !ShouldProcess(spec.Target, action))
         {
             return;
         }
