@@ -225,7 +225,7 @@ function Invoke-Test {
     $failed = ($results | Measure-Object -Property Failed -Sum).Sum
     $skipped = ($results | Measure-Object -Property Skipped -Sum).Sum
     if (-not (Test-NoLeftoverMounts $env:OVERLAYTOOLS_TEST_ROOT)) { $failed++ }
-    elseif (Test-Path -LiteralPath $env:OVERLAYTOOLS_TEST_ROOT) { Remove-Item -LiteralPath $env:OVERLAYTOOLS_TEST_ROOT -Recurse -Force }
+    else { Remove-TestRoot $env:OVERLAYTOOLS_TEST_ROOT }   # tests/TestHelpers.psm1, imported by Test-NoLeftoverMounts
     $line = "$passed passed, $failed failed"
     if ($skipped -gt 0) { $line += ", $skipped skipped" }
     Write-Host $line

@@ -30,25 +30,19 @@ internal static unsafe partial class FileSystem
     internal static FileStatus? TryStatFollow(string path, out int errno) => TryStatAt(Native.AT_FDCWD, path, follow: true, out errno);
 
     /// <summary>
-    /// The directories above <paramref name="dir"/> in its own mount, nearest first, up to and
-    /// including that mount's root: the parents the kernel walks when it checks a new overlay's
-    /// upper or work dir against the dirs other overlays hold. <paramref name="dir"/> is a path,
-    /// or "" for the directory <paramref name="dirFd"/> itself; each step is one statx of
-    /// "..", "../..", ... (a root's ".." is itself; ".." at a mount's root would leave the mount).
+    /// The directories above the directory <paramref name="dirFd"/> in its own mount, nearest
+    /// first, up to and including that mount's root: the parents the kernel walks when it checks
+    /// a new overlay's upper or work dir against the dirs other overlays hold. Each step is one
+    /// statx of "..", "../..", ... (a root's ".." is itself; ".." at a mount's root would leave the mount).
     /// </summary>
-    internal static List<FileStatus> AncestorsInMount(int dirFd, string dir, FileStatus status)
+    internal static List<FileStatus> AncestorsInMount(int dirFd, FileStatus status)
     {
         var result = new List<FileStatus>();
         if (status.IsMountRoot)
         {
             return result;
         }
-        var rel = new StringBuilder(dir.Length + 64);
-        if (dir.Length > 0)
-        {
-            rel.Append(dir).Append('/');
-        }
-        rel.Append("..");
+        var rel = new StringBuilder("..", 64);
         var below = status;
         while (rel.Length < Native.PATH_MAX - 3 && TryStatAt(dirFd, rel.ToString(), follow: true, out _) is { } st
             && st.MountId == status.MountId && !st.SameFile(below))

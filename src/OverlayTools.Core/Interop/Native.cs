@@ -172,25 +172,20 @@ internal static unsafe partial class Native
             System.Text.Encoding.UTF8.GetBytes(s, 0, s.Length, bytes, 0);
             return bytes;
         }
+        // Runs of ordinary text (surrogate pairs included: an escaped byte is never the second
+        // half of one) are encoded as UTF-8, each escaped byte put back as it was.
         var result = new System.Collections.Generic.List<byte>(s.Length + 8);
-        Span<byte> one = stackalloc byte[4];
-        for (int i = 0; i < s.Length; i++)
+        int start = 0;
+        for (int i = 0; i <= s.Length; i++)
         {
-            char c = s[i];
-            if (IsEscapedByte(s, i))
+            if (i == s.Length || IsEscapedByte(s, i))
             {
-                result.Add((byte)(c - 0xDC00));
-            }
-            else if (char.IsHighSurrogate(c) && i + 1 < s.Length && char.IsLowSurrogate(s[i + 1]))
-            {
-                int n = System.Text.Encoding.UTF8.GetBytes(s.AsSpan(i, 2), one);
-                result.AddRange(one[..n].ToArray());
-                i++;
-            }
-            else
-            {
-                int n = System.Text.Encoding.UTF8.GetBytes(s.AsSpan(i, 1), one);
-                result.AddRange(one[..n].ToArray());
+                result.AddRange(System.Text.Encoding.UTF8.GetBytes(s, start, i - start));
+                if (i < s.Length)
+                {
+                    result.Add((byte)(s[i] - 0xDC00));
+                }
+                start = i + 1;
             }
         }
         result.Add(0);

@@ -16,17 +16,6 @@ internal sealed record LiveOverlay(ulong Id, string? Upper, string? Work, FileSt
     /// <summary>Where it is mounted: from the mount table it was read from, else asked of statmount(2) by its unique id.</summary>
     internal string MountPoint => KnownMountPoint ?? FileSystem.StatMount(Id, out _, strings: true)?.MountPoint ?? $"(mount id {Id}, dismounted meanwhile)";
 
-    private List<FileStatus>? _upperAncestors, _workAncestors;
-
-    /// <summary>The directories above its upper in that directory's mount (looked up once, by the name in its options).</summary>
-    internal List<FileStatus> UpperAncestors => _upperAncestors ??= Ancestors(Upper, UpperStatus);
-
-    /// <summary>The same for its work dir.</summary>
-    internal List<FileStatus> WorkAncestors => _workAncestors ??= Ancestors(Work, WorkStatus);
-
-    private static List<FileStatus> Ancestors(string? dir, FileStatus? status)
-        => dir is null || status is null ? [] : FileSystem.AncestorsInMount(Native.AT_FDCWD, dir, status.Value);
-
     private (bool Done, FsLocation? Upper, FsLocation? Work) _locations;
 
     /// <summary>Where its upper and work dir are within their file system (looked up once, by the names in its options).</summary>

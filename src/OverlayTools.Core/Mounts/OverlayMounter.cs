@@ -526,9 +526,7 @@ public static class OverlayMounter
         var workUsers = new List<OverlayUser>();
         var innerUsers = new List<(OverlayUser User, string Name)>();
         Overlap? overlap = null;
-        List<FileStatus>? upperAbove = null, workAbove = null;
-        Dictionary<int, MountInfoEntry>? mounts = null;
-        FsLocation? upperAt = null, workAt = null;
+        Surroundings? ours = null;
         foreach (var o in LiveOverlayDirs.Read(mountTableOnly))
         {
             if (Uses(o, upper) is { } ur)
@@ -551,21 +549,7 @@ public static class OverlayMounter
                 }
                 if (overlap is null && innerUsers.Count == 0)
                 {
-                    upperAbove ??= FileSystem.AncestorsInMount(upper.Fd.Value, "", upper.Status);
-                    workAbove ??= FileSystem.AncestorsInMount(work.Fd.Value, "", work.Status);
-                    overlap = FindOverlap(o, upper, work, upperAbove, workAbove);
-                    if (overlap is null)
-                    {
-                        // Past a bind mount's root the walk above cannot go: compare where the
-                        // directories are within their file system.
-                        if (mounts is null)
-                        {
-                            mounts = FsLocation.MountTable();
-                            upperAt = FsLocation.Of(upper.RealPath, upper.Status, mounts);
-                            workAt = FsLocation.Of(work.RealPath, work.Status, mounts);
-                        }
-                        overlap = FindOverlap(o, upper, work, upperAt, workAt, o.Locations(mounts));
-                    }
+                    overlap = FindOverlap(o, upper, work, ours ??= new Surroundings());
                 }
             }
         }
@@ -598,41 +582,65 @@ public static class OverlayMounter
     private sealed record Overlap(Layer Ours, bool OursIsUpper, bool OursInside, LiveOverlay Theirs, string TheirRole, string? TheirDir);
 
     /// <summary>
+    /// What the new overlay's upper and work dir are among, looked up once per check and only
+    /// when some overlay is mounted: the directories above each within its mount, and this
+    /// namespace's mount table with where each is within its file system.
+    /// </summary>
+    private sealed class Surroundings
+    {
+        private readonly Dictionary<Layer, List<FileStatus>> _above = [];
+        private readonly Dictionary<Layer, FsLocation?> _at = [];
+        private Dictionary<int, MountInfoEntry>? _mounts;
+
+        internal List<FileStatus> Above(Layer dir)
+            => _above.TryGetValue(dir, out var a) ? a : _above[dir] = FileSystem.AncestorsInMount(dir.Fd.Value, dir.Status);
+
+        internal Dictionary<int, MountInfoEntry> Mounts => _mounts ??= FsLocation.MountTable();
+
+        internal FsLocation? At(Layer dir)
+            => _at.TryGetValue(dir, out var l) ? l : _at[dir] = FsLocation.Of(dir.RealPath, dir.Status, Mounts);
+    }
+
+    /// <summary>
     /// Whether the upper or work dir of the new overlay lies inside one of the live overlay
     /// <paramref name="o"/>'s (the kernel counts every directory below an overlay's upper or work
     /// dir as in use: with index=off it only warns), or holds one of them (the kernel does not
     /// look: writes through the new overlay, or its work dir's cleanup, would change that
-    /// overlay's dirs under it). By what the directories are, within their mounts.
+    /// overlay's dirs under it). First by what the directories are: the walk up from ours finds
+    /// theirs even if renamed since it was first seen, but stops at the root of our mount; then
+    /// by where both are within their file system, which a bind mount of a subdirectory does
+    /// not hide.
     /// </summary>
-    private static Overlap? FindOverlap(LiveOverlay o, Layer upper, Layer work, List<FileStatus> upperAbove, List<FileStatus> workAbove)
+    private static Overlap? FindOverlap(LiveOverlay o, Layer upper, Layer work, Surroundings ours)
     {
-        static bool Holds(List<FileStatus> dirs, FileStatus? dir) => dir is { } d && dirs.Exists(a => a.SameFile(d));
-
-        return Holds(upperAbove, o.UpperStatus) ? new Overlap(upper, true, true, o, "upper", o.Upper)
-            : Holds(upperAbove, o.WorkStatus) ? new Overlap(upper, true, true, o, "work dir", o.Work)
-            : Holds(workAbove, o.UpperStatus) ? new Overlap(work, false, true, o, "upper", o.Upper)
-            : Holds(workAbove, o.WorkStatus) ? new Overlap(work, false, true, o, "work dir", o.Work)
-            : Holds(o.UpperAncestors, upper.Status) ? new Overlap(upper, true, false, o, "upper", o.Upper)
-            : Holds(o.WorkAncestors, upper.Status) ? new Overlap(upper, true, false, o, "work dir", o.Work)
-            : Holds(o.UpperAncestors, work.Status) ? new Overlap(work, false, false, o, "upper", o.Upper)
-            : Holds(o.WorkAncestors, work.Status) ? new Overlap(work, false, false, o, "work dir", o.Work)
-            : null;
-    }
-
-    /// <summary>The same by where the directories are within their file systems (see <see cref="FsLocation"/>).</summary>
-    private static Overlap? FindOverlap(LiveOverlay o, Layer upper, Layer work, FsLocation? upperAt, FsLocation? workAt, (FsLocation? Upper, FsLocation? Work) theirs)
-    {
-        static bool Inside(FsLocation? inner, FsLocation? outer) => inner is { } i && outer is { } x && i.IsInside(x);
-
-        return Inside(upperAt, theirs.Upper) ? new Overlap(upper, true, true, o, "upper", o.Upper)
-            : Inside(upperAt, theirs.Work) ? new Overlap(upper, true, true, o, "work dir", o.Work)
-            : Inside(workAt, theirs.Upper) ? new Overlap(work, false, true, o, "upper", o.Upper)
-            : Inside(workAt, theirs.Work) ? new Overlap(work, false, true, o, "work dir", o.Work)
-            : Inside(theirs.Upper, upperAt) ? new Overlap(upper, true, false, o, "upper", o.Upper)
-            : Inside(theirs.Work, upperAt) ? new Overlap(upper, true, false, o, "work dir", o.Work)
-            : Inside(theirs.Upper, workAt) ? new Overlap(work, false, false, o, "upper", o.Upper)
-            : Inside(theirs.Work, workAt) ? new Overlap(work, false, false, o, "work dir", o.Work)
-            : null;
+        var mine = new[] { (Dir: upper, IsUpper: true), (Dir: work, IsUpper: false) };
+        var theirs = new[] { (Role: "upper", Name: o.Upper, Status: o.UpperStatus), (Role: "work dir", Name: o.Work, Status: o.WorkStatus) };
+        foreach (var m in mine)
+        {
+            foreach (var t in theirs)
+            {
+                if (t.Status is { } st && ours.Above(m.Dir).Exists(a => a.SameFile(st)))
+                {
+                    return new Overlap(m.Dir, m.IsUpper, true, o, t.Role, t.Name);
+                }
+            }
+        }
+        var (theirUpper, theirWork) = o.Locations(ours.Mounts);
+        foreach (var m in mine)
+        {
+            foreach (var (role, name, at) in new[] { ("upper", o.Upper, theirUpper), ("work dir", o.Work, theirWork) })
+            {
+                if (ours.At(m.Dir) is not { } here || at is not { } there)
+                {
+                    continue;
+                }
+                if (here.IsInside(there) || there.IsInside(here))
+                {
+                    return new Overlap(m.Dir, m.IsUpper, here.IsInside(there), o, role, name);
+                }
+            }
+        }
+        return null;
     }
 
     /// <summary>UpperInUse or WorkInUse for an upper or work dir inside, or around, a live overlay's.</summary>
@@ -1278,7 +1286,7 @@ public static class OverlayMounter
         if (users.Count == 0)
         {
             // The kernel also counts a directory inside another overlay's upper or work dir as in use.
-            users = MountNamespaces.FindUsersAbove(FileSystem.AncestorsInMount(layer.Fd.Value, "", layer.Status), ls.OwnMountId);
+            users = MountNamespaces.FindUsersAbove(FileSystem.AncestorsInMount(layer.Fd.Value, layer.Status), ls.OwnMountId);
             error = users.Count == 0 ? InUseError(layer, isUpper, users, source) : InsideError(layer, isUpper, users, source);
         }
         else

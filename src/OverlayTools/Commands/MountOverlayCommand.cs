@@ -312,7 +312,7 @@ public sealed class MountOverlayCommand : OverlayCmdlet
     /// </summary>
     private OverlaySpec BuildStreamSpec()
     {
-        WarnAboutGaps();
+        CheckStreamPositions();
         var lower = _streamed.Select(l => ResolvePath(l.Path, nameof(LayerPath))).ToList();
         var containerUppers = _streamed.Where(l => string.Equals(l.Role, "Upper", StringComparison.OrdinalIgnoreCase)).Select(l => ResolvePath(l.Path, nameof(LayerPath))).ToList();
         string? upper = string.IsNullOrEmpty(Upper) ? null : ResolvePath(Upper, nameof(Upper));
@@ -366,17 +366,18 @@ public sealed class MountOverlayCommand : OverlayCmdlet
     /// with a warning; and warns when the positions of the piped layers are not 0, 1, 2...:
     /// layers were filtered out, or failed to bind.
     /// </summary>
-    private void WarnAboutGaps()
+    private void CheckStreamPositions()
     {
         var known = _streamed.Where(l => l.Position is not null).Select(l => l.Position!.Value).ToList();
         if (known.Count == 0)
         {
             return;
         }
-        var twice = known.GroupBy(p => p).FirstOrDefault(g => g.Count() > 1);
+        var groups = known.GroupBy(p => p).ToList();
+        var twice = groups.FirstOrDefault(g => g.Count() > 1);
         if (twice is not null)
         {
-            int stacks = known.GroupBy(p => p).Max(g => g.Count());
+            int stacks = groups.Max(g => g.Count());
             throw new OverlayException(ErrorIds.LayerStreamMixed, OverlayErrorCategory.InvalidArgument,
                 $"The piped layers form {stacks} stacks (position {twice.Key} came more than once): one mount takes the layers of one image or container.",
                 _target, "Pipe the layers of one image or container, e.g. Get-OverlayLayer -Container web | Mount-Overlay ...");
@@ -393,13 +394,14 @@ public sealed class MountOverlayCommand : OverlayCmdlet
             _streamed.Clear();
             _streamed.AddRange(ordered);
         }
-        var present = known.ToHashSet();
-        long missing = (long)known.Max() + 1 - present.Count;
+        var present = groups.Select(g => g.Key).ToHashSet();
+        int max = known.Max();
+        long missing = (long)max + 1 - present.Count;
         if (missing > 0)
         {
             // The first few missing positions (found early: the loop stops after ten).
             var shown = new List<int>();
-            for (int i = 0; shown.Count < 10 && i <= known.Max(); i++)
+            for (int i = 0; shown.Count < 10 && i <= max; i++)
             {
                 if (!present.Contains(i))
                 {
