@@ -509,7 +509,8 @@ Describe 'Hardening of the mount lifecycle' -Tag 'RequiresRoot' {
             try {
                 $null = $ps.AddScript("Import-Module '$ModulePath'; Mount-Overlay -Lower '$L1' -Upper '$Up' -Target '$Case/made/target' -Force -Option 'nfs_export=on', 'index=off' -WarningVariable w -ErrorVariable e -ErrorAction SilentlyContinue; `$e[0].FullyQualifiedErrorId; `"`$w`"")
                 $async = $ps.BeginInvoke()
-                Wait-Until -IntervalMilliseconds 10 { [IO.Directory]::Exists("$Case/made/target") -and [IO.Directory]::Exists("$Up.work") }
+                # Waiting for the upper's lock: the target and work dir are made and opened by then.
+                Wait-LockOpen $Up
                 & mount -t tmpfs tmpfs $dir
                 [IO.File]::WriteAllText("$dir/on-the-mount", 'keep')
             }
@@ -529,7 +530,8 @@ Describe 'Hardening of the mount lifecycle' -Tag 'RequiresRoot' {
             try {
                 $null = $ps.AddScript("Import-Module '$ModulePath'; Mount-Overlay -Lower '$L1' -Upper '$Up' -Target '$Merged' -Option 'nfs_export=on', 'index=off' -WarningVariable w -ErrorVariable e -ErrorAction SilentlyContinue; `$e[0].FullyQualifiedErrorId; `"`$w`"")
                 $async = $ps.BeginInvoke()
-                Wait-Until -IntervalMilliseconds 10 { [IO.Directory]::Exists("$Up.work") }
+                # Waiting for the upper's lock: the work dir is made and opened by then.
+                Wait-LockOpen $Up
                 [IO.Directory]::Move("$Up.work", "$Up.work.moved")
                 $null = New-Item -ItemType SymbolicLink -Path "$Up.work" -Target $canary
             }

@@ -203,6 +203,18 @@ function Get-TestTreeState {
     return $state
 }
 
+function Wait-LockOpen {
+    # Waits until this process holds at least $Count descriptors of the directory $Path. Used
+    # with Mount-Overlay in another runspace held up by a lock on its upper: its descriptor for
+    # the upper's lock, opened right before it waits, is the last one (the test's lock and
+    # Mount-Overlay's O_PATH descriptor of the upper come first), so by then the target and work
+    # dir are made and opened.
+    param([Parameter(Mandatory)] [string] $Path, [int] $Count = 3)
+    Wait-Until -IntervalMilliseconds 10 -What "$Count descriptors of $Path in this process" {
+        @(Get-ChildItem -LiteralPath /proc/self/fd -ErrorAction SilentlyContinue | Where-Object { $_.LinkTarget -eq $Path }).Count -ge $Count
+    }
+}
+
 function Invoke-WithProgress {
     <#
     .SYNOPSIS
