@@ -818,6 +818,38 @@ Describe 'Get-OverlayLayer with a private podman store (containers/storage overl
         (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Contain 'localhost/app:1'
     }
 
+    It 'finds a podman image by the end of a repository or by a digest alone, as podman image inspect does' {
+        # podman's last resort for a name nothing else matched: a short name may leave out any
+        # leading part of a repository, at a '/'; a digest finds its image under any repository.
+        # Two images share a tag's end, so which one wins is podman's order too.
+        $tags = @{ 'localhost/other:1' = 'quay.io/x/y:2', 'example.com/a/b/z:3', 'registry.test:5000/q:latest'; 'localhost/app:2' = @('other.io/y:2', 'aaa.io/x/y:2') }
+        foreach ($image in $tags.Keys) { $a = @($image) + $tags[$image]; Invoke-TestPodman $P tag @a | Out-Null }
+        try {
+            $digest = Invoke-TestPodman $P image inspect localhost/other:1 --format '{{.Digest}}' | Select-Object -Last 1
+            $digest | Should -Match '^sha256:[0-9a-f]{64}$'
+            $queries = 'y:2', 'x/y:2', 'z:3', 'b/z:3', 'a/b/z:3', 'q', 'q:latest', 'io/x/y:2', 'y', 'quay.io/y:2', 'o/y:2',
+                "nosuch@$digest", "quay.io/zzz@$digest", "y:9@$digest", "y@sha256:$('0' * 64)"
+            foreach ($q in $queries) {
+                $expected = try { Invoke-TestPodman $P image inspect --format '{{.Id}}' $q | Select-Object -Last 1 } catch { $null }
+                $got = @(Get-OverlayLayer -DataRoot $PRoot -Image $q -ErrorAction SilentlyContinue -ErrorVariable err)
+                if ($expected) {
+                    $err | Should -BeNullOrEmpty -Because "podman image inspect $q finds $expected"
+                    $got.ImageId | Sort-Object -Unique | Should -Be $expected -Because "podman image inspect $q finds $expected"
+                }
+                else {
+                    $got | Should -BeNullOrEmpty -Because "podman image inspect $q finds nothing"
+                    $err[0].FullyQualifiedErrorId | Should -Be 'ImageNotFound,OverlayTools.GetOverlayLayerCommand'
+                }
+            }
+            # Each is shown by the name it matched.
+            (Get-OverlayLayer -DataRoot $PRoot -Image z:3)[0].Image | Should -Be 'example.com/a/b/z:3'
+            (Get-OverlayLayer -DataRoot $PRoot -Image "nosuch@$digest")[0].Image | Should -Be "localhost/other@$digest"
+        }
+        finally {
+            foreach ($image in $tags.Keys) { $a = @($image) + $tags[$image]; Invoke-TestPodman $P untag @a | Out-Null }
+        }
+    }
+
     It 'matches the layers of a container mounted by podman back to the container' {
         $merged = (Invoke-TestPodman $P mount web) | Select-Object -Last 1
         try {

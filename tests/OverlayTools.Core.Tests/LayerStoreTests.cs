@@ -177,6 +177,46 @@ public class StoreLookupTests
     }
 
     [Fact]
+    public void Finds_a_Podman_image_by_its_digest_or_the_end_of_a_repository_as_podman_does()
+    {
+        // What podman 4.3 image inspect found here, for images tagged so (tests/Get-OverlayLayer.Tests.ps1 compares it live).
+        using var f = new PodmanFixture();
+        var (first, _) = f.AddImage(["localhost/base:latest", "quay.io/x/y:2", "example.com/a/b/z:3", "registry.test:5000/q:latest", "quay.io/x/v:latest"], StoreFixture.Digest("p-suffix-1"));
+        var (second, _) = f.AddImage(["other.io/y:2", "aaa.io/x/y:2", "other.io/solo:7"], StoreFixture.Digest("p-suffix-2"));
+        string digest = StoreFixture.Digest("p-suffix-manifest");
+        f.SetImageField(first, "digest", digest);
+        using var s = LayerStores.Open(f.Root);
+        var list = s.ListImages();
+        foreach (var (query, shown) in new[]
+        {
+            ("y:2", "quay.io/x/y:2"), ("x/y:2", "quay.io/x/y:2"), ("z:3", "example.com/a/b/z:3"), ("b/z:3", "example.com/a/b/z:3"),
+            ("a/b/z:3", "example.com/a/b/z:3"), ("q", "registry.test:5000/q:latest"), ("q:latest", "registry.test:5000/q:latest"),
+            ("v", "quay.io/x/v:latest"), ("x/v", "quay.io/x/v:latest"),
+            // A digest finds the image that has it, whatever the repository (podman 4.3 looks it up
+            // in every image's digests); the image is shown by its own repository.
+            ("y@" + digest, "localhost/base@" + digest), ("x/y:9@" + digest, "localhost/base@" + digest),
+            ("solo@" + digest, "localhost/base@" + digest), ("quay.io/zzz@" + digest, "localhost/base@" + digest),
+        })
+        {
+            var found = StoreLookup.FindImage(list, query);
+            Assert.True(found?.Id == first, query);
+            Assert.Equal(shown, StoreLookup.ShownName(found!, query, null));
+        }
+        Assert.Equal(second, StoreLookup.FindImage(list, "solo:7")?.Id);
+        Assert.Equal("other.io/solo:7", StoreLookup.ShownName(list.Single(i => i.Id == second), "solo:7", null));
+        // Not found by podman either: no :latest tag, not at a '/' boundary, a registry given,
+        // upper case, a digest the image does not have.
+        foreach (var query in new[] { "y", "io/x/y:2", "quay.io/y:2", "Y:2", "/y:2", "solo", "y@" + StoreFixture.Digest("other"), "o/solo:7", "Y@" + digest })
+        {
+            Assert.Null(StoreLookup.FindImage(list, query));
+        }
+        // Docker and containerd find no image so: only stores that say so allow it.
+        var docker = new StoreImageInfo { Id = StoreFixture.Hex("d"), DisplayId = "sha256:" + StoreFixture.Hex("d"), Names = ["quay.io/x/y:2"] };
+        Assert.Null(StoreLookup.FindImage([docker], "y:2"));
+        Assert.Null(StoreLookup.ShownName(docker, "y:2", null));
+    }
+
+    [Fact]
     public void Finds_images_by_name_latest_alias_id_and_prefix()
     {
         var a = Image("a", ["app:1", "app:latest"], ["docker.io/library/app:1"]);
@@ -590,7 +630,11 @@ public class PodmanStoreTests : IDisposable
             Assert.Equal(_app.Id, StoreLookup.FindImage(images, reference)?.Id);
         }
         Assert.Null(StoreLookup.FindImage(images, "localhost/app@" + StoreFixture.Digest("unknown")));
-        Assert.Null(StoreLookup.FindImage(images, "localhost/other@" + pulled)); // a digest answers only in the image's own repositories
+        // Under another repository too, as podman 4.3 finds it (the digest names the manifest's
+        // content), shown by the image's own repository.
+        var byDigest = StoreLookup.FindImage(images, "localhost/other@" + pulled);
+        Assert.Equal(_app.Id, byDigest?.Id);
+        Assert.Equal("localhost/app@" + pulled, StoreLookup.ShownName(byDigest!, "localhost/other@" + pulled, null));
         Assert.Equal(["localhost/app@" + pulled, "localhost/app@" + other], PodmanStore.DigestReferences(["localhost/app:1", "localhost/app:2"], [pulled, other]));
     }
 

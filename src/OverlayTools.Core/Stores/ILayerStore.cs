@@ -166,6 +166,16 @@ public sealed class StoreImageInfo
     /// <summary>True for an untagged image that is the parent of another (hidden by docker images without -a).</summary>
     public bool Intermediate { get; init; }
 
+    /// <summary>
+    /// True when a reference that matched no name, alias or id may still find this image as
+    /// Podman does, by its manifest digest or by the end of a name's repository (y:2 for
+    /// quay.io/x/y:2): see <see cref="StoreLookup.TryPodmanLastResort"/>.
+    /// </summary>
+    public bool PodmanLookup { get; init; }
+
+    /// <summary>The image's manifest digests (sha256:…), for <see cref="PodmanLookup"/>; empty for other stores.</summary>
+    public IReadOnlyList<string> Digests { get; init; } = [];
+
     /// <summary>The containerd namespace (moby, k8s.io...); null for stores without namespaces.</summary>
     public string? Namespace { get; init; }
 

@@ -253,9 +253,10 @@ public static class StoreLookup
 
     /// <summary>
     /// The image a literal reference names: an exact name or alias (":latest" implied when no tag
-    /// is given), a full id ("sha256:" optional), or a unique id prefix; of images listed more
-    /// than once (one target in several containerd namespaces), the first listed. Null when none;
-    /// throws ImageAmbiguous when a prefix matches several ids.
+    /// is given), a full id ("sha256:" optional), a unique id prefix, or, last, for Podman's images,
+    /// a digest or the end of a repository (<see cref="TryPodmanLastResort"/>); of images listed more than once (one target in several
+    /// containerd namespaces), the first listed. Null when none; throws ImageAmbiguous when a
+    /// prefix matches several ids.
     /// </summary>
     public static StoreImageInfo? FindImage(IReadOnlyList<StoreImageInfo> images, string reference)
     {
@@ -276,7 +277,7 @@ public static class StoreLookup
         string hex = StoreFormat.StripAlgorithm(reference);
         if (!StoreFormat.IsHexPrefix(hex))
         {
-            return null;
+            return images.FirstOrDefault(i => i.PodmanLookup && TryPodmanLastResort(i, reference, out _));
         }
         // One id may be listed more than once (the same image in several containerd namespaces):
         // the first listed wins, as for names (moby first).
@@ -286,7 +287,69 @@ public static class StoreLookup
             throw new OverlayException(ErrorIds.ImageAmbiguous, OverlayErrorCategory.InvalidArgument,
                 $"The id prefix '{reference}' matches {ids.Count} images: {string.Join(", ", ids.Take(5).Select(StoreFormat.ShortId))}.", reference, "Give more digits of the id, or a name.");
         }
-        return ids.Count == 0 ? null : images.First(i => i.Id == ids[0]);
+        return ids.Count == 0
+            ? images.FirstOrDefault(i => i.PodmanLookup && TryPodmanLastResort(i, reference, out _))
+            : images.First(i => i.Id == ids[0]);
+    }
+
+    /// <summary>
+    /// Podman 4.3's last resort for a reference that matched no name, alias or id (libimage):
+    /// a digest reference (any repository, with or without a tag: y@sha256:...) finds an image
+    /// that has that manifest digest; a short name (its first component names no registry: no
+    /// '.' or ':', not localhost) finds an image with a name whose repository is the query's or
+    /// ends in "/" and the query's (quay.io/x/y for y:2 or x/y:2, not for io/x/y:2) and whose tag
+    /// is the query's (":latest" implied). <paramref name="shown"/> is the name to show: the name
+    /// matched, or the image's first repository with the digest (null for an untagged image).
+    /// </summary>
+    public static bool TryPodmanLastResort(StoreImageInfo image, string query, out string? shown)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentNullException.ThrowIfNull(query);
+        shown = null;
+        var (repo, tag, digest) = SplitReference(query);
+        int firstSlash = repo.IndexOf('/');
+        string first = firstSlash < 0 ? "" : repo[..firstSlash];
+        bool hasRegistry = first.Contains('.', StringComparison.Ordinal) || first.Contains(':', StringComparison.Ordinal) || first == "localhost";
+        string path = hasRegistry ? repo[(firstSlash + 1)..] : repo;
+        if (path.Length == 0 || path.StartsWith('/') || path.EndsWith('/') || path.Contains("//", StringComparison.Ordinal)
+            || path.Any(c => char.IsAsciiLetterUpper(c) || char.IsWhiteSpace(c) || char.IsControl(c) || c == ':'))
+        {
+            return false; // podman refuses it as a reference
+        }
+        if (digest is not null)
+        {
+            if (!image.Digests.Contains(digest, StringComparer.Ordinal))
+            {
+                return false;
+            }
+            shown = image.Names.Select(n => SplitReference(n).Repo).FirstOrDefault() is { } own ? own + "@" + digest : null;
+            return true;
+        }
+        if (hasRegistry)
+        {
+            return false;
+        }
+        tag ??= "latest";
+        foreach (var name in image.Names)
+        {
+            var (nameRepo, nameTag, _) = SplitReference(name);
+            if (nameTag == tag && (nameRepo == repo || nameRepo.EndsWith("/" + repo, StringComparison.Ordinal)))
+            {
+                shown = name;
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>A reference's repository, tag (null when none) and digest (null when none).</summary>
+    private static (string Repo, string? Tag, string? Digest) SplitReference(string reference)
+    {
+        int at = reference.IndexOf('@', StringComparison.Ordinal);
+        string? digest = at >= 0 ? reference[(at + 1)..] : null;
+        string rest = at >= 0 ? reference[..at] : reference;
+        int colon = rest.IndexOf(':', rest.LastIndexOf('/') + 1);
+        return colon >= 0 ? (rest[..colon], rest[(colon + 1)..], digest) : (rest, null, digest);
     }
 
     /// <summary>
@@ -294,8 +357,9 @@ public static class StoreLookup
     /// it by that name as the engine spells it (":latest" added when implied, an alias turned into
     /// the reference it stands for: other/repo:v2 for docker.io/other/repo:v2 in a Docker store); a
     /// wildcard, by the first of its names (in the engine's order) that the pattern matches,
-    /// itself or by another spelling. Null when the value matched no name (an id): the image's
-    /// display name is shown then.
+    /// itself or by another spelling; a value Podman's last resort found the image by, the name
+    /// that matched (<see cref="TryPodmanLastResort"/>). Null when the value matched no name (an
+    /// id): the image's display name is shown then.
     /// </summary>
     public static string? ShownName(StoreImageInfo image, string query, Func<string, bool>? wildcard)
     {
@@ -314,7 +378,7 @@ public static class StoreLookup
                     return name;
                 }
             }
-            return null;
+            return image.PodmanLookup && TryPodmanLastResort(image, query, out var last) ? last : null;
         }
         foreach (var name in image.Names)
         {

@@ -225,6 +225,8 @@ internal sealed class PodmanStore : ILayerStore
                 Aliases = aliasNames.Keys.Where(a => !i.Names.Contains(a, StringComparer.Ordinal)).ToList(),
                 AliasNames = aliasNames,
                 Intermediate = i.Names.Count == 0 && i.TopLayer is not null && below.Contains(i.TopLayer),
+                PodmanLookup = true,
+                Digests = i.Digests,
             };
         }).ToList();
     }
