@@ -60,6 +60,25 @@ Describe 'Resolve-OverlayPath' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
         (Resolve-OverlayPath "$Merged/etc/hosts").Position | Should -Be 2
     }
 
+    It 'numbers the layers as Get-OverlayLayer does, also on a read-only overlay without an upper' {
+        foreach ($upper in $Upper, $null) {
+            $params = @{ Lower = $Patch, $Base; Target = $Merged }
+            if ($upper) { $params.Upper = $upper }
+            Mount-Overlay @params
+            try {
+                $byPath = @{}
+                Get-OverlayLayer -Target $Merged | ForEach-Object { $byPath[$_.Path] = $_.Position }
+                foreach ($r in Resolve-OverlayPath "$Merged/etc/os-release", "$Merged/etc/hosts") {
+                    $r.Position | Should -Be $byPath[$r.Layer] -Because "Get-OverlayLayer numbers $($r.Layer) so (upper: $([bool] $upper))"
+                }
+                (Resolve-OverlayPath "$Merged/etc/hosts").Position | Should -Be ($upper ? 2 : 1)
+            }
+            finally {
+                Dismount-Overlay $Merged
+            }
+        }
+    }
+
     It 'lists every layer that holds the path with -All, the lower ones shadowed' {
         Mount-Overlay -Lower $Patch, $Base -Upper $Upper -Target $Merged
         $all = Resolve-OverlayPath "$Merged/etc/os-release" -All

@@ -34,7 +34,10 @@ public sealed class OverlayPathInfo
     /// <summary>The real entry in that layer.</summary>
     public string LayerPath { get; init; } = "";
 
-    /// <summary>0 for the upper layer, then 1, 2... for the lower layers top first, then the data-only layers.</summary>
+    /// <summary>
+    /// The layer's place in the stack, top first from 0 as Get-OverlayLayer numbers it: the upper
+    /// layer (when there is one), then the lower layers top first, then the data-only layers.
+    /// </summary>
     public int Position { get; init; }
 
     /// <summary>Upper, Lower or Data.</summary>

@@ -133,7 +133,8 @@ internal static class PathResolver
             OverlayPath = relative.Length == 0 ? "/" : relative,
             Layer = layer.Path,
             LayerPath = layer.Join(pathInLayer),
-            Position = layer.Position,
+            // Top first from 0, as Get-OverlayLayer numbers the layers: the first lower is 0 when there is no upper.
+            Position = layers.Upper is null ? layer.Position - 1 : layer.Position,
             Role = layer.Role.ToString(),
             State = state,
             ItemType = whiteout && st.IsCharDevice ? "Whiteout" : st.ItemType,
