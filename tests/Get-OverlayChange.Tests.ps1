@@ -315,6 +315,9 @@ Describe 'Get-OverlayChange' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
             ConvertTo-DiffLines (Get-OverlayMount -Target $Merged | Get-OverlayChange -Style Upper) | Should -Be @('A /new')
             # A directory object is its mount point (its own Target, a link's target, is null).
             ConvertTo-DiffLines (Get-Item -LiteralPath $Merged | Get-OverlayChange) | Should -Be @('A /new')
+            # So is a deserialized one (Import-Clixml, remoting), by its FullName.
+            Get-Item -LiteralPath $Merged | Export-Clixml -LiteralPath "$Case/item.xml"
+            ConvertTo-DiffLines (Import-Clixml -LiteralPath "$Case/item.xml" | Get-OverlayChange) | Should -Be @('A /new')
         }
 
         It 'lists nothing for a read-only overlay' {

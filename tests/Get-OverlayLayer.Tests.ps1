@@ -352,6 +352,12 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
                 $upper = @(Get-Item -LiteralPath $gd.UpperDir | Get-OverlayLayer)
                 $upper.Role | Should -Be 'Upper'
                 $upper.Container | Should -Be 'live'
+                # Deserialized ones (Import-Clixml, remoting) too, by their FullName.
+                $xml = Join-Path $Root 'live-dirs.xml'
+                Get-Item -LiteralPath $gd.MergedDir, $gd.UpperDir | Export-Clixml -LiteralPath $xml
+                $fromXml = @(Import-Clixml -LiteralPath $xml | Get-OverlayLayer -ErrorVariable err)
+                $err.Count | Should -Be 0
+                $fromXml.Path | Should -Be (@($layers.Path) + $upper.Path)
                 # Resolve-OverlayPath output pipes in as the layer that supplies the file.
                 $busybox = @(Resolve-OverlayPath "$($gd.MergedDir)/bin/busybox" | Get-OverlayLayer -ErrorVariable err)
                 $err.Count | Should -Be 0

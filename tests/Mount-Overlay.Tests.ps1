@@ -147,6 +147,21 @@ Describe 'Mount-Overlay' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
             Get-Content -LiteralPath "$Merged/code.py" | Should -Be 'upper code'
         }
 
+        It 'mounts on a deserialized directory object piped in (Import-Clixml), taken by its FullName' {
+            # Its own Target property (a symbolic link's target) is empty: bound as -Target it was TargetEmpty.
+            Get-Item -LiteralPath $Merged | Export-Clixml -LiteralPath "$Case/item.xml"
+            $item = Import-Clixml -LiteralPath "$Case/item.xml"
+            $item.PSObject.TypeNames | Should -Contain 'Deserialized.System.IO.DirectoryInfo'
+            $m = $item | Mount-Overlay -Lower $L1 -Upper $Up -PassThru
+            $m.Target | Should -Be $Merged
+            Get-Content -LiteralPath "$Merged/code.py" | Should -Be 'upper code'
+            $other = New-Layer "$Case/other"
+            $item | Mount-Overlay -Lower $L1 -Upper $other -Target $other -ErrorVariable err -ErrorAction SilentlyContinue
+            $err.Count | Should -Be 1
+            $err[0].FullyQualifiedErrorId | Should -Be 'TargetGivenTwice,OverlayTools.MountOverlayCommand'
+            Test-MountedAt $other | Should -BeFalse
+        }
+
         It 'still binds docker inspect objects and layer streams piped in with -Target to their own parameter sets' {
             # Neither is a directory object, so neither may choose the set a piped directory uses.
             $other = New-Layer "$Case/other"

@@ -22,6 +22,7 @@ public sealed class GetOverlayChangeCommand : OverlayCmdlet
     private const string ContainerSet = "Container";
     private const string LayerObjectSet = "LayerObject";
     private const string ItemSet = "Item";
+    private const string DeserializedItemSet = "DeserializedItem";
 
     private readonly CancellationTokenSource _cancel = new();
     private List<OverlayMount>? _mounts;
@@ -65,6 +66,15 @@ public sealed class GetOverlayChangeCommand : OverlayCmdlet
     /// </summary>
     [Parameter(ParameterSetName = ItemSet, Mandatory = true, ValueFromPipeline = true, DontShow = true)]
     public System.IO.FileSystemInfo? InputItem { get; set; }
+
+    /// <summary>
+    /// A deserialized directory object piped in (Import-Clixml, or Get-Item run over remoting),
+    /// taken by its FullName as <see cref="InputItem"/> is. Hidden plumbing; only objects of that
+    /// type name bind it.
+    /// </summary>
+    [Parameter(Mandatory = true, ParameterSetName = DeserializedItemSet, ValueFromPipeline = true, DontShow = true)]
+    [PSTypeName("Deserialized.System.IO.FileSystemInfo")]
+    public PSObject? DeserializedItem { get; set; }
 
     /// <summary>An upper layer directory, compared with -Lower without mounting anything.</summary>
     [Parameter(ParameterSetName = LayersSet, Mandatory = true, ValueFromPipelineByPropertyName = true)]
@@ -149,7 +159,7 @@ public sealed class GetOverlayChangeCommand : OverlayCmdlet
             return;
         }
 
-        foreach (var raw in ParameterSetName == ItemSet && InputItem is not null ? [InputItem.FullName] : Target)
+        foreach (var raw in PipedItemPath((object?)InputItem ?? DeserializedItem) is { } itemPath ? [itemPath] : Target)
         {
             try
             {

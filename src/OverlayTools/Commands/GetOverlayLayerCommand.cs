@@ -21,6 +21,7 @@ public sealed class GetOverlayLayerCommand : OverlayCmdlet
     private const string TargetSet = "Target";
     private const string PathInfoSet = "PathInfo";
     private const string ItemSet = "Item";
+    private const string DeserializedItemSet = "DeserializedItem";
 
     private readonly LayerPathStores _pathStores;
     private List<ILayerStore>? _stores;
@@ -70,6 +71,15 @@ public sealed class GetOverlayLayerCommand : OverlayCmdlet
     [Parameter(Mandatory = true, ParameterSetName = ItemSet, ValueFromPipeline = true, DontShow = true)]
     public System.IO.FileSystemInfo? InputItem { get; set; }
 
+    /// <summary>
+    /// A deserialized directory object piped in (Import-Clixml, or Get-Item run over remoting),
+    /// taken by its FullName as <see cref="InputItem"/> is. Hidden plumbing; only objects of that
+    /// type name bind it.
+    /// </summary>
+    [Parameter(Mandatory = true, ParameterSetName = DeserializedItemSet, ValueFromPipeline = true, DontShow = true)]
+    [PSTypeName("Deserialized.System.IO.FileSystemInfo")]
+    public PSObject? DeserializedItem { get; set; }
+
     /// <summary>Mount points of live overlays (wildcards): their layers, matched back to images and containers.</summary>
     [Parameter(Mandatory = true, ParameterSetName = TargetSet, ValueFromPipelineByPropertyName = true)]
     [Alias("MergedDir", "MountPoint")]
@@ -114,9 +124,10 @@ public sealed class GetOverlayLayerCommand : OverlayCmdlet
                     WriteTargets(Target);
                     break;
                 case ItemSet:
-                    if (InputItem is { } item)
+                case DeserializedItemSet:
+                    if (PipedItemPath((object?)InputItem ?? DeserializedItem) is { } itemPath)
                     {
-                        string path = FileSystem.TrimTrailingSlashes(item.FullName);
+                        string path = FileSystem.TrimTrailingSlashes(itemPath);
                         if ((_mounts ??= ReadMounts(null)).Any(m => m.Target == path))
                         {
                             WriteTargets([path]);

@@ -101,6 +101,16 @@ public sealed class MountOverlayCommand : OverlayCmdlet
     [Parameter(ValueFromPipeline = true, DontShow = true, ParameterSetName = LowerSet)]
     public System.IO.FileSystemInfo? InputItem { get; set; }
 
+    /// <summary>
+    /// A deserialized directory object piped in (Import-Clixml, or Get-Item run over remoting):
+    /// the target, taken by its FullName, as <see cref="InputItem"/>. Its own Target property (a
+    /// symbolic link's target) would otherwise bind -Target empty. Hidden plumbing; only objects
+    /// of that type name bind it.
+    /// </summary>
+    [Parameter(ValueFromPipeline = true, DontShow = true, ParameterSetName = LowerSet)]
+    [PSTypeName("Deserialized.System.IO.FileSystemInfo")]
+    public PSObject? DeserializedItem { get; set; }
+
     /// <summary>Whether -Target was given on the command line (then a directory piped in as well is ambiguous).</summary>
     private bool _targetOnCommandLine;
 
@@ -180,20 +190,21 @@ public sealed class MountOverlayCommand : OverlayCmdlet
     private bool TakeTarget()
     {
         _target = Target ?? "";
-        if (InputItem?.FullName is { } itemPath)
+        object? item = (object?)InputItem ?? DeserializedItem;
+        if (PipedItemPath(item) is { } itemPath)
         {
             if (_targetOnCommandLine)
             {
                 WriteError(new ErrorRecord(new ArgumentException(
                     $"Mount-Overlay got both -Target '{Target}' and the directory '{itemPath}' from the pipeline: a directory piped in is the target, so give one or the other."),
-                    "TargetGivenTwice", ErrorCategory.InvalidArgument, InputItem));
+                    "TargetGivenTwice", ErrorCategory.InvalidArgument, item));
                 return false;
             }
             _target = itemPath;
         }
         if (_target.Length == 0)
         {
-            WriteTargetEmpty("give the directory to mount on", (object?)InputItem ?? Target);
+            WriteTargetEmpty("give the directory to mount on", item ?? Target);
             return false;
         }
         return true;
