@@ -131,6 +131,34 @@ Describe 'Mount-Overlay' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
             Test-Path -LiteralPath "$Up/new.txt" | Should -BeFalse
         }
 
+        It 'refuses to stack the same read-only layers on the overlay that already shows them (OverlayAlreadyMounted)' {
+            # Get-OverlayMount piped back, or a runbook run twice: the kernel would stack a copy,
+            # and one Dismount-Overlay would take off only that copy.
+            foreach ($lower in @([string[]] @($L1), [string[]] @($L2, $L1))) {
+                $first = Mount-Overlay -Lower $lower -Target $Merged -PassThru
+                try {
+                    Get-OverlayMount -Target $Merged | Mount-Overlay -ErrorVariable err -ErrorAction SilentlyContinue
+                    Mount-Overlay -Lower $lower -Target $Merged -WhatIf -ErrorVariable err2 -ErrorAction SilentlyContinue
+                    foreach ($e in $err, $err2) {
+                        $e.Count | Should -Be 1
+                        $e[0].FullyQualifiedErrorId | Should -Be 'OverlayAlreadyMounted,OverlayTools.MountOverlayCommand'
+                        $e[0].CategoryInfo.Category | Should -Be 'ResourceExists'
+                        $e[0].TargetObject | Should -Be $Merged
+                        $e[0].ErrorDetails.RecommendedAction | Should -BeLike '*Dismount-Overlay*'
+                    }
+                    @(Get-MountsUnder $Merged).Count | Should -Be 1 -Because 'nothing was stacked'
+                    # Other layers, or the same ones with an upper, may still be mounted there.
+                    $other = Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged -PassThru
+                    $other.Upper | Should -Be $Up
+                    @(Get-MountsUnder $Merged).Count | Should -Be 2
+                }
+                finally {
+                    Clear-TestMounts $Case
+                }
+                $first.Lower | Should -Be $lower
+            }
+        }
+
         It 'mounts data-only layers and reports them apart' {
             $data = New-Layer "$Case/data" @{ 'blob' = 'x' }
             $m = Mount-Overlay -Lower $L1 -DataLower $data -Target $Merged -PassThru

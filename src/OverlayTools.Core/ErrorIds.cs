@@ -60,6 +60,8 @@ public static class ErrorIds
     public const string TargetNotFound = "TargetNotFound";
     /// <summary>The mount target is not a directory.</summary>
     public const string TargetNotDirectory = "TargetNotDirectory";
+    /// <summary>The same layers are already mounted read-only on the mount target (mounting again would only stack a copy).</summary>
+    public const string OverlayAlreadyMounted = "OverlayAlreadyMounted";
     /// <summary>The mount target's last component is a symbolic link.</summary>
     public const string TargetIsSymlink = "TargetIsSymlink";
     /// <summary>An -Option name is unknown or names a layer.</summary>

@@ -81,14 +81,8 @@ public static class OverlayMounter
         spec = WithoutTrailingSlashes(spec);
         using var scope = new MountScope(NullOperationLog.Instance, default);
         var seen = new Dictionary<(ulong, uint, uint), string>();
-        foreach (var p in spec.Lower)
-        {
-            OpenLayer(p, "lower", scope, seen);
-        }
-        foreach (var p in spec.DataLower)
-        {
-            OpenLayer(p, "data", scope, seen);
-        }
+        var lowers = spec.Lower.Select(p => OpenLayer(p, "lower", scope, seen)).ToList();
+        var datas = spec.DataLower.Select(p => OpenLayer(p, "data", scope, seen)).ToList();
         if (spec.Upper is not null)
         {
             var upper = OpenUpper(spec.Upper, scope, seen);
@@ -100,7 +94,36 @@ public static class OverlayMounter
         }
         if (!spec.CreateTarget || FileSystem.TryLStat(spec.Target, out _) is not null)
         {
-            OpenTarget(spec.Target, create: false, scope);
+            var target = OpenTarget(spec.Target, create: false, scope);
+            if (spec.Upper is null)
+            {
+                CheckNotMountedAlready(lowers, datas, target);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Refuses a read-only overlay whose layers are already mounted, read-only, on the target
+    /// (Get-OverlayMount piped back, or a runbook run twice): the kernel would stack a second copy
+    /// on the first, and one Dismount-Overlay would take off only that copy. A read-write overlay
+    /// needs no such check: its upper is in use (UpperInUse). Costs nothing unless the target is
+    /// the root of a mount, and the descriptor held on it keeps that mount's id its own.
+    /// </summary>
+    private static void CheckNotMountedAlready(IReadOnlyList<Layer> lowers, IReadOnlyList<Layer> datas, Target target)
+    {
+        if (!target.Status.IsMountRoot || target.Status.MountId == 0
+            || MountInfo.ReadMount(target.Status.MountId) is not { FsType: "overlay" } entry)
+        {
+            return;
+        }
+        var mounted = OverlayMount.FromEntry(entry);
+        if (mounted.Upper is null
+            && mounted.Lower.SequenceEqual(lowers.Select(l => l.RealPath), StringComparer.Ordinal)
+            && mounted.DataLower.SequenceEqual(datas.Select(d => d.RealPath), StringComparer.Ordinal))
+        {
+            throw new OverlayException(ErrorIds.OverlayAlreadyMounted, OverlayErrorCategory.ResourceExists,
+                $"The same layers are already mounted read-only at '{target.Path}' (mount id {entry.MountId}): mounting them again would only stack a copy on that overlay.", target.Path,
+                $"Use the overlay that is there; to mount it afresh, run Dismount-Overlay '{target.Path}' first.");
         }
     }
 
@@ -203,6 +226,10 @@ public static class OverlayMounter
         // 2. The target: opened once, never through a symlink in its last component.
         var target = OpenTarget(spec.Target, spec.CreateTarget, scope);
         DebugOpened(log, target.Path, "O_PATH|O_NOFOLLOW", target.Fd, target.Status);
+        if (upper is null)
+        {
+            CheckNotMountedAlready(lowers, datas, target);
+        }
 
         // 3. One mount per upper at a time; the kernel's own "in use" report (read from its log
         //    after the super block is made) names any other user, in any namespace; this
