@@ -253,10 +253,10 @@ public static class StoreLookup
 
     /// <summary>
     /// The image a literal reference names: an exact name or alias (":latest" implied when no tag
-    /// is given), a full id ("sha256:" optional), a unique id prefix, or, last, for Podman's images,
-    /// a digest or the end of a repository (<see cref="TryPodmanLastResort"/>); of images listed more than once (one target in several
-    /// containerd namespaces), the first listed. Null when none; throws ImageAmbiguous when a
-    /// prefix matches several ids.
+    /// is given), a full id ("sha256:" optional), a unique id prefix, or, last, for Podman's
+    /// images, a digest or the end of a repository (<see cref="TryPodmanLastResort"/>); of images
+    /// listed more than once (one target in several containerd namespaces), the first listed.
+    /// Null when none; throws ImageAmbiguous when a prefix matches several ids.
     /// </summary>
     public static StoreImageInfo? FindImage(IReadOnlyList<StoreImageInfo> images, string reference)
     {
@@ -275,21 +275,22 @@ public static class StoreLookup
             }
         }
         string hex = StoreFormat.StripAlgorithm(reference);
-        if (!StoreFormat.IsHexPrefix(hex))
+        if (StoreFormat.IsHexPrefix(hex))
         {
-            return images.FirstOrDefault(i => i.PodmanLookup && TryPodmanLastResort(i, reference, out _));
+            // One id may be listed more than once (the same image in several containerd namespaces):
+            // the first listed wins, as for names (moby first).
+            var ids = images.Select(i => i.Id).Where(id => id.StartsWith(hex, StringComparison.Ordinal)).Distinct(StringComparer.Ordinal).ToList();
+            if (ids.Count > 1)
+            {
+                throw new OverlayException(ErrorIds.ImageAmbiguous, OverlayErrorCategory.InvalidArgument,
+                    $"The id prefix '{reference}' matches {ids.Count} images: {string.Join(", ", ids.Take(5).Select(StoreFormat.ShortId))}.", reference, "Give more digits of the id, or a name.");
+            }
+            if (ids.Count == 1)
+            {
+                return images.First(i => i.Id == ids[0]);
+            }
         }
-        // One id may be listed more than once (the same image in several containerd namespaces):
-        // the first listed wins, as for names (moby first).
-        var ids = images.Select(i => i.Id).Where(id => id.StartsWith(hex, StringComparison.Ordinal)).Distinct(StringComparer.Ordinal).ToList();
-        if (ids.Count > 1)
-        {
-            throw new OverlayException(ErrorIds.ImageAmbiguous, OverlayErrorCategory.InvalidArgument,
-                $"The id prefix '{reference}' matches {ids.Count} images: {string.Join(", ", ids.Take(5).Select(StoreFormat.ShortId))}.", reference, "Give more digits of the id, or a name.");
-        }
-        return ids.Count == 0
-            ? images.FirstOrDefault(i => i.PodmanLookup && TryPodmanLastResort(i, reference, out _))
-            : images.First(i => i.Id == ids[0]);
+        return images.FirstOrDefault(i => i.PodmanLookup && TryPodmanLastResort(i, reference, out _));
     }
 
     /// <summary>
