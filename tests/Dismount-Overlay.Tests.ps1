@@ -123,6 +123,11 @@ Describe 'Dismount-Overlay' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
         [pscustomobject]@{ Target = '' } | Dismount-Overlay -ErrorVariable err2 -ErrorAction SilentlyContinue
         $err2[0].FullyQualifiedErrorId | Should -Be 'TargetEmpty,OverlayTools.DismountOverlayCommand'
         Test-MountedAt $Merged | Should -BeTrue
+        [pscustomobject]@{ Target = $null } | Dismount-Overlay -ErrorVariable err3 -ErrorAction SilentlyContinue
+        $err3[0].FullyQualifiedErrorId | Should -Be 'TargetEmpty,OverlayTools.DismountOverlayCommand'
+        Dismount-Overlay -Target @() -ErrorVariable err4 -ErrorAction SilentlyContinue
+        $err4[0].FullyQualifiedErrorId | Should -Be 'TargetEmpty,OverlayTools.DismountOverlayCommand'
+        Test-MountedAt $Merged | Should -BeTrue
     }
 
     It 'takes a mount point named with [ ] relative to the location, as written or escaped' {

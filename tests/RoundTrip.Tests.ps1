@@ -106,6 +106,32 @@ Describe 'Round trips and parallel use' -Tag 'RequiresRoot' -Skip:(-not $IsRoot)
         @(Get-MountsUnder $Case).Count | Should -Be 0
     }
 
+    It 'takes the Target of a piped OverlayMount, live or deserialized, as a path, never as a pattern, in every cmdlet' {
+        $m1 = New-Layer "$Case/m1"
+        $odd = New-Layer "$Case/m[1]"
+        Mount-Overlay -Lower $L1 -Upper $Up -Target $m1
+        $gone = Mount-Overlay -Lower $L1, $L2 -Target $odd -PassThru
+        $xml = Join-Path $Case 'gone.xml'
+        $gone | Export-Clixml -LiteralPath $xml
+        $gone | Dismount-Overlay
+        Test-MountedAt $odd | Should -BeFalse
+        # m[1] is gone: its object, piped again, must not name m1 (which 'm[1]' matches as a pattern).
+        foreach ($piped in $gone, (Import-Clixml -LiteralPath $xml)) {
+            $piped | Dismount-Overlay -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -Be 'OverlayNotMounted,OverlayTools.DismountOverlayCommand'
+            Test-MountedAt $m1 | Should -BeTrue
+            $piped | Get-OverlayMount -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+            $err[0].FullyQualifiedErrorId | Should -Be 'MountNotFound,OverlayTools.GetOverlayMountCommand'
+            $piped | Get-OverlayChange -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+            $err[0].FullyQualifiedErrorId | Should -Be 'MountNotFound,OverlayTools.GetOverlayChangeCommand'
+            $piped | Get-OverlayLayer -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+            $err[0].FullyQualifiedErrorId | Should -Be 'MountNotFound,OverlayTools.GetOverlayLayerCommand'
+        }
+        # A string is still a pattern, and -Target given with a piped process too.
+        ("$Case/m[1]" | Get-OverlayMount).Target | Should -Be $m1
+        (Get-Process -Id $PID | Get-OverlayMount -Target "$Case/m[1]").Target | Should -Be $m1
+    }
+
     It 'runs the cmdlets in thread jobs' {
         $jobs = 1..4 | ForEach-Object {
             $d = Join-Path $Case "tj$_"

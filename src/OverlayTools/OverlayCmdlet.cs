@@ -16,6 +16,15 @@ public abstract class OverlayCmdlet : PSCmdlet, IOperationLog, IDisposable
     internal const string HelpBase = "https://github.com/OverlayTools/OverlayTools/blob/main/docs/en-US/";
 
     /// <summary>
+    /// True when -Target was given on the command line (bound before the first object was piped
+    /// in), rather than bound from a piped object's Target property.
+    /// </summary>
+    protected bool TargetOnCommandLine { get; private set; }
+
+    /// <inheritdoc/>
+    protected override void BeginProcessing() => TargetOnCommandLine = MyInvocation.BoundParameters.ContainsKey("Target");
+
+    /// <summary>
     /// One -Lower value: a directory that exists under that exact name is taken literally (so
     /// names holding ':' work); otherwise a value with an unescaped ':' is a colon-joined list as
     /// docker inspect prints LowerDir ("\:" is a literal colon, "::" starts data-only layers).
@@ -422,13 +431,15 @@ public abstract class OverlayCmdlet : PSCmdlet, IOperationLog, IDisposable
     /// mount order, and is a MountNotFound error when nothing is; a wildcard pattern selects every
     /// matching mount point, and matching none is no error. A literal path is matched as written,
     /// then without PowerShell's wildcard escapes, then with '.', '..' and '//' taken out, then
-    /// (in this mount namespace) by the real path of its parent directory.
+    /// (in this mount namespace) by the real path of its parent directory. A path taken from an
+    /// object (<paramref name="literal"/>: an OverlayMount or a directory piped in) is data, never
+    /// a pattern: once that mount is gone, 'm[1]' must not select m1.
     /// </summary>
-    protected (List<OverlayMount> Mounts, bool Literal) SelectMounts(string raw, IReadOnlyList<OverlayMount> mounts, string? where = null, string? action = null, bool thisNamespace = true)
+    protected (List<OverlayMount> Mounts, bool Literal) SelectMounts(string raw, IReadOnlyList<OverlayMount> mounts, string? where = null, string? action = null, bool thisNamespace = true, bool literal = false)
     {
-        var readings = LiteralTargets(raw);
+        var readings = literal ? [FileSystem.TrimTrailingSlashes(ResolvePath(raw, "Target"))] : LiteralTargets(raw);
         string path = readings[0];
-        if (HasWildcards(raw) && !mounts.Any(m => m.Target == path))
+        if (!literal && HasWildcards(raw) && !mounts.Any(m => m.Target == path))
         {
             var pattern = Pattern(path);
             return (mounts.Where(m => pattern.IsMatch(m.Target)).ToList(), false);

@@ -64,6 +64,16 @@ public sealed class DismountOverlayCommand : OverlayCmdlet
         {
             return;
         }
+        if (targets.Length == 0)
+        {
+            // -Target $null or @(), or an object piped in whose Target is null.
+            WriteTargetEmpty("give the mount point of an overlay", InputObject);
+            return;
+        }
+        // A path an object carries (an OverlayMount, a directory, Resolve-Path's PathInfo) is
+        // data: 'm[1]' of an OverlayMount piped in again after m[1] was dismounted must not
+        // select m1. Strings keep their wildcards.
+        bool literal = InputObject is not null && PSObject.AsPSObject(InputObject).BaseObject is not string && !TargetOnCommandLine;
         foreach (var raw in targets)
         {
             if (string.IsNullOrEmpty(raw))
@@ -73,7 +83,7 @@ public sealed class DismountOverlayCommand : OverlayCmdlet
             }
             try
             {
-                foreach (var target in Expand(raw, Mounts))
+                foreach (var target in literal ? [FileSystem.TrimTrailingSlashes(ResolvePath(raw, nameof(Target)))] : Expand(raw, Mounts))
                 {
                     DismountOne(target);
                 }

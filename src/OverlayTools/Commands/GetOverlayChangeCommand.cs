@@ -52,6 +52,15 @@ public sealed class GetOverlayChangeCommand : OverlayCmdlet
     public OverlayMount? InputObject { get; set; }
 
     /// <summary>
+    /// A deserialized OverlayMount piped in (Import-Clixml, remoting), which binds -Target by
+    /// property name. Hidden plumbing: only so that its Target is taken literally, as a live
+    /// OverlayMount's is.
+    /// </summary>
+    [Parameter(ParameterSetName = TargetSet, ValueFromPipeline = true, DontShow = true)]
+    [PSTypeName("Deserialized.OverlayTools.OverlayMount")]
+    public PSObject? DeserializedMount { get; set; }
+
+    /// <summary>
     /// A piped OverlayLayer (Get-OverlayLayer -Container, -Target): the changes of the container it
     /// belongs to, once for all of that container's layers, as -Container lists them. Hidden
     /// plumbing, typed, so that a layer object binds here rather than to -Target as its Path string.
@@ -159,11 +168,14 @@ public sealed class GetOverlayChangeCommand : OverlayCmdlet
             return;
         }
 
-        foreach (var raw in PipedItemPath((object?)InputItem ?? DeserializedItem) is { } itemPath ? [itemPath] : Target)
+        var itemPath = PipedItemPath((object?)InputItem ?? DeserializedItem);
+        // A path an object carries (an OverlayMount, a directory) is data, never a pattern.
+        bool literal = itemPath is not null || ((InputObject ?? (object?)DeserializedMount) is not null && !TargetOnCommandLine);
+        foreach (var raw in itemPath is not null ? [itemPath] : Target)
         {
             try
             {
-                foreach (var mount in MatchMounts(raw))
+                foreach (var mount in MatchMounts(raw, literal))
                 {
                     WalkMount(mount);
                 }
@@ -175,12 +187,12 @@ public sealed class GetOverlayChangeCommand : OverlayCmdlet
         }
     }
 
-    private IEnumerable<OverlayMount> MatchMounts(string raw)
+    private IEnumerable<OverlayMount> MatchMounts(string raw, bool literal)
     {
         _mounts ??= ReadMounts(null);
-        var (found, literal) = SelectMounts(raw, _mounts, action: "Give the mount point of an overlay (Get-OverlayMount lists them), or compare layer directories with -Upper and -Lower.");
+        var (found, exact) = SelectMounts(raw, _mounts, action: "Give the mount point of an overlay (Get-OverlayMount lists them), or compare layer directories with -Upper and -Lower.", literal: literal);
         // The mount on top of each mount point is the one that is visible.
-        return literal ? [found[^1]] : found.GroupBy(m => m.Target).Select(g => g.Last()).ToList();
+        return exact ? [found[^1]] : found.GroupBy(m => m.Target).Select(g => g.Last()).ToList();
     }
 
     private void WalkMount(OverlayMount mount)

@@ -121,7 +121,9 @@ public sealed class GetOverlayLayerCommand : OverlayCmdlet
                     }
                     break;
                 case TargetSet:
-                    WriteTargets(Target);
+                    // -Target takes no pipeline input by value: bound from a piped object's
+                    // property (an OverlayMount, GraphDriver.Data's MergedDir), it is data.
+                    WriteTargets(Target, literal: !TargetOnCommandLine);
                     break;
                 case ItemSet:
                 case DeserializedItemSet:
@@ -130,7 +132,7 @@ public sealed class GetOverlayLayerCommand : OverlayCmdlet
                         string path = FileSystem.TrimTrailingSlashes(itemPath);
                         if ((_mounts ??= ReadMounts(null)).Any(m => m.Target == path))
                         {
-                            WriteTargets([path]);
+                            WriteTargets([path], literal: true);
                         }
                         else
                         {
@@ -329,7 +331,7 @@ public sealed class GetOverlayLayerCommand : OverlayCmdlet
 
     private List<OverlayMount>? _mounts;
 
-    private void WriteTargets(string[] targets)
+    private void WriteTargets(string[] targets, bool literal)
     {
         var mounts = _mounts ??= ReadMounts(null);
         var written = new HashSet<int>();
@@ -338,9 +340,9 @@ public sealed class GetOverlayLayerCommand : OverlayCmdlet
             List<OverlayMount> selected;
             try
             {
-                var (found, literal) = SelectMounts(raw, mounts);
+                var (found, exact) = SelectMounts(raw, mounts, literal: literal);
                 // Of mounts stacked at one literal path, the top one is the one that is visible.
-                selected = literal ? [found[^1]] : found;
+                selected = exact ? [found[^1]] : found;
             }
             catch (OverlayException e)
             {

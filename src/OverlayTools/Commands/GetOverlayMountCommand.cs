@@ -119,7 +119,8 @@ public sealed class GetOverlayMountCommand : OverlayCmdlet
             {
                 try
                 {
-                    var (found, _) = SelectMounts(raw, mounts, ProcessId is null ? "" : $" in the mount namespace of process {ProcessId}", thisNamespace: ProcessId is null);
+                    var (found, _) = SelectMounts(raw, mounts, ProcessId is null ? "" : $" in the mount namespace of process {ProcessId}", thisNamespace: ProcessId is null,
+                        literal: piped is not (null or string) && !TargetOnCommandLine);
                     selected.AddRange(found.Where(m => written.Add(m.MountId)));
                 }
                 catch (OverlayException e)

@@ -111,9 +111,6 @@ public sealed class MountOverlayCommand : OverlayCmdlet
     [PSTypeName("Deserialized.System.IO.FileSystemInfo")]
     public PSObject? DeserializedItem { get; set; }
 
-    /// <summary>Whether -Target was given on the command line (then a directory piped in as well is ambiguous).</summary>
-    private bool _targetOnCommandLine;
-
     /// <summary>This record's target as given: -Target, or the path of a directory piped in.</summary>
     private string _target = "";
 
@@ -137,13 +134,6 @@ public sealed class MountOverlayCommand : OverlayCmdlet
     /// <summary>Emit the new OverlayMount.</summary>
     [Parameter]
     public SwitchParameter PassThru { get; set; }
-
-    /// <inheritdoc/>
-    protected override void BeginProcessing()
-    {
-        base.BeginProcessing();
-        _targetOnCommandLine = MyInvocation.BoundParameters.ContainsKey(nameof(Target));
-    }
 
     /// <inheritdoc/>
     protected override void ProcessRecord()
@@ -193,7 +183,7 @@ public sealed class MountOverlayCommand : OverlayCmdlet
         object? item = (object?)InputItem ?? DeserializedItem;
         if (PipedItemPath(item) is { } itemPath)
         {
-            if (_targetOnCommandLine)
+            if (TargetOnCommandLine)
             {
                 WriteError(new ErrorRecord(new ArgumentException(
                     $"Mount-Overlay got both -Target '{Target}' and the directory '{itemPath}' from the pipeline: a directory piped in is the target, so give one or the other."),
