@@ -95,6 +95,7 @@ Describe 'Mount-Overlay' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
             @{ Label = 'a work dir holding files'; ErrorId = 'WorkNotEmpty'; Setup = { $null = New-Layer "$Case/dirty" @{ 'keep' = 'k' }; @{ Lower = $L1; Upper = $Up; Work = "$Case/dirty"; Target = $Merged } } }
             @{ Label = 'a missing target without -Force'; ErrorId = 'TargetNotFound'; Setup = { @{ Lower = $L1; Upper = $Up; Target = "$Case/nowhere" } } }
             @{ Label = 'a target that is a symbolic link'; ErrorId = 'TargetIsSymlink'; Setup = { $null = New-Item -ItemType SymbolicLink -Path "$Case/link" -Target $Merged; @{ Lower = $L1; Upper = $Up; Target = "$Case/link" } } }
+            @{ Label = 'a work dir to be made inside the upper'; ErrorId = 'WorkInsideUpper'; Setup = { @{ Lower = $L1; Upper = $Up; Work = "$Up/w"; Target = $Merged } } }
         ) {
             $p = & $Setup
             $before = @(Get-ChildItem -LiteralPath $Case -Force -Recurse).FullName
@@ -103,6 +104,26 @@ Describe 'Mount-Overlay' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
             $err[0].FullyQualifiedErrorId | Should -Be "$ErrorId,OverlayTools.MountOverlayCommand"
             @(Get-ChildItem -LiteralPath $Case -Force -Recurse).FullName | Should -Be $before
             @(Get-MountsUnder $Case).Count | Should -Be 0
+        }
+
+        It 'refuses with -WhatIf, as the mount itself does, an upper or work dir a mounted overlay uses: <Label>' -ForEach @(
+            @{ Label = 'the same upper'; ErrorId = 'UpperInUse'; Setup = { @{ Lower = $L1; Upper = $Up; Target = $other } } }
+            @{ Label = 'the same upper, another work dir'; ErrorId = 'UpperInUse'; Setup = { @{ Lower = $L1; Upper = $Up; Work = (New-Layer "$Case/w2"); Target = $other } } }
+            @{ Label = 'its work dir'; ErrorId = 'WorkInUse'; Setup = { @{ Lower = $L1; Upper = (New-Layer "$Case/u2"); Work = "$Up.work"; Target = $other } } }
+            @{ Label = 'an upper inside its upper'; ErrorId = 'UpperInUse'; Setup = { @{ Lower = $L1; Upper = (New-Layer "$Up/sub"); Work = (New-Layer "$Up/subwork"); Target = $other } } }
+        ) {
+            $other = New-Layer "$Case/other"
+            $p = & $Setup
+            Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged
+            $before = @(Get-ChildItem -LiteralPath $Case -Force -Recurse -ErrorAction Ignore).FullName
+            Mount-Overlay @p -WhatIf -ErrorVariable err -ErrorAction SilentlyContinue
+            $err.Count | Should -Be 1
+            $err[0].FullyQualifiedErrorId | Should -Be "$ErrorId,OverlayTools.MountOverlayCommand"
+            $err[0].ErrorDetails.RecommendedAction | Should -Not -BeNullOrEmpty
+            @(Get-ChildItem -LiteralPath $Case -Force -Recurse -ErrorAction Ignore).FullName | Should -Be $before
+            Mount-Overlay @p -ErrorVariable real -ErrorAction SilentlyContinue
+            $real[0].FullyQualifiedErrorId | Should -Be "$ErrorId,OverlayTools.MountOverlayCommand" -Because 'the mount refuses it the same way'
+            @(Get-MountsUnder $Case).Count | Should -Be 1
         }
 
         It 'mounts nothing and creates nothing with -WhatIf' {

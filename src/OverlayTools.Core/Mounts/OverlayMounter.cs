@@ -73,7 +73,9 @@ public static class OverlayMounter
     /// The checks <see cref="Mount"/> makes before it changes anything (every layer, the upper,
     /// a work dir that exists, the target unless -Force would create it), with the same errors,
     /// for -WhatIf and -Confirm: no directory is created, no lock taken, the kernel not called.
-    /// What only the kernel step finds (a dir in use, the kernel's own refusals) is not checked.
+    /// An upper or work dir that an overlay of this mount namespace uses is refused as the mount
+    /// refuses it; what only the kernel finds (a user in another namespace, its own refusals) is
+    /// not checked.
     /// </summary>
     public static void Preview(OverlaySpec spec)
     {
@@ -86,11 +88,18 @@ public static class OverlayMounter
         if (spec.Upper is not null)
         {
             var upper = OpenUpper(spec.Upper, scope, seen);
-            string work = spec.Work ?? OverlaySpec.DefaultWorkFor(spec.Upper);
-            if (FileSystem.TryLStat(work, out _) is not null)
+            string workPath = spec.Work ?? OverlaySpec.DefaultWorkFor(spec.Upper);
+            Layer? work = null;
+            if (FileSystem.TryLStat(workPath, out _) is not null)
             {
-                OpenOrCreateWork(work, spec.Work is null, upper, scope);
+                work = OpenOrCreateWork(workPath, spec.Work is null, upper, scope);
             }
+            else if (Nesting(upper.Path, upper.Path, workPath, workPath) is { } nested)
+            {
+                // The mount would make this work dir inside the upper (or around it), then refuse.
+                throw nested;
+            }
+            CheckNotInUse(upper, work, kernelLogReadable: true, mountTableOnly: spec.Api == MountApi.Legacy);
         }
         if (!spec.CreateTarget || FileSystem.TryLStat(spec.Target, out _) is not null)
         {
@@ -509,19 +518,21 @@ public static class OverlayMounter
     /// other, by the paths given or, with <paramref name="real"/>, by the kernel's real paths; else null.
     /// </summary>
     private static OverlayException? Nesting(Layer upper, Layer work, bool real)
+        => Nesting(upper.Path, real ? upper.RealPath : upper.Path.TrimEnd('/'), work.Path, real ? work.RealPath : work.Path.TrimEnd('/'));
+
+    /// <summary>The same, for an upper and work dir shown as <paramref name="upperPath"/> and <paramref name="workPath"/> and compared as <paramref name="u"/> and <paramref name="w"/>.</summary>
+    private static OverlayException? Nesting(string upperPath, string u, string workPath, string w)
     {
-        string u = real ? upper.RealPath : upper.Path.TrimEnd('/');
-        string w = real ? work.RealPath : work.Path.TrimEnd('/');
         if (w == u || IsUnder(w, u))
         {
             return new OverlayException(ErrorIds.WorkInsideUpper, OverlayErrorCategory.InvalidArgument,
-                $"The work dir '{work.Path}' is inside the upper '{upper.Path}'; the kernel needs them in separate subtrees.", work.Path,
+                $"The work dir '{workPath}' is inside the upper '{upperPath}'; the kernel needs them in separate subtrees.", workPath,
                 "Use a work dir beside the upper, not inside it.");
         }
         if (IsUnder(u, w))
         {
             return new OverlayException(ErrorIds.UpperInsideWork, OverlayErrorCategory.InvalidArgument,
-                $"The upper '{upper.Path}' is inside the work dir '{work.Path}'; the kernel needs them in separate subtrees.", work.Path,
+                $"The upper '{upperPath}' is inside the work dir '{workPath}'; the kernel needs them in separate subtrees.", workPath,
                 "Use a work dir beside the upper, not around it.");
         }
         return null;
@@ -536,15 +547,15 @@ public static class OverlayMounter
     /// what the directories are (device and inode), else by real path.
     /// </summary>
     /// <remarks>With <paramref name="mountTableOnly"/> (OVERLAYTOOLS_MOUNT_API=legacy, which stands in for a kernel before 6.8) the overlays are read from mountinfo, as on kernels without listmount.</remarks>
-    private static void CheckNotInUse(Layer upper, Layer work, bool kernelLogReadable, bool mountTableOnly)
+    private static void CheckNotInUse(Layer upper, Layer? work, bool kernelLogReadable, bool mountTableOnly)
     {
         string how = kernelLogReadable
             ? "Found in this mount namespace before mounting"
             : "Found in this mount namespace before mounting; the kernel log, which would tell of users in other namespaces, cannot be read here";
         var inner = new List<(string Name, FileStatus Status)>();
-        foreach (var name in new[] { "work", "index" })
+        foreach (var name in work is null ? [] : new[] { "work", "index" })
         {
-            if (FileSystem.TryStatAt(work.Fd.Value, name, follow: false, out _) is { IsDirectory: true } st)
+            if (FileSystem.TryStatAt(work!.Fd.Value, name, follow: false, out _) is { IsDirectory: true } st)
             {
                 inner.Add((name, st));
             }
@@ -560,7 +571,7 @@ public static class OverlayMounter
             {
                 upperUsers.Add(new OverlayUser(null, "", o.MountPoint, ur));
             }
-            else if (Uses(o, work) is { } wr)
+            else if (work is not null && Uses(o, work) is { } wr)
             {
                 workUsers.Add(new OverlayUser(null, "", o.MountPoint, wr));
             }
@@ -586,13 +597,13 @@ public static class OverlayMounter
         }
         if (workUsers.Count > 0)
         {
-            throw InUseError(work, isUpper: false, workUsers, how + ": with index=off the kernel would only have warned, and emptied that overlay's work dir under it.");
+            throw InUseError(work!, isUpper: false, workUsers, how + ": with index=off the kernel would only have warned, and emptied that overlay's work dir under it.");
         }
         if (innerUsers.Count > 0)
         {
             var (user, name) = innerUsers[0];
             throw new OverlayException(ErrorIds.WorkInUse, OverlayErrorCategory.ResourceBusy,
-                $"The work dir '{work.Path}' holds '{name}', which is the {user.Role} of {user}; {(name == "work" ? "the kernel empties a work dir's work/ when mounting" : "the kernel keeps its inode index in a work dir's index/ (index=on)")}, which would destroy or corrupt what that overlay keeps there. ({how}.)",
+                $"The work dir '{work!.Path}' holds '{name}', which is the {user.Role} of {user}; {(name == "work" ? "the kernel empties a work dir's work/ when mounting" : "the kernel keeps its inode index in a work dir's index/ (index=on)")}, which would destroy or corrupt what that overlay keeps there. ({how}.)",
                 work.Path, $"Give another, empty directory with -Work, or dismount '{user.MountPoint}' first.");
         }
         if (overlap is not null)
@@ -638,9 +649,9 @@ public static class OverlayMounter
     /// by where both are within their file system, which a bind mount of a subdirectory does
     /// not hide.
     /// </summary>
-    private static Overlap? FindOverlap(LiveOverlay o, Layer upper, Layer work, Surroundings ours)
+    private static Overlap? FindOverlap(LiveOverlay o, Layer upper, Layer? work, Surroundings ours)
     {
-        var mine = new[] { (Dir: upper, IsUpper: true), (Dir: work, IsUpper: false) };
+        var mine = work is null ? new[] { (Dir: upper, IsUpper: true) } : [(Dir: upper, IsUpper: true), (Dir: work, IsUpper: false)];
         var theirs = new[] { (Role: "upper", Name: o.Upper, Status: o.UpperStatus), (Role: "work dir", Name: o.Work, Status: o.WorkStatus) };
         foreach (var m in mine)
         {
