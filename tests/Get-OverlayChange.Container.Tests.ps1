@@ -234,6 +234,12 @@ Describe 'Get-OverlayChange -Container on a private dockerd' -Tag 'RequiresRoot'
                 $err | Should -BeNullOrEmpty
                 Assert-SameSet (ConvertTo-DiffSet $piped) $DockerDiff[$n] "Get-OverlayLayer -Container $n | Get-OverlayChange must list what docker diff $n lists"
                 $piped.Container | Sort-Object -Unique | Should -Be $n
+                # Deserialized layers (Import-Clixml, remoting) name the same container.
+                $xml = Join-Path $Root "layers-$n.xml"
+                $layers | Export-Clixml -LiteralPath $xml
+                $fromXml = @(Import-Clixml -LiteralPath $xml | Get-OverlayChange -ErrorVariable err)
+                $err | Should -BeNullOrEmpty
+                Assert-SameSet (ConvertTo-DiffSet $fromXml) $DockerDiff[$n] "deserialized layers of $n piped into Get-OverlayChange must list what docker diff $n lists"
             }
             # Layers of several containers, and of a running one's live mount: each container once.
             $two = @(@(Get-OverlayLayer -DataRoot $DataRoot -Container web, replace) + @(Get-OverlayLayer -Target $Inspect['live'].GraphDriver.Data.MergedDir) | Get-OverlayChange)

@@ -365,6 +365,12 @@ Describe 'Get-OverlayLayer with a private dockerd (overlay2)' -Tag 'RequiresRoot
                 $busybox[0].Role | Should -Be 'Lower'
                 (Get-OverlayLayer -DataRoot $DataRoot -Image app:2).DiffId | Should -Contain $busybox[0].DiffId
                 $layers.Path | Should -Contain $busybox[0].Path
+                # Deserialized (Import-Clixml, remoting), the same layer.
+                Resolve-OverlayPath "$($gd.MergedDir)/bin/busybox" | Export-Clixml -LiteralPath $xml
+                $fromXml = @(Import-Clixml -LiteralPath $xml | Get-OverlayLayer -ErrorVariable err)
+                $err.Count | Should -Be 0
+                $fromXml.Path | Should -Be $busybox[0].Path
+                $fromXml.DiffId | Should -Be $busybox[0].DiffId
                 Set-Content -LiteralPath "$($gd.MergedDir)/from-host" -Value 'x'
                 $written = @(Resolve-OverlayPath "$($gd.MergedDir)/from-host" | Get-OverlayLayer)
                 $written.Role | Should -Be 'Upper'

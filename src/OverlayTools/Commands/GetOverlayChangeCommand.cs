@@ -21,6 +21,7 @@ public sealed class GetOverlayChangeCommand : OverlayCmdlet
     private const string LayersSet = "Layers";
     private const string ContainerSet = "Container";
     private const string LayerObjectSet = "LayerObject";
+    private const string DeserializedLayerSet = "DeserializedLayer";
     private const string ItemSet = "Item";
     private const string DeserializedItemSet = "DeserializedItem";
 
@@ -67,6 +68,15 @@ public sealed class GetOverlayChangeCommand : OverlayCmdlet
     /// </summary>
     [Parameter(ParameterSetName = LayerObjectSet, Mandatory = true, ValueFromPipeline = true, DontShow = true)]
     public OverlayLayer? InputLayer { get; set; }
+
+    /// <summary>
+    /// A deserialized OverlayLayer piped in (Import-Clixml, remoting), taken as <see
+    /// cref="InputLayer"/> is: by the container, store and namespace it names. Hidden plumbing;
+    /// only objects of that type name bind it (its Merged property would bind -Target).
+    /// </summary>
+    [Parameter(ParameterSetName = DeserializedLayerSet, Mandatory = true, ValueFromPipeline = true, DontShow = true)]
+    [PSTypeName("Deserialized.OverlayTools.OverlayLayer")]
+    public PSObject? DeserializedLayer { get; set; }
 
     /// <summary>
     /// A piped directory (Get-Item /merged): the changes of the overlay mounted there, as -Target
@@ -138,11 +148,11 @@ public sealed class GetOverlayChangeCommand : OverlayCmdlet
             }
             return;
         }
-        if (ParameterSetName == LayerObjectSet)
+        if (ParameterSetName is LayerObjectSet or DeserializedLayerSet)
         {
-            if (InputLayer is not null)
+            if ((InputLayer ?? FromDeserialized(DeserializedLayer)) is { } layer)
             {
-                WalkLayerContainer(InputLayer);
+                WalkLayerContainer(layer);
             }
             return;
         }
@@ -309,6 +319,27 @@ public sealed class GetOverlayChangeCommand : OverlayCmdlet
     /// The container a piped layer belongs to, walked once for all its layers, read again from the
     /// layer's store (DataRoot) by its id; a layer of no container is one error per image (or path).
     /// </summary>
+    /// <summary>The properties of a deserialized OverlayLayer that tell whose layer it is.</summary>
+    private static OverlayLayer? FromDeserialized(PSObject? o)
+    {
+        if (o is null)
+        {
+            return null;
+        }
+        string? S(string name) => o.Properties[name]?.Value?.ToString();
+        return new OverlayLayer
+        {
+            Path = S(nameof(OverlayLayer.Path)) ?? "",
+            Image = S(nameof(OverlayLayer.Image)),
+            ImageId = S(nameof(OverlayLayer.ImageId)),
+            Container = S(nameof(OverlayLayer.Container)),
+            ContainerId = S(nameof(OverlayLayer.ContainerId)),
+            Namespace = S(nameof(OverlayLayer.Namespace)),
+            Backend = S(nameof(OverlayLayer.Backend)),
+            DataRoot = S(nameof(OverlayLayer.DataRoot)),
+        };
+    }
+
     private void WalkLayerContainer(OverlayLayer layer)
     {
         if (layer.ContainerId is not { } id || layer.DataRoot is not { } root || layer.Backend is not { } backend)

@@ -20,6 +20,7 @@ public sealed class GetOverlayLayerCommand : OverlayCmdlet
     private const string PathSet = "Path";
     private const string TargetSet = "Target";
     private const string PathInfoSet = "PathInfo";
+    private const string DeserializedPathInfoSet = "DeserializedPathInfo";
     private const string ItemSet = "Item";
     private const string DeserializedItemSet = "DeserializedItem";
 
@@ -61,6 +62,14 @@ public sealed class GetOverlayLayerCommand : OverlayCmdlet
     /// </summary>
     [Parameter(Mandatory = true, ParameterSetName = PathInfoSet, ValueFromPipeline = true, DontShow = true)]
     public OverlayPathInfo? InputPathInfo { get; set; }
+
+    /// <summary>
+    /// A deserialized OverlayPathInfo piped in (Import-Clixml, remoting), taken by its Layer as
+    /// <see cref="InputPathInfo"/> is. Hidden plumbing; only objects of that type name bind it.
+    /// </summary>
+    [Parameter(Mandatory = true, ParameterSetName = DeserializedPathInfoSet, ValueFromPipeline = true, DontShow = true)]
+    [PSTypeName("Deserialized.OverlayTools.OverlayPathInfo")]
+    public PSObject? DeserializedPathInfo { get; set; }
 
     /// <summary>
     /// A piped directory (Get-Item, Get-ChildItem): the layers of the overlay mounted there, as
@@ -141,9 +150,10 @@ public sealed class GetOverlayLayerCommand : OverlayCmdlet
                     }
                     break;
                 case PathInfoSet:
-                    if (InputPathInfo is { Layer.Length: > 0 } info)
+                case DeserializedPathInfoSet:
+                    if ((InputPathInfo?.Layer ?? DeserializedPathInfo?.Properties[nameof(OverlayPathInfo.Layer)]?.Value?.ToString()) is { Length: > 0 } layer)
                     {
-                        WritePath(info.Layer);
+                        WritePath(layer);
                     }
                     break;
                 default:
