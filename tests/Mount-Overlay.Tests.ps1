@@ -187,6 +187,26 @@ Describe 'Mount-Overlay' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
             $m.DataLower | Should -Be @($data)
             Test-Path -LiteralPath "$Merged/blob" | Should -BeFalse
         }
+
+        It 'mounts the layers of a plain overlay piped from Get-OverlayLayer over a fresh upper beside its upper' {
+            Mount-Overlay -Lower $L1 -Upper $Up -Target $Merged
+            $view = New-Layer "$Case/view"
+            # Beside the piped upper, in the same parent: fresh (only a store's layer dir, around
+            # a container's diff or fs dir, is the container's own).
+            $fresh = New-Layer "$Case/fresh"
+            Get-OverlayLayer -Target $Merged | Mount-Overlay -Target $view -Upper $fresh -ErrorVariable err
+            $err.Count | Should -Be 0
+            Test-MountedAt $view | Should -BeTrue
+            Get-Content -LiteralPath "$view/code.py" | Should -Be 'upper code'
+            Set-Content -LiteralPath "$view/new.txt" -Value 'n'
+            Test-Path -LiteralPath "$fresh/new.txt" | Should -BeTrue
+            Test-Path -LiteralPath "$Up/new.txt" | Should -BeFalse
+            # The piped upper itself is never the new upper.
+            $again = New-Layer "$Case/again"
+            Get-OverlayLayer -Target $Merged | Mount-Overlay -Target $again -Upper $Up -ErrorVariable err2 -ErrorAction SilentlyContinue
+            $err2[0].FullyQualifiedErrorId | Should -Be 'LayerStreamUpperNotFresh,OverlayTools.MountOverlayCommand'
+            Test-MountedAt $again | Should -BeFalse
+        }
     }
 
     Context 'paths' {

@@ -335,7 +335,10 @@ public sealed class MountOverlayCommand : OverlayCmdlet
             }
             // A container's upper sits in its own layer dir beside its work (and merged) dir, in
             // every store (overlay2/podman: <id>/diff, containerd: snapshots/<n>/fs): none of it.
-            var layerDirs = containerUppers.Select(u => System.IO.Path.GetDirectoryName(FileSystem.TrimTrailingSlashes(u))).OfType<string>().ToList();
+            // The upper of a plain overlay has no such dir: its parent is the user's own.
+            var layerDirs = containerUppers.Select(FileSystem.TrimTrailingSlashes)
+                .Where(u => System.IO.Path.GetFileName(u) is "diff" or "fs")
+                .Select(System.IO.Path.GetDirectoryName).OfType<string>().ToList();
             string effectiveWork = work ?? OverlaySpec.DefaultWorkFor(upper);
             foreach (var (dir, name) in new[] { (upper, "-Upper"), (effectiveWork, "-Work") })
             {
