@@ -315,10 +315,6 @@ public sealed class GetOverlayChangeCommand : OverlayCmdlet
         }
     }
 
-    /// <summary>
-    /// The container a piped layer belongs to, walked once for all its layers, read again from the
-    /// layer's store (DataRoot) by its id; a layer of no container is one error per image (or path).
-    /// </summary>
     /// <summary>The properties of a deserialized OverlayLayer that tell whose layer it is.</summary>
     private static OverlayLayer? FromDeserialized(PSObject? o)
     {
@@ -340,6 +336,10 @@ public sealed class GetOverlayChangeCommand : OverlayCmdlet
         };
     }
 
+    /// <summary>
+    /// The container a piped layer belongs to, walked once for all its layers, read again from the
+    /// layer's store (DataRoot) by its id; a layer of no container is one error per image (or path).
+    /// </summary>
     private void WalkLayerContainer(OverlayLayer layer)
     {
         if (layer.ContainerId is not { } id || layer.DataRoot is not { } root || layer.Backend is not { } backend)
