@@ -186,6 +186,16 @@ Describe 'Mount-Overlay' -Tag 'RequiresRoot' -Skip:(-not $IsRoot) {
             $m.Lower | Should -Be @($L1)
             $m.DataLower | Should -Be @($data)
             Test-Path -LiteralPath "$Merged/blob" | Should -BeFalse
+            # Get-OverlayLayer lists them last, as Data, and they pipe back in as data-only layers.
+            $layers = @(Get-OverlayLayer -Target $Merged)
+            $layers.Role | Should -Be @('Lower', 'Data')
+            $layers.Path | Should -Be @($L1, $data)
+            $layers.Position | Should -Be @(0, 1)
+            $view = New-Layer "$Case/view"
+            $again = $layers | Mount-Overlay -Target $view -ReadOnly -PassThru
+            $again.Lower | Should -Be @($L1)
+            $again.DataLower | Should -Be @($data)
+            Test-Path -LiteralPath "$view/blob" | Should -BeFalse
         }
 
         It 'mounts the layers of a plain overlay piped from Get-OverlayLayer over a fresh upper beside its upper' {

@@ -105,6 +105,9 @@ public enum LayerRole
 
     /// <summary>The writable layer of a container (or of a mount).</summary>
     Upper,
+
+    /// <summary>A data-only lower layer of a mount (Mount-Overlay -DataLower, the kernel's datadir+): reachable only as the data of metadata-only copies.</summary>
+    Data,
 }
 
 /// <summary>One layer as a store knows it.</summary>

@@ -85,7 +85,7 @@ public static class LayerOutput
     }
 
     /// <summary>
-    /// The layers of a mounted overlay, top first (its upper, then its lowers), each matched back
+    /// The layers of a mounted overlay, top first (its upper, its lowers, then its data-only layers), each matched back
     /// to the store, image and container it belongs to where a store knows it.
     /// <paramref name="storesFor"/> gives the stores to try for one layer path, most likely first.
     /// </summary>
@@ -97,6 +97,7 @@ public static class LayerOutput
             entries.Add((mount.Upper, LayerRole.Upper, mount.Work, mount.Target));
         }
         entries.AddRange(mount.Lower.Select(l => (l, LayerRole.Lower, (string?)null, (string?)null)));
+        entries.AddRange(mount.DataLower.Select(d => (d, LayerRole.Data, (string?)null, (string?)null)));
         return FromEntries(entries, storesFor);
     }
 
@@ -175,7 +176,7 @@ public static class LayerOutput
             var inContainer = container?.Layers.FirstOrDefault(l => l.Path == sl.Path);
             var inImage = image?.Layers.FirstOrDefault(l => l.Path == sl.Path);
             var full = inContainer ?? inImage ?? sl;
-            var shownRole = keepStoreRole ? full.Role : role == LayerRole.Upper ? LayerRole.Upper : full.Role == LayerRole.Init ? LayerRole.Init : LayerRole.Lower;
+            var shownRole = keepStoreRole ? full.Role : role is LayerRole.Upper or LayerRole.Data ? role : full.Role == LayerRole.Init ? LayerRole.Init : LayerRole.Lower;
             bool isImageLayer = full.DiffId is not null || full.ChainId is not null;
             string? imageName = null, imageId = null;
             if (inContainer is not null)

@@ -40,7 +40,7 @@ public sealed class MountOverlayCommand : OverlayCmdlet
     [ValidateNotNullOrEmpty]
     public string LayerPath { get; set; } = "";
 
-    /// <summary>The role of that layer (Get-OverlayLayer's Role): a container's Upper is stacked as the top lower, never written.</summary>
+    /// <summary>The role of that layer (Get-OverlayLayer's Role): a container's Upper is stacked as the top lower, never written; a Data layer is stacked as a data-only layer, as -DataLower.</summary>
     [Parameter(ValueFromPipelineByPropertyName = true, ParameterSetName = LayerSet)]
     [Alias("Role")]
     public string? LayerRole { get; set; }
@@ -307,14 +307,16 @@ public sealed class MountOverlayCommand : OverlayCmdlet
     }
 
     /// <summary>
-    /// The stack of a layer stream: every layer a lower, top first; a container's own upper is
-    /// stacked as the top lower, so its upper and work dir are never written. Read-write needs a
-    /// fresh -Upper that is none of the stream's dirs.
+    /// The stack of a layer stream: every layer a lower, top first, and Data layers data-only
+    /// layers; a container's own upper is stacked as the top lower, so its upper and work dir are
+    /// never written. Read-write needs a fresh -Upper that is none of the stream's dirs.
     /// </summary>
     private OverlaySpec BuildStreamSpec()
     {
         CheckStreamPositions();
-        var lower = _streamed.Select(l => ResolvePath(l.Path, nameof(LayerPath))).ToList();
+        static bool IsData((string Path, string? Role, int? Position) l) => string.Equals(l.Role, "Data", StringComparison.OrdinalIgnoreCase);
+        var lower = _streamed.Where(l => !IsData(l)).Select(l => ResolvePath(l.Path, nameof(LayerPath))).ToList();
+        var data = _streamed.Where(IsData).Select(l => ResolvePath(l.Path, nameof(LayerPath))).ToList();
         var containerUppers = _streamed.Where(l => string.Equals(l.Role, "Upper", StringComparison.OrdinalIgnoreCase)).Select(l => ResolvePath(l.Path, nameof(LayerPath))).ToList();
         string? upper = string.IsNullOrEmpty(Upper) ? null : ResolvePath(Upper, nameof(Upper));
         string? work = string.IsNullOrEmpty(Work) ? null : ResolvePath(Work, nameof(Work));
@@ -329,7 +331,7 @@ public sealed class MountOverlayCommand : OverlayCmdlet
         {
             // The stream's own dirs (each layer, and beside a container's upper its work and merged dirs) are never the new upper or work dir.
             var taken = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var l in lower)
+            foreach (var l in lower.Concat(data))
             {
                 taken.Add(FileSystem.TrimTrailingSlashes(l));
             }
@@ -354,6 +356,7 @@ public sealed class MountOverlayCommand : OverlayCmdlet
         return new OverlaySpec
         {
             Lower = lower,
+            DataLower = data,
             Upper = upper,
             Work = work,
             Target = target,
